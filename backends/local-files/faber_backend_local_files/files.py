@@ -1,0 +1,208 @@
+"""File primitives of the record store: locks, durable and atomic writes, safe reads.
+
+Every open uses O_NOFOLLOW, so a symlink planted where a run's file should be is refused instead of
+followed out of the runs folder. Standard library only: the CLI's one-shot emit path imports this.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from faber_hookspecs.errors import StorageError
+
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@contextmanager
+def file_lock(path: str, *, shared: bool = False) -> Iterator[None]:
+    """Hold an flock on ``path`` (created if needed) for the duration of the block: exclusive for
+    writers, shared for readers that must not see a write in progress.
+
+    flock locks belong to an open file description, so the lock excludes other processes and other
+    threads of this process alike (each acquisition opens the file anew). The lock file is never
+    deleted: deleting it is how the FABER reference let concurrent writers lock different inodes.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+    except OSError as problem:
+        raise StorageError(f"cannot open lock file {path}: {problem.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def read_bytes(path: str) -> bytes:
+    """Read a whole regular file without following a symlink (OSError ELOOP if it is one)."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def write_new_file(path: str, data: bytes, mode: int, sync: bool) -> None:
+    """Write ``data`` to ``path`` (truncating it), optionally fsynced; remove it again on failure so no
+    partial file stays behind (a full disk, for instance)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, mode)
+    try:
+        _write_all(fd, data)
+        if sync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(path)
+        raise
+    os.close(fd)
+
+
+def replace_atomically(path: str, data: bytes, mode: int, sync: bool) -> None:
+    """Replace ``path`` with ``data`` in one step: readers see the old file or the new one, never a
+    mix. Used for rare writes (metadata.json); the hot path uses ``RotatingFile``."""
+    directory, name = os.path.split(path)
+    temporary = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+    write_new_file(temporary, data, mode, sync)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        _unlink_quietly(temporary)
+        raise
+    if sync:
+        fsync_directory(directory)
+
+
+def fsync_directory(path: str) -> None:
+    """Make a directory's entries (a rename, a link) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def overwrite_counter(path: str, value: int, mode: int) -> None:
+    """Write ``value`` into a small counter file in place (``.next-id``).
+
+    In place, not by rename: a rename per event would halve emit throughput on ext4, and the counter
+    is only a hint that the store verifies (see ``RunFolder.recover``). The value only grows, so the
+    new text always covers the old; ``ftruncate`` handles the rare rewrite to a smaller value.
+    """
+    text = b"%d\n" % value
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, mode)
+    except OSError as problem:
+        if problem.errno != errno.ELOOP:
+            raise
+        os.unlink(path)  # a symlink planted in our place: remove the link (never its target)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
+    try:
+        os.pwrite(fd, text, 0)
+        if os.fstat(fd).st_size != len(text):
+            os.ftruncate(fd, len(text))
+    finally:
+        os.close(fd)
+
+
+class RotatingFile:
+    """Replace a small file atomically and cheaply, by exchanging it with one of two hidden buffers.
+
+    ``write(data, generation)`` fills buffer ``generation % 2`` in place and exchanges it with the
+    visible file in one ``renameat2(RENAME_EXCHANGE)``. A reader that opens the file always gets a
+    whole version, and no inode is created or freed per write: replacing state.json by a plain
+    rename on every event halved emit throughput on ext4 (measured: 550 vs 1,230 events/s with fsync
+    on), because creating an inode costs as much as the event itself.
+
+    The price: the inode a reader opened is rewritten two writes later, so a reader that keeps the
+    file open across two more writes can see a mix. ``read_consistent`` in the store guards its own
+    readers with the event counter (a seqlock); other tools reading between bursts of events are
+    unaffected. Where the exchange is not supported it falls back to a temporary file and a rename.
+    """
+
+    _exchange_supported: bool | None = None  # decided once per process, on first use
+    BUFFERS = 2
+
+    def __init__(self, path: str, mode: int) -> None:
+        self.path = path
+        directory, name = os.path.split(path)
+        self.buffers = [os.path.join(directory, f".{name}.swap{index}") for index in range(self.BUFFERS)]
+        self.mode = mode
+
+    def write(self, data: bytes, generation: int) -> None:
+        """Make ``data`` the file's content, atomically (not fsynced: it is a cache)."""
+        if RotatingFile._exchange_supported is False:
+            replace_atomically(self.path, data, self.mode, sync=False)
+            return
+        buffer = self.buffers[generation % self.BUFFERS]
+        try:
+            fd = os.open(buffer, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, self.mode)
+        except OSError as problem:
+            if problem.errno != errno.ELOOP:
+                raise
+            os.unlink(buffer)  # a planted symlink: drop the link, never touch its target
+            fd = os.open(buffer, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, self.mode)
+        try:
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
+        try:
+            _exchange(buffer, self.path)
+        except FileNotFoundError:
+            os.rename(buffer, self.path)  # the first write: nothing to exchange with yet
+        except OSError as problem:
+            if problem.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            RotatingFile._exchange_supported = False
+            os.rename(buffer, self.path)
+
+
+_renameat2 = None
+
+
+def _exchange(first: str, second: str) -> None:
+    global _renameat2
+    if _renameat2 is None:
+        _renameat2 = _load_renameat2()
+    if _renameat2(-100, os.fsencode(first), -100, os.fsencode(second), 2) != 0:  # AT_FDCWD, EXCHANGE
+        import ctypes
+
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), first)
+    RotatingFile._exchange_supported = True
+
+
+def _load_renameat2():  # type: ignore[no-untyped-def]
+    try:
+        import ctypes
+
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux, or a libc without renameat2
+        def unsupported(*_args: object) -> int:
+            raise OSError(errno.ENOSYS, "renameat2 is not available")
+
+        return unsupported
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,132 @@
+"""The ``local_files`` backend: the record store on local files, behind the faber hooks.
+
+Enabled by default in gateway.json::
+
+    "local_files": {"enabled": true, "config": {"base_path": ".fractary/plugins/faber/runs",
+                                                 "sync_writes": true}}
+
+``base_path`` is relative to the project root; the environment variable ``FABER_RUNS_PATH`` overrides
+it, as in the FABER reference. ``sync_writes: false`` skips the fsyncs: an emit is then several times
+faster, and an event survives a killed process but not a power cut.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from faber_hookspecs import hookimpl
+from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.metadata import RunMetadata
+from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
+from faber_hookspecs.run_id import RunId
+from faber_hookspecs.state import RunState
+
+from .inspection import inspect_run
+from .store import LocalRunStore
+
+DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
+
+
+class LocalFilesConfig(BaseModel):
+    """The ``config`` object of ``backends.local_files`` in gateway.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_path: str = Field(DEFAULT_BASE_PATH, description="The runs folder, relative to the project root.")
+    sync_writes: bool = Field(True, description="fsync each event before acknowledging it.")
+    file_mode: str = Field("0600", pattern="^0?[0-7]{3}$", description="Mode of new files (octal).")
+    dir_mode: str = Field("0700", pattern="^0?[0-7]{3}$", description="Mode of new folders (octal).")
+
+
+def runs_dir_for(config: LocalFilesConfig, context: BackendContext) -> Path:
+    """The runs folder: FABER_RUNS_PATH, else ``base_path`` under the project root."""
+    override = context.environ.get("FABER_RUNS_PATH")
+    return Path(override) if override else context.root / config.base_path
+
+
+class LocalFilesBackend:
+    """The record of truth: every run, event and state lives in files under the runs folder."""
+
+    config_model = LocalFilesConfig
+
+    def __init__(self, config: LocalFilesConfig, context: BackendContext) -> None:
+        self.config = config
+        self.runs_dir = runs_dir_for(config, context)
+        self.store = LocalRunStore(
+            os.fspath(self.runs_dir),
+            sync=config.sync_writes,
+            file_mode=int(config.file_mode, 8),
+            dir_mode=int(config.dir_mode, 8),
+        )
+
+    # Writes ------------------------------------------------------------------------------------------
+
+    @hookimpl(trylast=True)
+    def faber_create_run(self, metadata: RunMetadata) -> RunMetadata:
+        self.store.create_run(metadata.to_json())
+        return metadata
+
+    @hookimpl(trylast=True)
+    def faber_store_event(self, run_id: str, draft: EventDraft) -> StoredEvent:
+        event, state = self.store.append(RunId.parse(run_id), draft.to_json())
+        return StoredEvent(event=Event.model_validate(event), state=RunState.model_validate(state))
+
+    @hookimpl(trylast=True)
+    def faber_update_metadata(
+        self, run_id: str, update: Callable[[RunMetadata], RunMetadata]
+    ) -> RunMetadata:
+        def apply(current: dict) -> dict:  # type: ignore[type-arg]
+            return update(RunMetadata.model_validate(current)).to_json()
+
+        return RunMetadata.model_validate(self.store.update_metadata(RunId.parse(run_id), apply))
+
+    @hookimpl
+    def faber_persist_state(self, run_id: str, state: RunState) -> None:
+        # After an emit, state.json was already written under the lock in append: nothing to do. This
+        # matters for rebuilt states (reconstruct --write, repair), written unless a newer one is there.
+        parsed = RunId.parse(run_id)
+        if not self.store.wrote_state(parsed, state.last_event_id):
+            self.store.write_state_if_newer(parsed, state.model_dump(mode="json"))
+
+    # Reads -------------------------------------------------------------------------------------------
+
+    @hookimpl(trylast=True)
+    def faber_load_run(self, run_id: str) -> RunRecord:
+        parsed = RunId.parse(run_id)
+        metadata, state, warnings = inspect_run(self.store, parsed)
+        return RunRecord(
+            metadata=RunMetadata.model_validate(metadata),
+            state=RunState.model_validate(state),
+            location=self.store.folder(parsed).path,
+            warnings=warnings,
+        )
+
+    @hookimpl(trylast=True)
+    def faber_load_events(self, run_id: str, since_id: int) -> Iterator[Event]:
+        events = self.store.iter_events(RunId.parse(run_id), since_id)
+        return (Event.model_validate(event) for event in events)
+
+    @hookimpl(trylast=True)
+    def faber_reconstruct_state(self, run_id: str) -> RunState:
+        return RunState.model_validate(self.store.reconstruct(RunId.parse(run_id)))
+
+    @hookimpl(trylast=True)
+    def faber_list_runs(self, query: RunQuery) -> list[RunState]:
+        states = [
+            state
+            for state in self.store.list_states(query.org, query.project)
+            if (query.status is None or state.get("status") == query.status)
+            and (query.work_id is None or state.get("work_id") == query.work_id)
+        ]
+        states.sort(key=lambda state: state.get("created_at") or state.get("updated_at") or "", reverse=True)
+        if query.limit is not None:
+            states = states[: query.limit]
+        return [RunState.model_validate(state) for state in states]
+
+    @hookimpl(trylast=True)
+    def faber_find_runs(self, uuid_prefix: str) -> list[str]:
+        return [str(run_id) for run_id in self.store.run_ids() if run_id.uuid.startswith(uuid_prefix)]

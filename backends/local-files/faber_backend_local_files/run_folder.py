@@ -1,0 +1,223 @@
+"""One run's folder, in the FABER reference layout, and the operations on its files.
+
+    runs/{org}/{project}/{uuid}/
+    ├── state.json          a cache of reduce(events), replaced atomically
+    ├── metadata.json       replaced atomically
+    └── events/
+        ├── .next-id        the next event id (a hint the store verifies)
+        ├── .lock           the run's lock file, never deleted
+        ├── .pending        the event being committed, while the lock is held
+        └── 001-workflow_start.json ...   ordered by their number, not by name (1000 after 999)
+
+How an event is committed, under the run's lock: its bytes go to ``.pending`` (fsynced), ``.pending``
+is hard-linked to its final name (the commit point; a link never overwrites), the directory is
+fsynced, ``.next-id`` is advanced, state.json is updated, and ``.pending`` is removed. A writer killed
+at any instant leaves either no trace or a ``.pending`` that the next writer inspects in O(1): if its
+final name exists the event was committed and the counter is brought forward, otherwise it is dropped.
+No directory listing is needed on the emit path.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from faber_hookspecs.errors import StorageError
+
+from .files import (
+    RotatingFile,
+    file_lock,
+    fsync_directory,
+    overwrite_counter,
+    read_bytes,
+    replace_atomically,
+    write_new_file,
+)
+
+EVENT_FILE_RE = re.compile(r"([0-9]+)-(.+)\.json")
+
+
+class EventFile(NamedTuple):
+    """An event file found in ``events/``: its id, type and name."""
+
+    event_id: int
+    type: str
+    name: str
+
+
+class RunFolder:
+    """Paths and file operations of one run. Creating the object touches no file."""
+
+    def __init__(self, path: str, file_mode: int, sync: bool) -> None:
+        self.path = path
+        self.events_dir = os.path.join(path, "events")
+        self.state_file = os.path.join(path, "state.json")
+        self.metadata_file = os.path.join(path, "metadata.json")
+        self.next_id_file = os.path.join(self.events_dir, ".next-id")
+        self.lock_file = os.path.join(self.events_dir, ".lock")
+        self.pending_file = os.path.join(self.events_dir, ".pending")
+        self.file_mode = file_mode
+        self.sync = sync
+        self._state = RotatingFile(self.state_file, file_mode)
+
+    # Locking and recovery ----------------------------------------------------------------------------
+
+    def lock(self):  # type: ignore[no-untyped-def]
+        """The run's exclusive lock (processes and threads): a context manager."""
+        return file_lock(self.lock_file)
+
+    def recover(self) -> int | None:
+        """Finish or drop a commit a killed writer left half done; call with the lock held.
+
+        Returns the id of an event that turned out to be committed (the counter is then brought
+        forward), or None.
+        """
+        try:
+            data = read_bytes(self.pending_file)
+        except FileNotFoundError:
+            return None
+        except OSError as problem:
+            raise StorageError(f"cannot read {self.pending_file}: {problem.strerror}") from None
+        committed = None
+        try:
+            event = json.loads(data)
+            event_id, kind = int(event["event_id"]), str(event["type"])
+        except (ValueError, KeyError, TypeError):
+            event_id = kind = None  # torn: it never reached its final name, since links come after
+        if event_id is not None and kind is not None:
+            final = os.path.join(self.events_dir, event_file_name(event_id, kind))
+            if os.path.lexists(final):
+                committed = event_id
+                if (self.read_next_id() or 0) <= event_id:
+                    overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)
+        os.unlink(self.pending_file)
+        return committed
+
+    # The event log ----------------------------------------------------------------------------------
+
+    def read_next_id(self) -> int | None:
+        """The counter in ``.next-id``, or None when it is missing or unreadable."""
+        try:
+            value = int(read_bytes(self.next_id_file))
+        except (OSError, ValueError):
+            return None
+        return value if value >= 1 else None
+
+    def next_id(self) -> int:
+        """The id the next event gets: the counter, or one past the highest file when the counter is
+        missing or unreadable (found by listing the folder, which only happens after damage)."""
+        counted = self.read_next_id()
+        return counted if counted is not None else self.scanned_next_id()
+
+    def scanned_next_id(self) -> int:
+        """One past the highest event file's id, by listing the folder."""
+        files = self.event_files()
+        return (files[-1].event_id if files else 0) + 1
+
+    def commit_event(self, event_id: int, kind: str, data: bytes) -> None:
+        """Make an event file appear under its final name, durably; see the module docstring."""
+        name = event_file_name(event_id, kind)
+        final = os.path.join(self.events_dir, name)
+        try:
+            write_new_file(self.pending_file, data, self.file_mode, self.sync)
+        except OSError as problem:
+            raise _storage_error(f"could not write event {event_id} of run {self.path}", problem) from None
+        try:
+            os.link(self.pending_file, final)
+        except FileExistsError:
+            os.unlink(self.pending_file)
+            raise CounterBehind(event_id) from None
+        if self.sync:
+            fsync_directory(self.events_dir)
+
+    def finish_commit(self, next_id: int) -> None:
+        """Advance the counter and drop ``.pending`` once the event is committed."""
+        overwrite_counter(self.next_id_file, next_id, self.file_mode)
+        os.unlink(self.pending_file)
+
+    def event_files(self) -> list[EventFile]:
+        """Every event file, sorted by id (numerically: 1000 comes after 999)."""
+        found = []
+        try:
+            entries = os.scandir(self.events_dir)
+        except FileNotFoundError:
+            return []
+        with entries:
+            for entry in entries:
+                match = EVENT_FILE_RE.fullmatch(entry.name)
+                if match:
+                    found.append(EventFile(int(match[1]), match[2], entry.name))
+        found.sort()
+        return found
+
+    def read_event(self, name: str) -> dict[str, Any]:
+        """Parse one event file (ValueError or OSError when it is unreadable)."""
+        event = json.loads(read_bytes(os.path.join(self.events_dir, name)))
+        if not isinstance(event, dict):
+            raise ValueError("not a JSON object")
+        return event
+
+    def iter_events(self, since_id: int = 0) -> Iterator[dict[str, Any]]:
+        """Events with ``event_id > since_id`` in id order, read one at a time."""
+        for file in self.event_files():
+            if file.event_id > since_id:
+                yield self.read_event(file.name)
+
+    # State and metadata -------------------------------------------------------------------------------
+
+    def read_json(self, path: str) -> dict[str, Any] | None:
+        """A JSON object file, or None when it is missing or not a JSON object."""
+        try:
+            document = json.loads(read_bytes(path))
+        except (OSError, ValueError):
+            return None
+        return document if isinstance(document, dict) else None
+
+    def write_state(self, data: bytes, last_event_id: int) -> None:
+        """Replace state.json atomically (not fsynced: it is rebuilt from the events if lost)."""
+        self._state.write(data, last_event_id)
+
+    def read_state(self) -> dict[str, Any] | None:
+        """state.json as it stands between writes, without taking the run's lock.
+
+        A seqlock on the event counter: writers advance ``.next-id`` before they rewrite a state
+        buffer, so an unchanged counter around the read, and a state through the counter's event,
+        prove no write overlapped it. After a few tries (a busy run) it reads under a shared lock.
+        """
+        for _ in range(3):
+            before = self.read_next_id()
+            state = self.read_json(self.state_file)
+            if before == self.read_next_id() and (
+                before is None or (state is not None and state.get("last_event_id") == before - 1)
+            ):
+                return state
+        with file_lock(self.lock_file, shared=True):
+            return self.read_json(self.state_file)
+
+    def write_metadata(self, data: bytes) -> None:
+        """Replace metadata.json atomically and durably."""
+        try:
+            replace_atomically(self.metadata_file, data, self.file_mode, self.sync)
+        except OSError as problem:
+            raise _storage_error(f"could not write {self.metadata_file}", problem) from None
+
+
+class CounterBehind(Exception):
+    """The event file for the counter's id already exists: ``.next-id`` was damaged or restored."""
+
+
+def event_file_name(event_id: int, kind: str) -> str:
+    """``001-workflow_start.json``: at least three digits, as the FABER reference names them."""
+    return f"{event_id:03d}-{kind}.json"
+
+
+def _storage_error(what: str, problem: OSError) -> StorageError:
+    if problem.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(f"{what}: the disk is full; free some space and try again")
+    if problem.errno == errno.EFBIG:
+        return StorageError(f"{what}: the file size limit was reached")
+    return StorageError(f"{what}: {problem.strerror or problem}")

@@ -1,0 +1,269 @@
+"""The record store on local files: runs, their event logs and their state, as plain JSON objects.
+
+This is the record of truth. It works on the JSON objects themselves (not pydantic models) and imports
+only the standard library and the light parts of faber-hookspecs, so that the CLI's one-shot
+``faber event emit`` can use it directly; ``plugin.py`` wraps it in the hook interface.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound, StorageError
+from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for, reconstruct
+from faber_hookspecs.run_id import RunId, validate_slug
+from faber_hookspecs.validation import validate_event
+from faber_hookspecs.wire import EVENT_FIELD_ORDER, canonical_event, dump_document, dump_event, utc_timestamp
+
+from .files import fsync_directory, overwrite_counter
+from .run_folder import CounterBehind, RunFolder
+
+Json = dict[str, Any]
+
+_STATE_CACHE_SIZE = 64
+_DRAFT_FIELDS = frozenset(EVENT_FIELD_ORDER) - {"event_id", "timestamp", "run_id"}
+
+
+class LocalRunStore:
+    """Runs under ``runs_dir/{org}/{project}/{uuid}``.
+
+    ``sync`` makes every event durable (file and directory fsync) before ``append`` returns; without
+    it, events survive a killed process but not a power cut. New folders get ``dir_mode`` and new
+    files ``file_mode`` (0700 and 0600: runs may hold secrets a redaction pattern missed).
+    """
+
+    def __init__(self, runs_dir: str, *, sync: bool = True, file_mode: int = 0o600, dir_mode: int = 0o700):
+        self.runs_dir = os.path.abspath(runs_dir)
+        self.sync = sync
+        self.file_mode = file_mode
+        self.dir_mode = dir_mode
+        # The state after the last event this process stored, per run: an event id names a unique
+        # prefix of an append-only log, so a cached state is valid exactly when its last_event_id is
+        # the id before the next one. This spares a read and parse of state.json per emit.
+        self._states: OrderedDict[str, Json] = OrderedDict()
+
+    # Runs -------------------------------------------------------------------------------------------
+
+    def folder(self, run_id: RunId, *, must_exist: bool = True) -> RunFolder:
+        """The run's folder, refusing one that is (or passes through) a symlink leaving the runs folder."""
+        path = os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid)
+        real_root = os.path.realpath(self.runs_dir)
+        real = os.path.realpath(path)
+        if real != os.path.join(real_root, run_id.org, run_id.project, run_id.uuid):
+            raise InvalidRunId(f"run {run_id} resolves outside the runs folder ({real}); refusing to use it")
+        if must_exist and not os.path.isdir(os.path.join(path, "events")):
+            raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
+        return RunFolder(path, self.file_mode, self.sync)
+
+    def create_run(self, metadata: Json) -> Json:
+        """Create a run folder for ``metadata`` atomically: it appears complete or not at all."""
+        run_id = RunId.parse(metadata["run_id"])
+        final = self.folder(run_id, must_exist=False)
+        parent = os.path.dirname(final.path)
+        staging = RunFolder(os.path.join(parent, f".new-{run_id.uuid}"), self.file_mode, self.sync)
+        try:
+            self._makedirs(parent)
+            os.mkdir(staging.path, self.dir_mode)
+            os.mkdir(staging.events_dir, self.dir_mode)
+            staging.write_metadata(dump_document(metadata))
+            staging.write_state(dump_document(initial_state_for(metadata)), 0)
+            os.close(os.open(staging.lock_file, os.O_WRONLY | os.O_CREAT, self.file_mode))
+            overwrite_counter(staging.next_id_file, 1, self.file_mode)
+            if os.path.lexists(final.path):
+                raise FileExistsError(final.path)
+            os.rename(staging.path, final.path)
+            if self.sync:
+                fsync_directory(parent)
+        except OSError as problem:
+            shutil.rmtree(staging.path, ignore_errors=True)
+            if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
+                raise StorageError(f"run folder {final.path} already exists") from None
+            raise StorageError(f"could not create run {run_id}: {problem.strerror or problem}") from None
+        return metadata
+
+    def load_metadata(self, run_id: RunId) -> Json:
+        """The run's metadata.json."""
+        folder = self.folder(run_id)
+        metadata = folder.read_json(folder.metadata_file)
+        if metadata is None:
+            raise StorageError(f"metadata.json of run {run_id} is missing or not valid JSON; see `faber runs verify`")
+        return metadata
+
+    def update_metadata(self, run_id: RunId, update: Callable[[Json], Json]) -> Json:
+        """Replace metadata.json with ``update(current)`` under the run's lock."""
+        folder = self.folder(run_id)
+        with folder.lock():
+            current = folder.read_json(folder.metadata_file)
+            if current is None:
+                raise StorageError(f"metadata.json of run {run_id} is missing or not valid JSON")
+            updated = update(current)
+            folder.write_metadata(dump_document(updated))
+        return updated
+
+    # Events -----------------------------------------------------------------------------------------
+
+    def append(self, run_id: RunId, draft: Json) -> tuple[Json, Json]:
+        """Store one event and return it with the run's state after it.
+
+        ``draft`` holds the event's fields except event_id, timestamp and run_id, which are assigned
+        here under the run's lock, so ids and times grow together. The event is validated against the
+        event schema before anything is written; an invalid one consumes no id.
+        """
+        unknown = draft.keys() - _DRAFT_FIELDS
+        if unknown:
+            raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
+        folder = self.folder(run_id)
+        key = str(run_id)
+        with folder.lock():
+            folder.recover()
+            event_id = folder.next_id()
+            state = self._state_before(folder, run_id, event_id)
+            event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
+            validate_event(event)
+            try:
+                folder.commit_event(event_id, event["type"], dump_event(event))
+            except CounterBehind:  # .next-id was damaged or restored: trust the files, once
+                event_id = folder.scanned_next_id()
+                state = self._state_before(folder, run_id, event_id)
+                event = {**event, "event_id": event_id}
+                folder.commit_event(event_id, event["type"], dump_event(event))
+            # Committed. From here on a failure must not become an error for the caller, who would
+            # retry and store the event twice: stale bookkeeping is repaired by the next writer.
+            apply_event(state, event)
+            try:
+                folder.finish_commit(event_id + 1)
+                folder.write_state(dump_document(state), event_id)
+            except OSError:
+                self._states.pop(key, None)
+            else:
+                self._remember(key, state)
+        return event, state
+
+    def iter_events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
+        """The run's events after ``since_id``, in id order, streamed."""
+        folder = self.folder(run_id)
+        for event in folder.iter_events(since_id):
+            yield event
+
+    # State ------------------------------------------------------------------------------------------
+
+    def current_state(self, run_id: RunId) -> Json:
+        """state.json when it is up to date (written by this reducer, through the last event);
+        otherwise the state rebuilt from the events."""
+        folder = self.folder(run_id)
+        state = folder.read_state()
+        if _is_current(state, folder.next_id() - 1):
+            assert state is not None
+            return state
+        return self.reconstruct(run_id)
+
+    def reconstruct(self, run_id: RunId) -> Json:
+        """The state rebuilt from metadata.json and every event, ignoring state.json."""
+        metadata = self.load_metadata(run_id)
+        return reconstruct(initial_state_for(metadata), self.folder(run_id).iter_events())
+
+    def wrote_state(self, run_id: RunId, last_event_id: int) -> bool:
+        """True when this store itself wrote the run's state through ``last_event_id`` (or later)."""
+        cached = self._states.get(str(run_id))
+        return cached is not None and cached["last_event_id"] >= last_event_id
+
+    def write_state_if_newer(self, run_id: RunId, state: Json) -> bool:
+        """Replace state.json with ``state`` unless the file already holds a later event's state."""
+        folder = self.folder(run_id)
+        with folder.lock():
+            current = folder.read_json(folder.state_file)
+            if _is_current(current, -1) and current is not None:
+                if current["last_event_id"] > state["last_event_id"]:
+                    return False
+            folder.write_state(dump_document(state), state["last_event_id"])
+            self._states.pop(str(run_id), None)
+        return True
+
+    # Listing ----------------------------------------------------------------------------------------
+
+    def run_ids(self, org: str | None = None, project: str | None = None) -> Iterator[RunId]:
+        """Every run id under the runs folder, optionally within one org and project."""
+        if org:
+            validate_slug(org, "org")
+        if project:
+            validate_slug(project, "project")
+        for org_name in [org] if org else _subfolders(self.runs_dir):
+            org_dir = os.path.join(self.runs_dir, org_name)
+            for project_name in [project] if project else _subfolders(org_dir):
+                for uuid in _subfolders(os.path.join(org_dir, project_name)):
+                    try:
+                        yield RunId.parse(f"{org_name}/{project_name}/{uuid}")
+                    except InvalidRunId:
+                        continue  # a folder that is not a run (a staging folder, a stray copy)
+
+    def list_states(self, org: str | None = None, project: str | None = None) -> Iterator[Json]:
+        """The state of every run (state.json, or rebuilt when it is stale or foreign)."""
+        for run_id in self.run_ids(org, project):
+            folder = RunFolder(
+                os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid), self.file_mode, self.sync
+            )
+            state = folder.read_state()
+            if state is None or state.get("reducer_version") != REDUCER_VERSION:
+                try:
+                    state = self.reconstruct(run_id)
+                except (StorageError, RunNotFound, OSError, ValueError):
+                    continue
+            yield state
+
+    # Internals --------------------------------------------------------------------------------------
+
+    def _state_before(self, folder: RunFolder, run_id: RunId, event_id: int) -> Json:
+        """The run's state through ``event_id - 1``: cached, from state.json, or caught up from the
+        events (only after a crash or an outside change). The caller may update it in place."""
+        key = str(run_id)
+        cached = self._states.get(key)
+        if cached is not None and cached["last_event_id"] == event_id - 1:
+            return cached
+        state = folder.read_json(folder.state_file)
+        if _is_current(state, event_id - 1):
+            assert state is not None
+            return state
+        try:
+            if _is_current(state, -1) and state is not None and state["last_event_id"] < event_id:
+                return reconstruct(state, folder.iter_events(since_id=state["last_event_id"]))
+            return self.reconstruct(run_id)
+        except (OSError, ValueError, KeyError, TypeError) as problem:
+            raise StorageError(
+                f"run {run_id} has an unreadable event file ({problem}); run `faber runs verify` "
+                "and `faber runs repair` on it"
+            ) from None
+
+    def _remember(self, key: str, state: Json) -> None:
+        self._states[key] = state
+        self._states.move_to_end(key)
+        if len(self._states) > _STATE_CACHE_SIZE:
+            self._states.popitem(last=False)
+
+    def _makedirs(self, path: str) -> None:
+        if os.path.isdir(path):
+            return
+        self._makedirs(os.path.dirname(path))
+        try:
+            os.mkdir(path, self.dir_mode)
+        except FileExistsError:
+            pass
+
+
+def _is_current(state: Json | None, last_event_id: int) -> bool:
+    """True when ``state`` was written by this reducer version (and, unless -1, is through the
+    given event)."""
+    if state is None or state.get("reducer_version") != REDUCER_VERSION:
+        return False
+    return last_event_id == -1 or state.get("last_event_id") == last_event_id
+
+
+def _subfolders(path: str) -> list[str]:
+    try:
+        with os.scandir(path) as entries:
+            return sorted(entry.name for entry in entries if entry.is_dir(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
+        return []

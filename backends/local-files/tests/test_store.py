@@ -1,0 +1,226 @@
+"""The record store on local files: ids, durability protocol, recovery, ordering, safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from faber_backend_local_files.files import RotatingFile
+from faber_backend_local_files.run_folder import event_file_name
+from faber_backend_local_files.store import LocalRunStore
+from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound
+from faber_hookspecs.run_id import RunId
+from faber_hookspecs.validation import validate_event
+from faber_hookspecs.wire import utc_timestamp
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalRunStore:
+    return LocalRunStore(str(tmp_path / "runs"))
+
+
+@pytest.fixture
+def run_id(store: LocalRunStore) -> RunId:
+    run_id = RunId.generate("acme", "widget-service")
+    store.create_run({"run_id": str(run_id), "work_id": "1", "workflow_id": "default", "created_at": utc_timestamp()})
+    return run_id
+
+
+def names(store: LocalRunStore, run_id: RunId) -> list[str]:
+    return sorted(os.listdir(store.folder(run_id).events_dir))
+
+
+def test_new_run_layout(store: LocalRunStore, run_id: RunId) -> None:
+    folder = store.folder(run_id)
+    assert sorted(os.listdir(folder.path)) == ["events", "metadata.json", "state.json"]
+    assert Path(folder.next_id_file).read_text() == "1\n"
+    assert json.loads(Path(folder.state_file).read_text())["last_event_id"] == 0
+    parent = Path(folder.path).parent
+    assert [p.name for p in parent.iterdir()] == [run_id.uuid], "no staging folder may be left behind"
+
+
+def test_ids_start_at_one_and_files_sort_numerically(store: LocalRunStore, run_id: RunId) -> None:
+    store.sync = False
+    folder = store.folder(run_id)
+    folder.sync = False
+    for _ in range(1001):
+        store.append(run_id, {"type": "checkpoint"})
+    files = folder.event_files()
+    assert [f.event_id for f in files] == list(range(1, 1002))
+    assert files[999].name == "1000-checkpoint.json" and files[998].name == "999-checkpoint.json"
+    assert [e["event_id"] for e in store.iter_events(run_id, since_id=998)] == [999, 1000, 1001]
+    assert Path(folder.next_id_file).read_text() == "1002\n"
+
+
+def test_every_written_file_is_valid_and_private(store: LocalRunStore, run_id: RunId) -> None:
+    event, state = store.append(run_id, {"type": "step_start", "phase": "build", "step": "compile", "message": "go"})
+    folder = store.folder(run_id)
+    path = Path(folder.events_dir) / "001-step_start.json"
+    on_disk = json.loads(path.read_text())
+    assert on_disk == event
+    validate_event(on_disk)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(folder.path).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(folder.events_dir).st_mode) == 0o700
+    assert state["current_step"] == "compile"
+
+
+def test_invalid_event_consumes_no_id_and_writes_nothing(store: LocalRunStore, run_id: RunId) -> None:
+    before = names(store, run_id)
+    for bad in ({"type": "bogus"}, {"type": "step_start", "phase": "build"}, {"type": "checkpoint", "extra": 1}):
+        with pytest.raises(InvalidEvent):
+            store.append(run_id, bad)
+    assert names(store, run_id) == before
+    event, _ = store.append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 1
+
+
+def test_killed_after_commit_before_counter_is_finished_by_the_next_writer(store: LocalRunStore, run_id: RunId) -> None:
+    store.append(run_id, {"type": "workflow_start"})
+    folder = store.folder(run_id)
+    # Simulate a writer killed right after linking event 2 into place: .pending still there, counter at 2.
+    data = json.dumps({"event_id": 2, "type": "checkpoint", "timestamp": utc_timestamp(), "run_id": str(run_id)}).encode()
+    Path(folder.pending_file).write_bytes(data)
+    os.link(folder.pending_file, os.path.join(folder.events_dir, event_file_name(2, "checkpoint")))
+    event, state = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 3
+    assert state["last_event_id"] == 3
+    assert not os.path.exists(folder.pending_file)
+    assert [f.event_id for f in folder.event_files()] == [1, 2, 3]
+
+
+def test_killed_before_commit_leaves_nothing(store: LocalRunStore, run_id: RunId) -> None:
+    folder = store.folder(run_id)
+    Path(folder.pending_file).write_bytes(b'{"event_id": 1, "type": "workflow_st')  # torn, never linked
+    event, _ = store.append(run_id, {"type": "workflow_start"})
+    assert event["event_id"] == 1
+    assert names(store, run_id) == [".lock", ".next-id", "001-workflow_start.json"]
+
+
+def test_damaged_counter_is_recovered_from_the_files(store: LocalRunStore, run_id: RunId) -> None:
+    for _ in range(3):
+        store.append(run_id, {"type": "checkpoint"})
+    folder = store.folder(run_id)
+    Path(folder.next_id_file).write_text("2\n")  # behind: event 2 exists
+    event, _ = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 4
+    Path(folder.next_id_file).write_text("garbage")
+    event, _ = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 5
+    os.unlink(folder.next_id_file)
+    event, state = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 6 and state == store.reconstruct(run_id)
+
+
+def test_stale_or_missing_state_file_is_caught_up(store: LocalRunStore, run_id: RunId) -> None:
+    store.append(run_id, {"type": "workflow_start"})
+    folder = store.folder(run_id)
+    stale = Path(folder.state_file).read_text()
+    store.append(run_id, {"type": "phase_start", "phase": "frame"})
+    Path(folder.state_file).write_text(stale)  # a writer killed before updating state.json
+    _, state = LocalRunStore(store.runs_dir).append(run_id, {"type": "phase_complete", "phase": "frame"})
+    assert state["last_event_id"] == 3 and state["phases"]["frame"]["status"] == "completed"
+    os.unlink(folder.state_file)
+    _, state = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
+    assert state == store.reconstruct(run_id)
+    assert json.loads(Path(folder.state_file).read_text()) == state
+
+
+def test_threads_get_unique_gap_free_ids(store: LocalRunStore, run_id: RunId) -> None:
+    store.sync = False
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def writer() -> None:
+        own = LocalRunStore(store.runs_dir, sync=False)
+        for _ in range(50):
+            event, _ = own.append(run_id, {"type": "checkpoint"})
+            with lock:
+                seen.append(event["event_id"])
+
+    threads = [threading.Thread(target=writer) for _ in range(6)] + [threading.Thread(target=lambda: [
+        (seen.append(store.append(run_id, {"type": "checkpoint"})[0]["event_id"])) for _ in range(50)])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == list(range(1, 351))
+    assert store.current_state(run_id)["last_event_id"] == 350
+    assert store.current_state(run_id) == store.reconstruct(run_id)
+
+
+def test_symlinked_run_folder_is_refused(store: LocalRunStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside" / "acme" / "proj"
+    outside.mkdir(parents=True)
+    os.makedirs(os.path.join(store.runs_dir, "acme"), exist_ok=True)
+    os.symlink(outside, os.path.join(store.runs_dir, "acme", "proj"))
+    run_id = RunId.generate("acme", "proj")
+    with pytest.raises(InvalidRunId, match="outside the runs folder"):
+        store.create_run({"run_id": str(run_id), "created_at": utc_timestamp()})
+    assert list(outside.iterdir()) == []
+
+
+def test_symlinked_counter_is_not_followed(store: LocalRunStore, run_id: RunId, tmp_path: Path) -> None:
+    target = tmp_path / "victim.txt"
+    target.write_text("keep me\n")
+    folder = store.folder(run_id)
+    os.unlink(folder.next_id_file)
+    os.symlink(target, folder.next_id_file)
+    for expected in (1, 2):
+        event, _ = store.append(run_id, {"type": "checkpoint"})  # the ids come from the files instead
+        assert event["event_id"] == expected
+    assert target.read_text() == "keep me\n"
+    assert not os.path.islink(folder.next_id_file)  # the planted link was replaced, not followed
+    assert Path(folder.next_id_file).read_text() == "3\n"
+
+
+def test_unknown_run(store: LocalRunStore) -> None:
+    with pytest.raises(RunNotFound):
+        store.append(RunId.generate("acme", "x"), {"type": "checkpoint"})
+
+
+def test_state_readers_never_see_a_partial_state(store: LocalRunStore, run_id: RunId) -> None:
+    """Readers without the lock (show, list, MCP) against a writer rewriting state.json flat out."""
+    store.sync = False
+    folder = store.folder(run_id)
+    folder.sync = False
+    stop = threading.Event()
+    bad: list[object] = []
+    reads = 0
+
+    def reader() -> None:
+        nonlocal reads
+        while not stop.is_set():
+            state = store.folder(run_id).read_state()
+            reads += 1
+            if state is None or state != store.reconstruct_prefix(run_id, state["last_event_id"]):
+                bad.append(state)
+
+    def reconstruct_prefix(run: RunId, last: int) -> dict[str, object]:
+        from faber_hookspecs.reducer import initial_state_for, reconstruct
+
+        events = [e for e in store.iter_events(run) if e["event_id"] <= last]
+        return reconstruct(initial_state_for(store.load_metadata(run)), events)
+
+    store.reconstruct_prefix = reconstruct_prefix  # type: ignore[attr-defined]
+    thread = threading.Thread(target=reader)
+    thread.start()
+    for index in range(300):
+        store.append(run_id, {"type": "step_start", "phase": "build", "step": f"s{index % 7}", "message": "m" * (index % 50)})
+    stop.set()
+    thread.join()
+    assert bad == []
+    assert reads > 10
+
+
+def test_rotating_file_replaces_atomically(tmp_path: Path) -> None:
+    target = RotatingFile(str(tmp_path / "state.json"), 0o600)
+    for generation in range(5):
+        target.write(json.dumps({"n": generation, "pad": "x" * (100 - generation * 20)}).encode(), generation)
+        assert json.loads((tmp_path / "state.json").read_bytes())["n"] == generation
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".state.json.swap0", ".state.json.swap1", "state.json"]

@@ -1,0 +1,263 @@
+"""The Python API of faber-host: what the CLI and the MCP server call, and what scripts may use.
+
+    from faber_host.api import Faber
+
+    faber = Faber.open()                        # the project above the current folder
+    run = faber.new_run(work_id="123")
+    faber.emit(run.run_id, "workflow_start")
+    for event in faber.events(run.run_id):
+        print(event.event_id, event.type)
+
+Every method raises a ``FaberError`` subclass for anything a user can cause, with a message that
+says what to do.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from faber_hookspecs.catalogue import PHASES
+from faber_hookspecs.errors import AmbiguousRun, InvalidEvent, InvalidInput, InvalidRunId, RunNotFound
+from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.metadata import Environment, Relationships, RunMetadata
+from faber_hookspecs.records import RunQuery, RunRecord
+from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
+from faber_hookspecs.state import RunState
+from faber_hookspecs.wire import utc_timestamp
+
+from .gateway import Gateway
+from .project import Project, git_environment
+
+PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+@dataclass(frozen=True)
+class EmitResult:
+    """A stored event, the run's state after it, and warnings from backends that failed to follow."""
+
+    event: Event
+    state: RunState
+    warnings: list[str] = field(default_factory=list)
+
+
+class Faber:
+    """One project's runs, through its gateway."""
+
+    def __init__(self, project: Project, gateway: Gateway) -> None:
+        self.project = project
+        self.gateway = gateway
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Faber:
+        """The project at ``root`` (or FABER_ROOT, or above the current folder) and its backends."""
+        project = Project.find(root, environ)
+        return cls(project, Gateway.open(project))
+
+    # Naming runs ------------------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> RunId:
+        """A run named by its full id, its uuid, or a unique uuid prefix of at least 8 characters
+        (optionally after ``org/project/``)."""
+        if not isinstance(ref, str) or not ref.strip():
+            raise InvalidRunId("a run id is required")
+        ref = ref.strip()
+        parts = ref.split("/")
+        if len(parts) == 3:
+            org, project, tail = parts
+            validate_slug(org, "org")
+            validate_slug(project, "project")
+            try:
+                return RunId.parse(ref)
+            except InvalidRunId:
+                if not is_uuid_prefix(tail):
+                    raise
+            candidates = [c for c in self._find(tail) if c.startswith(f"{org}/{project}/")]
+        elif len(parts) == 1 and is_uuid_prefix(ref):
+            candidates = self._find(ref)
+        else:
+            raise InvalidRunId(
+                f"cannot read {ref[:80]!r} as a run: give org/project/uuid, a uuid, or at least the "
+                "first 8 characters of one"
+            )
+        if not candidates:
+            raise RunNotFound(f"no run matches {ref!r}; `faber runs list` shows the runs")
+        if len(candidates) > 1:
+            shown = ", ".join(sorted(candidates)[:10])
+            raise AmbiguousRun(f"{ref!r} matches {len(candidates)} runs: {shown}; give more characters")
+        return RunId.parse(candidates[0])
+
+    def _find(self, prefix: str) -> list[str]:
+        return list(self.gateway.ask("faber_find_runs", uuid_prefix=prefix.lower()))
+
+    # Runs -------------------------------------------------------------------------------------------
+
+    def new_run(
+        self,
+        work_id: str,
+        *,
+        workflow_id: str = "default",
+        params: Mapping[str, Any] | None = None,
+        org: str | None = None,
+        project: str | None = None,
+        target: str | None = None,
+        autonomy: str | None = None,
+        source_type: str | None = None,
+        relationships: Relationships | None = None,
+        root_run_id: str | None = None,
+        phases: list[str] | None = None,
+    ) -> RunMetadata:
+        """Create a run with a new id and return its metadata."""
+        if not isinstance(work_id, str) or not work_id.strip():
+            raise InvalidInput("a work id is required (the issue or ticket the run works on)")
+        org, project = self.project.identity(org, project)
+        run_id = RunId.generate(org, project)
+        branch, commit = git_environment(self.project.root)
+        try:
+            metadata = RunMetadata(
+                run_id=str(run_id),
+                work_id=work_id,
+                target=target,
+                workflow_id=workflow_id,
+                autonomy=autonomy,
+                source_type=source_type,
+                phases=list(phases or PHASES),  # type: ignore[arg-type]
+                created_at=utc_timestamp(),
+                created_by=current_user(),
+                relationships=relationships or Relationships(),
+                environment=Environment(
+                    hostname=socket.gethostname(),
+                    git_branch=branch,
+                    git_commit=commit,
+                    working_directory=os.getcwd(),
+                ),
+                params=validate_params(params or {}),
+                root_run_id=root_run_id,
+            )
+        except ValidationError as problem:
+            raise InvalidInput(f"invalid run: {_first_error(problem)}") from None
+        return self.gateway.ask("faber_create_run", metadata=metadata)  # type: ignore[no-any-return]
+
+    def run(self, ref: str) -> RunRecord:
+        """The run's metadata, state and any defects found while reading it."""
+        return self.gateway.ask("faber_load_run", run_id=str(self.resolve(ref)))  # type: ignore[no-any-return]
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        work_id: str | None = None,
+        org: str | None = None,
+        project: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunState]:
+        """The runs matching every given filter, newest first."""
+        for value, what in ((org, "org"), (project, "project")):
+            if value is not None:
+                validate_slug(value, what)
+        if limit is not None and limit < 1:
+            raise InvalidInput("--limit must be at least 1")
+        query = RunQuery(org=org, project=project, status=status, work_id=work_id, limit=limit)
+        return self.gateway.ask("faber_list_runs", query=query)  # type: ignore[no-any-return]
+
+    # Events -----------------------------------------------------------------------------------------
+
+    def emit(
+        self,
+        run: str,
+        type: str,
+        *,
+        phase: str | None = None,
+        step: str | None = None,
+        status: str | None = None,
+        message: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        artifacts: list[Mapping[str, Any]] | None = None,
+        duration_ms: int | None = None,
+        error: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+        retry_attempt: int | None = None,
+        user: str | None = None,
+        source: str = "faber-api",
+    ) -> EmitResult:
+        """Record one event durably and return it with the run's new state."""
+        fields = {
+            "type": type, "phase": phase, "step": step, "status": status, "message": message,
+            "metadata": dict(metadata) if metadata is not None else None,
+            "artifacts": list(artifacts) if artifacts is not None else None,
+            "duration_ms": duration_ms, "error": dict(error) if error is not None else None,
+            "correlation_id": correlation_id, "retry_attempt": retry_attempt,
+            "user": user,
+        }
+        return self.emit_draft(run, {key: value for key, value in fields.items() if value is not None}, source=source)
+
+    def emit_draft(self, run: str, fields: Mapping[str, Any], *, source: str = "faber-api") -> EmitResult:
+        """Record an event given as a JSON object of draft fields (what ``--data`` and MCP send);
+        ``user`` and ``source`` default to the current user and ``source``."""
+        fields = {"user": current_user(), "source": source, **fields}
+        try:
+            draft = EventDraft.model_validate(fields)
+        except ValidationError as problem:
+            raise InvalidEvent(f"invalid event: {_first_error(problem)}") from None
+        run_id = str(self.resolve(run))
+        stored = self.gateway.ask("faber_store_event", run_id=run_id, draft=draft)
+        warnings: list[str] = []
+        if self.gateway.has_listeners("faber_emit_event"):
+            warnings += self.gateway.broadcast("faber_emit_event", event=stored.event, state=stored.state)
+        warnings += self.gateway.broadcast("faber_persist_state", run_id=run_id, state=stored.state)
+        return EmitResult(stored.event, stored.state, warnings)
+
+    def events(
+        self, run: str, *, type: str | None = None, phase: str | None = None, since_id: int = 0
+    ) -> Iterator[Event]:
+        """The run's events after ``since_id``, in id order, optionally of one type or phase."""
+        if phase is not None and phase not in PHASES:
+            raise InvalidInput(f"unknown phase {phase!r}: use one of {', '.join(PHASES)}")
+        if since_id < 0:
+            raise InvalidInput("--since-id must be 0 or more")
+        run_id = str(self.resolve(run))
+        for event in self.gateway.ask("faber_load_events", run_id=run_id, since_id=since_id):
+            if (type is None or event.type == type) and (phase is None or event.phase == phase):
+                yield event
+
+    # State ------------------------------------------------------------------------------------------
+
+    def reconstruct(self, run: str, *, write: bool = False) -> tuple[RunState, list[str]]:
+        """The run's state rebuilt from its events; with ``write``, stored as its state (state.json)."""
+        run_id = str(self.resolve(run))
+        state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
+        warnings = self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state) if write else []
+        return state, warnings
+
+
+def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Run parameters: names usable as environment variable suffixes (FABER_PARAM_<NAME>)."""
+    import re
+
+    for name in params:
+        if not isinstance(name, str) or not re.fullmatch(PARAM_NAME_PATTERN, name):
+            raise InvalidInput(f"invalid parameter name {str(name)[:64]!r}: use letters, digits and '_'")
+    return dict(params)
+
+
+def current_user() -> str | None:
+    """The user name recorded in events and metadata."""
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def _first_error(problem: ValidationError) -> str:
+    error = problem.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    return f"{where}: {message}" if where else message

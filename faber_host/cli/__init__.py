@@ -1,0 +1,25 @@
+"""The ``faber`` command.
+
+``main`` runs the typer application and turns every error into one line on stderr and an exit code:
+0 success, 1 a failure at run time, 2 bad usage or invalid input. A traceback is shown only with
+``--debug`` (or FABER_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``faber`` with ``argv`` (default: the process's arguments); return the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("FABER_DEBUG") == "1"
+    from .runner import run_cli
+
+    return run_cli(args, debug)
+
+
+def entry_point() -> None:
+    """The console script: exit with ``main``'s code."""
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The typer application: global options, and the command groups assembled from their modules."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from . import events, runs, setup
+
+app = typer.Typer(
+    name="faber",
+    help="Run IDs, durable event logs, resume and re-run for FABER workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"faber-host {version('faber-host')}")
+        except PackageNotFoundError:
+            typer.echo("faber-host (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def root_options(
+    ctx: typer.Context,
+    root: Annotated[
+        Optional[Path],
+        typer.Option("--root", help="The project folder (default: FABER_ROOT, else the nearest one above).",
+                     show_default=False),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """faber: every FABER workflow run gets a run id, a durable typed event log, and a state you can
+    resume from."""
+    ctx.obj = {"root": root, "debug": debug}
+
+
+setup.register(app)
+events.register(app)
+app.add_typer(runs.app, name="runs")
+
+
+def build_command() -> click.Command:
+    """The click command behind the typer app (what ``main`` runs)."""
+    return typer.main.get_command(app)

@@ -1,0 +1,48 @@
+"""Run the typer application with faber's error policy: one clear line, the right exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from faber_hookspecs.errors import FaberError
+
+from .output import fail
+
+
+def run_cli(args: list[str], debug: bool) -> int:
+    """Parse ``args``, run the command, and map every outcome to an exit code."""
+    from .app import build_command
+
+    command = build_command()
+    try:
+        result = command.main(args=args, prog_name="faber", standalone_mode=False)
+    except FaberError as problem:
+        if debug:
+            raise
+        return fail(str(problem), problem.exit_code)
+    except typer.TyperException as problem:  # typer's own (vendored click) usage errors
+        context = getattr(problem, "ctx", None)
+        if type(problem).__name__ == "NoArgsIsHelpError":
+            # `faber` or `faber runs` alone: the help is the answer, and it is not an error.
+            print(context.get_help() if context else "")
+            return 0
+        where = context.command_path if context else "faber"
+        return fail(f"{problem.format_message()} (see `{where} --help`)", problem.exit_code)
+    except typer.Abort:
+        return fail("interrupted", 130)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except BrokenPipeError:
+        # The reader of our output went away (``faber events RUN | head``): not an error of ours.
+        sys.stderr.close()
+        return 0
+    except Exception as problem:  # the last line of defence: still one line, unless debugging
+        if debug:
+            raise
+        return fail(
+            f"internal error: {type(problem).__name__}: {problem} (run again with --debug for the details)",
+            1,
+        )
+    return result if isinstance(result, int) else 0

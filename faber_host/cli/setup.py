@@ -1,0 +1,101 @@
+"""``faber init``, ``faber backends`` and ``faber schema``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from faber_hookspecs.catalogue import EVENT_TYPES, is_vendor_type, required_fields
+from faber_hookspecs.errors import InvalidInput
+
+from .context import open_faber
+from .output import print_json, print_table
+
+
+def init(
+    ctx: typer.Context,
+    org: Annotated[Optional[str], typer.Option(help="The org of this project's run ids.")] = None,
+    project: Annotated[Optional[str], typer.Option(help="The project of this project's run ids.")] = None,
+) -> None:
+    """Prepare .fractary/plugins/faber/ here (or in --root): config, gateway, workflows, runs folder.
+
+    Existing files are rewritten in the current format; each old file is kept as NAME.bak-<time>.
+    """
+    from ..init import initialize
+
+    root = (ctx.find_root().obj or {}).get("root") or os.environ.get("FABER_ROOT") or Path.cwd()
+    target, changes = initialize(Path(root), org, project, dict(os.environ))
+    org_name, project_name = target.identity()
+    for change in changes:
+        print(change.describe(target.root))
+    print(f"runs will be named {org_name}/{project_name}/<uuid>; start one with `faber runs new --work-id ID`")
+
+
+def backends(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every discovered backend: distribution, version, enabled, and the hooks it implements."""
+    from ..gateway.plugins import describe_backend, discover_backends
+
+    gateway = open_faber(ctx).gateway
+    available = discover_backends()
+    report = []
+    for info in gateway.backends:
+        if not info.enabled and info.name in available:
+            info = describe_backend(info.name, available[info.name])
+        report.append(info)
+    if as_json:
+        print_json([info.to_json() for info in report])
+        return
+    print_table(
+        ["NAME", "ENABLED", "DISTRIBUTION", "VERSION", "HOOKS"],
+        ([i.name, "yes" if i.enabled else "no", i.distribution, i.version, i.error or ", ".join(i.hooks)]
+         for i in report),
+    )
+
+
+def schema(
+    name: Annotated[
+        Optional[str],
+        typer.Argument(help="An event type, or event, run-state, run-metadata. Omit to list the event types."),
+    ] = None,
+) -> None:
+    """Print a JSON Schema: of events, of one event type, of state.json or of metadata.json."""
+    from faber_hookspecs.validation import load_schema
+
+    if name is None:
+        print_table(
+            ["TYPE", "CATEGORY", "REQUIRES", "MEANING"],
+            ([t.name, t.category, ", ".join(t.requires), t.description] for t in EVENT_TYPES.values()),
+        )
+        return
+    if name in ("event", "run-state", "run-metadata"):
+        print_json(load_schema(name))
+    elif name in EVENT_TYPES or is_vendor_type(name):
+        print_json(_schema_of_type(load_schema("event"), name))
+    else:
+        raise InvalidInput(f"no schema named {name[:64]!r}: use an event type, event, run-state or run-metadata")
+
+
+def _schema_of_type(event_schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """The event schema narrowed to one type: its ``type`` fixed and its required fields listed."""
+    narrowed = {key: value for key, value in event_schema.items() if key != "allOf"}
+    narrowed["$id"] = event_schema["$id"].replace("event.schema.json", f"event-{name}.schema.json")
+    narrowed["title"] = f"FABER event: {name}"
+    entry = EVENT_TYPES.get(name)
+    if entry:
+        narrowed["description"] = entry.description
+    narrowed["properties"] = {**event_schema["properties"], "type": {"const": name}}
+    narrowed["required"] = [*event_schema["required"], *required_fields(name)]
+    return narrowed
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``init``, ``backends`` and ``schema`` to the application."""
+    app.command("init")(init)
+    app.command("backends")(backends)
+    app.command("schema")(schema)

@@ -1,0 +1,82 @@
+"""The Gateway: a project's enabled backends behind one plugin manager.
+
+``Gateway.open(project)`` reads gateway.json, loads the enabled backends and checks them. ``ask`` calls
+a firstresult hook and insists on an answer; ``broadcast`` calls every implementation of a broadcast
+hook on its own, so one failing backend is reported as a warning and never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.metadata import EntryPoint
+from typing import Any
+
+import pluggy
+
+from faber_hookspecs.errors import BackendError, FaberError
+from faber_hookspecs.records import BackendContext
+
+from ..project import Project
+from .config import GatewayConfig, load_gateway_config
+from .plugins import BackendInfo, make_plugin_manager
+
+
+class Gateway:
+    """The plugin manager of one project, with the report of every discovered backend."""
+
+    def __init__(self, project: Project, config: GatewayConfig, manager: pluggy.PluginManager, backends: list[BackendInfo]):
+        self.project = project
+        self.config = config
+        self.manager = manager
+        self.backends = backends
+
+    @classmethod
+    def open(cls, project: Project, available: Mapping[str, EntryPoint] | None = None) -> Gateway:
+        """Load gateway.json and every enabled backend. ``available`` replaces entry-point discovery
+        (tests use it to plug in a backend that is not installed)."""
+        config = load_gateway_config(project.gateway_file, project.environ)
+        context = BackendContext(
+            root=project.root,
+            faber_dir=project.faber_dir,
+            config_file=project.gateway_file,
+            environ=project.environ,
+        )
+        manager, backends = make_plugin_manager(config, context, available)
+        if not manager.hook.faber_store_event.get_hookimpls():
+            raise BackendError(
+                f"no record store is enabled in {project.gateway_file}: enable local_files "
+                '("backends": {"local_files": {"enabled": true}})'
+            )
+        return cls(project, config, manager, backends)
+
+    @property
+    def hook(self) -> Any:
+        return self.manager.hook
+
+    def ask(self, hook_name: str, **kwargs: Any) -> Any:
+        """Call a firstresult hook; a None answer means no backend can do it, which is an error."""
+        answer = getattr(self.manager.hook, hook_name)(**kwargs)
+        if answer is None:
+            raise BackendError(f"no enabled backend implements {hook_name}")
+        return answer
+
+    def has_listeners(self, hook_name: str) -> bool:
+        """True when some backend implements the (broadcast) hook."""
+        return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
+
+    def broadcast(self, hook_name: str, **kwargs: Any) -> list[str]:
+        """Call every implementation of a broadcast hook in isolation; return a warning per failure."""
+        warnings = []
+        for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
+            try:
+                implementation.function(**{name: kwargs[name] for name in implementation.argnames})
+            except FaberError as problem:
+                warnings.append(f"backend {implementation.plugin_name!r} ({hook_name}): {problem}")
+            except Exception as problem:  # a sink's own bug must not fail the caller's emit
+                warnings.append(
+                    f"backend {implementation.plugin_name!r} ({hook_name}) failed: {type(problem).__name__}: {problem}"
+                )
+        return warnings
+
+
+__all__ = ["BackendInfo", "Gateway", "GatewayConfig"]

@@ -1,0 +1,133 @@
+"""gateway.json: which backends are enabled, with what configuration.
+
+The shape is the FABER reference template's: ``{"backends": {"<entry point name>": {"enabled": true,
+"config": {...}}}, "event_retention": {...}, "mcp_server": {...}, "logging": {...}}``. String values
+may use ``${VAR}`` and ``${VAR:-default}``, expanded from the environment before validation. An unknown
+key or a wrong type is an error naming the key and the file. Each backend validates its own
+``config`` object with its ``config_model`` when it is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from faber_hookspecs.errors import ConfigError
+
+from ..project import read_json_object
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class BackendSettings(BaseModel):
+    """One entry of ``backends``."""
+
+    model_config = _STRICT
+
+    enabled: bool = False
+    description: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventRetention(BaseModel):
+    """How long events are kept locally and in the archive (days)."""
+
+    model_config = _STRICT
+
+    local_days: int = Field(30, ge=0)
+    archive_days: int = Field(365, ge=0)
+
+
+class McpServerSettings(BaseModel):
+    """Defaults for ``faber mcp``."""
+
+    model_config = _STRICT
+
+    transport: Literal["stdio", "http"] = "stdio"
+    name: str = "faber-event-gateway"
+    version: str = "1.0.0"
+
+
+class LoggingSettings(BaseModel):
+    """Logging of the host itself."""
+
+    model_config = _STRICT
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "json"
+
+
+class GatewayConfig(BaseModel):
+    """The whole of gateway.json."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: str | None = Field(None, alias="$schema")
+    version: str = "1.0"
+    description: str | None = None
+    backends: dict[str, BackendSettings] = Field(
+        default_factory=lambda: {"local_files": BackendSettings(enabled=True)}
+    )
+    event_retention: EventRetention = Field(default_factory=EventRetention)
+    mcp_server: McpServerSettings = Field(default_factory=McpServerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    def enabled_backends(self) -> list[str]:
+        """Names of the enabled backends, in file order."""
+        return [name for name, settings in self.backends.items() if settings.enabled]
+
+
+def load_gateway_config(path: Path, environ: Mapping[str, str]) -> GatewayConfig:
+    """Read, expand and validate gateway.json; a missing file means the defaults (local files only)."""
+    if not path.exists():
+        return GatewayConfig()
+    document = read_json_object(path)
+    return parse_gateway_config(document, path, environ)
+
+
+def parse_gateway_config(document: dict[str, Any], path: Path, environ: Mapping[str, str]) -> GatewayConfig:
+    """Validate an already-read gateway.json document."""
+    expanded = expand_variables(document, environ, path)
+    try:
+        return GatewayConfig.model_validate(expanded)
+    except ValidationError as problem:
+        raise ConfigError(describe_validation_error(problem, path)) from None
+
+
+def describe_validation_error(problem: ValidationError, path: Path, prefix: str = "") -> str:
+    """One line: the first invalid key, what is wrong with it, and the file."""
+    error = problem.errors()[0]
+    key = ".".join(str(part) for part in (*([prefix] if prefix else []), *error["loc"])) or "(top level)"
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = len(problem.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{path}: {key}: {message}{suffix}"
+
+
+_VARIABLE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_variables(value: Any, environ: Mapping[str, str], path: Path, key: str = "") -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a JSON document."""
+    if isinstance(value, dict):
+        return {name: expand_variables(item, environ, path, f"{key}.{name}" if key else name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [expand_variables(item, environ, path, f"{key}[{index}]") for index, item in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match[1], match[2]
+        if environ.get(name):
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: {key}: uses ${{{name}}}, which is not set (or write ${{{name}:-default}})")
+
+    return _VARIABLE_RE.sub(substitute, value)

@@ -1,0 +1,163 @@
+"""``faber init``: prepare ``.fractary/plugins/faber/`` in a project.
+
+It writes config.json, gateway.json, the FABER ``core`` and ``default`` workflows and the runs folder.
+Files that exist are rewritten in the current format (keeping what they say that is still valid),
+but only after the old file is copied to ``NAME.bak-<timestamp>``; each file's fate is reported, so
+nothing is lost and nothing changes silently.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from faber_hookspecs.errors import ConfigError, StorageError
+
+from .gateway.config import parse_gateway_config
+from .project import FABER_DIR, Project
+
+WORKFLOW_TEMPLATES = ("core", "default")
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """What ``faber init`` did to one file."""
+
+    path: Path
+    action: str  # "created", "unchanged" or "rewritten"
+    backup: Path | None = None
+    detail: str = ""
+
+    def describe(self, root: Path) -> str:
+        relative = self.path.relative_to(root)
+        text = f"{self.action:<9} {relative}"
+        if self.backup:
+            text += f" (old file kept as {self.backup.name})"
+        return text + (f": {self.detail}" if self.detail else "")
+
+
+def initialize(root: Path, org: str | None, project: str | None, environ: dict[str, str]) -> tuple[Project, list[FileChange]]:
+    """Create or upgrade the FABER folder of ``root``; return the project and what changed."""
+    target = Project(root.resolve(), environ)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        target.workflows_dir.mkdir(parents=True, exist_ok=True)
+        (target.faber_dir / "runs").mkdir(mode=0o700, exist_ok=True)
+    except OSError as problem:
+        raise StorageError(f"cannot create {root / FABER_DIR}: {problem.strerror}") from None
+
+    old_config, config_note = _read_old(target.config_file)
+    chosen_org, chosen_project = _identity(target, old_config, org, project)
+    changes = [
+        _write(target.config_file, _config(old_config, chosen_org, chosen_project), config_note, stamp),
+        _write(target.gateway_file, *_gateway(target), stamp),
+    ]
+    for name in WORKFLOW_TEMPLATES:
+        path = target.workflows_dir / f"{name}.json"
+        changes.append(_write(path, *_workflow(path, name), stamp))
+    return target, changes
+
+
+def template(name: str) -> dict[str, Any]:
+    """A bundled template (``gateway.json``, ``workflows/default.json``...) as a JSON object."""
+    text = files("faber_host").joinpath("templates", name).read_text(encoding="utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def _identity(target: Project, old_config: dict[str, Any], org: str | None, project: str | None) -> tuple[str, str]:
+    # The old config.json may be invalid; only its org/project strings matter here.
+    usable = {key: old_config[key] for key in ("org", "project") if isinstance(old_config.get(key), str)}
+    return target.identity(org, project, config=usable)
+
+
+def _config(old: dict[str, Any], org: str, project: str) -> dict[str, Any]:
+    fresh = template("config.json")
+    config = {**fresh, **{key: value for key, value in old.items() if key not in ("org", "project")}}
+    config["org"], config["project"] = org, project
+    if not isinstance(config.get("workflows"), list):
+        config["workflows"] = fresh["workflows"]
+    return config
+
+
+def _gateway(target: Project) -> tuple[dict[str, Any], str]:
+    old, note = _read_old(target.gateway_file)
+    if not old:
+        return template("gateway.json"), note
+    try:
+        # Validate without expanding ${VAR}: the file keeps its references.
+        parse_gateway_config(old, target.gateway_file, environ=_Permissive())
+    except ConfigError as problem:
+        return template("gateway.json"), f"the old file was invalid ({problem}); replaced with the default"
+    fresh = template("gateway.json")
+    merged = {**fresh, **old, "backends": {**fresh["backends"], **old.get("backends", {})}}
+    return merged, note
+
+
+def _workflow(path: Path, name: str) -> tuple[dict[str, Any], str]:
+    old, note = _read_old(path)
+    if old and isinstance(old.get("phases"), dict) and isinstance(old.get("id"), str):
+        return old, note  # the user's own edits of a workflow are kept
+    fresh = template(f"workflows/{name}.json")
+    return fresh, note or ("" if not path.exists() else "the old file was not a FABER workflow; replaced")
+
+
+def _read_old(path: Path) -> tuple[dict[str, Any], str]:
+    """The current file as a JSON object, or ({}, why not) when it is absent or unusable."""
+    if not path.exists():
+        return {}, ""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as problem:
+        return {}, f"the old file was not readable JSON ({problem}); replaced"
+    if not isinstance(document, dict):
+        return {}, "the old file was not a JSON object; replaced"
+    return document, ""
+
+
+def _write(path: Path, document: dict[str, Any], note: str, stamp: str) -> FileChange:
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    try:
+        if path.exists():
+            old_text = path.read_bytes()
+            if old_text == text.encode("utf-8"):
+                return FileChange(path, "unchanged")
+            backup = path.with_name(f"{path.name}.bak-{stamp}")
+            shutil.copy2(path, backup)
+            detail = note or _summarize(old_text, document)
+            path.write_text(text, encoding="utf-8")
+            return FileChange(path, "rewritten", backup, detail)
+        path.write_text(text, encoding="utf-8")
+    except OSError as problem:
+        raise StorageError(f"cannot write {path}: {problem.strerror}") from None
+    return FileChange(path, "created")
+
+
+def _summarize(old_text: bytes, new: dict[str, Any]) -> str:
+    try:
+        old = json.loads(old_text)
+    except ValueError:
+        return "replaced"
+    if not isinstance(old, dict):
+        return "replaced"
+    added = [key for key in new if key not in old]
+    removed = [key for key in old if key not in new]
+    changed = [key for key in new if key in old and old[key] != new[key]]
+    parts = [f"{label} {', '.join(keys)}" for label, keys in
+             (("added", added), ("removed", removed), ("changed", changed)) if keys]
+    return "; ".join(parts) or "reformatted"
+
+
+class _Permissive(dict):  # type: ignore[type-arg]
+    """An environment in which every variable is set, to validate a file's shape, not its values."""
+
+    def get(self, key: str, default: Any = None) -> str:  # type: ignore[override]
+        return "x"
+
+    def __getitem__(self, key: str) -> str:
+        return "x"

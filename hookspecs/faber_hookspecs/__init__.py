@@ -1,0 +1,55 @@
+"""faber-hookspecs: the contract between the faber host and its backends.
+
+It holds the pluggy markers, the hook specifications, the models that cross the boundary, the
+event-type catalogue, the state reducer and the generated JSON Schema files; nothing else. Importing
+the package is cheap: the pydantic-based names below load on first use, so the CLI's one-shot emit
+path can use the catalogue, the reducer and the validator without paying for pydantic.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "hookimpl": ".markers",
+    "PROJECT_NAME": ".markers",
+    "ENTRY_POINT_GROUP": ".markers",
+    "FaberSpec": ".specs",
+    "Event": ".events",
+    "EventDraft": ".events",
+    "EventError": ".events",
+    "Artifact": ".events",
+    "RunState": ".state",
+    "RunMetadata": ".metadata",
+    "Relationships": ".metadata",
+    "Environment": ".metadata",
+    "StoredEvent": ".records",
+    "RunRecord": ".records",
+    "RunQuery": ".records",
+    "BackendContext": ".records",
+    "RunId": ".run_id",
+    "PHASES": ".catalogue",
+    "EVENT_TYPES": ".catalogue",
+}
+
+__all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:
+    from .catalogue import EVENT_TYPES, PHASES
+    from .events import Artifact, Event, EventDraft, EventError
+    from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
+    from .metadata import Environment, Relationships, RunMetadata
+    from .records import BackendContext, RunQuery, RunRecord, StoredEvent
+    from .run_id import RunId
+    from .specs import FaberSpec
+    from .state import RunState
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'faber_hookspecs' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value

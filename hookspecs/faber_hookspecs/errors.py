@@ -1,0 +1,48 @@
+"""Errors a user can hit, shared by the host and every backend.
+
+Each error carries the exit code the CLI gives it: 2 for bad usage or invalid input (the user can fix
+the command), 1 for a failure at run time (the command was right, the world was not). The CLI and the
+MCP server turn them into one clear line; nothing else should be shown to a user.
+"""
+
+from __future__ import annotations
+
+
+class FaberError(Exception):
+    """Base of every error meant for a person: its message says what happened and what to do."""
+
+    exit_code = 1
+
+
+class InvalidInput(FaberError):
+    """The caller gave something invalid: a malformed run id, an unknown event type, bad JSON."""
+
+    exit_code = 2
+
+
+class InvalidRunId(InvalidInput, ValueError):
+    """A run id, org, project or uuid that does not follow the run-id rules."""
+
+
+class InvalidEvent(InvalidInput):
+    """An event that does not satisfy the event schema or its type's rules."""
+
+
+class ConfigError(InvalidInput):
+    """A configuration file (gateway.json, config.json, a workflow) is missing, malformed or invalid."""
+
+
+class RunNotFound(InvalidInput):
+    """No run matches the given id, uuid or prefix."""
+
+
+class AmbiguousRun(InvalidInput):
+    """A uuid prefix matches more than one run."""
+
+
+class StorageError(FaberError):
+    """Reading or writing the run store failed (disk full, permissions, a corrupt file)."""
+
+
+class BackendError(FaberError):
+    """A backend could not be loaded, configured or reached."""

@@ -1,0 +1,101 @@
+"""Run IDs: ``{org}/{project}/{uuid4}``, generated and validated strictly.
+
+A run id becomes a path (``runs/{org}/{project}/{uuid}``), so every part is checked against a
+pattern that cannot express ``..``, a slash, or an upper-case twin of an existing folder.
+This module imports nothing heavy: the CLI's emit path uses it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from .errors import InvalidRunId
+
+SLUG_MAX_LENGTH = 64
+SLUG_PATTERN = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
+UUID4_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+RUN_ID_PATTERN = rf"{SLUG_PATTERN}/{SLUG_PATTERN}/{UUID4_PATTERN}"
+MIN_PREFIX_LENGTH = 8
+
+_SLUG_RE = re.compile(SLUG_PATTERN)
+_UUID4_RE = re.compile(UUID4_PATTERN)
+_PREFIX_RE = re.compile(r"[0-9a-f-]+")
+
+
+class RunId(NamedTuple):
+    """A validated run id. ``str(run_id)`` is the canonical ``org/project/uuid`` form."""
+
+    org: str
+    project: str
+    uuid: str
+
+    def __str__(self) -> str:
+        return f"{self.org}/{self.project}/{self.uuid}"
+
+    @classmethod
+    def parse(cls, text: str) -> RunId:
+        """Parse and validate ``org/project/uuid``; raise InvalidRunId saying which part is wrong."""
+        if not isinstance(text, str):
+            raise InvalidRunId(f"run id must be a string, not {type(text).__name__}")
+        parts = text.split("/")
+        if len(parts) != 3:
+            raise InvalidRunId(
+                f"invalid run id {_show(text)}: expected org/project/uuid (for example "
+                "acme/widget-service/ee04a6d4-8111-4fde-8172-e0639c154b63)"
+            )
+        org, project, uuid = parts
+        validate_slug(org, "org")
+        validate_slug(project, "project")
+        validate_uuid(uuid)
+        return cls(org, project, uuid)
+
+    @classmethod
+    def generate(cls, org: str, project: str) -> RunId:
+        """A new run id with a random uuid4."""
+        import uuid as uuid_module
+
+        validate_slug(org, "org")
+        validate_slug(project, "project")
+        return cls(org, project, str(uuid_module.uuid4()))
+
+
+def validate_slug(value: str, what: str) -> str:
+    """Check an org or project slug: lowercase letters, digits, '-' and '_', at most 64 characters."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRunId(f"{what} must not be empty")
+    if len(value) > SLUG_MAX_LENGTH:
+        raise InvalidRunId(f"{what} {_show(value)} is longer than {SLUG_MAX_LENGTH} characters")
+    if not _SLUG_RE.fullmatch(value):
+        raise InvalidRunId(
+            f"invalid {what} {_show(value)}: use lowercase letters, digits, '-' and '_', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def validate_uuid(value: str) -> str:
+    """Check a canonical, lowercase uuid4."""
+    if not isinstance(value, str) or not _UUID4_RE.fullmatch(value):
+        raise InvalidRunId(f"invalid run uuid {_show(value)}: expected a lowercase canonical uuid4")
+    return value
+
+
+def is_uuid_prefix(text: str) -> bool:
+    """True when ``text`` can name a run by a uuid prefix (at least 8 characters of a uuid)."""
+    return (
+        len(text) >= MIN_PREFIX_LENGTH and len(text) <= 36 and _PREFIX_RE.fullmatch(text) is not None
+    )
+
+
+def slugify(text: str) -> str:
+    """Turn a folder or repository name into a valid slug ('Widget Service' -> 'widget-service')."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
+    slug = re.sub(r"-{2,}", "-", slug)[:SLUG_MAX_LENGTH].strip("-_")
+    return slug
+
+
+def _show(value: object) -> str:
+    """Quote a user's value for an error message, cut short so a huge input stays one line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

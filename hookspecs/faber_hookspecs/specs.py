@@ -1,0 +1,116 @@
+"""The hook specifications: the whole contract between the faber host and its backends.
+
+A backend is a class named by an entry point in the group ``faber.backends``. The host creates it
+with ``Backend(config, context)`` (``config`` validated by the class attribute ``config_model``, a
+pydantic model, and ``context`` a ``BackendContext``) and registers the instance under the entry
+point's name. It implements any of the hooks below with ``@hookimpl``.
+
+Two kinds of hooks:
+
+* **firstresult** hooks ask one question of whoever answers first (the record store, usually
+  local_files). Later-registered plugins are asked first; ``trylast=True`` makes a built-in a fallback.
+  Returning ``None`` passes the question on; any other value, even ``[]``, is the answer.
+* **broadcast** hooks tell every backend something; the host calls each implementation on its own,
+  so one backend's failure is reported and never stops the others or loses a stored event.
+
+Call every hook with keyword arguments only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from .events import Event, EventDraft
+from .markers import _hookspec
+from .metadata import RunMetadata
+from .records import RunQuery, RunRecord, StoredEvent
+from .state import RunState
+
+
+class FaberSpec:
+    """Hook specifications of the project ``faber``."""
+
+    # Record store: writes ---------------------------------------------------------------------------
+
+    @_hookspec(firstresult=True)
+    def faber_create_run(self, metadata: RunMetadata) -> RunMetadata | None:
+        """Create a new, empty run described by ``metadata`` (its run id is new and valid).
+
+        Called by ``faber runs new``, ``faber run`` and re-runs. The record store makes the run's
+        home (folder, metadata, empty state, id counter) appear atomically and returns the metadata
+        it stored. firstresult.
+        """
+
+    @_hookspec(firstresult=True)
+    def faber_store_event(self, run_id: str, draft: EventDraft) -> StoredEvent | None:
+        """Append ``draft`` to the run's log and return the stored event with the run's new state.
+
+        Called once per emitted event, after the host has validated and redacted the draft. The
+        record store assigns the next ``event_id`` (1, 2, 3... gap-free, under a lock that holds
+        across processes and threads) and the ``timestamp``, makes the event durable before
+        returning (unless ``sync_writes`` is off), and updates its state cache with
+        ``faber_hookspecs.reducer.apply_event`` in the same critical section. firstresult.
+        """
+
+    @_hookspec(firstresult=True)
+    def faber_update_metadata(
+        self, run_id: str, update: Callable[[RunMetadata], RunMetadata]
+    ) -> RunMetadata | None:
+        """Replace the run's metadata with ``update(current)``, atomically, under the run's lock.
+
+        Called when a relationship changes (a re-run adds itself to the original's ``child_runs``)
+        and when a run is archived. Returns the metadata stored. firstresult.
+        """
+
+    # Fan-out ---------------------------------------------------------------------------------------
+
+    @_hookspec
+    def faber_emit_event(self, event: Event, state: RunState) -> None:
+        """A new event was stored: forward it (an event stream, a mirror, a notifier).
+
+        Called after ``faber_store_event`` succeeded, with the run's state after the event. The
+        event is already durable: a failure here is isolated, reported as a warning, and never
+        undoes or loses it. Broadcast.
+        """
+
+    @_hookspec
+    def faber_persist_state(self, run_id: str, state: RunState) -> None:
+        """The run's state is ``state``: keep a copy if you cache state.
+
+        Called after each stored event and after ``faber runs reconstruct --write`` or a repair.
+        Implementations must ignore a state older than the one they hold (compare
+        ``last_event_id``), because callers in other processes may arrive out of order. Broadcast.
+        """
+
+    # Record store: reads ---------------------------------------------------------------------------
+
+    @_hookspec(firstresult=True)
+    def faber_load_run(self, run_id: str) -> RunRecord | None:
+        """Return the run's metadata and current state, with warnings about defects found.
+
+        Raise ``RunNotFound`` when the store holds no such run. firstresult.
+        """
+
+    @_hookspec(firstresult=True)
+    def faber_load_events(self, run_id: str, since_id: int) -> Iterator[Event] | None:
+        """Return the run's events with ``event_id > since_id``, in id order, as an iterator.
+
+        Stores should stream: a run may hold millions of events. firstresult.
+        """
+
+    @_hookspec(firstresult=True)
+    def faber_reconstruct_state(self, run_id: str) -> RunState | None:
+        """Rebuild the run's state from its events alone, with ``faber_hookspecs.reducer``.
+
+        Nothing is written; the host passes the result to ``faber_persist_state`` when asked to.
+        firstresult.
+        """
+
+    @_hookspec(firstresult=True)
+    def faber_list_runs(self, query: RunQuery) -> list[RunState] | None:
+        """Return the state of each run matching ``query``, newest first. firstresult."""
+
+    @_hookspec(firstresult=True)
+    def faber_find_runs(self, uuid_prefix: str) -> list[str] | None:
+        """Return the ids of every run whose uuid starts with ``uuid_prefix``, to resolve a short
+        run name. An empty list means none. firstresult."""
