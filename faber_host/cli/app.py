@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import click
 import typer
 
-from . import events, runs, setup
+from . import archive, events, runs, setup
 
 app = typer.Typer(
     name="faber",
@@ -50,6 +50,7 @@ def root_options(
 
 setup.register(app)
 events.register(app)
+archive.register(app)
 app.add_typer(runs.app, name="runs")
 
 

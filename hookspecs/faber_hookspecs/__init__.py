@@ -30,12 +30,32 @@ _LAZY = {
     "BackendContext": ".records",
     "RunId": ".run_id",
     "PHASES": ".catalogue",
+    "ArchiveBundle": ".archive",
+    "ArchiveManifest": ".archive",
+    "ArchiveReceipt": ".archive",
+    "ArchiveRecord": ".archive",
+    "ArchivedRun": ".archive",
+    "ArchivePolicy": ".archive",
+    "ArchiveQuery": ".archive",
+    "RemovedEvents": ".archive",
+    "RunRef": ".archive",
     "EVENT_TYPES": ".catalogue",
 }
 
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:
+    from .archive import (
+        ArchiveBundle,
+        ArchivedRun,
+        ArchiveManifest,
+        ArchivePolicy,
+        ArchiveQuery,
+        ArchiveReceipt,
+        ArchiveRecord,
+        RemovedEvents,
+        RunRef,
+    )
     from .catalogue import EVENT_TYPES, PHASES
     from .events import Artifact, Event, EventDraft, EventError
     from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl

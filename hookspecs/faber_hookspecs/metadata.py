@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .archive import ArchiveRecord
 from .catalogue import PHASES
 from .events import Phase
 from .run_id import RUN_ID_PATTERN
@@ -57,6 +58,7 @@ class RunMetadata(BaseModel):
     environment: Environment = Field(default_factory=Environment)
     params: dict[str, Any] = Field(default_factory=dict)
     root_run_id: str | None = Field(None, pattern=_RUN_ID)
+    archive: ArchiveRecord | None = Field(None, description="The run's last verified archive, if any.")
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to metadata.json."""

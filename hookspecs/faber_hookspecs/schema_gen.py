@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .archive import ArchiveManifest
 from .catalogue import EVENT_TYPES
 from .events import Event
 from .metadata import RunMetadata
@@ -58,12 +59,18 @@ def metadata_schema() -> dict[str, Any]:
     return _document("run-metadata", "FABER run metadata", RunMetadata.model_json_schema())
 
 
+def manifest_schema() -> dict[str, Any]:
+    """The schema of an archive bundle's manifest.json."""
+    return _document("archive-manifest", "FABER archive manifest", ArchiveManifest.model_json_schema())
+
+
 def all_schemas() -> dict[str, dict[str, Any]]:
     """Every schema file, by file name."""
     return {
         "event.schema.json": event_schema(),
         "run-state.schema.json": state_schema(),
         "run-metadata.schema.json": metadata_schema(),
+        "archive-manifest.schema.json": manifest_schema(),
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faber_hookspecs.errors import InvalidEvent
+from faber_hookspecs.errors import InvalidEvent, StorageError
 from faber_hookspecs.reducer import REDUCER_VERSION, initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import validate_event
@@ -30,6 +30,11 @@ def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[s
     folder = store.folder(run_id)
     metadata = store.load_metadata(run_id)
     stored_state = folder.read_state()
+    if folder.events_removed():
+        # Archived and cleaned up: state.json was verified with the bundle and is all there is here.
+        if stored_state is None:
+            raise StorageError(f"state.json of run {run_id} is missing and its events were archived; restore the run")
+        return metadata, stored_state, []
     counter = folder.read_next_id()
     if (
         stored_state is not None

@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from faber_hookspecs import hookimpl
+from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
@@ -98,11 +99,13 @@ class LocalFilesBackend:
     def faber_load_run(self, run_id: str) -> RunRecord:
         parsed = RunId.parse(run_id)
         metadata, state, warnings = inspect_run(self.store, parsed)
+        folder = self.store.folder(parsed)
         return RunRecord(
             metadata=RunMetadata.model_validate(metadata),
             state=RunState.model_validate(state),
-            location=self.store.folder(parsed).path,
+            location=folder.path,
             warnings=warnings,
+            events_local=not folder.events_removed(),
         )
 
     @hookimpl(trylast=True)
@@ -130,3 +133,23 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_find_runs(self, uuid_prefix: str) -> list[str]:
         return [str(run_id) for run_id in self.store.run_ids() if run_id.uuid.startswith(uuid_prefix)]
+
+    # Archive -----------------------------------------------------------------------------------------
+
+    @hookimpl(trylast=True)
+    def faber_consolidate_run(self, run_id: str) -> ArchiveBundle:
+        from .archiving import consolidate_run
+
+        return consolidate_run(self.store, RunId.parse(run_id))
+
+    @hookimpl(trylast=True)
+    def faber_cleanup_run(self, run_id: str, manifest_sha256: str, dry_run: bool) -> RemovedEvents:
+        from .archiving import cleanup_run
+
+        return cleanup_run(self.store, RunId.parse(run_id), manifest_sha256, dry_run=dry_run)
+
+    @hookimpl(trylast=True)
+    def faber_import_run(self, bundle: ArchiveBundle) -> RunRecord:
+        from .archiving import import_run
+
+        return self.faber_load_run(str(import_run(self.store, bundle)))
