@@ -21,8 +21,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from faber_hookspecs.archive import ArchivedRun, ArchiveQuery, ProgressCallback, no_progress
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import (
@@ -40,6 +38,7 @@ from faber_hookspecs.records import RunQuery, RunRecord
 from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
+from pydantic import ValidationError
 
 from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
 from .gateway import Gateway
@@ -137,7 +136,7 @@ class Faber:
                 workflow_id=workflow_id,
                 autonomy=autonomy,
                 source_type=source_type,
-                phases=list(phases or PHASES),  # type: ignore[arg-type]
+                phases=list(phases or PHASES),
                 created_at=utc_timestamp(),
                 created_by=current_user(),
                 relationships=relationships or Relationships(),

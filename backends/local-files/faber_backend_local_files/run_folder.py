@@ -103,11 +103,13 @@ class RunFolder:
         except OSError as problem:
             raise StorageError(f"cannot read {self.pending_file}: {problem.strerror}") from None
         committed = None
+        event_id: int | None = None
+        kind: str | None = None
         try:
             event = json.loads(data)
             event_id, kind = int(event["event_id"]), str(event["type"])
         except (ValueError, KeyError, TypeError):
-            event_id = kind = None  # torn: it never reached its final name, since links come after
+            pass  # torn: it never reached its final name, since the link comes after the write
         if event_id is not None and kind is not None:
             final = os.path.join(self.events_dir, event_file_name(event_id, kind))
             if os.path.lexists(final):

@@ -157,9 +157,7 @@ class LocalRunStore:
 
     def iter_events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
         """The run's events after ``since_id``, in id order, streamed."""
-        folder = self.events_folder(run_id)
-        for event in folder.iter_events(since_id):
-            yield event
+        yield from self.events_folder(run_id).iter_events(since_id)
 
     # State ------------------------------------------------------------------------------------------
 
@@ -219,9 +217,9 @@ class LocalRunStore:
                 os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid), self.file_mode, self.sync
             )
             state = folder.read_state()
-            if folder.events_removed():
+            if (state is None or state.get("reducer_version") != REDUCER_VERSION) and folder.events_removed():
                 if state is not None:
-                    yield state  # archived: state.json is all there is here, and was verified with the bundle
+                    yield state  # archived and cleaned up: state.json is all there is here
                 continue
             if state is None or state.get("reducer_version") != REDUCER_VERSION:
                 try:
