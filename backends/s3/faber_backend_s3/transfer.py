@@ -116,7 +116,7 @@ class BucketTransfer:
         part_size = self.part_size(entry.size)
         count = -(-entry.size // part_size)
         upload = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256", **self._object_args(entry)
+            Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256", ChecksumType="COMPOSITE", **self._object_args(entry)
         )
         upload_id = upload["UploadId"]
         fd = handle.fileno()
@@ -172,23 +172,45 @@ class BucketTransfer:
             sha = self.read_back_sha256(key)
             if sha != entry.sha256:
                 raise IntegrityError(f"{where} read back does not match the uploaded {entry.name} (sha256 {sha[:12]}...)")
-        elif reported != checksum:
+        elif not _same_checksum(reported, checksum):
             raise IntegrityError(f"{where} reports checksum {reported}, not the {checksum} of {entry.name}")
 
     def read_back_sha256(self, key: str) -> str:
-        """The sha256 of the object at ``key``, read back (s3transfer retries an interrupted body)."""
-        sink = _HashingSink()
-        try:
-            self.client.download_fileobj(self.bucket, key, sink, Config=self._transfer_config())
-        except Exception as problem:
-            raise describe(problem, f"reading back s3://{self.bucket}/{key}", self.config) from None
-        return sink.digest.hexdigest()
+        """The sha256 of the object at ``key``, read back. A body cut short is read again from the start
+        (boto3 retries the request itself, not the reading of its body)."""
+        from botocore.exceptions import BotoCoreError
+        from urllib3.exceptions import HTTPError
+
+        action = f"reading back s3://{self.bucket}/{key}"
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            except Exception as problem:
+                raise describe(problem, action, self.config) from None
+            digest = hashlib.sha256()
+            try:
+                for chunk in body.iter_chunks(1 << 20):
+                    digest.update(chunk)
+            except (BotoCoreError, HTTPError, OSError) as problem:
+                if attempt == self.config.max_attempts:
+                    raise describe(problem, action, self.config) from None
+                continue
+            finally:
+                body.close()
+            return digest.hexdigest()
+        raise AssertionError("unreachable")
 
     # Download -------------------------------------------------------------------------------------------
 
     def head(self, key: str) -> dict[str, Any] | None:
-        """The object's headers, or None when there is no such object."""
-        return self._head(key, f"reading s3://{self.bucket}/{key}")
+        """The object's headers, or None when there is no such object (an error if there is no bucket)."""
+        head = self._head(key, f"reading s3://{self.bucket}/{key}")
+        if head is None:
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except Exception as problem:
+                raise describe(_no_such_bucket(problem), f"reading s3://{self.bucket}/{key}", self.config) from None
+        return head
 
     def download(self, key: str, target: Path, size: int, name: str, progress: ProgressCallback) -> None:
         """Fetch the object at ``key`` to the file ``target`` (ranged and retried by s3transfer)."""
@@ -232,19 +254,25 @@ class BucketTransfer:
         )
 
 
-class _HashingSink:
-    """A write-only file object that hashes what is written to it."""
+def _no_such_bucket(problem: Exception) -> Exception:
+    """HEAD answers carry no error code: a 404 on the bucket means it does not exist."""
+    from botocore.exceptions import ClientError
 
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        return len(data)
+    if isinstance(problem, ClientError) and problem.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+        problem.response.setdefault("Error", {})["Code"] = "NoSuchBucket"
+    return problem
 
 
 def _archived(key: str, entry: BundleFile, *, uploaded: bool) -> ArchivedObject:
     return ArchivedObject(name=entry.name, key=key, size=entry.size, sha256=entry.sha256, verified=True, uploaded=uploaded)
+
+
+def _same_checksum(reported: str, expected: str) -> bool:
+    """Compare a reported checksum with ours; some stores give a multipart object's checksum of
+    checksums without the ``-<parts>`` suffix (which, when given, must match)."""
+    value, _, parts = reported.partition("-")
+    expected_value, _, expected_parts = expected.partition("-")
+    return value == expected_value and (not parts or parts == expected_parts)
 
 
 def _b64(digest: bytes) -> str:
