@@ -126,6 +126,8 @@ def _receipts(faber: Faber, record: object, bundle: ArchiveBundle, progress: Pro
     receipts = []
     for outcome in faber.gateway.collect("faber_archive_run", run=record, bundle=bundle, progress=progress):
         receipt = outcome.result
+        if isinstance(receipt, ArchiveReceipt):
+            receipt = receipt.model_copy(update={"backend": outcome.backend})  # named as gateway.json names it
         if isinstance(receipt, ArchiveReceipt) and (receipt.run_id, receipt.manifest_sha256) != (
             bundle.run_id, bundle.manifest_sha256
         ):
