@@ -77,7 +77,8 @@ def time_ratio(events: int, repeat: int) -> None:
             ours.append(time.perf_counter() - started)
         size = bundle.manifest.file("events.jsonl").size
         print(f"plain loop     median {statistics.median(plain):.3f} s  ({repeat} runs)")
-        print(f"consolidate    median {statistics.median(ours):.3f} s  ({repeat} runs, events.jsonl {size / 1e6:.1f} MB)")
+        median = statistics.median(ours)
+        print(f"consolidate    median {median:.3f} s  ({repeat} runs, events.jsonl {size / 1e6:.1f} MB)")
         print(f"ratio          {statistics.median(ours) / statistics.median(plain):.2f}  (target <= 2)")
 
 
@@ -96,7 +97,8 @@ def peak_memory(events: int) -> None:
             "t = time.perf_counter()\n"
             f"b = consolidate_run(LocalRunStore({runs_dir!r}), RunId.parse({str(run_id)!r}))\n"
             "print(f'consolidated {b.manifest.event_count:,} events in {time.perf_counter() - t:.1f} s')\n"
-            "print(f'peak RSS      {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB  (target <= 200)')\n"
+            "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+            "print(f'peak RSS      {peak:.0f} MB  (target <= 200)')\n"
         )
         subprocess.run([sys.executable, "-c", code], check=True)
         shutil.rmtree(runs_dir, ignore_errors=True)

@@ -12,13 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 from conftest import Cli, assert_one_line_error, clean_environ
-
 from faber_backend_local_files.run_folder import event_file_name
-from faber_host.api import Faber
-from faber_host.archive import ArchiveIncomplete
-from faber_host.gateway import Gateway
-from faber_host.gateway.plugins import discover_backends
-from faber_host.project import Project
 from faber_hookspecs import hookimpl
 from faber_hookspecs.archive import (
     ArchiveBundle,
@@ -29,6 +23,12 @@ from faber_hookspecs.archive import (
 )
 from faber_hookspecs.errors import ArchiveError, ConfigError, IntegrityError, RunInProgress
 from faber_hookspecs.wire import utc_timestamp
+
+from faber_host.api import Faber
+from faber_host.archive import ArchiveIncomplete
+from faber_host.gateway import Gateway
+from faber_host.gateway.plugins import discover_backends
+from faber_host.project import Project
 
 
 class FolderArchive:
@@ -170,7 +170,7 @@ def test_restore_refuses_a_bundle_that_does_not_match_its_manifest(project_dir: 
     faber.archive_run(run_id, cleanup=True)
     stored = FolderArchive.store / run_id / "state.json"
     stored.write_bytes(stored.read_bytes().replace(b"completed", b"failed!!!"))
-    with pytest.raises(IntegrityError, match="state.json does not match its sha256"):
+    with pytest.raises(IntegrityError, match=r"state.json does not match its sha256"):
         faber.restore_run(run_id)
     assert faber.run(run_id).events_local is False
     assert list((project_dir / ".fractary" / "plugins" / "faber").glob(".restore-*")) == []

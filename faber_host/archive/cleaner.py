@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from faber_hookspecs.archive import RemovedEvents
@@ -29,7 +29,7 @@ def cleanup(
     if days is None:
         days = 0.0 if runs else float(faber.gateway.config.event_retention.local_days)
     run_ids = [str(faber.resolve(ref)) for ref in runs] if runs else [s.run_id for s in faber.list_runs()]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     result = CleanupResult(older_than_days=days, dry_run=dry_run)
     for run_id in run_ids:
         result.entries.append(_clean_one(faber, run_id, days, now, dry_run))
@@ -53,7 +53,8 @@ def _clean_one(faber: Faber, run_id: str, days: float, now: datetime, dry_run: b
     if archive.last_event_id != state.last_event_id:
         return CleanupEntry(
             run_id=run_id, action="skipped",
-            reason=f"{state.last_event_id - (archive.last_event_id or 0)} events since it was archived; archive it again",
+            reason=f"{state.last_event_id - (archive.last_event_id or 0)} events since it was archived; "
+            "archive it again",
         )
     try:
         removed: RemovedEvents = faber.gateway.ask(

@@ -109,9 +109,12 @@ def _find_archived(faber: Faber, ref: str) -> str:
          if run.run_id.startswith(scope) and run.run_id.split("/")[2].startswith(prefix)}
     )
     if not matches:
-        raise RunNotFound(f"no run here or in the archive matches {ref!r}; `faber runs list --archived` lists the archive")
+        raise RunNotFound(
+            f"no run here or in the archive matches {ref!r}; `faber runs list --archived` lists the archive"
+        )
     if len(matches) > 1:
-        raise AmbiguousRun(f"{ref!r} matches {len(matches)} archived runs: {', '.join(matches[:5])}; give more characters")
+        shown = ", ".join(matches[:5])
+        raise AmbiguousRun(f"{ref!r} matches {len(matches)} archived runs: {shown}; give more characters")
     return matches[0]
 
 

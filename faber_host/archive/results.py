@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
 from faber_hookspecs.archive import ArchiveManifest, ArchiveReceipt, RemovedEvents
 from faber_hookspecs.errors import ArchiveError
+from pydantic import BaseModel, Field
 
 
 class _Result(BaseModel):

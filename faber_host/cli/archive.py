@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-
 from faber_hookspecs.errors import ArchiveError
 
 from ..archive import ArchiveIncomplete
@@ -78,7 +77,10 @@ def restore(
     ] = None,
     trust_archive: Annotated[
         bool,
-        typer.Option("--trust-archive", help="Accept an archive other than the one recorded here (archived again elsewhere)."),
+        typer.Option(
+            "--trust-archive",
+            help="Accept an archive other than the one recorded here (the run was archived again elsewhere).",
+        ),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:

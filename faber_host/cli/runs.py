@@ -120,7 +120,9 @@ def _list_archived(
 ) -> None:
     used = [f"--{name.replace('_', '-')}" for name, value in local_only.items() if value is not None]
     if used:
-        raise InvalidInput(f"{', '.join(used)} cannot be combined with --archived (the archive lists runs by org and project)")
+        raise InvalidInput(
+            f"{', '.join(used)} cannot be combined with --archived (the archive lists runs by org and project)"
+        )
     if limit is not None and limit < 1:
         raise InvalidInput("--limit must be at least 1")
     runs = open_faber(ctx).list_archived_runs(org=org, project=project)[:limit]

@@ -60,7 +60,9 @@ def backends(
 def schema(
     name: Annotated[
         Optional[str],
-        typer.Argument(help="An event type, or event, run-state, run-metadata, archive-manifest. Omit to list the event types."),
+        typer.Argument(
+            help="An event type, or event, run-state, run-metadata, archive-manifest. Omit to list the event types."
+        ),
     ] = None,
 ) -> None:
     """Print a JSON Schema: of events, of one event type, of state.json or of metadata.json."""
@@ -77,7 +79,9 @@ def schema(
     elif name in EVENT_TYPES or is_vendor_type(name):
         print_json(_schema_of_type(load_schema("event"), name))
     else:
-        raise InvalidInput(f"no schema named {name[:64]!r}: use an event type, event, run-state, run-metadata or archive-manifest")
+        raise InvalidInput(
+            f"no schema named {name[:64]!r}: use an event type, event, run-state, run-metadata or archive-manifest"
+        )
 
 
 def _schema_of_type(event_schema: dict[str, Any], name: str) -> dict[str, Any]:

@@ -84,7 +84,7 @@ class ArchiveManifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: Literal["faber-archive/1"] = MANIFEST_FORMAT
+    format: Literal["faber-archive/1"] = "faber-archive/1"
     run_id: str = Field(pattern=_RUN_ID)
     event_count: int = Field(ge=0)
     first_event_id: int | None = Field(None, ge=1)

@@ -9,13 +9,19 @@ from __future__ import annotations
 import os
 import shutil
 
-from faber_hookspecs.archive import MANIFEST_FILE, METADATA_FILE, STATE_FILE, ArchiveBundle, RemovedEvents
+from faber_hookspecs.archive import (
+    EVENTS_FILE,
+    MANIFEST_FILE,
+    METADATA_FILE,
+    STATE_FILE,
+    ArchiveBundle,
+    RemovedEvents,
+)
 from faber_hookspecs.errors import ArchiveError, StorageError
 from faber_hookspecs.run_id import RunId
 
 from .bundle import (
     ARCHIVE_DIR,
-    EVENTS_FILE,
     consolidate,
     current_state,
     expand_events,
@@ -144,7 +150,8 @@ def _restore_new_run(store: LocalRunStore, folder: RunFolder, run_id: RunId, bun
         expand_events(bundle, os.path.join(staging, "events"), store.file_mode)
         for name, target in ((STATE_FILE, STATE_FILE), (METADATA_FILE, METADATA_FILE),
                              (MANIFEST_FILE, os.path.join(ARCHIVE_DIR, MANIFEST_FILE))):
-            write_new_file(os.path.join(staging, target), read_bytes(str(bundle.path(name))), store.file_mode, sync=False)
+            data = read_bytes(str(bundle.path(name)))
+            write_new_file(os.path.join(staging, target), data, store.file_mode, sync=False)
         if store.sync:
             sync_filesystem(staging)
         try:

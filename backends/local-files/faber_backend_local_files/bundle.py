@@ -25,10 +25,10 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
-
 from faber_hookspecs.archive import (
     EVENTS_FILE,
     MANIFEST_FILE,
@@ -234,7 +234,7 @@ def consolidate(
         raise
     return ArchiveBundle(
         run_id=str(run_id),
-        directory=final,  # type: ignore[arg-type]
+        directory=Path(final),
         manifest=manifest,
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
         manifest_size=len(manifest_bytes),
@@ -262,7 +262,8 @@ def _write_events(folder: RunFolder, run_id: RunId, path: str) -> _EventsWritten
     size = 0
     batch: list[bytes] = []
     events_fd = os.open(folder.events_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    out = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, folder.file_mode), "wb", _WRITE_BUFFER)
+    out_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, folder.file_mode)
+    out = os.fdopen(out_fd, "wb", _WRITE_BUFFER)
     try:
         for line_number, name in enumerate(names, 1):
             fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=events_fd)
@@ -378,7 +379,7 @@ def load_local_bundle(folder: RunFolder, run_id: RunId) -> ArchiveBundle | None:
         return None
     return ArchiveBundle(
         run_id=str(run_id),
-        directory=directory,  # type: ignore[arg-type]
+        directory=Path(directory),
         manifest=manifest,
         manifest_sha256=hashlib.sha256(data).hexdigest(),
         manifest_size=len(data),
@@ -407,7 +408,9 @@ def expand_events(bundle: ArchiveBundle, events_dir: str, file_mode: int) -> int
         for line_number, line in enumerate(jsonl, 1):
             name, data = _expand_line(line, verbatim.get(line_number), line_number)
             if not EVENT_FILE_RE.fullmatch(name) or "/" in name:
-                raise IntegrityError(f"events.jsonl line {line_number} names the file {name[:80]!r}, which is not an event file")
+                raise IntegrityError(
+                    f"events.jsonl line {line_number} names the file {name[:80]!r}, which is not an event file"
+                )
             digest_entry(files_digest, name, data)
             try:
                 fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, file_mode, dir_fd=events_fd)
@@ -448,7 +451,9 @@ def _expand_line(line: bytes, verbatim: VerbatimEventFile | None, line_number: i
         try:
             return verbatim.name, base64.b64decode(verbatim.content_base64, validate=True)
         except ValueError:
-            raise IntegrityError(f"the manifest's copy of event file {verbatim.name[:80]!r} is not valid base64") from None
+            raise IntegrityError(
+                f"the manifest's copy of event file {verbatim.name[:80]!r} is not valid base64"
+            ) from None
     try:
         event, data = expand_line(line)
     except (ValueError, UnicodeError):
@@ -488,7 +493,8 @@ def check_reproduces(folder: RunFolder, bundle: ArchiveBundle) -> tuple[int, int
     with os.scandir(folder.events_dir) as entries:
         strangers = sorted(
             entry.name for entry in entries
-            if entry.name not in BOOKKEEPING_FILES and not (EVENT_FILE_RE.fullmatch(entry.name) and entry.is_file(follow_symlinks=False))
+            if entry.name not in BOOKKEEPING_FILES
+            and not (EVENT_FILE_RE.fullmatch(entry.name) and entry.is_file(follow_symlinks=False))
         )
     if strangers:
         raise ArchiveError(

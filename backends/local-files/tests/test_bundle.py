@@ -11,9 +11,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from faber_backend_local_files.archiving import cleanup_run, consolidate_run, import_run
 from faber_backend_local_files.bundle import event_forms, event_names, expand_events, expand_line
 from faber_backend_local_files.run_folder import event_file_name
@@ -22,6 +19,8 @@ from faber_hookspecs.archive import ArchiveBundle, ArchiveManifest
 from faber_hookspecs.errors import ArchiveError, EventsNotLocal, IntegrityError, RunNotFound, StorageError
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import dump_event, utc_timestamp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.fixture
@@ -118,7 +117,7 @@ def test_a_stale_state_file_is_rebuilt_before_it_is_bundled(store: LocalRunStore
 def test_an_unreadable_event_file_stops_consolidation(store: LocalRunStore) -> None:
     run_id = new_run(store, 3)
     Path(store.folder(run_id).events_dir, "002-checkpoint.json").write_bytes(b"{not json")
-    with pytest.raises(StorageError, match="002-checkpoint.json"):
+    with pytest.raises(StorageError, match=r"002-checkpoint.json"):
         consolidate_run(store, run_id)
     assert not Path(store.folder(run_id).path, "archive").exists()
 
@@ -272,7 +271,7 @@ def test_cleanup_refuses_when_an_event_came_after_the_archive(store: LocalRunSto
     run_id = new_run(store, 4)
     bundle = consolidate_run(store, run_id)
     store.append(run_id, {"type": "checkpoint"})
-    with pytest.raises(ArchiveError, match="events were added|changed since"):
+    with pytest.raises(ArchiveError, match=r"events were added|changed since"):
         cleanup_run(store, run_id, bundle.manifest_sha256, dry_run=False)
     assert len([n for n in event_files(store, run_id) if n[0].isdigit()]) == 5
 
@@ -282,7 +281,7 @@ def test_cleanup_refuses_a_changed_event_file(store: LocalRunStore) -> None:
     bundle = consolidate_run(store, run_id)
     path = Path(store.folder(run_id).events_dir, "002-checkpoint.json")
     path.write_bytes(path.read_bytes().replace(b"step 1", b"step X"))
-    with pytest.raises(ArchiveError, match="002-checkpoint.json of run .* differs"):
+    with pytest.raises(ArchiveError, match=r"002-checkpoint.json of run .* differs"):
         cleanup_run(store, run_id, bundle.manifest_sha256, dry_run=False)
     assert path.exists()
 

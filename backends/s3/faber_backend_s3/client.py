@@ -40,10 +40,12 @@ def describe(problem: Exception, action: str, config: S3ArchiveConfig) -> FaberE
     """One clear error for a failed S3 request: what was being done, and what to do about it."""
     from botocore.exceptions import (
         ClientError,
-        ConnectionError as BotoConnectionError,
         NoCredentialsError,
         NoRegionError,
         PartialCredentialsError,
+    )
+    from botocore.exceptions import (
+        ConnectionError as BotoConnectionError,
     )
 
     if isinstance(problem, FaberError):
@@ -51,7 +53,8 @@ def describe(problem: Exception, action: str, config: S3ArchiveConfig) -> FaberE
     if isinstance(problem, (NoCredentialsError, PartialCredentialsError)):
         return BackendError(
             f"{action}: no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
-            "(or `profile` in gateway.json), or run where an instance role applies; credentials never go in gateway.json"
+            "(or `profile` in gateway.json), or run where an instance role applies; "
+            "credentials never go in gateway.json"
         )
     if isinstance(problem, NoRegionError):
         return ConfigError(f"{action}: no AWS region: set `region` in gateway.json or AWS_REGION")
@@ -62,7 +65,9 @@ def describe(problem: Exception, action: str, config: S3ArchiveConfig) -> FaberE
         status = meta.get("HTTPStatusCode")
         attempts = int(meta.get("RetryAttempts") or 0) + 1
         if code == "NoSuchBucket":
-            return ArchiveError(f"{action}: bucket {config.bucket!r} does not exist (backends.s3_archive.config.bucket)")
+            return ArchiveError(
+                f"{action}: bucket {config.bucket!r} does not exist (backends.s3_archive.config.bucket)"
+            )
         if code in ("AccessDenied", "AllAccessDisabled") or status == 403:
             return ArchiveError(
                 f"{action}: access denied ({code or status}); the credentials need s3:PutObject, s3:GetObject and "
@@ -76,5 +81,7 @@ def describe(problem: Exception, action: str, config: S3ArchiveConfig) -> FaberE
         return ArchiveError(f"{action}: the S3 endpoint answered {detail}{tries}")
     if isinstance(problem, BotoConnectionError):
         where = config.endpoint_url or "the S3 endpoint"
-        return ArchiveError(f"{action}: the connection to {where} failed after {config.max_attempts} attempts ({problem})")
+        return ArchiveError(
+            f"{action}: the connection to {where} failed after {config.max_attempts} attempts ({problem})"
+        )
     return ArchiveError(f"{action}: {type(problem).__name__}: {problem}")

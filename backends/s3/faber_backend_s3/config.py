@@ -60,7 +60,8 @@ class S3ArchiveConfig(BaseModel):
             if found:
                 raise ValueError(
                     f"credentials do not belong in gateway.json (found {', '.join(found)}): use the AWS credential "
-                    "chain instead (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or `profile`, an instance role)"
+                    "chain instead (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or `profile`, "
+                    "an instance role)"
                 )
         return data
 

@@ -20,7 +20,9 @@ from .config import S3ArchiveConfig
 from .keys import KeyLayout
 
 
-def list_runs(client: Any, config: S3ArchiveConfig, layout: KeyLayout, query: ArchiveQuery, backend: str) -> list[ArchivedRun]:
+def list_runs(
+    client: Any, config: S3ArchiveConfig, layout: KeyLayout, query: ArchiveQuery, backend: str
+) -> list[ArchivedRun]:
     """Every archived run matching ``query``, in key order."""
     if query.org:
         validate_slug(query.org, "org")
@@ -39,7 +41,8 @@ def list_runs(client: Any, config: S3ArchiveConfig, layout: KeyLayout, query: Ar
 
 def _pages(client: Any, config: S3ArchiveConfig, **arguments: Any) -> Iterator[dict[str, Any]]:
     paginator = client.get_paginator("list_objects_v2")
-    yield from paginator.paginate(Bucket=config.bucket, PaginationConfig={"PageSize": config.list_page_size}, **arguments)
+    pages = {"PageSize": config.list_page_size}
+    yield from paginator.paginate(Bucket=config.bucket, PaginationConfig=pages, **arguments)
 
 
 def _orgs(client: Any, config: S3ArchiveConfig, layout: KeyLayout) -> Iterator[str]:
@@ -51,7 +54,9 @@ def _orgs(client: Any, config: S3ArchiveConfig, layout: KeyLayout) -> Iterator[s
                 yield org
 
 
-def _runs_under(client: Any, config: S3ArchiveConfig, layout: KeyLayout, prefix: str, backend: str) -> Iterator[ArchivedRun]:
+def _runs_under(
+    client: Any, config: S3ArchiveConfig, layout: KeyLayout, prefix: str, backend: str
+) -> Iterator[ArchivedRun]:
     current: dict[str, Any] | None = None
     for page in _pages(client, config, Prefix=prefix):
         for item in page.get("Contents") or []:
@@ -74,5 +79,5 @@ def _runs_under(client: Any, config: S3ArchiveConfig, layout: KeyLayout, prefix:
 
 def utc_text(moment: dt.datetime) -> str:
     """A datetime from S3 as a FABER timestamp (UTC, milliseconds)."""
-    moment = moment.astimezone(dt.timezone.utc)
+    moment = moment.astimezone(dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -17,7 +17,6 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from faber_hookspecs import hookimpl
 from faber_hookspecs.archive import (
     DATA_FILES,
     MANIFEST_FILE,
@@ -31,6 +30,7 @@ from faber_hookspecs.archive import (
     RunRef,
 )
 from faber_hookspecs.errors import IntegrityError
+from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.records import BackendContext, RunRecord
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import utc_timestamp
@@ -109,7 +109,7 @@ class S3ArchiveBackend:
         try:
             manifest = ArchiveManifest.model_validate_json(data)
         except ValueError:
-            raise IntegrityError(f"{url}{MANIFEST_FILE} is not a valid archive manifest; the archive was refused") from None
+            raise IntegrityError(f"{url}{MANIFEST_FILE} is not a valid archive manifest; refused") from None
         if manifest.run_id != str(run_id):
             raise IntegrityError(f"{url}{MANIFEST_FILE} describes run {manifest.run_id}, not {run_id}; refused")
         for name in DATA_FILES:

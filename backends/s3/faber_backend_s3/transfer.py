@@ -116,7 +116,11 @@ class BucketTransfer:
         part_size = self.part_size(entry.size)
         count = -(-entry.size // part_size)
         upload = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256", ChecksumType="COMPOSITE", **self._object_args(entry)
+            Bucket=self.bucket,
+            Key=key,
+            ChecksumAlgorithm="SHA256",
+            ChecksumType="COMPOSITE",
+            **self._object_args(entry),
         )
         upload_id = upload["UploadId"]
         fd = handle.fileno()
@@ -171,7 +175,9 @@ class BucketTransfer:
         if self.config.verify == "download" or not reported:
             sha = self.read_back_sha256(key)
             if sha != entry.sha256:
-                raise IntegrityError(f"{where} read back does not match the uploaded {entry.name} (sha256 {sha[:12]}...)")
+                raise IntegrityError(
+                    f"{where} read back does not match the uploaded {entry.name} (sha256 {sha[:12]}...)"
+                )
         elif not _same_checksum(reported, checksum):
             raise IntegrityError(f"{where} reports checksum {reported}, not the {checksum} of {entry.name}")
 
@@ -264,7 +270,9 @@ def _no_such_bucket(problem: Exception) -> Exception:
 
 
 def _archived(key: str, entry: BundleFile, *, uploaded: bool) -> ArchivedObject:
-    return ArchivedObject(name=entry.name, key=key, size=entry.size, sha256=entry.sha256, verified=True, uploaded=uploaded)
+    return ArchivedObject(
+        name=entry.name, key=key, size=entry.size, sha256=entry.sha256, verified=True, uploaded=uploaded
+    )
 
 
 def _same_checksum(reported: str, expected: str) -> bool:

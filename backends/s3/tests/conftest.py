@@ -20,7 +20,7 @@ from faber_host.api import Faber
 from faber_host.init import initialize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fault_proxy import FaultProxy  # noqa: E402
+from fault_proxy import FaultProxy
 
 FABER = str(Path(sys.executable).with_name("faber"))
 MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
