@@ -266,3 +266,39 @@ def test_restore_of_a_run_in_no_archive(make_project: Any) -> None:
     prefix = project.cli("restore", "0b0e1c9a")
     assert prefix.returncode == 2 and "no run here or in the archive" in prefix.stderr
     assert list(Path(project.root, ".fractary", "plugins", "faber").glob(".restore-*")) == []
+
+
+def test_progress_bars_on_a_terminal_only(make_project: Any) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from conftest import FABER, environ
+
+    project: Project = make_project()
+    run_id = emit_failed_run(project.api())
+    quiet = project.cli("archive", run_id)
+    assert quiet.returncode == 0 and quiet.stderr == "", "no progress output in a pipe"
+
+    shutil.rmtree(project.run_folder(run_id))
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.run(
+            [FABER, "restore", run_id], cwd=project.root, env={**environ(), "TERM": "xterm", "COLUMNS": "100"},
+            stdout=subprocess.PIPE, stderr=follower, timeout=180,
+        )
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+    assert process.returncode == 0, drawn
+    assert b"events.jsonl" in drawn and b"\x1b[" in drawn, "a progress bar was drawn on the terminal"
+    assert b"restored" in process.stdout
