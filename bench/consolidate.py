@@ -46,7 +46,7 @@ def make_run(runs_dir: str, events: int) -> RunId:
             handle.write(dump_event(event))
     with open(folder.next_id_file, "w") as handle:
         handle.write(f"{events + 1}\n")
-    store.reconstruct(run_id)  # warm the page cache like a run just written
+    store.write_state_if_newer(run_id, store.reconstruct(run_id))  # state.json as the store keeps it
     return run_id
 
 

@@ -197,12 +197,16 @@ def consolidate(
     shutil.rmtree(staging, ignore_errors=True)
     try:
         os.mkdir(staging, dir_mode)
-        events = _write_events(folder, run_id, os.path.join(staging, EVENTS_FILE))
+        names = event_names(folder.events_dir)
+        events = _write_events(folder, run_id, names, os.path.join(staging, EVENTS_FILE))
         if state is None or state.get("last_event_id") != (events.last_id or 0):
+            # state.json is stale (or a reference run's): rebuild it, streaming the same names.
             from faber_hookspecs.reducer import initial_state_for, reconstruct
 
-            state = reconstruct(initial_state_for(_read_metadata(folder, run_id)), folder.iter_events())
+            metadata = _read_metadata(folder, run_id)
+            state = reconstruct(initial_state_for(metadata), _iter_parsed(folder.events_dir, names))
             folder.write_state(dump_document(state), state["last_event_id"])
+        del names
         metadata = _read_metadata(folder, run_id)
         metadata.pop("archive", None)  # describes local copies, not the run
         files = [
@@ -253,10 +257,15 @@ class _EventsWritten:
         self.entry: BundleFile
 
 
-def _write_events(folder: RunFolder, run_id: RunId, path: str) -> _EventsWritten:
+def _iter_parsed(events_dir: str, names: list[str]) -> Iterator[dict[str, Any]]:
+    """The events of ``names``, parsed one at a time."""
+    for name in names:
+        yield _orjson_loads(read_bytes(os.path.join(events_dir, name)))
+
+
+def _write_events(folder: RunFolder, run_id: RunId, names: list[str], path: str) -> _EventsWritten:
     """Stream every event file into events.jsonl; the hot loop of consolidation."""
     result = _EventsWritten()
-    names = event_names(folder.events_dir)
     files_digest = hashlib.sha256()
     jsonl_digest = hashlib.sha256()
     size = 0

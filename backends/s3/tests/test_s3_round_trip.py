@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,9 @@ def test_round_trip_to_another_project_folder_and_on_to_completion(make_project:
     assert (folder / "archive" / "manifest.json").exists()
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == [f"faber/runs/{run_id}/{name}" for name in ("events.jsonl", "manifest.json", "metadata.json", "state.json")]
-    shown = first.json("runs", "show", run_id)
-    assert shown["metadata"]["archive"]["manifest_sha256"] == archived["manifest_sha256"]
-    assert shown["metadata"]["archive"]["events_removed_at"]
+    recorded = first.api().run(run_id).metadata.archive
+    assert recorded is not None and recorded.manifest_sha256 == archived["manifest_sha256"]
+    assert recorded.events_removed_at
 
     shutil.rmtree(folder)  # the run is gone from the first machine
 
@@ -43,29 +42,27 @@ def test_round_trip_to_another_project_folder_and_on_to_completion(make_project:
     restored = second.json("restore", run_id.split("/")[-1][:8])  # a uuid prefix found in the archive
     assert restored["run_id"] == run_id and restored["event_count"] == 13
     assert event_files(second.run_folder(run_id)) == original, "the same event files, byte for byte"
-    show = second.json("runs", "show", run_id)
-    assert show["state"]["status"] == "failed" and show["warnings"] == []
-    assert show["metadata"]["archive"]["restored_at"]
+    faber = second.api()
+    record = faber.run(run_id)
+    assert record.state.status == "failed" and record.warnings == []
+    assert record.metadata.archive is not None and record.metadata.archive.restored_at
 
     # Resume there: retry the failed step and finish the workflow.
-    second.ok("event", "emit", run_id, "workflow_resumed", "--data",
-              json.dumps({"metadata": {"resume_from": {"phase": "build", "step": "implement"}}}))
-    second.ok("event", "emit", run_id, "step_start", "--phase", "build", "--step", "implement")
-    second.ok("event", "emit", run_id, "step_complete", "--phase", "build", "--step", "implement", "--duration-ms", "5")
-    for phase in ("build",):
-        second.ok("event", "emit", run_id, "phase_complete", "--phase", phase)
-    second.ok("event", "emit", run_id, "workflow_complete")
+    faber.emit(run_id, "workflow_resumed", metadata={"resume_from": {"phase": "build", "step": "implement"}})
+    faber.emit(run_id, "step_start", phase="build", step="implement")
+    faber.emit(run_id, "step_complete", phase="build", step="implement", duration_ms=5)
+    faber.emit(run_id, "phase_complete", phase="build")
+    faber.emit(run_id, "workflow_complete")
     finished = event_files(second.run_folder(run_id))
     assert len(finished) == 18
     assert {name: finished[name] for name in original} == original, "the restored events are untouched"
-    state = second.json("runs", "show", run_id)["state"]
-    assert state["status"] == "completed" and state["last_event_id"] == 18 and len(state["resumes"]) == 1
+    state = faber.run(run_id).state
+    assert state.status == "completed" and state.last_event_id == 18 and len(state.resumes) == 1
 
-    # Archived again from the second machine: the archive now holds all 19 events.
-    again = second.json("archive", run_id, "--cleanup")
-    assert again["event_count"] == 18
+    # Archived again from the second machine: the archive now holds all 18 events.
+    assert faber.archive_run(run_id, cleanup=True).event_count == 18
     third: Project = make_project("another")
-    third.ok("restore", run_id)
+    third.api().restore_run(run_id)
     assert event_files(third.run_folder(run_id)) == finished
 
 
@@ -74,7 +71,7 @@ def test_restore_in_place_after_cleanup_and_writing_goes_on(make_project: Any) -
     faber = project.api()
     run_id = emit_failed_run(faber)
     original = event_files(project.run_folder(run_id))
-    project.ok("archive", run_id, "--cleanup")
+    faber.archive_run(run_id, cleanup=True)
 
     blocked = project.cli("event", "emit", run_id, "checkpoint")
     assert blocked.returncode == 1 and blocked.stderr.count("\n") == 1
@@ -85,11 +82,12 @@ def test_restore_in_place_after_cleanup_and_writing_goes_on(make_project: Any) -
     result = project.json("restore", run_id)
     assert result["already_local"] is False and result["source_url"].endswith(f"{run_id}/")
     assert event_files(project.run_folder(run_id)) == original
-    assert project.ok("event", "emit", run_id, "checkpoint").strip() == "14"
-    assert project.json("restore", run_id)["already_local"] is True
+    faber = project.api()
+    assert faber.emit(run_id, "checkpoint").event.event_id == 14
+    assert faber.restore_run(run_id).already_local is True
     # Changed since its archive: cleanup refuses until it is archived again.
-    cleaned = project.json("cleanup", run_id)
-    assert cleaned["entries"][0]["action"] == "skipped" and "since it was archived" in cleaned["entries"][0]["reason"]
+    entry = faber.cleanup_runs([run_id]).entries[0]
+    assert entry.action == "skipped" and "since it was archived" in (entry.reason or "")
     assert len(event_files(project.run_folder(run_id))) == 14
 
 
@@ -100,11 +98,11 @@ def test_archive_is_idempotent_and_refuses_runs_in_progress(make_project: Any) -
     faber.emit(run_id, "workflow_start")
     refused = project.cli("archive", run_id)
     assert refused.returncode == 2 and "--force" in refused.stderr and refused.stderr.count("\n") == 1
-    first = project.json("archive", run_id, "--force")
-    assert all(o["uploaded"] for o in first["receipts"][0]["objects"])
-    second = project.json("archive", run_id, "--force")
-    assert second["manifest_sha256"] == first["manifest_sha256"]
-    assert not any(o["uploaded"] for o in second["receipts"][0]["objects"]), "identical objects are verified, not re-sent"
+    first = faber.archive_run(run_id, force=True)
+    assert all(o.uploaded for o in first.receipts[0].objects)
+    second = faber.archive_run(run_id, force=True)
+    assert second.manifest_sha256 == first.manifest_sha256
+    assert not any(o.uploaded for o in second.receipts[0].objects), "identical objects are verified, not re-sent"
 
 
 def test_archive_on_complete_with_cleanup(make_project: Any, s3: Any, bucket: str) -> None:
@@ -115,7 +113,7 @@ def test_archive_on_complete_with_cleanup(make_project: Any, s3: Any, bucket: st
     project.ok("event", "emit", run_id, "workflow_complete")  # the CLI's emit archives on completion
     assert not (project.run_folder(run_id) / "events").exists()
     assert s3.head_object(Bucket=bucket, Key=f"faber/runs/{run_id}/manifest.json")["ContentLength"] > 0
-    assert project.json("runs", "show", run_id)["metadata"]["archive"]["events_removed_at"]
+    assert faber.run(run_id).metadata.archive.events_removed_at  # type: ignore[union-attr]
 
 
 def test_consolidate_on_complete_only_consolidates(make_project: Any, s3: Any, bucket: str) -> None:
@@ -166,7 +164,7 @@ def test_multipart_upload_is_verified_by_its_composite_checksum(make_project: An
 def test_storage_class_and_encryption_are_applied(make_project: Any, s3: Any, bucket: str) -> None:
     project: Project = make_project(storage_class="STANDARD_IA", server_side_encryption="AES256", verify="download")
     run_id = emit_failed_run(project.api())
-    project.ok("archive", run_id)
+    project.api().archive_run(run_id)
     for name in ("events.jsonl", "manifest.json"):
         head = s3.head_object(Bucket=bucket, Key=f"faber/runs/{run_id}/{name}")
         assert head["ServerSideEncryption"] == "AES256" and head["StorageClass"] == "STANDARD_IA"
@@ -177,12 +175,12 @@ def test_storage_class_and_encryption_are_applied(make_project: Any, s3: Any, bu
 def test_prefix_with_or_without_slash_names_the_same_keys(make_project: Any, s3: Any, bucket: str) -> None:
     project: Project = make_project(prefix="team/faber")
     run_id = emit_failed_run(project.api())
-    project.ok("archive", run_id, "--cleanup")
+    project.api().archive_run(run_id, cleanup=True)
     assert s3.head_object(Bucket=bucket, Key=f"team/faber/{run_id}/manifest.json")
     project.configure(prefix="/team/faber/")
-    assert [r["run_id"] for r in project.json("runs", "list", "--archived")] == [run_id]
+    assert [r.run_id for r in project.api().list_archived_runs()] == [run_id]
     shutil.rmtree(project.run_folder(run_id))
-    project.ok("restore", run_id)
+    project.api().restore_run(run_id)
     assert len(event_files(project.run_folder(run_id))) == 13
 
 
@@ -198,14 +196,16 @@ def test_listing_pages_and_filters(make_project: Any) -> None:
     for run_id in made:
         faber.archive_run(run_id)
 
-    def listed(*filters: str) -> set[str]:
-        return {run["run_id"] for run in project.json("runs", "list", "--archived", *filters)}
+    def listed(org: str | None = None, project_name: str | None = None) -> set[str]:
+        return {run.run_id for run in faber.list_archived_runs(org=org, project=project_name)}
 
     assert listed() == set(made), "every run, over several pages of 3 keys"
-    assert listed("--org", "acme") == {r for r, (o, _) in made.items() if o == "acme"}
-    assert listed("--project", "widget") == {r for r, (_, p) in made.items() if p == "widget"}
-    assert listed("--org", "zeta", "--project", "widget") == {r for r, (o, p) in made.items() if (o, p) == ("zeta", "widget")}
-    assert listed("--org", "nobody") == set()
+    assert listed("acme") == {r for r, (o, _) in made.items() if o == "acme"}
+    assert listed(None, "widget") == {r for r, (_, p) in made.items() if p == "widget"}
+    assert listed("zeta", "widget") == {r for r, (o, p) in made.items() if (o, p) == ("zeta", "widget")}
+    assert listed("nobody") == set()
+    cli_listed = {run["run_id"] for run in project.json("runs", "list", "--archived", "--project", "widget")}
+    assert cli_listed == listed(None, "widget")
     one = project.json("runs", "list", "--archived", "--limit", "1")[0]
     assert one["objects"] == 4 and one["size"] > 0 and one["backend"] == "s3_archive" and one["archived_at"]
     bad = project.cli("runs", "list", "--archived", "--org", "Bad/Org")
@@ -220,18 +220,18 @@ def test_cleanup_command_keeps_what_is_not_safely_archived(make_project: Any) ->
     archived = emit_failed_run(faber)
     changed = emit_failed_run(faber)
     never = emit_failed_run(faber)
-    project.ok("archive", archived)
-    project.ok("archive", changed)
+    faber.archive_run(archived)
+    faber.archive_run(changed)
     faber.emit(changed, "checkpoint")
 
-    recent = project.json("cleanup")  # event_retention.local_days: 30 by default
-    assert {e["action"] for e in recent["entries"]} == {"skipped"}
+    recent = faber.cleanup_runs()  # event_retention.local_days: 30 by default
+    assert {e.action for e in recent.entries} == {"skipped"}
     dry = project.json("cleanup", "--older-than", "0d", "--dry-run")
     actions = {e["run_id"]: e["action"] for e in dry["entries"]}
     assert actions == {archived: "would_remove", changed: "skipped", never: "skipped"}
     assert (project.run_folder(archived) / "events").exists()
-    done = project.json("cleanup", "--older-than", "0d")
-    actions = {e["run_id"]: (e["action"], e["files"]) for e in done["entries"]}
+    done = faber.cleanup_runs(older_than_days=0)
+    actions = {e.run_id: (e.action, e.files) for e in done.entries}
     assert actions == {archived: ("removed", 13), changed: ("skipped", 0), never: ("skipped", 0)}
     assert not (project.run_folder(archived) / "events").exists()
     assert len(event_files(project.run_folder(changed))) == 14 and len(event_files(project.run_folder(never))) == 13
