@@ -88,16 +88,17 @@ def peak_memory(events: int) -> None:
         started = time.perf_counter()
         run_id = make_run(runs_dir, events)
         print(f"made a run of {events:,} events in {time.perf_counter() - started:.1f} s")
-        # A fresh process, so the figure is consolidation's own peak, not the maker's.
+        # A fresh process, so the figure is consolidation's own peak, not the maker's. Its VmHWM, not
+        # ru_maxrss: Linux carries the parent's high-water mark through fork and exec into ru_maxrss.
         code = (
-            "import resource, sys, time\n"
+            "import re, sys, time\n"
             "from faber_backend_local_files.archiving import consolidate_run\n"
             "from faber_backend_local_files.store import LocalRunStore\n"
             "from faber_hookspecs.run_id import RunId\n"
             "t = time.perf_counter()\n"
             f"b = consolidate_run(LocalRunStore({runs_dir!r}), RunId.parse({str(run_id)!r}))\n"
             "print(f'consolidated {b.manifest.event_count:,} events in {time.perf_counter() - t:.1f} s')\n"
-            "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+            "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) / 1024\n"
             "print(f'peak RSS      {peak:.0f} MB  (target <= 200)')\n"
         )
         subprocess.run([sys.executable, "-c", code], check=True)
