@@ -9,8 +9,10 @@ import shutil
 from typing import Any
 
 import pytest
-from conftest import Project, emit_failed_run, event_files
 from fault_proxy import FaultProxy
+from s3_support import Project, emit_failed_run, event_files
+
+pytest_plugins = ["s3_support"]  # the S3 server, the proxy and the projects: fixtures
 
 
 def snapshot(project: Project, run_id: str) -> dict[str, bytes]:

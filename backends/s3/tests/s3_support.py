@@ -1,5 +1,10 @@
-"""A real S3-compatible server for the tests: moto in server mode, started once on 127.0.0.1 in its own
-process; a fault-injecting proxy in front of it; projects whose gateway.json enables s3_archive."""
+"""A real S3-compatible server for the tests: moto in server mode, started on 127.0.0.1 in its own
+process; a fault-injecting proxy in front of it; projects whose gateway.json enables s3_archive.
+
+Test modules load it as a plugin (``pytest_plugins = ["s3_support"]``). A conftest.py here would be
+imported as ``conftest`` too and take the place of the host's tests/conftest.py, which its test
+modules import from.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +70,7 @@ def s3_server() -> Iterator[str]:
     log.close()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Credentials for the test server through the standard chain (the environment), and nothing of
     the machine's own AWS setup."""
@@ -151,7 +156,7 @@ def environ() -> dict[str, str]:
 
 
 @pytest.fixture
-def make_project(tmp_path: Path, s3_server: str, bucket: str):  # type: ignore[no-untyped-def]
+def make_project(tmp_path: Path, s3_server: str, bucket: str, aws_environment: None):  # type: ignore[no-untyped-def]
     """make_project(name, endpoint=..., **config): an initialised project archiving to the test bucket."""
 
     def make(name: str = "widget-service", *, endpoint: str | None = None, **config: Any) -> Project:
