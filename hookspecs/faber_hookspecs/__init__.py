@@ -31,6 +31,20 @@ _LAZY = {
     "RunId": ".run_id",
     "PHASES": ".catalogue",
     "EVENT_TYPES": ".catalogue",
+    "WorkflowDefinition": ".workflow",
+    "ResolvedWorkflow": ".workflow",
+    "ResolvedPhase": ".workflow",
+    "ResolvedStep": ".workflow",
+    "WorkflowFingerprint": ".metadata",
+    "StepContext": ".execution",
+    "StepResult": ".execution",
+    "ResumeContext": ".resume",
+    "ResumeFrom": ".resume",
+    "NextStep": ".resume",
+    "VerifyReport": ".integrity",
+    "RepairReport": ".integrity",
+    "IntegrityProblem": ".integrity",
+    "ParameterChange": ".metadata",
 }
 
 __all__ = sorted(_LAZY)
@@ -38,12 +52,16 @@ __all__ = sorted(_LAZY)
 if TYPE_CHECKING:
     from .catalogue import EVENT_TYPES, PHASES
     from .events import Artifact, Event, EventDraft, EventError
+    from .execution import StepContext, StepResult
+    from .integrity import IntegrityProblem, RepairReport, VerifyReport
     from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
-    from .metadata import Environment, Relationships, RunMetadata
+    from .metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
     from .records import BackendContext, RunQuery, RunRecord, StoredEvent
+    from .resume import NextStep, ResumeContext, ResumeFrom
     from .run_id import RunId
     from .specs import FaberSpec
     from .state import RunState
+    from .workflow import ResolvedPhase, ResolvedStep, ResolvedWorkflow, WorkflowDefinition
 
 
 def __getattr__(name: str) -> Any:
