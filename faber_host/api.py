@@ -24,8 +24,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import AmbiguousRun, InvalidEvent, InvalidInput, InvalidRunId, RunNotFound
 from faber_hookspecs.events import Event, EventDraft
@@ -34,6 +32,7 @@ from faber_hookspecs.records import RunQuery, RunRecord
 from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
+from pydantic import ValidationError
 
 from .gateway import Gateway
 from .project import Project, git_environment

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.reducer import apply_event, initial_state
 from faber_hookspecs.state import RunState
 from faber_hookspecs.workflow import Autonomy, ResolvedPhase, ResolvedStep, ResolvedWorkflow
+
 from faber_host.runner.progress import Selection, plan
 
 RUN = "acme/widget-service/ee04a6d4-8111-4fde-8172-e0639c154b63"

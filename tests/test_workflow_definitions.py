@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
-
 from faber_hookspecs.errors import ConfigError, InvalidInput
 from faber_hookspecs.validation import load_schema
+from jsonschema import Draft202012Validator
+
 from faber_host.project import Project
 from faber_host.workflows import (
     WorkflowLibrary,

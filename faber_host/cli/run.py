@@ -6,7 +6,6 @@ import sys
 from typing import Annotated, Optional
 
 import typer
-
 from faber_hookspecs.errors import InvalidInput
 
 from .context import open_faber, parse_params

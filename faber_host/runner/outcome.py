@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from faber_hookspecs.metadata import ParameterChange
 from faber_hookspecs.resume import ResumeContext, ResumeFrom
+from pydantic import BaseModel, Field
 
 OutcomeStatus = Literal["completed", "failed", "paused", "cancelled", "denied"]
 

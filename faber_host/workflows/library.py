@@ -14,10 +14,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from faber_hookspecs.errors import ConfigError
 from faber_hookspecs.workflow import WorkflowDefinition
+from pydantic import ValidationError
 
 from ..project import Project
 
