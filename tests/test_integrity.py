@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, Cli, assert_one_line_error, shell_step, snapshot, write_workflow
 
 from faber_host.api import Faber
-
-from .conftest import FIXTURES, Cli, assert_one_line_error, shell_step, snapshot, write_workflow
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from faber_host.api import Faber
+from conftest import FABER, Cli, clean_environ, event_types, executed_steps, shell_step, write_workflow
 
-from .conftest import FABER, Cli, clean_environ, event_types, executed_steps, shell_step, write_workflow
+from faber_host.api import Faber
 
 WORKFLOW = {
     "id": "crash",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FABER, clean_environ, event_types, executed_steps, shell_step, write_workflow
 from faber_hookspecs import hookimpl
 from faber_hookspecs.errors import ResumeVetoed
 from faber_hookspecs.execution import StepContext, StepResult
@@ -21,8 +22,6 @@ from faber_hookspecs.resume import ResumeContext
 from faber_hookspecs.workflow import ResolvedStep
 
 from faber_host.api import Faber
-
-from .conftest import FABER, clean_environ, event_types, executed_steps, shell_step, write_workflow
 
 WORKFLOW = {
     "id": "mixed",

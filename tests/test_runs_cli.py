@@ -16,10 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from faber_host.api import Faber
-
-from .conftest import (
+from conftest import (
     FABER,
     Cli,
     assert_one_line_error,
@@ -29,6 +26,8 @@ from .conftest import (
     shell_step,
     write_workflow,
 )
+
+from faber_host.api import Faber
 
 COMPILE = "test -f fixed || { echo 'error: src/app.c:3: missing semicolon' >&2; exit 2; }"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FIXTURES, assert_one_line_error, clean_environ, write_workflow
 from faber_hookspecs.errors import ConfigError, InvalidInput
 from faber_hookspecs.validation import load_schema
 from jsonschema import Draft202012Validator
@@ -21,8 +22,6 @@ from faber_host.workflows import (
     placeholder_values,
     resolve_workflow,
 )
-
-from .conftest import FIXTURES, assert_one_line_error, clean_environ, write_workflow
 
 REFERENCE = FIXTURES / "reference-config"
 

@@ -139,13 +139,15 @@ def check_state(scan: RunScan, stored: Json | None, rebuilt: Json) -> None:
         return
     if stored == rebuilt:
         return
+    keys = sorted(key for key in rebuilt.keys() | stored.keys()
+                  if stored.get(key) != rebuilt.get(key) and key != "reducer_version")
+    # The keys a person recognises first, with their values; the rest by name.
+    keys.sort(key=lambda key: key not in _SHORT_KEYS)
+    shown = [f"{key} {stored.get(key)!r} instead of {rebuilt.get(key)!r}" if key in _SHORT_KEYS else key
+             for key in keys[:6]]
+    detail = "differs in " + "; ".join(shown) if shown else "differs"
     if stored.get("reducer_version") != REDUCER_VERSION:
-        detail = f"it was written by reducer version {stored.get('reducer_version')}, not {REDUCER_VERSION}"
-    else:
-        keys = sorted(key for key in rebuilt.keys() | stored.keys() if stored.get(key) != rebuilt.get(key))
-        shown = [f"{key} {stored.get(key)!r} instead of {rebuilt.get(key)!r}" if key in _SHORT_KEYS else key
-                 for key in keys[:6]]
-        detail = "differs in " + "; ".join(shown)
+        detail += f" (written by reducer version {stored.get('reducer_version')}, not {REDUCER_VERSION})"
     scan.add("state_mismatch", f"state.json does not reflect the events: {detail}", "state.json")
 
 
