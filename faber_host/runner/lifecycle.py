@@ -222,8 +222,9 @@ def _check_step(workflow: ResolvedWorkflow, metadata: RunMetadata, key: str) -> 
 
 
 def begin_resume(faber: Faber, view: RunView, *, force: bool) -> tuple[RunView, ResumeFrom]:
-    """Ask the backends, then record that the run continues. Returns the run as it now stands and
-    the point it continues from."""
+    """Record that the run continues: ``workflow_start`` for a run that never started (a new run, a
+    re-run created without executing), else ask the backends (``faber_on_resume``) and record
+    ``workflow_resumed``. Returns the run as it now stands and the point it continues from."""
     context = view.context
     if not context.resumable:
         assert context.reason is not None
@@ -231,13 +232,13 @@ def begin_resume(faber: Faber, view: RunView, *, force: bool) -> tuple[RunView, 
             raise RunBusy(context.reason)
         raise NotResumable(context.reason)
     assert view.workflow is not None and view.fingerprint_now is not None
-    _ask_backends(faber, view.record, context)
     metadata, state = view.record.metadata, view.record.state
     resume_from = context.resume_from or ResumeFrom(event_id=state.last_event_id)
     recorded = metadata.workflow_fingerprint
-    if state.started_at is None and state.status == "pending":
+    if state.started_at is None and state.status == "pending":  # never started: this is its start
         _record_start(faber, metadata, view.workflow, view.fingerprint_now)
     else:
+        _ask_backends(faber, view.record, context)
         details: dict[str, Any] = {
             "resume_from": resume_from.model_dump(mode="json"),
             "completed_steps": [f"{p}:{s}" for p, steps in context.completed_steps.items() for s in steps],
