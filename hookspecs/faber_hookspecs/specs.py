@@ -168,9 +168,10 @@ class FaberSpec:
         """A stopped run is about to continue at ``context.resume_from`` under the same run id.
 
         Called by ``faber run --resume`` and the Python API's ``resume``, before ``workflow_resumed``
-        is recorded (not for the first start of a run that never ran): a backend may bring back files it archived, or check that it can go on. To
-        refuse, raise ``faber_hookspecs.errors.ResumeVetoed`` with the reason; the resume then stops,
-        nothing is recorded, and the user sees the reason with the backend's name. Any other
-        exception stops it too (reported as that backend's failure). Broadcast: every backend is
-        asked, in turn, until one refuses.
+        is recorded (not for the first start of a run that never ran): a backend may bring back
+        files it archived, or check that it can go on. To refuse, raise
+        ``faber_hookspecs.errors.ResumeVetoed`` with the reason; the resume then stops, nothing is
+        recorded, and the user sees the reason with the backend's name. Any other exception stops it
+        too (reported as that backend's failure). Broadcast: every backend is asked, in turn, until
+        one refuses.
         """
