@@ -69,9 +69,14 @@ def restore(
 
 
 def ensure_events_local(faber: Faber, ref: str, progress: ProgressCallback = no_progress) -> RestoreResult | None:
-    """Restore the run first if its events were archived and removed here (before resuming it);
-    None when they are here already."""
-    record = faber.run(ref)
+    """Restore the run first if its events were archived and removed here, or if the run is known only
+    to the archive (before resuming it); None when its events are here already."""
+    try:
+        record = faber.run(ref)
+    except RunNotFound:
+        if not faber.gateway.has_listeners("faber_restore_run"):
+            raise
+        return restore(faber, ref, progress=progress)  # unknown here: from the archive, if it is there
     if record.events_local:
         return None
     return restore(faber, record.metadata.run_id, progress=progress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -304,3 +305,46 @@ def test_progress_bars_on_a_terminal_only(make_project: Any) -> None:
     assert process.returncode == 0, drawn
     assert b"events.jsonl" in drawn and b"\x1b[" in drawn, "a progress bar was drawn on the terminal"
     assert b"restored" in process.stdout
+
+
+FLAKY_WORKFLOW = {
+    "id": "flaky",
+    "description": "Builds only once fixed.txt exists",
+    "phases": {
+        "frame": {"enabled": True, "steps": [{"id": "fetch", "name": "Fetch", "run": "echo fetched {work_id}"}]},
+        "architect": {"enabled": True, "steps": [{"id": "plan", "name": "Plan", "run": "echo planned"}]},
+        "build": {"enabled": True, "steps": [{"id": "compile", "name": "Compile", "run": "test -f fixed.txt"}]},
+        "evaluate": {"enabled": True, "steps": [{"id": "test", "name": "Test", "run": "echo tested"}]},
+        "release": {"enabled": True, "steps": [{"id": "ship", "name": "Ship", "run": "echo shipped"}]},
+    },
+}
+
+
+def with_workflow(project: Project) -> Project:
+    path = project.root / ".fractary" / "plugins" / "faber" / "workflows" / "flaky.json"
+    path.write_text(json.dumps(FLAKY_WORKFLOW, indent=2))
+    return project
+
+
+def test_faber_run_resume_restores_and_finishes_on_another_machine(make_project: Any) -> None:
+    """A run fails, is archived and cleaned up; `faber run --resume` restores it first (here, and on a
+    machine that never saw it) and finishes it; the archived events stay the same bytes."""
+    first = with_workflow(make_project("laptop"))
+    assert first.cli("run", "flaky", "--work-id", "77").returncode != 0
+    run_id = first.api().list_runs()[0].run_id
+    assert first.api().run(run_id).state.status == "failed"
+    first.ok("archive", run_id, "--cleanup")
+    again = first.cli("run", "--resume", run_id)  # restored first, then fails again: nothing is fixed here
+    assert again.returncode != 0 and (first.run_folder(run_id) / "events").is_dir()
+    original = event_files(first.run_folder(run_id))
+    first.ok("archive", run_id, "--cleanup")
+    shutil.rmtree(first.run_folder(run_id))
+
+    second = with_workflow(make_project("ci-machine"))
+    (second.root / "fixed.txt").write_text("fixed\n")
+    resumed = second.cli("run", "--resume", run_id)  # unknown here: it comes from the archive
+    assert resumed.returncode == 0, resumed.stderr
+    finished = event_files(second.run_folder(run_id))
+    assert {name: finished[name] for name in original} == original, "the restored events are untouched"
+    state = second.api().run(run_id).state
+    assert state.status == "completed" and len(finished) > len(original) and len(state.resumes) == 2
