@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
-import click
 import typer
 
 from . import events, runs, setup
@@ -53,6 +52,7 @@ events.register(app)
 app.add_typer(runs.app, name="runs")
 
 
-def build_command() -> click.Command:
-    """The click command behind the typer app (what ``main`` runs)."""
+def build_command() -> Any:
+    """The click command behind the typer app (what ``main`` runs). typer 0.29 vendors click, so its
+    type is typer's private ``_click.Command``."""
     return typer.main.get_command(app)
