@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from . import events, runs, setup
+from . import backends, doctor, events, runs, setup
 
 app = typer.Typer(
     name="faber",
@@ -50,6 +50,8 @@ def root_options(
 setup.register(app)
 events.register(app)
 app.add_typer(runs.app, name="runs")
+app.add_typer(backends.app, name="backends")
+doctor.register(app)
 
 
 def build_command() -> Any:

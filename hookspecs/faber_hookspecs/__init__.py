@@ -29,6 +29,8 @@ _LAZY = {
     "RunQuery": ".records",
     "BackendContext": ".records",
     "RunId": ".run_id",
+    "HealthCheck": ".reports",
+    "FlushReport": ".reports",
     "PHASES": ".catalogue",
     "EVENT_TYPES": ".catalogue",
 }
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
     from .metadata import Environment, Relationships, RunMetadata
     from .records import BackendContext, RunQuery, RunRecord, StoredEvent
+    from .reports import FlushReport, HealthCheck
     from .run_id import RunId
     from .specs import FaberSpec
     from .state import RunState

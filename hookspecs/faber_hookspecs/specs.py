@@ -24,6 +24,7 @@ from .events import Event, EventDraft
 from .markers import _hookspec
 from .metadata import RunMetadata
 from .records import RunQuery, RunRecord, StoredEvent
+from .reports import FlushReport, HealthCheck
 from .state import RunState
 
 
@@ -114,3 +115,25 @@ class FaberSpec:
     def faber_find_runs(self, uuid_prefix: str) -> list[str] | None:
         """Return the ids of every run whose uuid starts with ``uuid_prefix``, to resolve a short
         run name. An empty list means none. firstresult."""
+
+    # Operations ------------------------------------------------------------------------------------
+
+    @_hookspec
+    def faber_check_health(self) -> list[HealthCheck] | None:
+        """Check that this backend can do its job now: its folder is writable, its bucket or
+        service answers, its credentials are accepted.
+
+        Called by ``faber doctor``, once per enabled backend, after every backend loaded. Return one
+        ``HealthCheck`` per thing checked (``fail`` makes ``faber doctor`` exit non-zero), or None to
+        add nothing. Never raise for what you can report: an exception is shown as a failed check.
+        Keep it quick (a few seconds at most, with timeouts). Broadcast.
+        """
+
+    @_hookspec
+    def faber_flush(self, run_id: str | None) -> FlushReport | None:
+        """Deliver now what this backend holds back (events a service did not accept yet).
+
+        Called by ``faber backends flush [NAME] [--run RUN]``: ``run_id`` names one run, or None for
+        every run. Deliver in event order, honour your retry policy, and return what was delivered and
+        what is still pending, or None when you hold nothing back by design. Broadcast.
+        """
