@@ -19,9 +19,7 @@ import os
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import AmbiguousRun, InvalidEvent, InvalidInput, InvalidRunId, RunNotFound
@@ -32,12 +30,14 @@ from faber_hookspecs.reports import FlushReport
 from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
+from pydantic import ValidationError
 
-from .doctor import DoctorCheck, diagnose
 from .gateway import Gateway
-from .gateway.config import load_gateway_config
-from .gateway.plugins import BackendInfo, backend_report
 from .project import Project, git_environment
+
+if TYPE_CHECKING:
+    from .doctor import DoctorCheck
+    from .gateway.plugins import BackendInfo
 
 PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -131,7 +131,7 @@ class Faber:
                 workflow_id=workflow_id,
                 autonomy=autonomy,
                 source_type=source_type,
-                phases=list(phases or PHASES),  # type: ignore[arg-type]
+                phases=list(phases or PHASES),
                 created_at=utc_timestamp(),
                 created_by=current_user(),
                 relationships=relationships or Relationships(),
@@ -286,6 +286,9 @@ def describe_backends(
     """Every installed backend and every one named in gateway.json: distribution, version, enabled,
     hooks, and why it cannot be used if it cannot. Creates no backend, so it works when the gateway
     does not open (it is how you find out why)."""
+    from .gateway.config import load_gateway_config
+    from .gateway.plugins import backend_report
+
     project = Project.find(root, environ)
     config = load_gateway_config(project.gateway_file, project.environ)
     context = BackendContext(
@@ -297,6 +300,8 @@ def describe_backends(
 def doctor(root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> list[DoctorCheck]:
     """Check the project at ``root``: config, backends load, each backend's own health checks. Never
     raises for what it finds; a ``fail`` verdict says what is wrong."""
+    from .doctor import diagnose
+
     return diagnose(root, environ)
 
 

@@ -55,6 +55,6 @@ doctor.register(app)
 
 
 def build_command() -> Any:
-    """The click command behind the typer app (what ``main`` runs). typer 0.29 vendors click, so its
-    type is typer's private ``_click.Command``."""
+    """The click command behind the typer app (what ``main`` runs; typer vendors its own click, so
+    the type is typer's)."""
     return typer.main.get_command(app)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-
 from faber_hookspecs.catalogue import PHASES
 
 from .context import open_faber, parse_json_object

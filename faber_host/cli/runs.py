@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-
 from faber_hookspecs.records import RunRecord
 
 from .context import open_faber, parse_params
@@ -140,5 +139,5 @@ def _print_run(record: RunRecord) -> None:
     if state.artifacts:
         print()
         print("artifacts:")
-        for name, artifact in state.artifacts.items():
-            print(f"  {name} ({artifact.get('type')}) {artifact.get('path') or artifact.get('url') or ''}".rstrip())
+        for key, artifact in state.artifacts.items():
+            print(f"  {key} ({artifact.get('type')}) {artifact.get('path') or artifact.get('url') or ''}".rstrip())

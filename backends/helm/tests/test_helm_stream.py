@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from helm_helpers import API_KEY, LONG_OUTAGE, outbox_of, pending_ids, received_ids, restream, stream_config
 
 from faber_backend_helm.config import RetryPolicy
 from faber_backend_helm.health import HealthRecord
 
 from faber_host.testing import EventFactory, RecordingReceiver, TestProject
+
+
+@pytest.fixture
+def stream(faber_project: TestProject, faber_receiver: RecordingReceiver) -> TestProject:
+    """A project with event_stream enabled, sending to ``faber_receiver``, with an API key set."""
+    faber_project.environ["FABER_HELM_API_KEY"] = API_KEY
+    faber_project.enable("event_stream", stream_config(faber_receiver))
+    return faber_project
 
 
 def emit_workflow(project: TestProject, events: EventFactory, count: int | None = None) -> tuple[str, list[list[str]]]:
