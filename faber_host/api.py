@@ -247,9 +247,8 @@ class Faber:
         flushers = [impl.plugin_name for impl in self.gateway.hook.faber_flush.get_hookimpls()]
         if backend is not None and backend not in flushers:
             if backend not in self.gateway.enabled():
-                raise InvalidInput(
-                    f"backend {backend!r} is not enabled; enabled: {', '.join(self.gateway.enabled())} (see `faber backends`)"
-                )
+                enabled = ", ".join(self.gateway.enabled())
+                raise InvalidInput(f"backend {backend!r} is not enabled; enabled: {enabled} (see `faber backends`)")
             raise InvalidInput(f"backend {backend!r} holds nothing back: it does not implement faber_flush")
         run_id = str(self.resolve(run)) if run is not None else None
         answers, failures = self.gateway.collect("faber_flush", only=backend, run_id=run_id)

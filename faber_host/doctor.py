@@ -114,7 +114,8 @@ def _health_checks(gateway: Gateway) -> list[DoctorCheck]:
             if isinstance(check, HealthCheck):
                 checks.append(DoctorCheck(name, check.name, check.verdict, check.detail))
             else:
-                checks.append(DoctorCheck(name, "health", "fail", f"answered {type(check).__name__}, not a HealthCheck"))
+                wrong = f"answered {type(check).__name__}, not a HealthCheck"
+                checks.append(DoctorCheck(name, "health", "fail", wrong))
     for name, warning in failures:
         checks.append(DoctorCheck(name, "health check", "fail", warning))
     return checks

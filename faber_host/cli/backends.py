@@ -35,9 +35,12 @@ def backends(
         return
     print_table(
         ["NAME", "ENABLED", "DISTRIBUTION", "VERSION", "HOOKS"],
-        ([i.name, "yes" if i.enabled else "no", i.distribution, i.version or ("not installed" if not i.installed else None),
-          f"error: {i.error}" if i.error else ", ".join(i.hooks)]
-         for i in report),
+        (
+            [info.name, "yes" if info.enabled else "no", info.distribution,
+             info.version if info.installed else "not installed",
+             f"error: {info.error}" if info.error else ", ".join(info.hooks)]
+            for info in report
+        ),
     )
 
 
@@ -64,8 +67,10 @@ def flush(
                 continue
             report = outcome.report
             assert report is not None
-            line = f"{outcome.backend}: delivered {report.delivered} event(s) of {report.runs} run(s); {report.pending} pending"
-            print(line)
+            print(
+                f"{outcome.backend}: delivered {report.delivered} event(s) of {report.runs} run(s); "
+                f"{report.pending} pending"
+            )
             if report.error:
                 warn(f"{outcome.backend}: {report.error}")
     if not all(outcome.ok for outcome in outcomes):

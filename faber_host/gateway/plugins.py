@@ -59,7 +59,7 @@ class BackendInfo:
         }
 
 
-_EXTRA_BACKENDS: ContextVar[Mapping[str, EntryPoint]] = ContextVar("faber_extra_backends", default={})
+_EXTRA_BACKENDS: ContextVar[Mapping[str, EntryPoint] | None] = ContextVar("faber_extra_backends", default=None)
 
 
 def discover_backends(group: str = ENTRY_POINT_GROUP) -> dict[str, EntryPoint]:
@@ -68,7 +68,7 @@ def discover_backends(group: str = ENTRY_POINT_GROUP) -> dict[str, EntryPoint]:
     for entry_point in entry_points(group=group):
         found.setdefault(entry_point.name, entry_point)
     if group == ENTRY_POINT_GROUP:
-        found.update(_EXTRA_BACKENDS.get())
+        found.update(_EXTRA_BACKENDS.get() or {})
     return found
 
 
@@ -76,7 +76,7 @@ def discover_backends(group: str = ENTRY_POINT_GROUP) -> dict[str, EntryPoint]:
 def extra_backends(backends: Mapping[str, EntryPoint]) -> Iterator[None]:
     """Within the block, discover ``backends`` as if they were installed. The testing kit uses it to
     run the CLI with a backend class that has no distribution yet."""
-    token = _EXTRA_BACKENDS.set({**_EXTRA_BACKENDS.get(), **backends})
+    token = _EXTRA_BACKENDS.set({**(_EXTRA_BACKENDS.get() or {}), **backends})
     try:
         yield
     finally:
@@ -186,13 +186,16 @@ def backend_report(
     return report
 
 
-def _config_problem(name: str, entry_point: EntryPoint, raw_config: dict[str, Any], context: BackendContext) -> str | None:
+def _config_problem(
+    name: str, entry_point: EntryPoint, raw_config: dict[str, Any], context: BackendContext
+) -> str | None:
     config_model = getattr(entry_point.load(), "config_model", None)
     if isinstance(config_model, type) and issubclass(config_model, BaseModel):
         try:
             config_model.model_validate(raw_config)
         except ValidationError as problem:
-            return "invalid config: " + describe_validation_error(problem, context.config_file, f"backends.{name}.config")
+            where = f"backends.{name}.config"
+            return "invalid config: " + describe_validation_error(problem, context.config_file, where)
     return None
 
 

@@ -71,7 +71,9 @@ class EventFactory:
         start = initial_state(run_id, work_id, "default", utc_timestamp())
         return RunState.model_validate(reconstruct(start, (event.to_json() for event in listed)))
 
-    def workflow(self, *, fail_at: str | None = None, phases: dict[str, tuple[str, ...]] | None = None) -> list[EventDraft]:
+    def workflow(
+        self, *, fail_at: str | None = None, phases: dict[str, tuple[str, ...]] | None = None
+    ) -> list[EventDraft]:
         """Drafts of a whole run: workflow, phases and steps in order, ending in workflow_complete; or,
         with ``fail_at="build:implement"``, stopping there with step_error and workflow_error."""
         drafts = [self.draft("workflow_start", status="started", message="Starting")]

@@ -103,7 +103,9 @@ class TestProject:
         """Replace gateway.json."""
         self.gateway_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
-    def enable(self, name: str, config: Mapping[str, Any] | None = None, *, backend: BackendClass | None = None) -> None:
+    def enable(
+        self, name: str, config: Mapping[str, Any] | None = None, *, backend: BackendClass | None = None
+    ) -> None:
         """Enable backend ``name`` with ``config`` (None keeps its current config). ``backend`` is its
         class when it is not installed as an entry point."""
         document = self.gateway_document()

@@ -117,10 +117,10 @@ class RecordingReceiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 -- the http.server naming
+            def do_POST(self) -> None:
                 receiver._answer(self)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 receiver._answer(self)
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet test output

@@ -37,16 +37,28 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-if TYPE_CHECKING:  # the names __getattr__ serves, for type checkers and editors
-    from .catalogue import EVENT_TYPES, PHASES  # noqa: F401
-    from .events import Artifact, Event, EventDraft, EventError  # noqa: F401
-    from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl  # noqa: F401
-    from .metadata import Environment, Relationships, RunMetadata  # noqa: F401
-    from .records import BackendContext, RunQuery, RunRecord, StoredEvent  # noqa: F401
-    from .reports import FlushReport, HealthCheck  # noqa: F401
-    from .run_id import RunId  # noqa: F401
-    from .specs import FaberSpec  # noqa: F401
-    from .state import RunState  # noqa: F401
+if TYPE_CHECKING:  # the names __getattr__ serves, re-exported for type checkers
+    from .catalogue import EVENT_TYPES as EVENT_TYPES
+    from .catalogue import PHASES as PHASES
+    from .events import Artifact as Artifact
+    from .events import Event as Event
+    from .events import EventDraft as EventDraft
+    from .events import EventError as EventError
+    from .markers import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+    from .markers import PROJECT_NAME as PROJECT_NAME
+    from .markers import hookimpl as hookimpl
+    from .metadata import Environment as Environment
+    from .metadata import Relationships as Relationships
+    from .metadata import RunMetadata as RunMetadata
+    from .records import BackendContext as BackendContext
+    from .records import RunQuery as RunQuery
+    from .records import RunRecord as RunRecord
+    from .records import StoredEvent as StoredEvent
+    from .reports import FlushReport as FlushReport
+    from .reports import HealthCheck as HealthCheck
+    from .run_id import RunId as RunId
+    from .specs import FaberSpec as FaberSpec
+    from .state import RunState as RunState
 
 
 def __getattr__(name: str) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -140,7 +141,7 @@ class Outbox:
                 return
             lines = self._pending_lines(data_path, cursor_path)
             keys = [line_key(line)[1] for line in lines]
-            if all(a < b for a, b in zip(keys, keys[1:], strict=False)):
+            if all(a < b for a, b in itertools.pairwise(keys)):
                 return
             unique = {line_key(line)[1]: line for line in lines}
             self._replace(data_path, b"".join(unique[key] for key in sorted(unique)))

@@ -149,7 +149,8 @@ class HelmStreamBackend:
     def _check_service(self) -> HealthCheck:
         delivery = self.client.post(b"", min(PING_TIMEOUT_S, self.config.flush_timeout_ms / 1000))
         if delivery.ok:
-            return HealthCheck(name="stream answers", verdict="ok", detail=f"{self.config.service_url}: {delivery.detail}")
+            detail = f"{self.config.service_url}: {delivery.detail}"
+            return HealthCheck(name="stream answers", verdict="ok", detail=detail)
         return HealthCheck(name="stream answers", verdict="fail", detail=delivery.detail)
 
     def _check_outbox(self) -> HealthCheck:

@@ -6,7 +6,6 @@ dependency faber-hookspecs. It is imported on first use, so an emit that does no
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -70,7 +69,7 @@ class HelmClient:
             response = connection.getresponse()
             _shrink_timeout(connection, deadline)
             text = response.read(MAX_RESPONSE_BYTES).decode("utf-8", "replace")
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return Delivery(False, True, f"no answer from {self.service_url} within {timeout * 1000:.0f} ms")
         except ConnectionRefusedError:
             return Delivery(False, True, f"{self.service_url} refused the connection")

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from faber_backend_helm.outbox import Outbox
+
 from faber_host.testing import RecordingReceiver, TestProject
 
 API_KEY = "test-key-not-secret"

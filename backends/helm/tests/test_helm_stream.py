@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from helm_helpers import API_KEY, LONG_OUTAGE, outbox_of, pending_ids, received_ids, restream, stream_config
-
 from faber_backend_helm.config import RetryPolicy
 from faber_backend_helm.health import HealthRecord
+from helm_helpers import API_KEY, LONG_OUTAGE, outbox_of, pending_ids, received_ids, restream, stream_config
 
 from faber_host.testing import EventFactory, RecordingReceiver, TestProject
 
