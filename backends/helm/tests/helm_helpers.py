@@ -51,3 +51,4 @@ def pending_ids(project: TestProject, run_id: str) -> list[int]:
 def received_ids(receiver: RecordingReceiver, run_id: str) -> list[int]:
     """The event ids of ``run_id`` in every accepted request, in arrival order (duplicates kept)."""
     return [line["event"]["event_id"] for line in receiver.accepted_ndjson() if line["event"]["run_id"] == run_id]
+
