@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from faber_backend_helm.config import RetryPolicy
 from helm_helpers import stream_config
 
-from faber_backend_helm.config import RetryPolicy
 from faber_host.testing import RecordingReceiver, TestProject
 
 

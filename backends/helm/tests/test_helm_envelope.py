@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from faber_backend_helm.envelope import dashboard_url_of, envelope_line, severity_of, ui_state_of
+
 from faber_host.testing import EventFactory
 
 
