@@ -13,13 +13,14 @@ See docs/backends.md in the faber-host repository for a walk-through.
 from __future__ import annotations
 
 from .events import EventFactory
-from .project import BackendClass, CliResult, StaticEntryPoint, TestProject
+from .project import BackendClass, CliResult, GatewayFactory, StaticEntryPoint, TestProject
 from .receiver import ReceivedRequest, RecordingReceiver
 
 __all__ = [
     "BackendClass",
     "CliResult",
     "EventFactory",
+    "GatewayFactory",
     "ReceivedRequest",
     "RecordingReceiver",
     "StaticEntryPoint",

@@ -5,7 +5,7 @@ Importing it costs nothing: the kit's modules load when a fixture is first used.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ import pytest
 if TYPE_CHECKING:
     from ..gateway import Gateway
     from .events import EventFactory
-    from .project import BackendClass, TestProject
+    from .project import BackendClass, GatewayFactory, TestProject
     from .receiver import RecordingReceiver
 
 
@@ -28,7 +28,7 @@ def faber_project(tmp_path: Path) -> TestProject:
 
 
 @pytest.fixture
-def faber_gateway(faber_project: TestProject) -> Callable[..., Gateway]:
+def faber_gateway(faber_project: TestProject) -> GatewayFactory:
     """Open a gateway on ``faber_project`` with chosen backends::
 
         gateway = faber_gateway("my_backend", config={"my_backend": {...}}, backends={"my_backend": MyBackend})

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from ..api import Faber
 from ..gateway import Gateway
@@ -20,6 +20,17 @@ from ..project import Project
 
 BackendClass = type
 """A backend: a class created as ``Backend(config, context)`` with ``@hookimpl`` methods."""
+
+
+class GatewayFactory(Protocol):
+    """The ``faber_gateway`` fixture: opens a gateway with chosen backends enabled."""
+
+    def __call__(
+        self,
+        *names: str,
+        config: Mapping[str, Mapping[str, Any]] | None = None,
+        backends: Mapping[str, BackendClass] | None = None,
+    ) -> Gateway: ...
 
 
 @dataclass(frozen=True)
