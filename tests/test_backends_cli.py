@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from faber_hookspecs import hookimpl
 from faber_hookspecs.records import BackendContext
+from pydantic import BaseModel, ConfigDict
 
 from faber_host.testing import TestProject
 
 
+class SinkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = "sink"
+
+
 class Sink:
-    def __init__(self, config: object, context: BackendContext) -> None:
+    config_model = SinkConfig
+
+    def __init__(self, config: SinkConfig, context: BackendContext) -> None:
         pass
 
     @hookimpl
@@ -46,11 +54,6 @@ def test_an_enabled_backend_that_is_not_installed_is_listed_not_fatal(faber_proj
 
 
 def test_an_invalid_config_is_shown_on_its_backend(faber_project: TestProject) -> None:
-    faber_project.enable("jsonl_mirror", {"pathh": "typo"})
-    error = listed(faber_project)["jsonl_mirror"]["error"]
-    assert isinstance(error, str) and "backends.jsonl_mirror.config.pathh: unknown key" in error
-
-
-def test_a_disabled_backend_with_an_entry_in_gateway_json_is_listed(faber_project: TestProject) -> None:
-    info = listed(faber_project)["event_stream"]  # in the template, disabled
-    assert info["enabled"] is False and info["error"] is None
+    faber_project.enable("sink", {"pathh": "typo"}, backend=Sink)
+    error = listed(faber_project)["sink"]["error"]
+    assert isinstance(error, str) and "backends.sink.config.pathh: unknown key" in error

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from faber_hookspecs import hookimpl
 from faber_hookspecs.records import BackendContext
+from pydantic import BaseModel, ConfigDict
 
 from faber_host.testing import TestProject
 
@@ -19,8 +20,15 @@ class ExplodesOnStart:
         raise RuntimeError("cannot reach the license server")
 
 
+class QuietConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = "quiet"
+
+
 class Quiet:
-    def __init__(self, config: object, context: BackendContext) -> None:
+    config_model = QuietConfig
+
+    def __init__(self, config: QuietConfig, context: BackendContext) -> None:
         pass
 
     @hookimpl
@@ -59,7 +67,7 @@ def test_every_broken_backend_is_named_and_the_others_still_load(faber_project: 
     faber_project.enable("s3_archive", {"bucket": "b"})  # enabled, not installed here
     faber_project.enable("explodes", backend=ExplodesOnStart)
     faber_project.enable("quiet", backend=Quiet)
-    faber_project.enable("jsonl_mirror", {"pathh": "typo"})
+    faber_project.enable("picky", {"pathh": "typo"}, backend=Quiet)
     result = faber_project.cli("doctor", "--json")
     assert result.exit_code == 1
     found = {(c["area"], c["name"]): c for c in result.json()["checks"]}
@@ -68,7 +76,7 @@ def test_every_broken_backend_is_named_and_the_others_still_load(faber_project: 
     assert found[("s3_archive", "loads")]["verdict"] == "fail"
     assert "pip install faber-backend-s3" in found[("s3_archive", "loads")]["detail"]
     assert "failed to start: RuntimeError: cannot reach the license server" in found[("explodes", "loads")]["detail"]
-    assert "backends.jsonl_mirror.config.pathh: unknown key" in found[("jsonl_mirror", "loads")]["detail"]
+    assert "backends.picky.config.pathh: unknown key" in found[("picky", "loads")]["detail"]
     assert not any(name == "runs folder writable" for _, name in found), "health checks wait for a clean load"
 
 

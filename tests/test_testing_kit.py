@@ -45,12 +45,12 @@ def test_faber_project_is_fresh_and_isolated(faber_project: TestProject, monkeyp
 
 
 def test_enable_disable_only(faber_project: TestProject) -> None:
-    faber_project.enable("jsonl_mirror", {"path": "m"})
-    assert faber_project.gateway_document()["backends"]["jsonl_mirror"] == {"enabled": True, "config": {"path": "m"}}
-    faber_project.disable("jsonl_mirror")
+    faber_project.enable("mirror", {"path": "m"})
+    assert faber_project.gateway_document()["backends"]["mirror"] == {"enabled": True, "config": {"path": "m"}}
+    faber_project.disable("mirror")
     assert faber_project.gateway().enabled() == ["local_files"]
-    faber_project.enable("jsonl_mirror")  # None keeps the config
-    assert faber_project.gateway_document()["backends"]["jsonl_mirror"]["config"] == {"path": "m"}
+    faber_project.enable("mirror")  # None keeps the config
+    assert faber_project.gateway_document()["backends"]["mirror"]["config"] == {"path": "m"}
     faber_project.only("local_files")
     assert faber_project.gateway().enabled() == ["local_files"]
 

@@ -111,3 +111,8 @@ def test_flush_usage_errors_are_one_line(stream_project: TestProject) -> None:
 def test_flush_with_nothing_to_flush(faber_project: TestProject) -> None:
     result = faber_project.cli("backends", "flush")
     assert (result.exit_code, result.stdout) == (0, "no enabled backend holds anything back\n")
+
+
+def test_listed_disabled_as_faber_init_writes_it(faber_project: TestProject) -> None:
+    (info,) = [i for i in faber_project.cli("backends", "--json").json() if i["name"] == "event_stream"]
+    assert info["enabled"] is False and info["installed"] is True and info["error"] is None
