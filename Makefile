@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # so the CLI starts as fast as an installed one).
 LOCAL_DISTS := -e hookspecs -e backends/local-files -e backends/helm -e contrib/backend-jsonl-mirror -e ".[dev]"
 
-.PHONY: setup demo test lint type bench clean
+.PHONY: setup demo test matrix lint type bench clean
 
 setup: $(STAMP)
 
@@ -25,11 +25,17 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+# The backend matrix of tox.ini (local, +helm, +s3, +both, the contrib example, lint, type), two
+# environments at a time. CI runs it after `make test`.
+matrix: setup
+	$(VENV)/bin/tox run-parallel --parallel 2 --parallel-no-spinner
+
 lint: setup
 	$(PY) -m ruff check .
 
 type: setup
-	$(PY) -m mypy hookspecs/faber_hookspecs faber_host backends/local-files/faber_backend_local_files
+	$(PY) -m mypy hookspecs/faber_hookspecs faber_host backends/local-files/faber_backend_local_files \
+		backends/helm/faber_backend_helm contrib/backend-jsonl-mirror/faber_jsonl_mirror
 
 clean:
 	rm -rf $(VENV) .tox .pytest_cache .mypy_cache .ruff_cache

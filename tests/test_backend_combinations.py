@@ -43,7 +43,7 @@ def _mirror_check(project: TestProject, receiver: RecordingReceiver, run_id: str
 OPTIONAL: dict[str, Setup] = {
     "event_stream": Setup(
         config=lambda project, receiver: {
-            "service_url": f"{receiver.url}/v1/events", "api_key_env": None, "emit_timeout_ms": 2000,
+            "service_url": f"{receiver.url}/v1/events", "api_key_env": None, "emit_timeout_ms": 10_000,
         },
         check=_stream_check,
     ),

@@ -13,13 +13,15 @@ API_KEY = "test-key-not-secret"
 
 
 def stream_config(receiver: RecordingReceiver, **overrides: Any) -> dict[str, Any]:
-    """A config pointing at ``receiver``, with short timeouts and backoffs so tests stay quick."""
+    """A config pointing at ``receiver``, with short backoffs so tests stay quick, and an emit timeout
+    long enough that a loaded machine never turns a healthy send into a timeout (the tests of
+    timeouts set their own)."""
     config: dict[str, Any] = {
         "service_url": f"{receiver.url}/v1/events",
         "api_key_env": "FABER_HELM_API_KEY",
         "batch_size": 50,
-        "emit_timeout_ms": 200,
-        "flush_timeout_ms": 2000,
+        "emit_timeout_ms": 5000,
+        "flush_timeout_ms": 10000,
         "retry_policy": {"max_retries": 2, "backoff_ms": 20, "max_backoff_ms": 200},
         "dashboard_url": "https://helm.example/runs/{org}/{project}/{uuid}",
     }
