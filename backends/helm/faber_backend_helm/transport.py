@@ -6,6 +6,7 @@ dependency faber-hookspecs. It is imported on first use, so an emit that does no
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -44,8 +45,23 @@ class HelmClient:
         self.api_key = api_key
 
     def post(self, body: bytes, timeout: float) -> Delivery:
-        """POST ``body`` (NDJSON lines; empty for a ping); never raise, never wait past ``timeout`` s
-        for any one step (connect, send, answer)."""
+        """POST ``body`` (NDJSON lines; empty for a ping) and say what became of it; never raise, and
+        never take much longer than ``timeout`` seconds, whatever the network does.
+
+        Socket timeouts bound each step, but not a name lookup that hangs nor an answer that trickles
+        in a byte at a time, so the POST runs in a daemon thread and is given up on at the deadline
+        (the service may still take it: the contract's de-duplication covers that)."""
+        outcome: list[Delivery] = []
+        worker = threading.Thread(
+            target=lambda: outcome.append(self._post(body, timeout)), name="faber-helm-post", daemon=True
+        )
+        worker.start()
+        worker.join(timeout + 0.05)
+        if outcome:
+            return outcome[0]
+        return Delivery(False, True, f"no answer from {self.service_url} within {timeout * 1000:.0f} ms")
+
+    def _post(self, body: bytes, timeout: float) -> Delivery:
         import http.client
 
         deadline = time.monotonic() + timeout

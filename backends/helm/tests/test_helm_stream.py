@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 
 from faber_backend_helm.config import RetryPolicy
@@ -197,3 +200,37 @@ def test_several_runs_each_flushed_in_order(
     assert result.json() == [{"backend": "event_stream", "delivered": 8, "pending": 0, "runs": 2, "error": None}]
     assert received_ids(faber_receiver, first) == [1, 2, 3]
     assert received_ids(faber_receiver, second) == [1, 2, 3, 4, 5]
+
+
+def test_an_answer_that_trickles_in_does_not_hold_an_emit_past_its_timeout(
+    stream_project: TestProject, faber_receiver: RecordingReceiver
+) -> None:
+    """A server that sends its answer one byte every 50 ms: no socket timeout fires, the deadline does."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        listener.settimeout(10)
+        with contextlib.suppress(OSError):
+            connection, _ = listener.accept()
+            with connection:
+                for byte in b"HTTP/1.1 200 OK\r\nX-Padding: " + b"x" * 400:
+                    if stop.wait(0.05):
+                        break
+                    connection.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    config = stream_config(faber_receiver, emit_timeout_ms=300, retry_policy=LONG_OUTAGE)
+    config["service_url"] = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/events"
+    stream_project.enable("event_stream", config)
+    faber = stream_project.faber()
+    run_id = faber.new_run("1").run_id
+    started = time.monotonic()
+    result = faber.emit(run_id, "workflow_start")
+    elapsed = time.monotonic() - started
+    stop.set()
+    listener.close()
+    assert elapsed < 5.0, f"the emit took {elapsed:.2f} s: it waited for the trickle (20 s) instead of 300 ms"
+    assert "within 300 ms" in result.warnings[0]
+    assert pending_ids(stream_project, run_id) == [1]
