@@ -37,6 +37,7 @@ say faber events "${run##*/}"
 say faber runs show "${run##*/}"
 say faber runs list
 say faber backends
+say faber doctor
 echo
 echo "The run's files:"
 find ".fractary/plugins/faber/runs" -type f | sort
