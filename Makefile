@@ -26,9 +26,16 @@ test: setup
 	$(PY) -m pytest
 
 # The backend matrix of tox.ini (local, +helm, +s3, +both, the contrib example, lint, type), two
-# environments at a time. CI runs it after `make test`.
+# environments at a time. CI runs it after `make test`. Until backends/s3 is in the tree, the
+# environments that install it are left out (said so), and `type` runs in .venv instead.
 matrix: setup
-	$(VENV)/bin/tox run-parallel --parallel 2 --parallel-no-spinner
+	@if [ -d backends/s3 ]; then \
+		$(VENV)/bin/tox run-parallel --parallel 2 --parallel-no-spinner; \
+	else \
+		echo "matrix: backends/s3 is not here yet: skipping local-s3, local-s3-helm and the tox type env"; \
+		$(VENV)/bin/tox run-parallel --parallel 2 --parallel-no-spinner -e local,local-helm,contrib,lint && \
+		$(MAKE) type; \
+	fi
 
 lint: setup
 	$(PY) -m ruff check .
