@@ -26,6 +26,7 @@ from .gateway.plugins import (
     load_backend,
     new_plugin_manager,
     register_backend,
+    register_builtins,
 )
 from .project import Project
 
@@ -92,6 +93,7 @@ def _load_backends(project: Project, config: GatewayConfig) -> tuple[Gateway | N
         dist = available[name].dist
         label = f"{dist.name} {dist.version}" if dist else available[name].value
         checks.append(DoctorCheck(name, "loads", "ok", label))
+    register_builtins(manager)
     try:
         check_hooks(manager)
     except FaberError as problem:

@@ -291,3 +291,94 @@ def test_hook_faber_flush(faber_project: TestProject) -> None:
     faber_project.enable("crashing", backend=Crashing)
     failing = faber_project.cli("backends", "flush", "crashing")
     assert failing.exit_code == 1 and "the outbox is locked by another flush" in failing.stderr
+
+
+# Integrity and workflow runs (issue 3's hooks) ---------------------------------------------------
+
+
+def test_hook_faber_verify_run(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    probed.emit(run_id, "workflow_start")
+    report = probed.verify(run_id)
+    assert report.ok and report.events == 1 and report.run_id == run_id
+    faber_dir = probed.project.faber_dir
+    (faber_dir / "runs" / run_id / "events" / "001-workflow_start.json").write_text("{torn")
+    damaged = probed.verify(run_id)
+    assert not damaged.ok and damaged.problems
+
+
+def test_hook_faber_repair_run(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    probed.emit(run_id, "workflow_start")
+    (probed.project.faber_dir / "runs" / run_id / "state.json").write_text("{}")
+    report = probed.repair(run_id)
+    assert not report.before.ok and report.after.ok and report.actions
+
+
+AUTONOMOUS_WORKFLOW = {
+    "id": "hooked",
+    "autonomy": {"level": "autonomous"},
+    "phases": {"build": {"steps": [{"id": "spec", "prompt": "Write the spec for {work_id}"},
+                                   {"id": "compile", "run": "exit 3"}]}},
+}
+
+
+class Executor:
+    """Runs prompt steps (the shell runs the others), recording what it was given."""
+
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def __init__(self, config: object, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_execute_step(self, step: Any, context: Any, output: Callable[[str], None]) -> Any:
+        from faber_hookspecs.execution import StepResult
+
+        if step.prompt is None:
+            return None
+        output("thinking")
+        Executor.seen.append((step.key, step.prompt))
+        return StepResult(status="completed", executor="agent", duration_ms=1)
+
+
+class Veto:
+    def __init__(self, config: object, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_on_resume(self, run: RunRecord, context: Any) -> None:
+        from faber_hookspecs.errors import ResumeVetoed
+
+        assert context.resume_from.step == "compile"
+        raise ResumeVetoed(f"run {run.metadata.run_id} waits for its archive")
+
+
+def write_workflow(project: TestProject) -> None:
+    import json
+
+    (project.faber_dir / "workflows" / "hooked.json").write_text(json.dumps(AUTONOMOUS_WORKFLOW))
+
+
+def test_hook_faber_execute_step(faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+    Executor.seen = []
+    write_workflow(faber_project)
+    faber = Faber(faber_project.project, faber_gateway(backends={"agent": Executor}))
+    outcome = faber.run_workflow("hooked", "12")
+    assert Executor.seen == [("build:spec", "Write the spec for 12")], "the shell ran the step with `run`"
+    assert outcome.status == "failed" and outcome.failed_step == "build:compile"
+    spec = next(e for e in faber.events(outcome.run_id, type="step_complete") if e.step == "spec")
+    assert spec.metadata["executor"] == "agent"
+
+
+def test_hook_faber_on_resume(faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+    from faber_hookspecs.errors import ResumeVetoed
+
+    write_workflow(faber_project)
+    faber = Faber(faber_project.project, faber_gateway(backends={"agent": Executor}))
+    run_id = faber.run_workflow("hooked", "12").run_id
+    before = [event.type for event in faber.events(run_id)]
+    vetoing = Faber(faber_project.project, faber_gateway(backends={"agent": Executor, "archive": Veto}))
+    with pytest.raises(ResumeVetoed, match="waits for its archive"):
+        vetoing.resume_workflow(run_id)
+    assert [event.type for event in faber.events(run_id)] == before, "nothing recorded"

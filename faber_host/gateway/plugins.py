@@ -144,6 +144,18 @@ def check_hooks(manager: pluggy.PluginManager) -> None:
         raise BackendError(f"backend {name!r} implements an unknown hook: {problem}") from None
 
 
+def register_builtins(manager: pluggy.PluginManager) -> list[BackendInfo]:
+    """Register the host's own plugins, datasette style: ordinary hook implementations marked
+    ``trylast`` so an installed backend that implements the same hook is asked first. Today: the
+    ``shell`` step executor."""
+    from ..runner.shell import ShellExecutor
+
+    plugin = ShellExecutor()
+    manager.register(plugin, name=ShellExecutor.name)
+    return [BackendInfo(name=ShellExecutor.name, distribution="faber-host", version=None, enabled=True,
+                        installed=True, hooks=_hook_names(manager, plugin))]
+
+
 def describe_backend(name: str, entry_point: EntryPoint) -> BackendInfo:
     """Import a backend without creating it, to show which hooks it implements."""
     info = _info(name, entry_point, enabled=False, hooks=[])
@@ -183,7 +195,21 @@ def backend_report(
         if enabled and info.error is None and settings is not None:
             info.error = _config_problem(name, entry_point, settings.config, context)
         report.append(info)
-    return report
+    count = len(config.enabled_backends())
+    return [*report[:count], *builtin_report(), *report[count:]]
+
+
+def builtin_report() -> list[BackendInfo]:
+    """The host's own plugins (the ``shell`` step executor...), always enabled, with faber-host's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    infos = register_builtins(new_plugin_manager())
+    for info in infos:
+        try:
+            info.version = version(info.distribution) if info.distribution else None
+        except PackageNotFoundError:
+            pass
+    return infos
 
 
 def _config_problem(

@@ -33,6 +33,20 @@ _LAZY = {
     "FlushReport": ".reports",
     "PHASES": ".catalogue",
     "EVENT_TYPES": ".catalogue",
+    "WorkflowDefinition": ".workflow",
+    "ResolvedWorkflow": ".workflow",
+    "ResolvedPhase": ".workflow",
+    "ResolvedStep": ".workflow",
+    "WorkflowFingerprint": ".metadata",
+    "StepContext": ".execution",
+    "StepResult": ".execution",
+    "ResumeContext": ".resume",
+    "ResumeFrom": ".resume",
+    "NextStep": ".resume",
+    "VerifyReport": ".integrity",
+    "RepairReport": ".integrity",
+    "IntegrityProblem": ".integrity",
+    "ParameterChange": ".metadata",
 }
 
 __all__ = sorted(_LAZY)
@@ -44,21 +58,35 @@ if TYPE_CHECKING:  # the names __getattr__ serves, re-exported for type checkers
     from .events import Event as Event
     from .events import EventDraft as EventDraft
     from .events import EventError as EventError
+    from .execution import StepContext as StepContext
+    from .execution import StepResult as StepResult
+    from .integrity import IntegrityProblem as IntegrityProblem
+    from .integrity import RepairReport as RepairReport
+    from .integrity import VerifyReport as VerifyReport
     from .markers import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
     from .markers import PROJECT_NAME as PROJECT_NAME
     from .markers import hookimpl as hookimpl
     from .metadata import Environment as Environment
+    from .metadata import ParameterChange as ParameterChange
     from .metadata import Relationships as Relationships
     from .metadata import RunMetadata as RunMetadata
+    from .metadata import WorkflowFingerprint as WorkflowFingerprint
     from .records import BackendContext as BackendContext
     from .records import RunQuery as RunQuery
     from .records import RunRecord as RunRecord
     from .records import StoredEvent as StoredEvent
     from .reports import FlushReport as FlushReport
     from .reports import HealthCheck as HealthCheck
+    from .resume import NextStep as NextStep
+    from .resume import ResumeContext as ResumeContext
+    from .resume import ResumeFrom as ResumeFrom
     from .run_id import RunId as RunId
     from .specs import FaberSpec as FaberSpec
     from .state import RunState as RunState
+    from .workflow import ResolvedPhase as ResolvedPhase
+    from .workflow import ResolvedStep as ResolvedStep
+    from .workflow import ResolvedWorkflow as ResolvedWorkflow
+    from .workflow import WorkflowDefinition as WorkflowDefinition
 
 
 def __getattr__(name: str) -> Any:

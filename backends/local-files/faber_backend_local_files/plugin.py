@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
@@ -25,7 +26,8 @@ from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
 from pydantic import BaseModel, ConfigDict, Field
 
-from .inspection import inspect_run
+from .inspection import inspect_run, verify_run
+from .repair import repair_run
 from .store import LocalRunStore
 
 DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
@@ -147,3 +149,13 @@ class LocalFilesBackend:
                 detail=f"cannot write in {self.runs_dir}: {problem.strerror or problem}",
             )]
         return [HealthCheck(name="runs folder writable", verdict="ok", detail=str(self.runs_dir))]
+
+    # Integrity ----------------------------------------------------------------------------------------
+
+    @hookimpl(trylast=True)
+    def faber_verify_run(self, run_id: str) -> VerifyReport:
+        return verify_run(self.store, RunId.parse(run_id))
+
+    @hookimpl(trylast=True)
+    def faber_repair_run(self, run_id: str) -> RepairReport:
+        return repair_run(self.store, RunId.parse(run_id))
