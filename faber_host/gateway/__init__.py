@@ -96,7 +96,7 @@ class Gateway:
         return answers, failures
 
     def enabled(self) -> list[str]:
-        """The names of the backends registered in this gateway, in gateway.json order."""
-        return [info.name for info in self.backends if info.enabled]
+        """The backends enabled in gateway.json, in its order (the host's built-ins aside)."""
+        return self.config.enabled_backends()
 
 __all__ = ["BackendInfo", "Gateway", "GatewayConfig"]
