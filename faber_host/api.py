@@ -493,7 +493,8 @@ class Faber:
 
             raise ConfigError(NO_ARCHIVE_BACKEND)
         runs: list[ArchivedRun] = []
-        for outcome in self.gateway.collect("faber_list_archived_runs", query=ArchiveQuery(org=org, project=project)):
+        query = ArchiveQuery(org=org, project=project)
+        for outcome in self.gateway.collect_outcomes("faber_list_archived_runs", query=query):
             if outcome.error is not None:
                 raise ArchiveError(f"listing the archive of backend {outcome.backend!r} failed: {outcome.error}")
             runs.extend(outcome.result)

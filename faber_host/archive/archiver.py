@@ -104,7 +104,8 @@ def archive(
 def after_complete(faber: Faber, run_id: str) -> list[str]:
     """Do what the archive backends' policies ask when a run completes; return warnings, never raise:
     the completion is stored already and must not look failed."""
-    policies = [o.result for o in faber.gateway.collect("faber_archive_policy") if isinstance(o.result, ArchivePolicy)]
+    outcomes = faber.gateway.collect_outcomes("faber_archive_policy")
+    policies = [outcome.result for outcome in outcomes if isinstance(outcome.result, ArchivePolicy)]
     if not policies:
         return []
     archive_it = any(policy.archive_on_complete for policy in policies)
@@ -124,7 +125,7 @@ def _receipts(faber: Faber, record: object, bundle: ArchiveBundle, progress: Pro
     """Every archive backend's receipt; a backend that raised, or answered for another bundle, gets an
     unverified receipt that says so."""
     receipts = []
-    for outcome in faber.gateway.collect("faber_archive_run", run=record, bundle=bundle, progress=progress):
+    for outcome in faber.gateway.collect_outcomes("faber_archive_run", run=record, bundle=bundle, progress=progress):
         receipt = outcome.result
         if isinstance(receipt, ArchiveReceipt):
             receipt = receipt.model_copy(update={"backend": outcome.backend})  # named as gateway.json names it

@@ -76,7 +76,7 @@ class Gateway:
         """True when some backend implements the (broadcast) hook."""
         return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
 
-    def collect(self, hook_name: str, **kwargs: Any) -> list[HookOutcome]:
+    def collect_outcomes(self, hook_name: str, **kwargs: Any) -> list[HookOutcome]:
         """Call every implementation of a broadcast hook in isolation and keep each one's answer or
         error (None answers are dropped): for hooks whose results matter, like receipts."""
         outcomes = []
