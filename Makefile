@@ -31,5 +31,9 @@ lint: setup
 type: setup
 	$(PY) -m mypy hookspecs/faber_hookspecs faber_host backends/local-files/faber_backend_local_files
 
+# The benchmark table (docs/performance.md); pass flags with BENCH_ARGS="--events 1000000".
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .tox .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tox .pytest_cache .mypy_cache .ruff_cache bench/.work

@@ -1,0 +1,118 @@
+"""Figures d, g, i and k: one-shot CLI start-up, rebuilding state, listing runs, peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from faber_backend_local_files.store import LocalRunStore
+from faber_hookspecs.run_id import RunId
+
+from .timing import Figure, fmt_time, median, paired_ratio, rounds
+from .workload import drafts, open_api, runs_dir
+
+PYTHON = sys.executable
+FABER = str(Path(sys.executable).with_name("faber"))
+
+WALK = """
+import os, sys
+def walk(path):
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                walk(entry.path)
+walk(sys.argv[1])
+"""
+
+RECONSTRUCT = """
+import resource, sys
+from faber_host.api import Faber
+if sys.argv[3] == "reconstruct":
+    Faber.open(sys.argv[1], {}).reconstruct(sys.argv[2])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _wall(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def cli_emit(root: Path, count: int) -> Figure:
+    """d: the wall time of ``faber event emit`` ÷ ``python -c pass``, the same interpreter, fsync on."""
+    run_id = open_api(root).new_run("bench-d").run_id
+    emit = [FABER, "event", "emit", run_id, "checkpoint", "--message", "one-shot"]
+    _wall(emit, root)
+    times = rounds({"emit": lambda: _wall(emit, root), "python": lambda: _wall([PYTHON, "-c", "pass"], root)}, count)
+    ratio = median(times["emit"]) / median(times["python"])
+    return Figure("d", "one-shot CLI `faber event emit` ÷ `python -c pass` (medians)", ratio, "≤ 1.9", ratio <= 1.9,
+                  f"{count}+{count}",
+                  f"{fmt_time(median(times['emit']))} vs {fmt_time(median(times['python']))}")
+
+
+def reconstruct(root: Path, run_id: str, size: int, count: int) -> Figure:
+    """g: ``Faber.reconstruct`` of a big run ÷ listing, reading and parsing its files in a plain loop."""
+    faber = open_api(root)
+    events_dir = os.path.join(faber.run(run_id).location, "events")
+
+    def plain() -> float:
+        start = time.perf_counter()
+        names = [entry.name for entry in os.scandir(events_dir) if entry.name.endswith(".json")]
+        names.sort(key=lambda name: int(name.split("-", 1)[0]))
+        for name in names:
+            with open(os.path.join(events_dir, name), "rb") as handle:
+                json.loads(handle.read())
+        return time.perf_counter() - start
+
+    def api() -> float:
+        start = time.perf_counter()
+        faber.reconstruct(run_id)
+        return time.perf_counter() - start
+
+    plain(), api()  # the page cache warm for both
+    times = rounds({"api": api, "plain": plain}, count)
+    ratio = paired_ratio(times["api"], times["plain"])
+    return Figure("g", f"reconstruct a {size:,}-event run ÷ plain read+parse loop", ratio, "≤ 1.5", ratio <= 1.5,
+                  str(count), f"{fmt_time(median(times['api']))} vs {fmt_time(median(times['plain']))}")
+
+
+def peak_memory(root: Path, run_id: str, size: int) -> Figure:
+    """k (reconstruct): the peak resident memory of a process rebuilding a big run's state."""
+    def peak(mode: str) -> float:
+        output = subprocess.run([PYTHON, "-c", RECONSTRUCT, os.fspath(root), run_id, mode], check=True,
+                                capture_output=True, text=True).stdout
+        return int(output) / 1024  # ru_maxrss is in KiB on Linux
+
+    used, idle = peak("reconstruct"), peak("idle")
+    return Figure("k", f"peak memory: reconstruct of a {size:,}-event run", used, "≤ 200 MB", used <= 200, "1",
+                  f"a process that only imports and opens: {idle:.0f} MB")
+
+
+def make_runs(root: Path, count: int, events_each: int) -> None:
+    """``count`` runs of ``events_each`` events, written through the record store with fsync off."""
+    store = LocalRunStore(runs_dir(root), sync=False)
+    template = open_api(root).new_run("template").to_json()
+    events = list(drafts(events_each))
+    for index in range(count - 1):
+        run_id = RunId.generate("bench", "widget" if index % 2 else "gadget")
+        metadata = {**template, "run_id": str(run_id), "work_id": str(index)}
+        store.create_run(metadata)
+        for draft in events:
+            store.append(run_id, {"user": "bench", "source": "bench", **draft})
+
+
+def runs_list(root: Path, runs: int, count: int) -> Figure:
+    """i: ``faber runs list`` over many runs ÷ a plain ``os.scandir`` walk of every folder of the
+    same runs tree (both as new processes of the same interpreter)."""
+    listing = [FABER, "runs", "list"]
+    walk = [PYTHON, "-c", WALK, runs_dir(root)]
+    _wall(listing, root), _wall(walk, root)
+    times = rounds({"list": lambda: _wall(listing, root), "walk": lambda: _wall(walk, root)}, count)
+    ratio = paired_ratio(times["list"], times["walk"])
+    return Figure("i", f"`faber runs list` over {runs:,} runs ÷ plain os.scandir walk of the tree", ratio, "≤ 2",
+                  ratio <= 2, str(count), f"{fmt_time(median(times['list']))} vs {fmt_time(median(times['walk']))}")
