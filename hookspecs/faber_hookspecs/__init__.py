@@ -9,7 +9,8 @@ path can use the catalogue, the reducer and the validator without paying for pyd
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the CLI milliseconds)
 
 _LAZY = {
     "hookimpl": ".markers",
@@ -36,6 +37,8 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # the names __getattr__ serves, for type checkers and editors
+    from typing import Any
+
     from .catalogue import EVENT_TYPES, PHASES  # noqa: F401
     from .events import Artifact, Event, EventDraft, EventError  # noqa: F401
     from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl  # noqa: F401

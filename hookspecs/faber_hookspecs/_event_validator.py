@@ -3,7 +3,8 @@
 # ruff: noqa
 # mypy: ignore-errors
 VERSION = "2.22.3"
-from decimal import Decimal
+import sys
+Decimal = sys.modules["decimal"].Decimal if "decimal" in sys.modules else type("Decimal", (), {})
 import re
 from ._schema_exceptions import JsonSchemaValueException, JsonSchemaValuesException
 

@@ -8,7 +8,20 @@ under a vendor namespace (``x-<vendor>.<name>``) without touching this file.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class _EventTypeFields(NamedTuple):
+        name: str
+        category: str
+        description: str
+        requires: tuple[str, ...] = ()
+else:
+    from collections import namedtuple
+
+    _EventTypeFields = namedtuple("_EventTypeFields", "name category description requires", defaults=((),))
 
 PHASES: tuple[str, ...] = ("frame", "architect", "build", "evaluate", "release")
 """The five FABER phases, in workflow order."""
@@ -19,13 +32,10 @@ VENDOR_TYPE_MAX_LENGTH = 64
 _VENDOR_TYPE_RE = re.compile(VENDOR_TYPE_PATTERN)
 
 
-class EventType(NamedTuple):
+class EventType(_EventTypeFields):
     """One catalogue entry: the type's name, its category, what it means and what it requires."""
 
-    name: str
-    category: str
-    description: str
-    requires: tuple[str, ...] = ()
+    __slots__ = ()
 
 
 def _entry(name: str, category: str, description: str, *requires: str) -> EventType:

@@ -8,9 +8,21 @@ This module imports nothing heavy: the CLI's emit path uses it.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from .errors import InvalidRunId
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class _RunIdFields(NamedTuple):
+        org: str
+        project: str
+        uuid: str
+else:
+    from collections import namedtuple
+
+    _RunIdFields = namedtuple("_RunIdFields", "org project uuid")
 
 SLUG_MAX_LENGTH = 64
 SLUG_PATTERN = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
@@ -23,12 +35,10 @@ _UUID4_RE = re.compile(UUID4_PATTERN)
 _PREFIX_RE = re.compile(r"[0-9a-f-]+")
 
 
-class RunId(NamedTuple):
-    """A validated run id. ``str(run_id)`` is the canonical ``org/project/uuid`` form."""
+class RunId(_RunIdFields):
+    """A validated run id (org, project, uuid). ``str(run_id)`` is the canonical ``org/project/uuid`` form."""
 
-    org: str
-    project: str
-    uuid: str
+    __slots__ = ()
 
     def __str__(self) -> str:
         return f"{self.org}/{self.project}/{self.uuid}"

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENT_FIELD_ORDER: tuple[str, ...] = (
     "event_id",
@@ -30,6 +33,15 @@ EVENT_FIELD_ORDER: tuple[str, ...] = (
     "retry_attempt",
 )
 """Key order of an event file: the FABER reference's order, then the fields faber-host adds."""
+
+ERROR_FIELD_ORDER: tuple[str, ...] = ("code", "message", "stack", "recoverable")
+"""Key order of an event's ``error`` object (the fields of ``EventError``)."""
+
+ARTIFACT_FIELD_ORDER: tuple[str, ...] = ("type", "name", "path", "url")
+"""Key order of an artifact (the fields of ``Artifact``; any further keys follow in their own order)."""
+
+DRAFT_FIELDS = frozenset(EVENT_FIELD_ORDER) - {"event_id", "timestamp", "run_id"}
+"""The fields a caller may give (``EventDraft``'s): the store assigns the other three."""
 
 TIMESTAMP_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"
 

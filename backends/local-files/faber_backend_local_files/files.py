@@ -9,32 +9,49 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 from faber_hookspecs.errors import StorageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-@contextmanager
-def file_lock(path: str, *, shared: bool = False) -> Iterator[None]:
-    """Hold an flock on ``path`` (created if needed) for the duration of the block: exclusive for
-    writers, shared for readers that must not see a write in progress.
+def file_lock(path: str, *, shared: bool = False) -> FileLock:
+    """Hold an flock on ``path`` (created if needed) for the duration of a ``with`` block: exclusive
+    for writers, shared for readers that must not see a write in progress.
 
     flock locks belong to an open file description, so the lock excludes other processes and other
     threads of this process alike (each acquisition opens the file anew). The lock file is never
     deleted: deleting it is how the FABER reference let concurrent writers lock different inodes.
     """
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
-    except OSError as problem:
-        raise StorageError(f"cannot open lock file {path}: {problem.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+    return FileLock(path, shared)
+
+
+class FileLock:
+    """The context manager ``file_lock`` returns (a class, not contextlib: the CLI's one-shot emit
+    does not import contextlib)."""
+
+    def __init__(self, path: str, shared: bool) -> None:
+        self.path = path
+        self.shared = shared
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+        except OSError as problem:
+            raise StorageError(f"cannot open lock file {self.path}: {problem.strerror}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(self, *_exc_info: object) -> None:
+        os.close(self.fd)  # closing the descriptor releases the lock
 
 
 def read_bytes(path: str) -> bytes:

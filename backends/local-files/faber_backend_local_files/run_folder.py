@@ -23,13 +23,11 @@ import errno
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from typing import Any, NamedTuple
 
 from faber_hookspecs.errors import StorageError
 
 from .files import (
+    FileLock,
     RotatingFile,
     file_lock,
     fsync_directory,
@@ -39,15 +37,27 @@ from .files import (
     write_new_file,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, NamedTuple
+
+    class _EventFileFields(NamedTuple):
+        event_id: int
+        type: str
+        name: str
+else:
+    from collections import namedtuple
+
+    _EventFileFields = namedtuple("_EventFileFields", "event_id type name")
+
 EVENT_FILE_RE = re.compile(r"([0-9]+)-(.+)\.json")
 
 
-class EventFile(NamedTuple):
+class EventFile(_EventFileFields):
     """An event file found in ``events/``: its id, type and name."""
 
-    event_id: int
-    type: str
-    name: str
+    __slots__ = ()
 
 
 class RunFolder:
@@ -67,7 +77,7 @@ class RunFolder:
 
     # Locking and recovery ----------------------------------------------------------------------------
 
-    def lock(self) -> AbstractContextManager[None]:
+    def lock(self) -> FileLock:
         """The run's exclusive lock (processes and threads): a context manager."""
         return file_lock(self.lock_file)
 

@@ -8,24 +8,28 @@ only the standard library and the light parts of faber-hookspecs, so that the CL
 from __future__ import annotations
 
 import os
-import shutil
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound, StorageError
 from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId, validate_slug
 from faber_hookspecs.validation import validate_event
-from faber_hookspecs.wire import EVENT_FIELD_ORDER, canonical_event, dump_document, dump_event, utc_timestamp
+from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, utc_timestamp
 
 from .files import fsync_directory, overwrite_counter
 from .run_folder import CounterBehind, RunFolder
 
-Json = dict[str, Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import Any
+
+    Json = dict[str, Any]
+
+DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
+"""The runs folder, relative to the project root, unless gateway.json or FABER_RUNS_PATH says otherwise."""
 
 _STATE_CACHE_SIZE = 64
-_DRAFT_FIELDS = frozenset(EVENT_FIELD_ORDER) - {"event_id", "timestamp", "run_id"}
 
 
 class LocalRunStore:
@@ -79,6 +83,8 @@ class LocalRunStore:
             if self.sync:
                 fsync_directory(parent)
         except OSError as problem:
+            import shutil  # only here: importing it costs the one-shot emit milliseconds
+
             shutil.rmtree(staging.path, ignore_errors=True)
             if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
                 raise StorageError(f"run folder {final.path} already exists") from None
@@ -113,7 +119,7 @@ class LocalRunStore:
         here under the run's lock, so ids and times grow together. The event is validated against the
         event schema before anything is written; an invalid one consumes no id.
         """
-        unknown = draft.keys() - _DRAFT_FIELDS
+        unknown = draft.keys() - DRAFT_FIELDS
         if unknown:
             raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
         folder = self.folder(run_id)
@@ -198,6 +204,10 @@ class LocalRunStore:
                     except InvalidRunId:
                         continue  # a folder that is not a run (a staging folder, a stray copy)
 
+    def find_runs(self, uuid_prefix: str) -> list[str]:
+        """The ids of the runs whose uuid starts with ``uuid_prefix``."""
+        return [str(run_id) for run_id in self.run_ids() if run_id.uuid.startswith(uuid_prefix)]
+
     def list_states(self, org: str | None = None, project: str | None = None) -> Iterator[Json]:
         """The state of every run (state.json, or rebuilt when it is stale or foreign)."""
         for run_id in self.run_ids(org, project):
@@ -249,6 +259,13 @@ class LocalRunStore:
             os.mkdir(path, self.dir_mode)
         except FileExistsError:
             pass
+
+
+def runs_path(base_path: str, root: str, environ: Mapping[str, str]) -> str:
+    """The runs folder: FABER_RUNS_PATH (relative to the current folder), else ``base_path`` under the
+    project ``root``."""
+    override = environ.get("FABER_RUNS_PATH")
+    return override if override else os.path.join(root, base_path)
 
 
 def _is_current(state: Json | None, last_event_id: int) -> bool:
