@@ -33,6 +33,7 @@ type: setup
 
 # The benchmark table (docs/performance.md); pass flags with BENCH_ARGS="--events 1000000".
 bench: setup
+	$(PY) -m compileall -q faber_host hookspecs/faber_hookspecs backends  # edited sources would run uncompiled
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:

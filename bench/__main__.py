@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if "i" in only:
             step(f"i: writing {args.runs:,} runs")
             listed = new_project(work / "many", sync=False)
-            reads.make_runs(listed, args.runs, events_each=6)
+            reads.make_runs(listed, args.runs, events_each=2)
             step("i: runs list")
             figures.append(reads.runs_list(listed, args.runs, count=reps(3)))
         if "j" in only:

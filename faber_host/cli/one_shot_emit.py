@@ -19,12 +19,11 @@ the full CLI reports them (``runner.run_cli``). Tests run the same inputs throug
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 
 from faber_hookspecs.errors import FaberError
+from faber_hookspecs.wire import loads
 
 from ..project_root import FABER_DIR_NAME, find_project_root
 from .output import fail, print_json, warn
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 
 _VALUE_OPTIONS = {"--phase": "phase", "--step": "step", "--status": "status", "--message": "message",
                   "--data": "data", "--duration-ms": "duration_ms"}
-_MODE_RE = re.compile(r"0?[0-7]{3}")  # LocalFilesConfig's file_mode and dir_mode
+_OCTAL = frozenset("01234567")
 
 
 def try_emit(args: list[str], environ: Mapping[str, str]) -> int | None:
@@ -132,6 +131,7 @@ def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as
         sync=settings.get("sync_writes", True),
         file_mode=int(settings.get("file_mode", "0600"), 8),
         dir_mode=int(settings.get("dir_mode", "0700"), 8),
+        one_shot=True,
     )
     return root, store, resolve_run_ref(run_ref, store.find_runs), draft
 
@@ -167,7 +167,7 @@ def _fields(options: dict[str, str]) -> dict[str, Any] | None:
     data = options.pop("data", None)
     if data is not None:
         try:
-            parsed = json.loads(data)
+            parsed = loads(data)
         except ValueError:
             return None
         if not isinstance(parsed, dict):
@@ -189,7 +189,7 @@ def _local_files_settings(path: str) -> dict[str, Any] | None:
         return {}
     try:
         with open(path, "rb") as handle:
-            document = json.loads(handle.read().decode("utf-8"))
+            document = loads(handle.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(document, dict) or _has_variable(document) or not _plain_gateway(document):
@@ -236,7 +236,11 @@ def _plain_gateway(document: dict[str, Any]) -> bool:
 
 
 def _is_mode(value: object) -> bool:
-    return type(value) is str and _MODE_RE.fullmatch(value) is not None
+    """LocalFilesConfig's pattern for file_mode and dir_mode: ``0?[0-7]{3}``."""
+    if type(value) is not str:
+        return False
+    digits = value[1:] if len(value) == 4 and value[0] == "0" else value
+    return len(digits) == 3 and _OCTAL.issuperset(digits)
 
 
 def _has_variable(value: object) -> bool:

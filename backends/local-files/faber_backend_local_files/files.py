@@ -146,11 +146,14 @@ class RotatingFile:
     _exchange_supported: bool | None = None  # decided once per process, on first use
     BUFFERS = 2
 
-    def __init__(self, path: str, mode: int) -> None:
+    def __init__(self, path: str, mode: int, *, one_shot: bool = False) -> None:
         self.path = path
         directory, name = os.path.split(path)
         self.buffers = [os.path.join(directory, f".{name}.swap{index}") for index in range(self.BUFFERS)]
         self.mode = mode
+        # A one-shot process writes once: loading ctypes for renameat2 would cost it more than the
+        # write, so it reaches the same end state with a link and two renames instead.
+        self._exchange = _exchange_by_renames if one_shot else _exchange
 
     def write(self, data: bytes, generation: int) -> None:
         """Make ``data`` the file's content, atomically (not fsynced: it is a cache)."""
@@ -167,11 +170,12 @@ class RotatingFile:
             fd = os.open(buffer, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, self.mode)
         try:
             os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
+            if os.fstat(fd).st_size > len(data):  # truncating to the same size still costs a journal entry
+                os.ftruncate(fd, len(data))
         finally:
             os.close(fd)
         try:
-            _exchange(buffer, self.path)
+            self._exchange(buffer, self.path)
         except FileNotFoundError:
             os.rename(buffer, self.path)  # the first write: nothing to exchange with yet
         except OSError as problem:
@@ -194,6 +198,20 @@ def _exchange(first: str, second: str) -> None:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code), first)
     RotatingFile._exchange_supported = True
+
+
+def _exchange_by_renames(buffer: str, path: str) -> None:
+    """What ``_exchange(buffer, path)`` leaves behind (``path``'s inode under ``buffer`` and the other
+    way round), without renameat2: readers of ``path`` still see one whole version or the other, since
+    the rename onto it is atomic. Called under the run's lock, so no other writer interleaves."""
+    spare = buffer + ".old"
+    try:
+        os.unlink(spare)  # left by a writer killed between the two renames
+    except FileNotFoundError:
+        pass
+    os.link(path, spare)  # FileNotFoundError on the first write, as from _exchange
+    os.rename(buffer, path)
+    os.rename(spare, buffer)
 
 
 def _load_renameat2() -> Callable[..., int]:

@@ -20,11 +20,10 @@ No directory listing is needed on the emit path.
 from __future__ import annotations
 
 import errno
-import json
 import os
-import re
 
 from faber_hookspecs.errors import StorageError
+from faber_hookspecs.wire import loads
 
 from .files import (
     FileLock,
@@ -51,7 +50,8 @@ else:
 
     _EventFileFields = namedtuple("_EventFileFields", "event_id type name")
 
-EVENT_FILE_RE = re.compile(r"([0-9]+)-(.+)\.json")
+EVENT_FILE_PATTERN = r"([0-9]+)-(.+)\.json"
+"""The name of an event file; compiled on first listing (the emit path lists nothing, nor imports re)."""
 
 
 class EventFile(_EventFileFields):
@@ -63,7 +63,7 @@ class EventFile(_EventFileFields):
 class RunFolder:
     """Paths and file operations of one run. Creating the object touches no file."""
 
-    def __init__(self, path: str, file_mode: int, sync: bool) -> None:
+    def __init__(self, path: str, file_mode: int, sync: bool, *, one_shot: bool = False) -> None:
         self.path = path
         self.events_dir = os.path.join(path, "events")
         self.state_file = os.path.join(path, "state.json")
@@ -73,7 +73,7 @@ class RunFolder:
         self.pending_file = os.path.join(self.events_dir, ".pending")
         self.file_mode = file_mode
         self.sync = sync
-        self._state = RotatingFile(self.state_file, file_mode)
+        self._state = RotatingFile(self.state_file, file_mode, one_shot=one_shot)
 
     # Locking and recovery ----------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ class RunFolder:
         event_id: int | None = None
         kind: str | None = None
         try:
-            event = json.loads(data)
+            event = loads(data)
             event_id, kind = int(event["event_id"]), str(event["type"])
         except (ValueError, KeyError, TypeError):
             pass  # torn: it never reached its final name, since the link comes after the write
@@ -154,6 +154,9 @@ class RunFolder:
 
     def event_files(self) -> list[EventFile]:
         """Every event file, sorted by id (numerically: 1000 comes after 999)."""
+        import re
+
+        fullmatch = re.compile(EVENT_FILE_PATTERN).fullmatch
         found = []
         try:
             entries = os.scandir(self.events_dir)
@@ -161,7 +164,7 @@ class RunFolder:
             return []
         with entries:
             for entry in entries:
-                match = EVENT_FILE_RE.fullmatch(entry.name)
+                match = fullmatch(entry.name)
                 if match:
                     found.append(EventFile(int(match[1]), match[2], entry.name))
         found.sort()
@@ -169,7 +172,7 @@ class RunFolder:
 
     def read_event(self, name: str) -> dict[str, Any]:
         """Parse one event file (ValueError or OSError when it is unreadable)."""
-        event = json.loads(read_bytes(os.path.join(self.events_dir, name)))
+        event = loads(read_bytes(os.path.join(self.events_dir, name)))
         if not isinstance(event, dict):
             raise ValueError("not a JSON object")
         return event
@@ -185,7 +188,7 @@ class RunFolder:
     def read_json(self, path: str) -> dict[str, Any] | None:
         """A JSON object file, or None when it is missing or not a JSON object."""
         try:
-            document = json.loads(read_bytes(path))
+            document = loads(read_bytes(path))
         except (OSError, ValueError):
             return None
         return document if isinstance(document, dict) else None

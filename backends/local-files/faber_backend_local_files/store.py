@@ -40,28 +40,41 @@ class LocalRunStore:
     files ``file_mode`` (0700 and 0600: runs may hold secrets a redaction pattern missed).
     """
 
-    def __init__(self, runs_dir: str, *, sync: bool = True, file_mode: int = 0o600, dir_mode: int = 0o700):
+    def __init__(
+        self, runs_dir: str, *, sync: bool = True, file_mode: int = 0o600, dir_mode: int = 0o700, one_shot: bool = False
+    ):
         self.runs_dir = os.path.abspath(runs_dir)
         self.sync = sync
         self.file_mode = file_mode
         self.dir_mode = dir_mode
+        self.one_shot = one_shot  # a short-lived process (the CLI's one-shot emit): see RotatingFile
         # The state after the last event this process stored, per run: an event id names a unique
         # prefix of an append-only log, so a cached state is valid exactly when its last_event_id is
         # the id before the next one. This spares a read and parse of state.json per emit.
         self._states: OrderedDict[str, Json] = OrderedDict()
+        self._folders: dict[str, RunFolder] = {}
 
     # Runs -------------------------------------------------------------------------------------------
 
     def folder(self, run_id: RunId, *, must_exist: bool = True) -> RunFolder:
         """The run's folder, refusing one that is (or passes through) a symlink leaving the runs folder."""
         path = os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid)
-        real_root = os.path.realpath(self.runs_dir)
-        real = os.path.realpath(path)
-        if real != os.path.join(real_root, run_id.org, run_id.project, run_id.uuid):
-            raise InvalidRunId(f"run {run_id} resolves outside the runs folder ({real}); refusing to use it")
+        # The path stays inside the runs folder exactly when none of its last three parts is a symlink:
+        # three lstat calls instead of realpath's one per part of the whole path, on every emit.
+        part = self.runs_dir
+        for name in run_id:
+            part = os.path.join(part, name)
+            if os.path.islink(part):
+                real = os.path.realpath(path)
+                raise InvalidRunId(f"run {run_id} resolves outside the runs folder ({real}); refusing to use it")
         if must_exist and not os.path.isdir(os.path.join(path, "events")):
             raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
-        return RunFolder(path, self.file_mode, self.sync)
+        folder = self._folders.get(path)
+        if folder is None:  # a RunFolder holds paths only; making one per emit cost a dozen joins
+            if len(self._folders) >= _STATE_CACHE_SIZE:
+                self._folders.clear()
+            folder = self._folders[path] = RunFolder(path, self.file_mode, self.sync, one_shot=self.one_shot)
+        return folder
 
     def create_run(self, metadata: Json) -> Json:
         """Create a run folder for ``metadata`` atomically: it appears complete or not at all."""

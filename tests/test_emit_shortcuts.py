@@ -1,4 +1,5 @@
-"""``plain_draft`` (the one-shot emit's draft, built without pydantic) agrees with ``EventDraft``.
+"""The pure-Python shortcuts of the emit path agree with what they stand for: ``plain_draft`` (the one-shot
+emit's draft, built without pydantic) with ``EventDraft``, ``indented_json`` with ``json.dumps``.
 
 Whenever ``plain_draft`` answers, pydantic must accept the same fields and give the same JSON, key
 order included, and the event it makes must keep the state valid; when pydantic would change
@@ -11,15 +12,29 @@ import json
 import math
 from typing import Any
 
-from faber_hookspecs.catalogue import EVENT_TYPES, PHASES
+from faber_hookspecs import patterns
+from faber_hookspecs.catalogue import EVENT_TYPES, PHASES, VENDOR_TYPE_PATTERN
 from faber_hookspecs.events import Artifact, EventDraft, EventError
 from faber_hookspecs.reducer import apply_event, initial_state
+from faber_hookspecs.run_id import PREFIX_PATTERN, RUN_ID_PATTERN, SLUG_PATTERN, UUID4_PATTERN
 from faber_hookspecs.state import RunState
 from faber_hookspecs.validation import plain_draft
-from faber_hookspecs.wire import ARTIFACT_FIELD_ORDER, ERROR_FIELD_ORDER
+from faber_hookspecs.wire import (
+    ARTIFACT_FIELD_ORDER,
+    ERROR_FIELD_ORDER,
+    STATUS_PATTERN,
+    STEP_PATTERN,
+    TIMESTAMP_PATTERN,
+    indented_json,
+    loads,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+
+PATTERN_OF = {"slug": SLUG_PATTERN, "uuid4": UUID4_PATTERN, "uuid_prefix": PREFIX_PATTERN, "run_id": RUN_ID_PATTERN,
+              "vendor_type": VENDOR_TYPE_PATTERN, "step": STEP_PATTERN, "status": STATUS_PATTERN,
+              "timestamp": TIMESTAMP_PATTERN}
 
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),
                       st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8))
@@ -104,3 +119,68 @@ def test_what_pydantic_would_change_is_declined() -> None:
                    {"type": "checkpoint", "user": None}, {"type": "checkpoint", "retry_attempt": True},
                    {"type": "checkpoint", "metadata": []}, {"type": "checkpoint", "message": "\ud800"}):
         assert plain_draft(fields) is None, fields
+
+
+any_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text()),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner),
+                            st.dictionaries(st.one_of(st.text(max_size=6), st.integers(), st.booleans()), inner,
+                                            max_size=4)),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_json)
+def test_indented_json_is_exactly_what_json_dumps_writes(value: Any) -> None:
+    assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
+json_texts = st.one_of(
+    any_json.map(json.dumps),
+    any_json.map(lambda value: " \n" + json.dumps(value, indent=2) + "\t\r\n"),
+    st.text(max_size=12),
+    st.sampled_from(["", " ", "{", '{"a": 1} x', "NaN", "-Infinity", "[1, 2,]", "\ufeff{}", '"\\ud800"', "1e999",
+                     '{"a": 1, "a": 2}', "0012", "\x00"]),
+)
+
+
+def _outcome(function: Any, data: Any) -> str:
+    try:
+        return "value " + repr(function(data))
+    except Exception as problem:
+        return f"error {type(problem).__name__}: {problem}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_texts, st.booleans())
+def test_loads_is_exactly_json_loads(text: str, as_bytes: bool) -> None:
+    data: Any = text.encode("utf-8", "surrogatepass") if as_bytes else text
+    assert _outcome(loads, data) == _outcome(json.loads, data)
+
+
+def test_loads_of_other_encodings_and_marks_is_json_loads() -> None:
+    for data in ('{"a": "é"}'.encode("utf-16"), b"\xef\xbb\xbf[1]", '"\ud800"'.encode("utf-8", "surrogatepass"),
+                 b"\xff"):
+        assert _outcome(loads, data) == _outcome(json.loads, data)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="abcxyzAZ09-_./:TZ4589\n é", max_size=40) | st.sampled_from([
+    "acme/widget/ee04a6d4-8111-4fde-8172-e0639c154b63", "2026-11-26T07:13:25.215Z", "x-acme.deploy_start",
+    "x-a.b.c_d", "ee04a6d4", "a", "build", "a.b_c-d"]))
+def test_hand_matchers_are_the_patterns(text: str) -> None:
+    import re
+
+    for name, pattern in PATTERN_OF.items():
+        assert getattr(patterns, name)(text) == (re.fullmatch(pattern, text) is not None), (name, text)
+
+
+def test_one_shot_modules_import_neither_re_nor_json() -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys\nimport faber_host.cli.one_shot_emit, faber_backend_local_files.store, "
+             "faber_hookspecs.validation, faber_host.run_ref\n"
+             "print(sorted({'re', 'json', 'typing', 'ctypes'} & set(sys.modules)))")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
