@@ -64,16 +64,19 @@ class RunFolder:
     """Paths and file operations of one run. Creating the object touches no file."""
 
     def __init__(self, path: str, file_mode: int, sync: bool, *, one_shot: bool = False) -> None:
+        # Plain concatenation, not os.path.join: ``runs list`` makes one of these per run.
+        path = path.rstrip("/") or "/"
         self.path = path
-        self.events_dir = os.path.join(path, "events")
-        self.state_file = os.path.join(path, "state.json")
-        self.metadata_file = os.path.join(path, "metadata.json")
-        self.next_id_file = os.path.join(self.events_dir, ".next-id")
-        self.lock_file = os.path.join(self.events_dir, ".lock")
-        self.pending_file = os.path.join(self.events_dir, ".pending")
+        self.events_dir = path + "/events"
+        self.state_file = path + "/state.json"
+        self.metadata_file = path + "/metadata.json"
+        self.next_id_file = self.events_dir + "/.next-id"
+        self.lock_file = self.events_dir + "/.lock"
+        self.pending_file = self.events_dir + "/.pending"
         self.file_mode = file_mode
         self.sync = sync
-        self._state = RotatingFile(self.state_file, file_mode, one_shot=one_shot)
+        self.one_shot = one_shot
+        self._state: RotatingFile | None = None  # made on the first write: readers never need it
 
     # Locking and recovery ----------------------------------------------------------------------------
 
@@ -128,8 +131,10 @@ class RunFolder:
 
     def scanned_next_id(self) -> int:
         """One past the highest event file's id, by listing the folder."""
-        files = self.event_files()
-        return (files[-1].event_id if files else 0) + 1
+        last = 0
+        for file in self.sorted_event_files():
+            last = file.event_id
+        return last + 1
 
     def commit_event(self, event_id: int, kind: str, data: bytes) -> None:
         """Make an event file appear under its final name, durably; see the module docstring."""
@@ -153,22 +158,63 @@ class RunFolder:
         os.unlink(self.pending_file)
 
     def event_files(self) -> list[EventFile]:
-        """Every event file, sorted by id (numerically: 1000 comes after 999)."""
+        """Every event file, sorted by id (numerically: 1000 comes after 999), then type and name."""
+        return list(self.sorted_event_files())
+
+    def sorted_event_files(self, since_id: int = 0) -> Iterator[EventFile]:
+        """The event files with ids above ``since_id``, in ``event_files`` order, listed in little
+        memory: a million events take a few megabytes, not a few hundred.
+
+        A file named as the store names them (``{id:03d}-{type}.json``) is kept only as its type,
+        interned, in a list slot indexed by its id; the rest (other paddings, two files of one id, an
+        id far beyond the count, as a damaged or foreign run may hold) are sorted on the side and
+        merged in.
+        """
+        import heapq
         import re
+        import sys
 
         fullmatch = re.compile(EVENT_FILE_PATTERN).fullmatch
-        found = []
+        intern = sys.intern
+        slots: list[str | None] = []
+        others: list[EventFile] = []
+        count = 0
         try:
             entries = os.scandir(self.events_dir)
         except FileNotFoundError:
-            return []
+            return
         with entries:
             for entry in entries:
                 match = fullmatch(entry.name)
-                if match:
-                    found.append(EventFile(int(match[1]), match[2], entry.name))
-        found.sort()
-        return found
+                if not match:
+                    continue
+                event_id = int(match[1])
+                if event_id <= since_id:
+                    continue
+                count += 1
+                index = event_id - since_id - 1
+                if match[1] != f"{event_id:03d}" or index > 2 * count + 1024:
+                    others.append(EventFile(event_id, match[2], entry.name))
+                    continue
+                if index >= len(slots):
+                    slots.extend([None] * (index + 1 - len(slots)))
+                taken = slots[index]
+                if taken is None:
+                    slots[index] = intern(match[2])
+                else:  # two files of one id: both go to the side
+                    slots[index] = ""
+                    if taken:
+                        others.append(EventFile(event_id, taken, f"{event_id:03d}-{taken}.json"))
+                    others.append(EventFile(event_id, match[2], entry.name))
+        others.sort()
+
+        def slotted() -> Iterator[EventFile]:
+            for index, kind in enumerate(slots):
+                if kind:
+                    event_id = index + since_id + 1
+                    yield EventFile(event_id, kind, f"{event_id:03d}-{kind}.json")
+
+        yield from heapq.merge(slotted(), others) if others else slotted()
 
     def read_event(self, name: str) -> dict[str, Any]:
         """Parse one event file (ValueError or OSError when it is unreadable)."""
@@ -179,9 +225,8 @@ class RunFolder:
 
     def iter_events(self, since_id: int = 0) -> Iterator[dict[str, Any]]:
         """Events with ``event_id > since_id`` in id order, read one at a time."""
-        for file in self.event_files():
-            if file.event_id > since_id:
-                yield self.read_event(file.name)
+        for file in self.sorted_event_files(since_id):
+            yield self.read_event(file.name)
 
     # State and metadata -------------------------------------------------------------------------------
 
@@ -195,6 +240,8 @@ class RunFolder:
 
     def write_state(self, data: bytes, last_event_id: int) -> None:
         """Replace state.json atomically (not fsynced: it is rebuilt from the events if lost)."""
+        if self._state is None:
+            self._state = RotatingFile(self.state_file, self.file_mode, one_shot=self.one_shot)
         self._state.write(data, last_event_id)
 
     def read_state(self) -> dict[str, Any] | None:
