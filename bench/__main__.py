@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import emit, reads
+from . import emit, mcp_stdio, reads
 from .timing import Figure, fmt_time, render_table
 from .workload import fill_run, new_project, open_api
 
@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         if "d" in only:
             step("d: one-shot CLI emit")
             figures.append(reads.cli_emit(durable, count=reps(20)))
-        if "e" in only:
+        if "e" in only and mcp_stdio.available():
+            step("e: MCP stdio emit_event against ping")
+            figures.extend(mcp_stdio.mcp_emit(fast, durable, calls=200, count=reps(5)))
+        elif "e" in only:
             figures.append(Figure.pending("e", "MCP stdio emit_event ÷ ping (sync off; durable too)",
                                           "≥ 0.9, ≥ 476/s", "not measured: `faber mcp` has not landed"))
         big_run = None

@@ -13,7 +13,7 @@ from faber_backend_local_files.store import LocalRunStore
 from faber_hookspecs.run_id import RunId
 
 from .timing import Figure, fmt_time, median, paired_ratio, rounds
-from .workload import drafts, open_api, runs_dir
+from .workload import drafts, fill_run, open_api, runs_dir
 
 PYTHON = sys.executable
 FABER = str(Path(sys.executable).with_name("faber"))
@@ -82,15 +82,21 @@ def reconstruct(root: Path, run_id: str, size: int, count: int) -> Figure:
 
 
 def peak_memory(root: Path, run_id: str, size: int) -> Figure:
-    """k (reconstruct): the peak resident memory of a process rebuilding a big run's state."""
-    def peak(mode: str) -> float:
-        output = subprocess.run([PYTHON, "-c", RECONSTRUCT, os.fspath(root), run_id, mode], check=True,
+    """k (reconstruct): the peak resident memory of a process rebuilding a big run's state; and, from a
+    100-event run's, what each further event costs, extrapolated to a million events."""
+    def peak(run: str, mode: str) -> float:
+        output = subprocess.run([PYTHON, "-c", RECONSTRUCT, os.fspath(root), run, mode], check=True,
                                 capture_output=True, text=True).stdout
         return int(output) / 1024  # ru_maxrss is in KiB on Linux
 
-    used, idle = peak("reconstruct"), peak("idle")
+    small_run = open_api(root).new_run("bench-k").run_id
+    fill_run(root, small_run, 100)
+    used, small, idle = peak(run_id, "reconstruct"), peak(small_run, "reconstruct"), peak(run_id, "idle")
+    per_event = max(used - small, 0) / (size - 100)
+    at_million = small + per_event * (1_000_000 - 100)
     return Figure("k", f"peak memory: reconstruct of a {size:,}-event run", used, "≤ 200 MB", used <= 200, "1",
-                  f"a process that only imports and opens: {idle:.0f} MB")
+                  f"100 events: {small:.0f} MB (imports alone {idle:.0f} MB); "
+                  f"{per_event * 1024 * 1024:.0f} bytes/event, so about {at_million:.0f} MB at 1,000,000")
 
 
 def make_runs(root: Path, count: int, events_each: int) -> None:
