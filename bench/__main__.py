@@ -96,16 +96,17 @@ def main(argv: list[str] | None = None) -> int:
         if "k" in only:
             step("k: peak memory")
             figures.append(reads.peak_memory(fast, big_run, args.events))
+        table = render_table(figures)
+        took = fmt_time(time.perf_counter() - started)
+        command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+        report = f"{machine(args.workdir)}\n`{command.strip()}` took {took}\n\n{table}\n"
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(report)
+        print(report, flush=True)
     finally:
         if not args.keep:
+            print("removing the work folder", file=sys.stderr)
             shutil.rmtree(work, ignore_errors=True)
-    table = render_table(figures)
-    took = fmt_time(time.perf_counter() - started)
-    command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = f"{machine(args.workdir)}\n`{command.strip()}` took {took}\n\n{table}\n"
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(report)
     return 0 if all(figure.passed is not False for figure in figures) else 1
 
 
