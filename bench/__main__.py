@@ -99,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         table = render_table(figures)
         took = fmt_time(time.perf_counter() - started)
         command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
-        report = f"{machine(args.workdir)}\n`{command.strip()}` took {took}\n\n{table}\n"
+        measured = [figure for figure in figures if figure.passed is not None]
+        met = sum(1 for figure in measured if figure.passed)
+        report = (f"{machine(args.workdir)}\n`{command.strip()}` took {took}; {met} of {len(measured)} measured "
+                  f"figures meet their targets\n\n{table}\n")
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(report)
         print(report, flush=True)
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             print("removing the work folder", file=sys.stderr)
             shutil.rmtree(work, ignore_errors=True)
-    return 0 if all(figure.passed is not False for figure in figures) else 1
+    return 0  # a missed target is a finding to read in the table, not a failure of the run
 
 
 def machine(path: Path) -> str:
