@@ -25,6 +25,7 @@ from faber_hookspecs.wire import (
     STATUS_PATTERN,
     STEP_PATTERN,
     TIMESTAMP_PATTERN,
+    dump_document,
     indented_json,
     loads,
 )
@@ -184,3 +185,23 @@ def test_one_shot_modules_import_neither_re_nor_json() -> None:
              "faber_hookspecs.validation, faber_host.run_ref\n"
              "print(sorted({'re', 'json', 'typing', 'ctypes'} & set(sys.modules)))")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=4), any_json, min_size=1, max_size=5), min_size=1, max_size=4))
+def test_documents_rewritten_with_reuse_are_exactly_json_dumps(documents: list[dict[str, Any]]) -> None:
+    """dump_document reuses the indented text of objects it has seen: the bytes must not change, also
+    when one document follows another with parts in common (as states do)."""
+    for document in [*documents, *documents, {"a": documents, "b": documents[0]}]:
+        assert dump_document(document) == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def test_a_state_rewritten_event_after_event_is_exactly_json_dumps() -> None:
+    state = initial_state("a/b/c", "1", "default", None)
+    for index, draft in enumerate([{"type": "workflow_start"}, *[
+        {"type": kind, "phase": phase, "step": step, "duration_ms": 5, "artifacts": [{"type": "file", "n": index}]}
+        for index, (phase, step, kind) in enumerate(
+            (p, s, k) for p in PHASES for s in ("one", "two") for k in ("step_start", "step_complete"))
+    ]], start=1):
+        apply_event(state, {**draft, "event_id": index, "timestamp": "2026-01-01T00:00:00.000Z"})
+        assert dump_document(state) == (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode()

@@ -11,7 +11,7 @@ in step).
 from __future__ import annotations
 
 import time
-from _json import encode_basestring, make_scanner
+from _json import encode_basestring, make_encoder, make_scanner
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
@@ -78,10 +78,10 @@ def dump_event(event: dict[str, Any]) -> bytes:
 
 def dump_document(document: dict[str, Any]) -> bytes:
     """Serialise state.json, metadata.json and the like: indented JSON and a final newline."""
-    return (indented_json(document) + "\n").encode("utf-8")
+    return (indented_json(document, reuse=True) + "\n").encode("utf-8")
 
 
-def indented_json(value: Any) -> str:
+def indented_json(value: Any, *, reuse: bool = False) -> str:
     """Exactly ``json.dumps(value, indent=2, ensure_ascii=False)``, about twice as fast.
 
     The standard library encodes indented JSON in Python, one generator step per value, and
@@ -89,8 +89,15 @@ def indented_json(value: Any) -> str:
     with string joins and the C string encoder, for plain JSON (dicts with str keys, lists, str, int,
     float, bool, None, exact types); anything else goes to ``json.dumps`` itself. A test compares the
     two on generated documents.
+
+    ``reuse`` is for documents rewritten often with few changes (state.json after each event: one
+    phase changes, the rest does not): the objects one and two levels down are looked up by their
+    compact JSON, which the C encoder makes several times faster than they can be indented, and only
+    those not seen before are indented again.
     """
     try:
+        if reuse and type(value) is dict and value:
+            return _encode_items(value, "\n", 2)
         return _encode(value, "\n")
     except (_NotPlain, RecursionError):
         import json
@@ -143,6 +150,44 @@ class _NotPlain(Exception):
 
 _string = encode_basestring  # the C string encoder json.dumps uses with ensure_ascii=False
 _INFINITY = float("inf")
+
+
+def _not_plain(_value: object) -> object:
+    raise _NotPlain
+
+
+# The compact form json.dumps(separators=(",", ":")) gives, from the C encoder: a key for _REUSED.
+_compact = make_encoder(None, _not_plain, encode_basestring, None, ":", ",", False, False, True)
+_REUSED: dict[tuple[str, str], str] = {}
+_REUSED_MAX = 512
+
+
+def _encode_items(value: dict[str, Any], newline: str, depth: int) -> str:
+    """An object whose values ``depth`` levels down are reused when already indented before."""
+    inner = newline + "  "
+    parts = []
+    for key, item in value.items():
+        if type(key) is not str:
+            raise _NotPlain
+        kind = type(item)
+        if kind is dict or kind is list:
+            text = _reused(item, inner, depth - 1) if item else ("{}" if kind is dict else "[]")
+        else:
+            text = _encode(item, inner)
+        parts.append(_string(key) + ": " + text)
+    return "{" + inner + ("," + inner).join(parts) + newline + "}"
+
+
+def _reused(value: dict[str, Any] | list[Any], newline: str, depth: int) -> str:
+    key = (newline, "".join(_compact(value, 0)))
+    text = _REUSED.get(key)
+    if text is None:
+        text = _encode_items(value, newline, depth) if depth > 0 and type(value) is dict else _encode(value, newline)
+        if len(_REUSED) >= _REUSED_MAX:
+            _REUSED.clear()
+        if len(text) <= 65536:
+            _REUSED[key] = text
+    return text
 
 
 def _encode(value: Any, newline: str) -> str:
