@@ -140,7 +140,7 @@ class _Decoding:
     parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
 
 
-_scan = make_scanner(_Decoding())
+_scan = make_scanner(_Decoding())  # type: ignore[arg-type]  # typeshed wants a JSONDecoder; these are its attributes
 _WHITESPACE = " \t\n\r"
 
 
