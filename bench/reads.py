@@ -27,12 +27,15 @@ def walk(path):
 walk(sys.argv[1])
 """
 
+# VmHWM, the peak resident set of this process image: ru_maxrss would also count the parent's
+# resident set at the fork (Linux folds it in at exec).
 RECONSTRUCT = """
-import resource, sys
+import sys
 from faber_host.api import Faber
 if sys.argv[3] == "reconstruct":
     Faber.open(sys.argv[1], {}).reconstruct(sys.argv[2])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+with open("/proc/self/status") as status:
+    print(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
 """
 
 
@@ -86,7 +89,7 @@ def peak_memory(root: Path, run_id: str, size: int) -> Figure:
     def peak(run: str, mode: str) -> float:
         output = subprocess.run([PYTHON, "-c", RECONSTRUCT, os.fspath(root), run, mode], check=True,
                                 capture_output=True, text=True).stdout
-        return int(output) / 1024  # ru_maxrss is in KiB on Linux
+        return int(output) / 1024  # kB
 
     small_run = open_api(root).new_run("bench-k").run_id
     fill_run(root, small_run, 100)
