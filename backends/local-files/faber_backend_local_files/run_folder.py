@@ -54,6 +54,16 @@ EVENT_FILE_PATTERN = r"([0-9]+)-(.+)\.json"
 """The name of an event file; compiled on first listing (the emit path lists nothing, nor imports re)."""
 
 
+def __getattr__(name: str) -> Any:
+    """``EVENT_FILE_RE``, the compiled ``EVENT_FILE_PATTERN``, made on first use (PEP 562)."""
+    if name == "EVENT_FILE_RE":
+        import re
+
+        globals()[name] = compiled = re.compile(EVENT_FILE_PATTERN)
+        return compiled
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class EventFile(_EventFileFields):
     """An event file found in ``events/``: its id, type and name."""
 
