@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(emit.fast_emit(fast, work / "plain-c", batch=200, count=reps(15)))
         if "d" in only:
             step("d: one-shot CLI emit")
-            figures.append(reads.cli_emit(durable, count=reps(20)))
+            figures.append(reads.cli_emit(durable, fast, count=reps(20)))
         if "e" in only and mcp_stdio.available():
             step("e: MCP stdio emit_event against ping")
             figures.extend(mcp_stdio.mcp_emit(fast, durable, calls=200, count=reps(5)))

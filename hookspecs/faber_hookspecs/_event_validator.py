@@ -3,279 +3,272 @@
 # The schema's per-type rules (allOf) are checked by validation.validate_event, not here.
 # ruff: noqa
 # mypy: ignore-errors
-VERSION = "2.22.3"
+VERSION = '2.22.3'
 import sys
 Decimal = sys.modules["decimal"].Decimal if "decimal" in sys.modules else type("Decimal", (), {})
 from .patterns import matcher as _matcher
 from ._schema_exceptions import JsonSchemaValueException, JsonSchemaValuesException
-
-
-REGEX_PATTERNS = {
-    '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$': _matcher('vendor_type', '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$'),
-    '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$': _matcher('step', '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$'),
-    '^[a-z][a-z0-9_]*$': _matcher('status', '^[a-z][a-z0-9_]*$'),
-    '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$': _matcher('timestamp', '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$'),
-    '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$': _matcher('run_id', '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'),
-}
-
+REGEX_PATTERNS = {'^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$': _matcher('vendor_type', '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$'), '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$': _matcher('step', '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$'), '^[a-z][a-z0-9_]*$': _matcher('status', '^[a-z][a-z0-9_]*$'), '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$': _matcher('timestamp', '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$'), '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$': _matcher('run_id', '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')}
 NoneType = type(None)
 
 def validate(data, custom_formats={}, name_prefix=None):
-    if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', 'title': 'FABER event', '$defs': {'Artifact': {'additionalProperties': True, 'description': 'A work product an event refers to: a spec, a branch, a pull request, a file.', 'properties': {'type': {'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, 'name': {'maxLength': 256, 'type': 'string', 'title': 'Name'}, 'path': {'maxLength': 4096, 'type': 'string', 'title': 'Path'}, 'url': {'maxLength': 4096, 'type': 'string', 'title': 'Url'}}, 'required': ['type'], 'title': 'Artifact', 'type': 'object'}, 'EventError': {'additionalProperties': False, 'description': 'What went wrong, on ``*_error`` events (and on any event that wants to report one).', 'properties': {'code': {'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, 'message': {'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, 'stack': {'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, 'recoverable': {'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}}, 'required': ['code', 'message'], 'title': 'EventError', 'type': 'object'}}, 'additionalProperties': False, 'description': 'A stored event: a draft plus the id, time and run the record store gave it.', 'properties': {'type': {'anyOf': [{'enum': ['agent_invoke', 'approval_denied', 'approval_granted', 'approval_request', 'artifact_create', 'artifact_modify', 'branch_create', 'checkpoint', 'commit_create', 'decision_point', 'docs_update', 'feedback_received', 'feedback_request', 'hook_execute', 'phase_complete', 'phase_error', 'phase_skip', 'phase_start', 'pr_create', 'pr_merge', 'retry_loop_enter', 'retry_loop_exit', 'skill_invoke', 'spec_generate', 'spec_validate', 'step_complete', 'step_error', 'step_retry', 'step_skip', 'step_start', 'test_run', 'workflow_cancelled', 'workflow_complete', 'workflow_error', 'workflow_paused', 'workflow_rerun', 'workflow_resumed', 'workflow_start']}, {'maxLength': 64, 'pattern': '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$', 'type': 'string'}], 'description': 'A catalogue type, or a vendor type x-<vendor>.<name>.', 'title': 'Type'}, 'phase': {'enum': ['frame', 'architect', 'build', 'evaluate', 'release'], 'type': 'string', 'title': 'Phase'}, 'step': {'maxLength': 128, 'pattern': '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$', 'type': 'string', 'title': 'Step'}, 'status': {'maxLength': 32, 'pattern': '^[a-z][a-z0-9_]*$', 'type': 'string', 'title': 'Status'}, 'user': {'maxLength': 256, 'type': 'string', 'title': 'User'}, 'source': {'maxLength': 256, 'type': 'string', 'title': 'Source'}, 'message': {'maxLength': 65536, 'type': 'string', 'title': 'Message'}, 'metadata': {'additionalProperties': True, 'title': 'Metadata', 'type': 'object'}, 'artifacts': {'items': {'additionalProperties': True, 'description': 'A work product an event refers to: a spec, a branch, a pull request, a file.', 'properties': {'type': {'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, 'name': {'maxLength': 256, 'type': 'string', 'title': 'Name'}, 'path': {'maxLength': 4096, 'type': 'string', 'title': 'Path'}, 'url': {'maxLength': 4096, 'type': 'string', 'title': 'Url'}}, 'required': ['type'], 'title': 'Artifact', 'type': 'object'}, 'title': 'Artifacts', 'type': 'array'}, 'duration_ms': {'minimum': 0, 'type': 'integer', 'title': 'Duration Ms'}, 'error': {'additionalProperties': False, 'description': 'What went wrong, on ``*_error`` events (and on any event that wants to report one).', 'properties': {'code': {'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, 'message': {'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, 'stack': {'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, 'recoverable': {'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}}, 'required': ['code', 'message'], 'title': 'EventError', 'type': 'object'}, 'correlation_id': {'maxLength': 256, 'type': 'string', 'title': 'Correlation Id'}, 'retry_attempt': {'minimum': 0, 'type': 'integer', 'title': 'Retry Attempt'}, 'event_id': {'description': '1, 2, 3... per run, gap-free, in the order stored.', 'minimum': 1, 'title': 'Event Id', 'type': 'integer'}, 'timestamp': {'description': 'UTC, with milliseconds.', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$', 'title': 'Timestamp', 'type': 'string'}, 'run_id': {'pattern': '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', 'title': 'Run Id', 'type': 'string'}}, 'required': ['event_id', 'type', 'timestamp', 'run_id'], 'type': 'object'}, rule='type')
+    if not isinstance(data, dict):
+        raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be object', value=data, name='' + (name_prefix or 'data') + '', definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['event_id', 'type', 'timestamp', 'run_id']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', 'title': 'FABER event', '$defs': {'Artifact': {'additionalProperties': True, 'description': 'A work product an event refers to: a spec, a branch, a pull request, a file.', 'properties': {'type': {'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, 'name': {'maxLength': 256, 'type': 'string', 'title': 'Name'}, 'path': {'maxLength': 4096, 'type': 'string', 'title': 'Path'}, 'url': {'maxLength': 4096, 'type': 'string', 'title': 'Url'}}, 'required': ['type'], 'title': 'Artifact', 'type': 'object'}, 'EventError': {'additionalProperties': False, 'description': 'What went wrong, on ``*_error`` events (and on any event that wants to report one).', 'properties': {'code': {'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, 'message': {'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, 'stack': {'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, 'recoverable': {'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}}, 'required': ['code', 'message'], 'title': 'EventError', 'type': 'object'}}, 'additionalProperties': False, 'description': 'A stored event: a draft plus the id, time and run the record store gave it.', 'properties': {'type': {'anyOf': [{'enum': ['agent_invoke', 'approval_denied', 'approval_granted', 'approval_request', 'artifact_create', 'artifact_modify', 'branch_create', 'checkpoint', 'commit_create', 'decision_point', 'docs_update', 'feedback_received', 'feedback_request', 'hook_execute', 'phase_complete', 'phase_error', 'phase_skip', 'phase_start', 'pr_create', 'pr_merge', 'retry_loop_enter', 'retry_loop_exit', 'skill_invoke', 'spec_generate', 'spec_validate', 'step_complete', 'step_error', 'step_retry', 'step_skip', 'step_start', 'test_run', 'workflow_cancelled', 'workflow_complete', 'workflow_error', 'workflow_paused', 'workflow_rerun', 'workflow_resumed', 'workflow_start']}, {'maxLength': 64, 'pattern': '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$', 'type': 'string'}], 'description': 'A catalogue type, or a vendor type x-<vendor>.<name>.', 'title': 'Type'}, 'phase': {'enum': ['frame', 'architect', 'build', 'evaluate', 'release'], 'type': 'string', 'title': 'Phase'}, 'step': {'maxLength': 128, 'pattern': '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$', 'type': 'string', 'title': 'Step'}, 'status': {'maxLength': 32, 'pattern': '^[a-z][a-z0-9_]*$', 'type': 'string', 'title': 'Status'}, 'user': {'maxLength': 256, 'type': 'string', 'title': 'User'}, 'source': {'maxLength': 256, 'type': 'string', 'title': 'Source'}, 'message': {'maxLength': 65536, 'type': 'string', 'title': 'Message'}, 'metadata': {'additionalProperties': True, 'title': 'Metadata', 'type': 'object'}, 'artifacts': {'items': {'additionalProperties': True, 'description': 'A work product an event refers to: a spec, a branch, a pull request, a file.', 'properties': {'type': {'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, 'name': {'maxLength': 256, 'type': 'string', 'title': 'Name'}, 'path': {'maxLength': 4096, 'type': 'string', 'title': 'Path'}, 'url': {'maxLength': 4096, 'type': 'string', 'title': 'Url'}}, 'required': ['type'], 'title': 'Artifact', 'type': 'object'}, 'title': 'Artifacts', 'type': 'array'}, 'duration_ms': {'minimum': 0, 'type': 'integer', 'title': 'Duration Ms'}, 'error': {'additionalProperties': False, 'description': 'What went wrong, on ``*_error`` events (and on any event that wants to report one).', 'properties': {'code': {'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, 'message': {'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, 'stack': {'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, 'recoverable': {'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}}, 'required': ['code', 'message'], 'title': 'EventError', 'type': 'object'}, 'correlation_id': {'maxLength': 256, 'type': 'string', 'title': 'Correlation Id'}, 'retry_attempt': {'minimum': 0, 'type': 'integer', 'title': 'Retry Attempt'}, 'event_id': {'description': '1, 2, 3... per run, gap-free, in the order stored.', 'minimum': 1, 'title': 'Event Id', 'type': 'integer'}, 'timestamp': {'description': 'UTC, with milliseconds.', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$', 'title': 'Timestamp', 'type': 'string'}, 'run_id': {'pattern': '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', 'title': 'Run Id', 'type': 'string'}}, 'required': ['event_id', 'type', 'timestamp', 'run_id'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must contain ' + (str(sorted(data__missing_keys)) + ' properties'), value=data, name='' + (name_prefix or 'data') + '', definition=None, rule='required')
         data_keys = set(data.keys())
-        if "type" in data_keys:
-            data_keys.remove("type")
-            data__type = data["type"]
+        if 'type' in data_keys:
+            data_keys.remove('type')
+            data__type = data['type']
             data__type_any_of_count1 = 0
             if not data__type_any_of_count1:
                 try:
-                    if not (isinstance(data__type, str) and data__type == 'agent_invoke' or isinstance(data__type, str) and data__type == 'approval_denied' or isinstance(data__type, str) and data__type == 'approval_granted' or isinstance(data__type, str) and data__type == 'approval_request' or isinstance(data__type, str) and data__type == 'artifact_create' or isinstance(data__type, str) and data__type == 'artifact_modify' or isinstance(data__type, str) and data__type == 'branch_create' or isinstance(data__type, str) and data__type == 'checkpoint' or isinstance(data__type, str) and data__type == 'commit_create' or isinstance(data__type, str) and data__type == 'decision_point' or isinstance(data__type, str) and data__type == 'docs_update' or isinstance(data__type, str) and data__type == 'feedback_received' or isinstance(data__type, str) and data__type == 'feedback_request' or isinstance(data__type, str) and data__type == 'hook_execute' or isinstance(data__type, str) and data__type == 'phase_complete' or isinstance(data__type, str) and data__type == 'phase_error' or isinstance(data__type, str) and data__type == 'phase_skip' or isinstance(data__type, str) and data__type == 'phase_start' or isinstance(data__type, str) and data__type == 'pr_create' or isinstance(data__type, str) and data__type == 'pr_merge' or isinstance(data__type, str) and data__type == 'retry_loop_enter' or isinstance(data__type, str) and data__type == 'retry_loop_exit' or isinstance(data__type, str) and data__type == 'skill_invoke' or isinstance(data__type, str) and data__type == 'spec_generate' or isinstance(data__type, str) and data__type == 'spec_validate' or isinstance(data__type, str) and data__type == 'step_complete' or isinstance(data__type, str) and data__type == 'step_error' or isinstance(data__type, str) and data__type == 'step_retry' or isinstance(data__type, str) and data__type == 'step_skip' or isinstance(data__type, str) and data__type == 'step_start' or isinstance(data__type, str) and data__type == 'test_run' or isinstance(data__type, str) and data__type == 'workflow_cancelled' or isinstance(data__type, str) and data__type == 'workflow_complete' or isinstance(data__type, str) and data__type == 'workflow_error' or isinstance(data__type, str) and data__type == 'workflow_paused' or isinstance(data__type, str) and data__type == 'workflow_rerun' or isinstance(data__type, str) and data__type == 'workflow_resumed' or isinstance(data__type, str) and data__type == 'workflow_start'):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['agent_invoke', 'approval_denied', 'approval_granted', 'approval_request', 'artifact_create', 'artifact_modify', 'branch_create', 'checkpoint', 'commit_create', 'decision_point', 'docs_update', 'feedback_received', 'feedback_request', 'hook_execute', 'phase_complete', 'phase_error', 'phase_skip', 'phase_start', 'pr_create', 'pr_merge', 'retry_loop_enter', 'retry_loop_exit', 'skill_invoke', 'spec_generate', 'spec_validate', 'step_complete', 'step_error', 'step_retry', 'step_skip', 'step_start', 'test_run', 'workflow_cancelled', 'workflow_complete', 'workflow_error', 'workflow_paused', 'workflow_rerun', 'workflow_resumed', 'workflow_start']", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'enum': ['agent_invoke', 'approval_denied', 'approval_granted', 'approval_request', 'artifact_create', 'artifact_modify', 'branch_create', 'checkpoint', 'commit_create', 'decision_point', 'docs_update', 'feedback_received', 'feedback_request', 'hook_execute', 'phase_complete', 'phase_error', 'phase_skip', 'phase_start', 'pr_create', 'pr_merge', 'retry_loop_enter', 'retry_loop_exit', 'skill_invoke', 'spec_generate', 'spec_validate', 'step_complete', 'step_error', 'step_retry', 'step_skip', 'step_start', 'test_run', 'workflow_cancelled', 'workflow_complete', 'workflow_error', 'workflow_paused', 'workflow_rerun', 'workflow_resumed', 'workflow_start']}, rule='enum')
+                    if not (isinstance(data__type, str) and data__type == 'agent_invoke' or (isinstance(data__type, str) and data__type == 'approval_denied') or (isinstance(data__type, str) and data__type == 'approval_granted') or (isinstance(data__type, str) and data__type == 'approval_request') or (isinstance(data__type, str) and data__type == 'artifact_create') or (isinstance(data__type, str) and data__type == 'artifact_modify') or (isinstance(data__type, str) and data__type == 'branch_create') or (isinstance(data__type, str) and data__type == 'checkpoint') or (isinstance(data__type, str) and data__type == 'commit_create') or (isinstance(data__type, str) and data__type == 'decision_point') or (isinstance(data__type, str) and data__type == 'docs_update') or (isinstance(data__type, str) and data__type == 'feedback_received') or (isinstance(data__type, str) and data__type == 'feedback_request') or (isinstance(data__type, str) and data__type == 'hook_execute') or (isinstance(data__type, str) and data__type == 'phase_complete') or (isinstance(data__type, str) and data__type == 'phase_error') or (isinstance(data__type, str) and data__type == 'phase_skip') or (isinstance(data__type, str) and data__type == 'phase_start') or (isinstance(data__type, str) and data__type == 'pr_create') or (isinstance(data__type, str) and data__type == 'pr_merge') or (isinstance(data__type, str) and data__type == 'retry_loop_enter') or (isinstance(data__type, str) and data__type == 'retry_loop_exit') or (isinstance(data__type, str) and data__type == 'skill_invoke') or (isinstance(data__type, str) and data__type == 'spec_generate') or (isinstance(data__type, str) and data__type == 'spec_validate') or (isinstance(data__type, str) and data__type == 'step_complete') or (isinstance(data__type, str) and data__type == 'step_error') or (isinstance(data__type, str) and data__type == 'step_retry') or (isinstance(data__type, str) and data__type == 'step_skip') or (isinstance(data__type, str) and data__type == 'step_start') or (isinstance(data__type, str) and data__type == 'test_run') or (isinstance(data__type, str) and data__type == 'workflow_cancelled') or (isinstance(data__type, str) and data__type == 'workflow_complete') or (isinstance(data__type, str) and data__type == 'workflow_error') or (isinstance(data__type, str) and data__type == 'workflow_paused') or (isinstance(data__type, str) and data__type == 'workflow_rerun') or (isinstance(data__type, str) and data__type == 'workflow_resumed') or (isinstance(data__type, str) and data__type == 'workflow_start')):
+                        raise JsonSchemaValueException('' + (name_prefix or 'data') + ".type must be one of ['agent_invoke', 'approval_denied', 'approval_granted', 'approval_request', 'artifact_create', 'artifact_modify', 'branch_create', 'checkpoint', 'commit_create', 'decision_point', 'docs_update', 'feedback_received', 'feedback_request', 'hook_execute', 'phase_complete', 'phase_error', 'phase_skip', 'phase_start', 'pr_create', 'pr_merge', 'retry_loop_enter', 'retry_loop_exit', 'skill_invoke', 'spec_generate', 'spec_validate', 'step_complete', 'step_error', 'step_retry', 'step_skip', 'step_start', 'test_run', 'workflow_cancelled', 'workflow_complete', 'workflow_error', 'workflow_paused', 'workflow_rerun', 'workflow_resumed', 'workflow_start']", value=data__type, name='' + (name_prefix or 'data') + '.type', definition=None, rule='enum')
                     data__type_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    pass
             if not data__type_any_of_count1:
                 try:
-                    if not isinstance(data__type, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'maxLength': 64, 'pattern': '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$', 'type': 'string'}, rule='type')
+                    if not isinstance(data__type, str):
+                        raise JsonSchemaValueException('' + (name_prefix or 'data') + '.type must be string', value=data__type, name='' + (name_prefix or 'data') + '.type', definition=None, rule='type')
                     if isinstance(data__type, str):
                         data__type_len = len(data__type)
                         if data__type_len > 64:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be shorter than or equal to 64 characters", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'maxLength': 64, 'pattern': '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$', 'type': 'string'}, rule='maxLength')
+                            raise JsonSchemaValueException('' + (name_prefix or 'data') + '.type must be shorter than or equal to 64 characters', value=data__type, name='' + (name_prefix or 'data') + '.type', definition=None, rule='maxLength')
                         if not REGEX_PATTERNS['^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$'].search(data__type):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must match pattern ^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'maxLength': 64, 'pattern': '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException('' + (name_prefix or 'data') + '.type must match pattern ^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$', value=data__type, name='' + (name_prefix or 'data') + '.type', definition=None, rule='pattern')
                     data__type_any_of_count1 += 1
-                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    pass
             if not data__type_any_of_count1:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type cannot be validated by any definition", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'anyOf': [{'enum': ['agent_invoke', 'approval_denied', 'approval_granted', 'approval_request', 'artifact_create', 'artifact_modify', 'branch_create', 'checkpoint', 'commit_create', 'decision_point', 'docs_update', 'feedback_received', 'feedback_request', 'hook_execute', 'phase_complete', 'phase_error', 'phase_skip', 'phase_start', 'pr_create', 'pr_merge', 'retry_loop_enter', 'retry_loop_exit', 'skill_invoke', 'spec_generate', 'spec_validate', 'step_complete', 'step_error', 'step_retry', 'step_skip', 'step_start', 'test_run', 'workflow_cancelled', 'workflow_complete', 'workflow_error', 'workflow_paused', 'workflow_rerun', 'workflow_resumed', 'workflow_start']}, {'maxLength': 64, 'pattern': '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$', 'type': 'string'}], 'description': 'A catalogue type, or a vendor type x-<vendor>.<name>.', 'title': 'Type'}, rule='anyOf')
-        if "phase" in data_keys:
-            data_keys.remove("phase")
-            data__phase = data["phase"]
-            if not isinstance(data__phase, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".phase must be string", value=data__phase, name="" + (name_prefix or "data") + ".phase", definition={'enum': ['frame', 'architect', 'build', 'evaluate', 'release'], 'type': 'string', 'title': 'Phase'}, rule='type')
-            if not (isinstance(data__phase, str) and data__phase == 'frame' or isinstance(data__phase, str) and data__phase == 'architect' or isinstance(data__phase, str) and data__phase == 'build' or isinstance(data__phase, str) and data__phase == 'evaluate' or isinstance(data__phase, str) and data__phase == 'release'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".phase must be one of ['frame', 'architect', 'build', 'evaluate', 'release']", value=data__phase, name="" + (name_prefix or "data") + ".phase", definition={'enum': ['frame', 'architect', 'build', 'evaluate', 'release'], 'type': 'string', 'title': 'Phase'}, rule='enum')
-        if "step" in data_keys:
-            data_keys.remove("step")
-            data__step = data["step"]
-            if not isinstance(data__step, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".step must be string", value=data__step, name="" + (name_prefix or "data") + ".step", definition={'maxLength': 128, 'pattern': '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$', 'type': 'string', 'title': 'Step'}, rule='type')
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.type cannot be validated by any definition', value=data__type, name='' + (name_prefix or 'data') + '.type', definition=None, rule='anyOf')
+        if 'phase' in data_keys:
+            data_keys.remove('phase')
+            data__phase = data['phase']
+            if not isinstance(data__phase, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.phase must be string', value=data__phase, name='' + (name_prefix or 'data') + '.phase', definition=None, rule='type')
+            if not (isinstance(data__phase, str) and data__phase == 'frame' or (isinstance(data__phase, str) and data__phase == 'architect') or (isinstance(data__phase, str) and data__phase == 'build') or (isinstance(data__phase, str) and data__phase == 'evaluate') or (isinstance(data__phase, str) and data__phase == 'release')):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + ".phase must be one of ['frame', 'architect', 'build', 'evaluate', 'release']", value=data__phase, name='' + (name_prefix or 'data') + '.phase', definition=None, rule='enum')
+        if 'step' in data_keys:
+            data_keys.remove('step')
+            data__step = data['step']
+            if not isinstance(data__step, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.step must be string', value=data__step, name='' + (name_prefix or 'data') + '.step', definition=None, rule='type')
             if isinstance(data__step, str):
                 data__step_len = len(data__step)
                 if data__step_len > 128:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".step must be shorter than or equal to 128 characters", value=data__step, name="" + (name_prefix or "data") + ".step", definition={'maxLength': 128, 'pattern': '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$', 'type': 'string', 'title': 'Step'}, rule='maxLength')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.step must be shorter than or equal to 128 characters', value=data__step, name='' + (name_prefix or 'data') + '.step', definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$'].search(data__step):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".step must match pattern ^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$", value=data__step, name="" + (name_prefix or "data") + ".step", definition={'maxLength': 128, 'pattern': '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$', 'type': 'string', 'title': 'Step'}, rule='pattern')
-        if "status" in data_keys:
-            data_keys.remove("status")
-            data__status = data["status"]
-            if not isinstance(data__status, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'maxLength': 32, 'pattern': '^[a-z][a-z0-9_]*$', 'type': 'string', 'title': 'Status'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.step must match pattern ^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$', value=data__step, name='' + (name_prefix or 'data') + '.step', definition=None, rule='pattern')
+        if 'status' in data_keys:
+            data_keys.remove('status')
+            data__status = data['status']
+            if not isinstance(data__status, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.status must be string', value=data__status, name='' + (name_prefix or 'data') + '.status', definition=None, rule='type')
             if isinstance(data__status, str):
                 data__status_len = len(data__status)
                 if data__status_len > 32:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be shorter than or equal to 32 characters", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'maxLength': 32, 'pattern': '^[a-z][a-z0-9_]*$', 'type': 'string', 'title': 'Status'}, rule='maxLength')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.status must be shorter than or equal to 32 characters', value=data__status, name='' + (name_prefix or 'data') + '.status', definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[a-z][a-z0-9_]*$'].search(data__status):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must match pattern ^[a-z][a-z0-9_]*$", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'maxLength': 32, 'pattern': '^[a-z][a-z0-9_]*$', 'type': 'string', 'title': 'Status'}, rule='pattern')
-        if "user" in data_keys:
-            data_keys.remove("user")
-            data__user = data["user"]
-            if not isinstance(data__user, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".user must be string", value=data__user, name="" + (name_prefix or "data") + ".user", definition={'maxLength': 256, 'type': 'string', 'title': 'User'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.status must match pattern ^[a-z][a-z0-9_]*$', value=data__status, name='' + (name_prefix or 'data') + '.status', definition=None, rule='pattern')
+        if 'user' in data_keys:
+            data_keys.remove('user')
+            data__user = data['user']
+            if not isinstance(data__user, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.user must be string', value=data__user, name='' + (name_prefix or 'data') + '.user', definition=None, rule='type')
             if isinstance(data__user, str):
                 data__user_len = len(data__user)
                 if data__user_len > 256:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".user must be shorter than or equal to 256 characters", value=data__user, name="" + (name_prefix or "data") + ".user", definition={'maxLength': 256, 'type': 'string', 'title': 'User'}, rule='maxLength')
-        if "source" in data_keys:
-            data_keys.remove("source")
-            data__source = data["source"]
-            if not isinstance(data__source, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".source must be string", value=data__source, name="" + (name_prefix or "data") + ".source", definition={'maxLength': 256, 'type': 'string', 'title': 'Source'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.user must be shorter than or equal to 256 characters', value=data__user, name='' + (name_prefix or 'data') + '.user', definition=None, rule='maxLength')
+        if 'source' in data_keys:
+            data_keys.remove('source')
+            data__source = data['source']
+            if not isinstance(data__source, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.source must be string', value=data__source, name='' + (name_prefix or 'data') + '.source', definition=None, rule='type')
             if isinstance(data__source, str):
                 data__source_len = len(data__source)
                 if data__source_len > 256:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".source must be shorter than or equal to 256 characters", value=data__source, name="" + (name_prefix or "data") + ".source", definition={'maxLength': 256, 'type': 'string', 'title': 'Source'}, rule='maxLength')
-        if "message" in data_keys:
-            data_keys.remove("message")
-            data__message = data["message"]
-            if not isinstance(data__message, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".message must be string", value=data__message, name="" + (name_prefix or "data") + ".message", definition={'maxLength': 65536, 'type': 'string', 'title': 'Message'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.source must be shorter than or equal to 256 characters', value=data__source, name='' + (name_prefix or 'data') + '.source', definition=None, rule='maxLength')
+        if 'message' in data_keys:
+            data_keys.remove('message')
+            data__message = data['message']
+            if not isinstance(data__message, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.message must be string', value=data__message, name='' + (name_prefix or 'data') + '.message', definition=None, rule='type')
             if isinstance(data__message, str):
                 data__message_len = len(data__message)
                 if data__message_len > 65536:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".message must be shorter than or equal to 65536 characters", value=data__message, name="" + (name_prefix or "data") + ".message", definition={'maxLength': 65536, 'type': 'string', 'title': 'Message'}, rule='maxLength')
-        if "metadata" in data_keys:
-            data_keys.remove("metadata")
-            data__metadata = data["metadata"]
-            if not isinstance(data__metadata, (dict)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".metadata must be object", value=data__metadata, name="" + (name_prefix or "data") + ".metadata", definition={'additionalProperties': True, 'title': 'Metadata', 'type': 'object'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.message must be shorter than or equal to 65536 characters', value=data__message, name='' + (name_prefix or 'data') + '.message', definition=None, rule='maxLength')
+        if 'metadata' in data_keys:
+            data_keys.remove('metadata')
+            data__metadata = data['metadata']
+            if not isinstance(data__metadata, dict):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.metadata must be object', value=data__metadata, name='' + (name_prefix or 'data') + '.metadata', definition=None, rule='type')
             data__metadata_is_dict = isinstance(data__metadata, dict)
             if data__metadata_is_dict:
                 data__metadata_keys = set(data__metadata.keys())
-        if "artifacts" in data_keys:
-            data_keys.remove("artifacts")
-            data__artifacts = data["artifacts"]
+        if 'artifacts' in data_keys:
+            data_keys.remove('artifacts')
+            data__artifacts = data['artifacts']
             if not isinstance(data__artifacts, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".artifacts must be array", value=data__artifacts, name="" + (name_prefix or "data") + ".artifacts", definition={'items': {'additionalProperties': True, 'description': 'A work product an event refers to: a spec, a branch, a pull request, a file.', 'properties': {'type': {'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, 'name': {'maxLength': 256, 'type': 'string', 'title': 'Name'}, 'path': {'maxLength': 4096, 'type': 'string', 'title': 'Path'}, 'url': {'maxLength': 4096, 'type': 'string', 'title': 'Url'}}, 'required': ['type'], 'title': 'Artifact', 'type': 'object'}, 'title': 'Artifacts', 'type': 'array'}, rule='type')
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.artifacts must be array', value=data__artifacts, name='' + (name_prefix or 'data') + '.artifacts', definition=None, rule='type')
             data__artifacts_is_list = isinstance(data__artifacts, (list, tuple))
             if data__artifacts_is_list:
                 data__artifacts_len = len(data__artifacts)
                 for data__artifacts_x, data__artifacts_item in enumerate(data__artifacts):
-                    validate____defs_artifact(data__artifacts_item, custom_formats, (name_prefix or "data") + ".artifacts[{data__artifacts_x}]".format(**locals()))
-        if "duration_ms" in data_keys:
-            data_keys.remove("duration_ms")
-            data__durationms = data["duration_ms"]
-            if not isinstance(data__durationms, (int)) and not (isinstance(data__durationms, float) and data__durationms.is_integer()) or isinstance(data__durationms, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".duration_ms must be integer", value=data__durationms, name="" + (name_prefix or "data") + ".duration_ms", definition={'minimum': 0, 'type': 'integer', 'title': 'Duration Ms'}, rule='type')
-            if isinstance(data__durationms, (int, float, Decimal)) and not isinstance(data__durationms, bool):
+                    validate____defs_artifact(data__artifacts_item, custom_formats, (name_prefix or 'data') + '.artifacts[{data__artifacts_x}]'.format(**locals()))
+        if 'duration_ms' in data_keys:
+            data_keys.remove('duration_ms')
+            data__durationms = data['duration_ms']
+            if not isinstance(data__durationms, int) and (not (isinstance(data__durationms, float) and data__durationms.is_integer())) or isinstance(data__durationms, bool):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.duration_ms must be integer', value=data__durationms, name='' + (name_prefix or 'data') + '.duration_ms', definition=None, rule='type')
+            if isinstance(data__durationms, (int, float, Decimal)) and (not isinstance(data__durationms, bool)):
                 if data__durationms < 0:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".duration_ms must be bigger than or equal to 0", value=data__durationms, name="" + (name_prefix or "data") + ".duration_ms", definition={'minimum': 0, 'type': 'integer', 'title': 'Duration Ms'}, rule='minimum')
-        if "error" in data_keys:
-            data_keys.remove("error")
-            data__error = data["error"]
-            validate____defs_eventerror(data__error, custom_formats, (name_prefix or "data") + ".error")
-        if "correlation_id" in data_keys:
-            data_keys.remove("correlation_id")
-            data__correlationid = data["correlation_id"]
-            if not isinstance(data__correlationid, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".correlation_id must be string", value=data__correlationid, name="" + (name_prefix or "data") + ".correlation_id", definition={'maxLength': 256, 'type': 'string', 'title': 'Correlation Id'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.duration_ms must be bigger than or equal to 0', value=data__durationms, name='' + (name_prefix or 'data') + '.duration_ms', definition=None, rule='minimum')
+        if 'error' in data_keys:
+            data_keys.remove('error')
+            data__error = data['error']
+            validate____defs_eventerror(data__error, custom_formats, (name_prefix or 'data') + '.error')
+        if 'correlation_id' in data_keys:
+            data_keys.remove('correlation_id')
+            data__correlationid = data['correlation_id']
+            if not isinstance(data__correlationid, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.correlation_id must be string', value=data__correlationid, name='' + (name_prefix or 'data') + '.correlation_id', definition=None, rule='type')
             if isinstance(data__correlationid, str):
                 data__correlationid_len = len(data__correlationid)
                 if data__correlationid_len > 256:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".correlation_id must be shorter than or equal to 256 characters", value=data__correlationid, name="" + (name_prefix or "data") + ".correlation_id", definition={'maxLength': 256, 'type': 'string', 'title': 'Correlation Id'}, rule='maxLength')
-        if "retry_attempt" in data_keys:
-            data_keys.remove("retry_attempt")
-            data__retryattempt = data["retry_attempt"]
-            if not isinstance(data__retryattempt, (int)) and not (isinstance(data__retryattempt, float) and data__retryattempt.is_integer()) or isinstance(data__retryattempt, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".retry_attempt must be integer", value=data__retryattempt, name="" + (name_prefix or "data") + ".retry_attempt", definition={'minimum': 0, 'type': 'integer', 'title': 'Retry Attempt'}, rule='type')
-            if isinstance(data__retryattempt, (int, float, Decimal)) and not isinstance(data__retryattempt, bool):
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.correlation_id must be shorter than or equal to 256 characters', value=data__correlationid, name='' + (name_prefix or 'data') + '.correlation_id', definition=None, rule='maxLength')
+        if 'retry_attempt' in data_keys:
+            data_keys.remove('retry_attempt')
+            data__retryattempt = data['retry_attempt']
+            if not isinstance(data__retryattempt, int) and (not (isinstance(data__retryattempt, float) and data__retryattempt.is_integer())) or isinstance(data__retryattempt, bool):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.retry_attempt must be integer', value=data__retryattempt, name='' + (name_prefix or 'data') + '.retry_attempt', definition=None, rule='type')
+            if isinstance(data__retryattempt, (int, float, Decimal)) and (not isinstance(data__retryattempt, bool)):
                 if data__retryattempt < 0:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".retry_attempt must be bigger than or equal to 0", value=data__retryattempt, name="" + (name_prefix or "data") + ".retry_attempt", definition={'minimum': 0, 'type': 'integer', 'title': 'Retry Attempt'}, rule='minimum')
-        if "event_id" in data_keys:
-            data_keys.remove("event_id")
-            data__eventid = data["event_id"]
-            if not isinstance(data__eventid, (int)) and not (isinstance(data__eventid, float) and data__eventid.is_integer()) or isinstance(data__eventid, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".event_id must be integer", value=data__eventid, name="" + (name_prefix or "data") + ".event_id", definition={'description': '1, 2, 3... per run, gap-free, in the order stored.', 'minimum': 1, 'title': 'Event Id', 'type': 'integer'}, rule='type')
-            if isinstance(data__eventid, (int, float, Decimal)) and not isinstance(data__eventid, bool):
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.retry_attempt must be bigger than or equal to 0', value=data__retryattempt, name='' + (name_prefix or 'data') + '.retry_attempt', definition=None, rule='minimum')
+        if 'event_id' in data_keys:
+            data_keys.remove('event_id')
+            data__eventid = data['event_id']
+            if not isinstance(data__eventid, int) and (not (isinstance(data__eventid, float) and data__eventid.is_integer())) or isinstance(data__eventid, bool):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.event_id must be integer', value=data__eventid, name='' + (name_prefix or 'data') + '.event_id', definition=None, rule='type')
+            if isinstance(data__eventid, (int, float, Decimal)) and (not isinstance(data__eventid, bool)):
                 if data__eventid < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".event_id must be bigger than or equal to 1", value=data__eventid, name="" + (name_prefix or "data") + ".event_id", definition={'description': '1, 2, 3... per run, gap-free, in the order stored.', 'minimum': 1, 'title': 'Event Id', 'type': 'integer'}, rule='minimum')
-        if "timestamp" in data_keys:
-            data_keys.remove("timestamp")
-            data__timestamp = data["timestamp"]
-            if not isinstance(data__timestamp, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".timestamp must be string", value=data__timestamp, name="" + (name_prefix or "data") + ".timestamp", definition={'description': 'UTC, with milliseconds.', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$', 'title': 'Timestamp', 'type': 'string'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.event_id must be bigger than or equal to 1', value=data__eventid, name='' + (name_prefix or 'data') + '.event_id', definition=None, rule='minimum')
+        if 'timestamp' in data_keys:
+            data_keys.remove('timestamp')
+            data__timestamp = data['timestamp']
+            if not isinstance(data__timestamp, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.timestamp must be string', value=data__timestamp, name='' + (name_prefix or 'data') + '.timestamp', definition=None, rule='type')
             if isinstance(data__timestamp, str):
                 if not REGEX_PATTERNS['^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$'].search(data__timestamp):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".timestamp must match pattern ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$", value=data__timestamp, name="" + (name_prefix or "data") + ".timestamp", definition={'description': 'UTC, with milliseconds.', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$', 'title': 'Timestamp', 'type': 'string'}, rule='pattern')
-        if "run_id" in data_keys:
-            data_keys.remove("run_id")
-            data__runid = data["run_id"]
-            if not isinstance(data__runid, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_id must be string", value=data__runid, name="" + (name_prefix or "data") + ".run_id", definition={'pattern': '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', 'title': 'Run Id', 'type': 'string'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.timestamp must match pattern ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$', value=data__timestamp, name='' + (name_prefix or 'data') + '.timestamp', definition=None, rule='pattern')
+        if 'run_id' in data_keys:
+            data_keys.remove('run_id')
+            data__runid = data['run_id']
+            if not isinstance(data__runid, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.run_id must be string', value=data__runid, name='' + (name_prefix or 'data') + '.run_id', definition=None, rule='type')
             if isinstance(data__runid, str):
                 if not REGEX_PATTERNS['^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'].search(data__runid):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_id must match pattern ^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", value=data__runid, name="" + (name_prefix or "data") + ".run_id", definition={'pattern': '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', 'title': 'Run Id', 'type': 'string'}, rule='pattern')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.run_id must match pattern ^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', value=data__runid, name='' + (name_prefix or 'data') + '.run_id', definition=None, rule='pattern')
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', 'title': 'FABER event', '$defs': {'Artifact': {'additionalProperties': True, 'description': 'A work product an event refers to: a spec, a branch, a pull request, a file.', 'properties': {'type': {'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, 'name': {'maxLength': 256, 'type': 'string', 'title': 'Name'}, 'path': {'maxLength': 4096, 'type': 'string', 'title': 'Path'}, 'url': {'maxLength': 4096, 'type': 'string', 'title': 'Url'}}, 'required': ['type'], 'title': 'Artifact', 'type': 'object'}, 'EventError': {'additionalProperties': False, 'description': 'What went wrong, on ``*_error`` events (and on any event that wants to report one).', 'properties': {'code': {'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, 'message': {'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, 'stack': {'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, 'recoverable': {'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}}, 'required': ['code', 'message'], 'title': 'EventError', 'type': 'object'}}, 'additionalProperties': False, 'description': 'A stored event: a draft plus the id, time and run the record store gave it.', 'properties': {'type': {'anyOf': [{'enum': ['agent_invoke', 'approval_denied', 'approval_granted', 'approval_request', 'artifact_create', 'artifact_modify', 'branch_create', 'checkpoint', 'commit_create', 'decision_point', 'docs_update', 'feedback_received', 'feedback_request', 'hook_execute', 'phase_complete', 'phase_error', 'phase_skip', 'phase_start', 'pr_create', 'pr_merge', 'retry_loop_enter', 'retry_loop_exit', 'skill_invoke', 'spec_generate', 'spec_validate', 'step_complete', 'step_error', 'step_retry', 'step_skip', 'step_start', 'test_run', 'workflow_cancelled', 'workflow_complete', 'workflow_error', 'workflow_paused', 'workflow_rerun', 'workflow_resumed', 'workflow_start']}, {'maxLength': 64, 'pattern': '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$', 'type': 'string'}], 'description': 'A catalogue type, or a vendor type x-<vendor>.<name>.', 'title': 'Type'}, 'phase': {'enum': ['frame', 'architect', 'build', 'evaluate', 'release'], 'type': 'string', 'title': 'Phase'}, 'step': {'maxLength': 128, 'pattern': '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$', 'type': 'string', 'title': 'Step'}, 'status': {'maxLength': 32, 'pattern': '^[a-z][a-z0-9_]*$', 'type': 'string', 'title': 'Status'}, 'user': {'maxLength': 256, 'type': 'string', 'title': 'User'}, 'source': {'maxLength': 256, 'type': 'string', 'title': 'Source'}, 'message': {'maxLength': 65536, 'type': 'string', 'title': 'Message'}, 'metadata': {'additionalProperties': True, 'title': 'Metadata', 'type': 'object'}, 'artifacts': {'items': {'additionalProperties': True, 'description': 'A work product an event refers to: a spec, a branch, a pull request, a file.', 'properties': {'type': {'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, 'name': {'maxLength': 256, 'type': 'string', 'title': 'Name'}, 'path': {'maxLength': 4096, 'type': 'string', 'title': 'Path'}, 'url': {'maxLength': 4096, 'type': 'string', 'title': 'Url'}}, 'required': ['type'], 'title': 'Artifact', 'type': 'object'}, 'title': 'Artifacts', 'type': 'array'}, 'duration_ms': {'minimum': 0, 'type': 'integer', 'title': 'Duration Ms'}, 'error': {'additionalProperties': False, 'description': 'What went wrong, on ``*_error`` events (and on any event that wants to report one).', 'properties': {'code': {'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, 'message': {'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, 'stack': {'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, 'recoverable': {'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}}, 'required': ['code', 'message'], 'title': 'EventError', 'type': 'object'}, 'correlation_id': {'maxLength': 256, 'type': 'string', 'title': 'Correlation Id'}, 'retry_attempt': {'minimum': 0, 'type': 'integer', 'title': 'Retry Attempt'}, 'event_id': {'description': '1, 2, 3... per run, gap-free, in the order stored.', 'minimum': 1, 'title': 'Event Id', 'type': 'integer'}, 'timestamp': {'description': 'UTC, with milliseconds.', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$', 'title': 'Timestamp', 'type': 'string'}, 'run_id': {'pattern': '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', 'title': 'Run Id', 'type': 'string'}}, 'required': ['event_id', 'type', 'timestamp', 'run_id'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must not contain ' + str(data_keys) + ' properties', value=data, name='' + (name_prefix or 'data') + '', definition=None, rule='additionalProperties')
     return data
 
 def validate____defs_eventerror(data, custom_formats={}, name_prefix=None):
-    if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'description': 'What went wrong, on ``*_error`` events (and on any event that wants to report one).', 'properties': {'code': {'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, 'message': {'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, 'stack': {'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, 'recoverable': {'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}}, 'required': ['code', 'message'], 'title': 'EventError', 'type': 'object'}, rule='type')
+    if not isinstance(data, dict):
+        raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be object', value=data, name='' + (name_prefix or 'data') + '', definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['code', 'message']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'description': 'What went wrong, on ``*_error`` events (and on any event that wants to report one).', 'properties': {'code': {'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, 'message': {'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, 'stack': {'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, 'recoverable': {'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}}, 'required': ['code', 'message'], 'title': 'EventError', 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must contain ' + (str(sorted(data__missing_keys)) + ' properties'), value=data, name='' + (name_prefix or 'data') + '', definition=None, rule='required')
         data_keys = set(data.keys())
-        if "code" in data_keys:
-            data_keys.remove("code")
-            data__code = data["code"]
-            if not isinstance(data__code, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".code must be string", value=data__code, name="" + (name_prefix or "data") + ".code", definition={'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, rule='type')
+        if 'code' in data_keys:
+            data_keys.remove('code')
+            data__code = data['code']
+            if not isinstance(data__code, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.code must be string', value=data__code, name='' + (name_prefix or 'data') + '.code', definition=None, rule='type')
             if isinstance(data__code, str):
                 data__code_len = len(data__code)
                 if data__code_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".code must be longer than or equal to 1 characters", value=data__code, name="" + (name_prefix or "data") + ".code", definition={'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, rule='minLength')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.code must be longer than or equal to 1 characters', value=data__code, name='' + (name_prefix or 'data') + '.code', definition=None, rule='minLength')
                 if data__code_len > 256:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".code must be shorter than or equal to 256 characters", value=data__code, name="" + (name_prefix or "data") + ".code", definition={'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, rule='maxLength')
-        if "message" in data_keys:
-            data_keys.remove("message")
-            data__message = data["message"]
-            if not isinstance(data__message, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".message must be string", value=data__message, name="" + (name_prefix or "data") + ".message", definition={'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.code must be shorter than or equal to 256 characters', value=data__code, name='' + (name_prefix or 'data') + '.code', definition=None, rule='maxLength')
+        if 'message' in data_keys:
+            data_keys.remove('message')
+            data__message = data['message']
+            if not isinstance(data__message, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.message must be string', value=data__message, name='' + (name_prefix or 'data') + '.message', definition=None, rule='type')
             if isinstance(data__message, str):
                 data__message_len = len(data__message)
                 if data__message_len > 65536:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".message must be shorter than or equal to 65536 characters", value=data__message, name="" + (name_prefix or "data") + ".message", definition={'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, rule='maxLength')
-        if "stack" in data_keys:
-            data_keys.remove("stack")
-            data__stack = data["stack"]
-            if not isinstance(data__stack, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".stack must be string", value=data__stack, name="" + (name_prefix or "data") + ".stack", definition={'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.message must be shorter than or equal to 65536 characters', value=data__message, name='' + (name_prefix or 'data') + '.message', definition=None, rule='maxLength')
+        if 'stack' in data_keys:
+            data_keys.remove('stack')
+            data__stack = data['stack']
+            if not isinstance(data__stack, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.stack must be string', value=data__stack, name='' + (name_prefix or 'data') + '.stack', definition=None, rule='type')
             if isinstance(data__stack, str):
                 data__stack_len = len(data__stack)
                 if data__stack_len > 65536:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".stack must be shorter than or equal to 65536 characters", value=data__stack, name="" + (name_prefix or "data") + ".stack", definition={'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, rule='maxLength')
-        if "recoverable" in data_keys:
-            data_keys.remove("recoverable")
-            data__recoverable = data["recoverable"]
-            if not isinstance(data__recoverable, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".recoverable must be boolean", value=data__recoverable, name="" + (name_prefix or "data") + ".recoverable", definition={'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.stack must be shorter than or equal to 65536 characters', value=data__stack, name='' + (name_prefix or 'data') + '.stack', definition=None, rule='maxLength')
+        if 'recoverable' in data_keys:
+            data_keys.remove('recoverable')
+            data__recoverable = data['recoverable']
+            if not isinstance(data__recoverable, bool):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.recoverable must be boolean', value=data__recoverable, name='' + (name_prefix or 'data') + '.recoverable', definition=None, rule='type')
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'description': 'What went wrong, on ``*_error`` events (and on any event that wants to report one).', 'properties': {'code': {'description': 'A stable, machine-readable code.', 'maxLength': 256, 'minLength': 1, 'title': 'Code', 'type': 'string'}, 'message': {'description': 'What happened, for a person.', 'maxLength': 65536, 'title': 'Message', 'type': 'string'}, 'stack': {'maxLength': 65536, 'type': 'string', 'description': 'A stack trace or log tail.', 'title': 'Stack'}, 'recoverable': {'type': 'boolean', 'description': 'True when resuming the run may succeed.', 'title': 'Recoverable'}}, 'required': ['code', 'message'], 'title': 'EventError', 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must not contain ' + str(data_keys) + ' properties', value=data, name='' + (name_prefix or 'data') + '', definition=None, rule='additionalProperties')
     return data
 
 def validate____defs_artifact(data, custom_formats={}, name_prefix=None):
-    if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': True, 'description': 'A work product an event refers to: a spec, a branch, a pull request, a file.', 'properties': {'type': {'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, 'name': {'maxLength': 256, 'type': 'string', 'title': 'Name'}, 'path': {'maxLength': 4096, 'type': 'string', 'title': 'Path'}, 'url': {'maxLength': 4096, 'type': 'string', 'title': 'Url'}}, 'required': ['type'], 'title': 'Artifact', 'type': 'object'}, rule='type')
+    if not isinstance(data, dict):
+        raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must be object', value=data, name='' + (name_prefix or 'data') + '', definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['type']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': True, 'description': 'A work product an event refers to: a spec, a branch, a pull request, a file.', 'properties': {'type': {'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, 'name': {'maxLength': 256, 'type': 'string', 'title': 'Name'}, 'path': {'maxLength': 4096, 'type': 'string', 'title': 'Path'}, 'url': {'maxLength': 4096, 'type': 'string', 'title': 'Url'}}, 'required': ['type'], 'title': 'Artifact', 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException('' + (name_prefix or 'data') + ' must contain ' + (str(sorted(data__missing_keys)) + ' properties'), value=data, name='' + (name_prefix or 'data') + '', definition=None, rule='required')
         data_keys = set(data.keys())
-        if "type" in data_keys:
-            data_keys.remove("type")
-            data__type = data["type"]
-            if not isinstance(data__type, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, rule='type')
+        if 'type' in data_keys:
+            data_keys.remove('type')
+            data__type = data['type']
+            if not isinstance(data__type, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.type must be string', value=data__type, name='' + (name_prefix or 'data') + '.type', definition=None, rule='type')
             if isinstance(data__type, str):
                 data__type_len = len(data__type)
                 if data__type_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be longer than or equal to 1 characters", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, rule='minLength')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.type must be longer than or equal to 1 characters', value=data__type, name='' + (name_prefix or 'data') + '.type', definition=None, rule='minLength')
                 if data__type_len > 256:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be shorter than or equal to 256 characters", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'maxLength': 256, 'minLength': 1, 'title': 'Type', 'type': 'string'}, rule='maxLength')
-        if "name" in data_keys:
-            data_keys.remove("name")
-            data__name = data["name"]
-            if not isinstance(data__name, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'maxLength': 256, 'type': 'string', 'title': 'Name'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.type must be shorter than or equal to 256 characters', value=data__type, name='' + (name_prefix or 'data') + '.type', definition=None, rule='maxLength')
+        if 'name' in data_keys:
+            data_keys.remove('name')
+            data__name = data['name']
+            if not isinstance(data__name, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.name must be string', value=data__name, name='' + (name_prefix or 'data') + '.name', definition=None, rule='type')
             if isinstance(data__name, str):
                 data__name_len = len(data__name)
                 if data__name_len > 256:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be shorter than or equal to 256 characters", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'maxLength': 256, 'type': 'string', 'title': 'Name'}, rule='maxLength')
-        if "path" in data_keys:
-            data_keys.remove("path")
-            data__path = data["path"]
-            if not isinstance(data__path, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".path must be string", value=data__path, name="" + (name_prefix or "data") + ".path", definition={'maxLength': 4096, 'type': 'string', 'title': 'Path'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.name must be shorter than or equal to 256 characters', value=data__name, name='' + (name_prefix or 'data') + '.name', definition=None, rule='maxLength')
+        if 'path' in data_keys:
+            data_keys.remove('path')
+            data__path = data['path']
+            if not isinstance(data__path, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.path must be string', value=data__path, name='' + (name_prefix or 'data') + '.path', definition=None, rule='type')
             if isinstance(data__path, str):
                 data__path_len = len(data__path)
                 if data__path_len > 4096:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".path must be shorter than or equal to 4096 characters", value=data__path, name="" + (name_prefix or "data") + ".path", definition={'maxLength': 4096, 'type': 'string', 'title': 'Path'}, rule='maxLength')
-        if "url" in data_keys:
-            data_keys.remove("url")
-            data__url = data["url"]
-            if not isinstance(data__url, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".url must be string", value=data__url, name="" + (name_prefix or "data") + ".url", definition={'maxLength': 4096, 'type': 'string', 'title': 'Url'}, rule='type')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.path must be shorter than or equal to 4096 characters', value=data__path, name='' + (name_prefix or 'data') + '.path', definition=None, rule='maxLength')
+        if 'url' in data_keys:
+            data_keys.remove('url')
+            data__url = data['url']
+            if not isinstance(data__url, str):
+                raise JsonSchemaValueException('' + (name_prefix or 'data') + '.url must be string', value=data__url, name='' + (name_prefix or 'data') + '.url', definition=None, rule='type')
             if isinstance(data__url, str):
                 data__url_len = len(data__url)
                 if data__url_len > 4096:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".url must be shorter than or equal to 4096 characters", value=data__url, name="" + (name_prefix or "data") + ".url", definition={'maxLength': 4096, 'type': 'string', 'title': 'Url'}, rule='maxLength')
+                    raise JsonSchemaValueException('' + (name_prefix or 'data') + '.url must be shorter than or equal to 4096 characters', value=data__url, name='' + (name_prefix or 'data') + '.url', definition=None, rule='maxLength')
     return data

@@ -101,6 +101,7 @@ def compiled_validator_source(schema: dict[str, Any]) -> str:
     if decimal_import not in code:
         raise RuntimeError("fastjsonschema's generated code changed; update schema_gen.py")
     code = _without_re(code)
+    code = _without_definitions(code)
     lazy_decimal = 'Decimal = sys.modules["decimal"].Decimal if "decimal" in sys.modules else type("Decimal", (), {})'
     code = code.replace(decimal_import, f"import sys\n{lazy_decimal}\n")
     header = (
@@ -141,6 +142,22 @@ def _without_re(code: str) -> str:
     replacement = "\nREGEX_PATTERNS = {\n" + "\n".join(entries) + "\n}\n"
     code = code[: table.start()] + replacement + code[table.end():]
     return code.replace("\nimport re\n", "\nfrom .patterns import matcher as _matcher\n", 1)
+
+
+def _without_definitions(code: str) -> str:
+    """Drop the schema fragment fastjsonschema passes to every exception it raises (``definition=``):
+    nothing reads it, and those 58 copies made the module five times larger to load on the CLI's
+    one-shot emit path."""
+    import ast
+
+    tree = ast.parse(code)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg == "definition":
+                    keyword.value = ast.Constant(None)
+    header, _, _ = code.partition("VERSION = ")
+    return header + ast.unparse(tree).split("VERSION = ", 1)[1].join(["VERSION = ", ""]) + "\n"
 
 
 def expected_files() -> dict[Path, str]:
