@@ -213,6 +213,10 @@ INVALID: dict[str, tuple[list[str], Setup | None]] = {
                             _gateway({"backends": {"local_files": {"enabled": True,
                                                                    "config": {"base_path": "${NOT_SET_ANYWHERE}"}}}})),
     "unknown gateway key": (["event", "emit", "{run}", "checkpoint"], _gateway({"backend": {}})),
+    "unset variable in a disabled backend": (
+        ["event", "emit", "{run}", "checkpoint"],
+        _gateway({"backends": {"local_files": {"enabled": True},
+                               "event_stream": {"enabled": False, "config": {"url": "${NOT_SET_ANYWHERE}"}}}})),
     "bad file mode": (["event", "emit", "{run}", "checkpoint"],
                       _gateway({"backends": {"local_files": {"enabled": True, "config": {"file_mode": "999"}}}})),
     "ambiguous prefix": (["event", "emit", "{prefix}", "checkpoint"], _twin_run),

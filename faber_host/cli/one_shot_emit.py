@@ -123,7 +123,7 @@ def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as
     if draft is None:
         return None
     root = find_project_root(root_option, environ)
-    settings = _local_files_settings(os.path.join(root, FABER_DIR_NAME, "gateway.json"))
+    settings = _local_files_settings(os.path.join(root, FABER_DIR_NAME, "gateway.json"), environ)
     if settings is None:
         return None
     store = LocalRunStore(
@@ -182,7 +182,7 @@ def _fields(options: dict[str, str]) -> dict[str, Any] | None:
     return fields
 
 
-def _local_files_settings(path: str) -> dict[str, Any] | None:
+def _local_files_settings(path: str, environ: Mapping[str, str]) -> dict[str, Any] | None:
     """The ``local_files`` config of a gateway.json that enables that backend alone and that
     ``GatewayConfig`` reads as it stands; None for anything else (a missing file means the defaults)."""
     if not os.path.exists(path):
@@ -192,11 +192,17 @@ def _local_files_settings(path: str) -> dict[str, Any] | None:
             document = loads(handle.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(document, dict) or _has_variable(document) or not _plain_gateway(document):
+    if not isinstance(document, dict) or not _plain_gateway(document):
         return None
     backends = document.get("backends", {"local_files": {"enabled": True}})
     enabled = [name for name, settings in backends.items() if settings.get("enabled", False)]
     if enabled != ["local_files"]:
+        return None
+    # ${VAR} is expanded everywhere: it must change nothing this path reads, and fail nowhere. In a
+    # disabled backend's config only a failure matters (${NAME} without a default, NAME unset).
+    disabled = [settings.get("config", {}) for name, settings in backends.items() if name != "local_files"]
+    outside = {**document, "backends": {"local_files": backends["local_files"]}}
+    if _has_variable(outside) or any(_expansion_may_fail(config, environ) for config in disabled):
         return None
     config: dict[str, Any] = backends["local_files"].get("config", {})
     checks = {"base_path": lambda v: type(v) is str, "sync_writes": lambda v: type(v) is bool,
@@ -251,6 +257,27 @@ def _has_variable(value: object) -> bool:
         return any(_has_variable(item) for item in value.values())
     if type(value) is list:
         return any(_has_variable(item) for item in value)
+    return False
+
+
+def _expansion_may_fail(value: object, environ: Mapping[str, str]) -> bool:
+    """True when expanding ``value`` as gateway/config.py does could raise: a ``${NAME}`` without a
+    ``:-default`` whose variable is unset or empty."""
+    if type(value) is dict:
+        return any(_expansion_may_fail(item, environ) for item in value.values())
+    if type(value) is list:
+        return any(_expansion_may_fail(item, environ) for item in value)
+    if type(value) is not str:
+        return False
+    start = value.find("${")
+    while start != -1:
+        end = start + 2
+        while end < len(value) and value[end].isascii() and (value[end].isalnum() or value[end] == "_"):
+            end += 1
+        name = value[start + 2:end]
+        if name and not name[0].isdigit() and value[end:end + 1] == "}" and not environ.get(name):
+            return True
+        start = value.find("${", start + 2)
     return False
 
 
