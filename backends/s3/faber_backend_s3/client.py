@@ -12,8 +12,8 @@ from .config import S3ArchiveConfig
 
 def make_client(config: S3ArchiveConfig) -> Any:
     """An S3 client with the config's endpoint, region, profile, addressing style, timeouts and
-    retries. boto3 retries each request itself (connection errors, 5xx, throttling) up to
-    ``max_attempts`` times with backoff."""
+    retries. boto3 retries each request itself (connection errors, 5xx, throttling) with backoff,
+    ``max_attempts`` attempts in all."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import ProfileNotFound
@@ -26,7 +26,8 @@ def make_client(config: S3ArchiveConfig) -> Any:
             "configured in ~/.aws/config or ~/.aws/credentials"
         ) from None
     botocore_config = Config(
-        retries={"mode": config.retry_mode, "max_attempts": config.max_attempts},
+        # total_max_attempts counts the first request too; botocore's max_attempts would count only retries.
+        retries={"mode": config.retry_mode, "total_max_attempts": config.max_attempts},
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
         s3={"addressing_style": config.addressing_style},
