@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from s3_support import Project, emit_failed_run, event_files
+from s3_helpers import Project, emit_failed_run, event_files
 
-pytest_plugins = ["s3_support"]  # the S3 server, the proxy and the projects: fixtures
+pytest_plugins = ["s3_fixtures"]  # the S3 server, the proxy and the projects: fixtures
 
 
 def test_round_trip_to_another_project_folder_and_on_to_completion(make_project: Any, s3: Any, bucket: str) -> None:
@@ -276,7 +276,7 @@ def test_progress_bars_on_a_terminal_only(make_project: Any) -> None:
     import pty
     import subprocess
 
-    from s3_support import FABER, environ
+    from s3_helpers import FABER, environ
 
     project: Project = make_project()
     run_id = emit_failed_run(project.api())
