@@ -38,14 +38,19 @@ def mcp(
 
     For Claude Code: `claude mcp add faber -- faber mcp` (see contrib/mcp/).
     """
-    from ..mcp.transports import serve_http, serve_stdio
-
     faber = open_faber(ctx)  # once, before serving: a broken project is one error, not one per call
     debug = bool((ctx.find_root().obj or {}).get("debug"))
     chosen = transport.value if transport is not None else faber.gateway.config.mcp_server.transport
     if chosen == "http":
+        from ..mcp.listening import check_http_policy
+
+        check_http_policy(host, token or None)  # refuse before paying for the SDK's import
+        from ..mcp.transports import serve_http
+
         serve_http(faber, host=host, port=port, token=token, debug=debug)
     else:
+        from ..mcp.transports import serve_stdio
+
         serve_stdio(faber, debug=debug)
 
 

@@ -1,20 +1,17 @@
 """Serve the MCP server over stdio (one client, the one that launched us) or streamable HTTP.
 
-HTTP listens on 127.0.0.1 unless told otherwise. On any address that is not loopback it refuses to
-start without a token, and with a token set every request must carry ``Authorization: Bearer
-<token>`` (else 401), whatever the address. The socket is bound before the server starts, so a busy
-port is one clear error and ``--port 0`` picks a free port (announced on stderr).
+HTTP listens on 127.0.0.1 unless told otherwise and follows ``listening.py``'s rule (no token, no
+address beyond loopback); with a token set every request must carry ``Authorization: Bearer <token>``
+(else 401), whatever the address. A line on stdio that is not a JSON-RPC message is answered with the
+JSON-RPC error it calls for, and the next one is served.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
-import socket
 import sys
 from typing import Any, TextIO
 
-from faber_hookspecs.errors import FaberError, InvalidInput
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
@@ -22,11 +19,10 @@ from pydantic import ValidationError
 
 from ..api import Faber
 from .errors import logger
+from .listening import bind, check_http_policy
 from .server import build_server, call_in_thread, call_inline
 
 MCP_PATH = "/mcp"
-TOKEN_MIN_LENGTH = 16
-TOKEN_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 def serve_stdio(faber: Faber, *, debug: bool = False, log: TextIO = sys.stderr) -> None:
@@ -78,49 +74,6 @@ def serve_http(
     uvicorn.Server(config).run(sockets=[listener])
 
 
-def check_http_policy(host: str, token: str | None) -> None:
-    """Refuse what would expose the runs: a non-loopback address without a token, or a weak token."""
-    if token is not None and len(token) < TOKEN_MIN_LENGTH:
-        raise InvalidInput(f"the token must be at least {TOKEN_MIN_LENGTH} characters; make one with {TOKEN_HINT}")
-    if token is None and not is_loopback(host):
-        raise InvalidInput(
-            f"refusing to serve MCP on {host} without a token: anyone who can reach it could read and write "
-            f"the runs; set FABER_MCP_TOKEN (or --token) to a secret, e.g. from {TOKEN_HINT}, "
-            "or listen on 127.0.0.1"
-        )
-
-
-def is_loopback(host: str) -> bool:
-    """True when every address ``host`` names is a loopback address (127.0.0.0/8, ::1)."""
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        return False
-    addresses = {str(info[4][0]) for info in infos}
-    return bool(addresses) and all(ipaddress.ip_address(address.split("%")[0]).is_loopback for address in addresses)
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``, or one clear error."""
-    if not 0 <= port <= 65535:
-        raise InvalidInput(f"--port {port} is not a port number (0-65535; 0 picks a free one)")
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)[0]
-        listener = socket.socket(family, kind, proto)
-    except OSError as problem:
-        raise InvalidInput(f"cannot listen on {host!r}: {problem.strerror or problem}") from None
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
-        listener.listen(128)
-    except OSError as problem:
-        listener.close()
-        raise FaberError(f"cannot listen on {host}:{port}: {problem.strerror or problem}") from None
-    listener.set_inheritable(True)
-    return listener
-
-
 class AnswerMalformedMessages:
     """The transport's incoming messages, where a line that is not JSON (-32700 Parse error) or not a
     JSON-RPC message (-32600 Invalid Request) is answered on the spot and skipped, so the client hears
@@ -169,15 +122,14 @@ def malformed_message_reply(problem: Exception) -> Any:
     from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 
     errors = problem.errors() if isinstance(problem, ValidationError) else []
-    received = errors[0].get("input") if errors else None
     if errors and errors[0]["type"] == "json_invalid":
         error = ErrorData(code=PARSE_ERROR, message="Parse error: the line is not valid JSON")
     else:
         error = ErrorData(code=INVALID_REQUEST, message="Invalid Request: not a JSON-RPC 2.0 request, "
                           "notification or response")
-    request_id = received.get("id") if isinstance(received, dict) else None
-    if not isinstance(request_id, str | int) or isinstance(request_id, bool):
-        request_id = None
+    # JSON that is not a message: answer its id if it has a usable one (the parse errors carry the object)
+    ids = [e["input"].get("id") for e in errors if isinstance(e.get("input"), dict)]
+    request_id = next((i for i in ids if isinstance(i, str | int) and not isinstance(i, bool)), None)
     logger.info("answered a malformed message: %s", error.message)
     return SessionMessage(JSONRPCError(jsonrpc="2.0", id=request_id, error=error))
 
