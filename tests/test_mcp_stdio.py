@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import anyio
 import pytest
-from conftest import FABER, Cli, clean_environ
+from conftest import FABER, REPO, Cli, clean_environ
 from faber_hookspecs.validation import validate_event
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -211,3 +211,15 @@ async def test_the_transport_comes_from_gateway_json_unless_given(project_dir: P
                                           env=clean_environ())
         await server.wait()
     assert server.returncode == 2, "gateway.json asked for HTTP, and HTTP on 0.0.0.0 needs a token"
+
+
+async def test_the_contrib_mcp_json_launches_the_server(project_dir: Path, tmp_path: Path) -> None:
+    """contrib/mcp/.mcp.json works as shipped: its command, on PATH, started in the project."""
+    (entry,) = json.loads((REPO / "contrib/mcp/.mcp.json").read_text())["mcpServers"].values()
+    environ = clean_environ(PATH=f"{Path(FABER).parent}:/usr/bin:/bin")
+    server = StdioServerParameters(command=entry["command"], args=entry["args"], cwd=project_dir, env=environ)
+    with open(tmp_path / "server.log", "w") as log:
+        async with Client(stdio_client(server, errlog=log)) as client:
+            assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
+    (remote,) = json.loads((REPO / "contrib/mcp/http.mcp.json").read_text())["mcpServers"].values()
+    assert remote["type"] == "http" and remote["headers"]["Authorization"] == "Bearer ${FABER_MCP_TOKEN}"
