@@ -45,11 +45,11 @@ def mcp(
         from ..mcp.listening import check_http_policy
 
         check_http_policy(host, token or None)  # refuse before paying for the SDK's import
-        from ..mcp.transports import serve_http
+        from ..mcp.streamable_http import serve_http
 
         serve_http(faber, host=host, port=port, token=token, debug=debug)
     else:
-        from ..mcp.transports import serve_stdio
+        from ..mcp.stdio import serve_stdio
 
         serve_stdio(faber, debug=debug)
 

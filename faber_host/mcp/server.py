@@ -23,13 +23,14 @@ from .errors import error_result, tool_failure
 from .resources import register_resources
 from .tools import Blocking, FaberTools
 
-INSTRUCTIONS = """\
-faber records FABER workflow runs (frame, architect, build, evaluate, release) as durable, typed event
-logs. Start a run with start_run (or use a run id you were given), report progress with emit_event as
-it happens (workflow_start; phase_start; step_start, then step_complete or step_error; phase_complete;
-workflow_complete or workflow_error), and read where a run stands with get_run, get_events or the
-faber://run/{org}/{project}/{uuid}/state resource. A run may be named by its uuid or its first 8+
-characters. Failed calls answer one line saying what to fix."""
+INSTRUCTIONS = " ".join("""
+faber records FABER workflow runs (phases frame, architect, build, evaluate, release) as durable, typed
+event logs. Start a run with start_run (or use a run id you were given) and report progress with
+emit_event as it happens: workflow_start; phase_start; step_start, then step_complete or step_error;
+phase_complete; workflow_complete or workflow_error. Read where a run stands with get_run, get_events or
+the faber://run/{org}/{project}/{uuid}/state resource. A run may be named by its uuid or its first 8 or
+more characters. A failed call answers one line that says what to fix.
+""".split())
 
 
 async def call_inline(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

@@ -8,6 +8,7 @@ the same ``FaberError`` (and so the same message) as the CLI.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -63,7 +64,8 @@ class FaberTools:
             ("archive_run", ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=True)),
             ("restore_run", ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)),
         ):
-            tool = Tool.from_function(getattr(self, name), name=name, annotations=hints)
+            method = getattr(self, name)
+            tool = Tool.from_function(method, name=name, description=_prose(method.__doc__), annotations=hints)
             tool.parameters = closed_schema(emit_event_schema() if name == "emit_event" else tool.parameters)
             tools.append(tool)
         return tools
@@ -86,7 +88,7 @@ class FaberTools:
         retry_attempt: int | None = None,
         user: str | None = None,
     ) -> EmittedEvent:
-        """Record one event in a run's log; answer with the stored event (its id and time) and where the
+        """Record one event in a run's log; answer with the id and time it was stored under and where the
         run stands after it.
 
         The answer comes only once the event is durable (on disk and fsynced, unless the project turned
@@ -250,6 +252,12 @@ _FIELD_HELP = {
     "retry_attempt": "Which retry this is (0: the first try).",
     "user": "Who the event is for or by (default: the user running the server).",
 }
+
+
+def _prose(docstring: str | None) -> str:
+    """A docstring as an agent should read it: paragraphs on one line each, no source indentation."""
+    paragraphs = inspect.cleandoc(docstring or "").split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
 
 
 def _type_help() -> str:
