@@ -33,10 +33,10 @@ def mcp(
                           "environment variable FABER_MCP_TOKEN: options show in `ps`."),
     ] = None,
 ) -> None:
-    """Serve the MCP event gateway: tools to start runs, emit events, read state and history, and
-    resources for each run's state, events and metadata.
+    """Serve the MCP event gateway to agents, over stdio or streamable HTTP.
 
-    For Claude Code: `claude mcp add faber -- faber mcp` (see contrib/mcp/).
+    Tools start runs, emit events and read state and history; resources show each run's state, events
+    and metadata. For Claude Code: `claude mcp add faber -- faber mcp` (see contrib/mcp/).
     """
     faber = open_faber(ctx)  # once, before serving: a broken project is one error, not one per call
     debug = bool((ctx.find_root().obj or {}).get("debug"))
