@@ -6,7 +6,8 @@ MCP ping round trips on the same connection, with sync_writes off and on.
 
 It makes a throwaway project in a temporary folder, launches the real `faber mcp` (the `faber` next to
 this Python) through the SDK's stdio client, and alternates rounds of pings and emits so that both see
-the same machine load. For scale it also times the Python API's emit in this process (no MCP at all).
+the same machine load. For scale it also times, on a bare SDK server with one tool that does nothing,
+the cheapest tool call the SDK allows, and the Python API's emit in this process (no MCP at all).
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ from faber_host.api import Faber
 from faber_host.init import initialize
 
 FABER = str(Path(sys.executable).with_name("faber"))
+NOOP_SERVER = """
+from mcp.server.mcpserver import MCPServer
+server = MCPServer("noop")
+
+@server.tool()
+async def noop(index: int = 0) -> dict[str, int]:
+    \"\"\"Do nothing.\"\"\"
+    return {"index": index}
+
+server.run("stdio")
+"""
 
 
 def make_project(folder: Path, sync_writes: bool) -> Path:
@@ -39,35 +51,40 @@ def make_project(folder: Path, sync_writes: bool) -> Path:
     return root
 
 
-async def measure(root: Path, calls: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """For ping and emit_event on one stdio connection: calls per second of each round, and the
-    latency of every call (seconds)."""
-    server = StdioServerParameters(command=FABER, args=["mcp"], cwd=root)
-    rates: dict[str, list[float]] = {"ping": [], "emit_event": []}
-    latencies: dict[str, list[float]] = {"ping": [], "emit_event": []}
-    with open(root / "server.log", "w") as log:
-        from mcp.client.stdio import stdio_client
+async def measure(
+    server: StdioServerParameters, log: Path, calls: int, rounds: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """On one stdio connection, alternating: ping and a tool call (emit_event on `faber mcp`, noop on
+    the bare server). Calls per second of each round, and the latency of every call (seconds)."""
+    from mcp.client.stdio import stdio_client
 
-        async with Client(stdio_client(server, errlog=log), mode="legacy") as client:  # ping is legacy-only
-            run = (await client.call_tool("start_run", {"work_id": "bench"})).structured_content["run_id"]
+    rates: dict[str, list[float]] = {"ping": [], "tool": []}
+    latencies: dict[str, list[float]] = {"ping": [], "tool": []}
+    with open(log, "w") as errors:
+        async with Client(stdio_client(server, errlog=errors), mode="legacy") as client:  # ping is legacy-only
+            names = {tool.name for tool in (await client.list_tools()).tools}
+            if "emit_event" in names:
+                run = (await client.call_tool("start_run", {"work_id": "bench"})).structured_content["run_id"]
 
-            async def ping() -> None:
-                await client.send_ping()
+                def arguments(index: int) -> tuple[str, dict[str, object]]:
+                    return "emit_event", {"run": run, "type": "step_start", "phase": "build", "step": f"s{index % 10}"}
+            else:
 
-            async def emit(index: int = 0) -> None:
-                result = await client.call_tool(
-                    "emit_event", {"run": run, "type": "step_start", "phase": "build", "step": f"s{index % 10}"}
-                )
+                def arguments(index: int) -> tuple[str, dict[str, object]]:
+                    return "noop", {"index": index}
+
+            async def call(index: int) -> None:
+                result = await client.call_tool(*arguments(index))
                 assert not result.is_error, result.content
 
-            for _ in range(50):  # warm up both paths
-                await ping()
-                await emit()
+            for index in range(50):  # warm up both paths
+                await client.send_ping()
+                await call(index)
             for _ in range(rounds):
-                for name in ("ping", "emit_event"):
+                for name in ("ping", "tool"):
                     started = previous = time.perf_counter()
                     for index in range(calls):
-                        await (ping() if name == "ping" else emit(index))
+                        await (client.send_ping() if name == "ping" else call(index))
                         now = time.perf_counter()
                         latencies[name].append(now - previous)
                         previous = now
@@ -94,17 +111,21 @@ def main() -> None:
     modes = {"off": [False], "on": [True], "both": [False, True]}[options.mode]
     print(f"{options.rounds} rounds x {options.calls} sequential calls of each, alternating; calls/s is the "
           "median of the rounds, p50 that of every call")
-    print(f"{'sync_writes':<12}{'ping/s':>9}{'emit/s':>9}{'emit÷ping':>11}{'ping p50':>10}{'emit p50':>10}"
+    print(f"{'server':<28}{'ping/s':>8}{'tool/s':>8}{'tool÷ping':>11}{'ping p50':>10}{'tool p50':>10}"
           f"{'API emit':>10}")
     with tempfile.TemporaryDirectory() as folder:
+        servers = [("bare SDK, noop tool", StdioServerParameters(command=sys.executable, args=["-c", NOOP_SERVER]),
+                    None)]
         for sync_writes in modes:
             root = make_project(Path(folder), sync_writes)
-            rates, latencies = anyio.run(measure, root, options.calls, options.rounds)
-            ping, emit = statistics.median(rates["ping"]), statistics.median(rates["emit_event"])
-            ping_p50, emit_p50 = (statistics.median(latencies[name]) * 1e3 for name in ("ping", "emit_event"))
-            api = api_emit_seconds(root, options.calls) * 1e3
-            print(f"{'on' if sync_writes else 'off':<12}{ping:>9.0f}{emit:>9.0f}{emit / ping:>11.2f}"
-                  f"{ping_p50:>8.2f}ms{emit_p50:>8.2f}ms{api:>8.2f}ms")
+            label = f"faber mcp, sync_writes {'on' if sync_writes else 'off'}"
+            servers.append((label, StdioServerParameters(command=FABER, args=["mcp"], cwd=root), root))
+        for label, server, root in servers:
+            rates, latencies = anyio.run(measure, server, Path(folder) / "server.log", options.calls, options.rounds)
+            ping, tool = statistics.median(rates["ping"]), statistics.median(rates["tool"])
+            ping_p50, tool_p50 = (statistics.median(latencies[name]) * 1e3 for name in ("ping", "tool"))
+            api = f"{api_emit_seconds(root, options.calls) * 1e3:8.2f}ms" if root else f"{'-':>10}"
+            print(f"{label:<28}{ping:>8.0f}{tool:>8.0f}{tool / ping:>11.2f}{ping_p50:>8.2f}ms{tool_p50:>8.2f}ms{api}")
 
 
 if __name__ == "__main__":
