@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import anyio
 import pytest
-from conftest import FABER, REPO, Cli, clean_environ
+from conftest import FABER, REPO, Cli, assert_one_line_error, clean_environ
 from faber_hookspecs.validation import validate_event
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -223,3 +223,9 @@ async def test_the_contrib_mcp_json_launches_the_server(project_dir: Path, tmp_p
             assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
     (remote,) = json.loads((REPO / "contrib/mcp/http.mcp.json").read_text())["mcpServers"].values()
     assert remote["type"] == "http" and remote["headers"]["Authorization"] == "Bearer ${FABER_MCP_TOKEN}"
+
+
+def test_outside_a_project_it_says_so_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run([FABER, "mcp"], cwd=tmp_path, env=clean_environ(), stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=60)
+    assert "FABER project" in assert_one_line_error(result) and result.stdout == ""
