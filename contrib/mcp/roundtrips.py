@@ -8,6 +8,10 @@ It makes a throwaway project in a temporary folder, launches the real `faber mcp
 this Python) through the SDK's stdio client, and alternates rounds of pings and emits so that both see
 the same machine load. For scale it also times, on a bare SDK server with one tool that does nothing,
 the cheapest tool call the SDK allows, and the Python API's emit in this process (no MCP at all).
+
+Wall-clock rates swing with whatever else the machine runs; the second table is steadier: CPU time
+per call with client and server in this one process (the SDK's in-memory transport, same JSON-RPC
+path minus the pipes), for ping, the noop tool, emit_event and the bare API emit.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ server.run("stdio")
 """
 
 
-def make_project(folder: Path, sync_writes: bool) -> Path:
-    root = folder / f"sync-{'on' if sync_writes else 'off'}"
+def make_project(folder: Path, sync_writes: bool, name: str | None = None) -> Path:
+    root = folder / (name or f"sync-{'on' if sync_writes else 'off'}")
     root.mkdir()
     initialize(root, "bench", "mcp", {})
     gateway = root / ".fractary/plugins/faber/gateway.json"
@@ -102,6 +106,47 @@ def api_emit_seconds(root: Path, calls: int) -> float:
     return (time.perf_counter() - started) / calls
 
 
+async def cpu_per_call(root: Path, calls: int, rounds: int) -> dict[str, float]:
+    """CPU seconds per call (median of the rounds), client and server in this process."""
+    from mcp.server.mcpserver import MCPServer
+
+    from faber_host.mcp.server import build_server
+
+    noop_server: MCPServer = MCPServer("noop")
+
+    @noop_server.tool()
+    async def noop(index: int = 0) -> dict[str, int]:
+        """Do nothing."""
+        return {"index": index}
+
+    faber = Faber.open(root, {})
+    run = faber.new_run("cpu").run_id
+    spent: dict[str, list[float]] = {"ping": [], "noop tool": [], "emit_event": [], "API emit": []}
+    async with Client(build_server(faber), mode="legacy") as client, Client(noop_server, mode="legacy") as bare:
+
+        async def one(name: str, index: int) -> None:
+            if name == "ping":
+                await client.send_ping()
+            elif name == "noop tool":
+                await bare.call_tool("noop", {"index": index})
+            elif name == "emit_event":
+                arguments = {"run": run, "type": "step_start", "phase": "build", "step": f"s{index % 10}"}
+                assert not (await client.call_tool("emit_event", arguments)).is_error
+            else:
+                faber.emit_draft(run, {"type": "step_start", "phase": "build", "step": f"s{index % 10}"})
+
+        for name in spent:
+            for index in range(30):
+                await one(name, index)
+        for _ in range(rounds):
+            for name in spent:
+                started = time.process_time()
+                for index in range(calls):
+                    await one(name, index)
+                spent[name].append((time.process_time() - started) / calls)
+    return {name: statistics.median(values) for name, values in spent.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="calls per round (default 200)")
@@ -114,18 +159,23 @@ def main() -> None:
     print(f"{'server':<28}{'ping/s':>8}{'tool/s':>8}{'tool÷ping':>11}{'ping p50':>10}{'tool p50':>10}"
           f"{'API emit':>10}")
     with tempfile.TemporaryDirectory() as folder:
-        servers = [("bare SDK, noop tool", StdioServerParameters(command=sys.executable, args=["-c", NOOP_SERVER]),
-                    None)]
+        servers: list[tuple[str, StdioServerParameters, Path | None]] = [
+            ("bare SDK, noop tool", StdioServerParameters(command=sys.executable, args=["-c", NOOP_SERVER]), None)
+        ]
         for sync_writes in modes:
-            root = make_project(Path(folder), sync_writes)
+            project = make_project(Path(folder), sync_writes)
             label = f"faber mcp, sync_writes {'on' if sync_writes else 'off'}"
-            servers.append((label, StdioServerParameters(command=FABER, args=["mcp"], cwd=root), root))
+            servers.append((label, StdioServerParameters(command=FABER, args=["mcp"], cwd=project), project))
         for label, server, root in servers:
             rates, latencies = anyio.run(measure, server, Path(folder) / "server.log", options.calls, options.rounds)
             ping, tool = statistics.median(rates["ping"]), statistics.median(rates["tool"])
             ping_p50, tool_p50 = (statistics.median(latencies[name]) * 1e3 for name in ("ping", "tool"))
-            api = f"{api_emit_seconds(root, options.calls) * 1e3:8.2f}ms" if root else f"{'-':>10}"
+            api = f"{api_emit_seconds(root, options.calls) * 1e3:8.2f}ms" if root is not None else f"{'-':>10}"
             print(f"{label:<28}{ping:>8.0f}{tool:>8.0f}{tool / ping:>11.2f}{ping_p50:>8.2f}ms{tool_p50:>8.2f}ms{api}")
+        print()
+        print("CPU per call, client and server in one process (in-memory transport), sync_writes off:")
+        cpu = anyio.run(cpu_per_call, make_project(Path(folder), False, "cpu"), options.calls, options.rounds)
+        print("  " + "   ".join(f"{name} {seconds * 1e6:.0f} µs" for name, seconds in cpu.items()))
 
 
 if __name__ == "__main__":
