@@ -110,7 +110,7 @@ async def cpu_per_call(root: Path, calls: int, rounds: int) -> dict[str, float]:
     """CPU seconds per call (median of the rounds), client and server in this process."""
     from mcp.server.mcpserver import MCPServer
 
-    from faber_host.mcp.server import build_server
+    from faber_host.mcp.server import build_server, freeze_startup_objects
 
     noop_server: MCPServer = MCPServer("noop")
 
@@ -122,7 +122,9 @@ async def cpu_per_call(root: Path, calls: int, rounds: int) -> dict[str, float]:
     faber = Faber.open(root, {})
     run = faber.new_run("cpu").run_id
     spent: dict[str, list[float]] = {"ping": [], "noop tool": [], "emit_event": [], "API emit": []}
-    async with Client(build_server(faber), mode="legacy") as client, Client(noop_server, mode="legacy") as bare:
+    server = build_server(faber)
+    freeze_startup_objects()  # as `faber mcp` does once it has started
+    async with Client(server, mode="legacy") as client, Client(noop_server, mode="legacy") as bare:
 
         async def one(name: str, index: int) -> None:
             if name == "ping":

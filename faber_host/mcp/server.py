@@ -5,6 +5,7 @@ resources, and the rule that a failing tool call answers one clear line.
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -69,6 +70,15 @@ def build_server(
     register_resources(server, faber, blocking)
     _answer_failures_in_one_line(server, {tool.name: tool for tool in tools})
     return server
+
+
+def freeze_startup_objects() -> None:
+    """Move everything built so far (the SDK, pydantic's schemas, the gateway) out of the garbage
+    collector's sight: a server allocates a little per request, and without this every full
+    collection walks those hundreds of thousands of long-lived objects again. Measured: emit_event
+    about a quarter cheaper (contrib/mcp/roundtrips.py)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _answer_failures_in_one_line(server: MCPServer, tools: dict[str, Tool]) -> None:

@@ -19,12 +19,13 @@ from pydantic import ValidationError
 
 from ..api import Faber
 from .errors import logger
-from .server import build_server, call_inline
+from .server import build_server, call_inline, freeze_startup_objects
 
 
 def serve_stdio(faber: Faber, *, debug: bool = False, log: TextIO = sys.stderr) -> None:
     """Serve the client on our stdin and stdout until it closes them."""
     server = build_server(faber, blocking=call_inline, debug=debug)
+    freeze_startup_objects()
     print(f"faber mcp: serving the runs of {faber.project.root} over stdio", file=log, flush=True)
     anyio.run(_run_stdio, server)
 

@@ -19,7 +19,7 @@ from mcp.server.auth.settings import AuthSettings
 
 from ..api import Faber
 from .listening import bind, check_http_policy
-from .server import build_server, call_in_thread
+from .server import build_server, call_in_thread, freeze_startup_objects
 
 MCP_PATH = "/mcp"
 
@@ -45,6 +45,7 @@ def serve_http(
         verifier = StaticTokenVerifier(token)
     server = build_server(faber, blocking=call_in_thread, auth=auth, token_verifier=verifier, debug=debug)
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
+    freeze_startup_objects()
     config = uvicorn.Config(app, log_level="info" if debug else "warning", access_log=debug, lifespan="on",
                             timeout_graceful_shutdown=5)
     guard = "a bearer token is required" if token else "no token: loopback only"
