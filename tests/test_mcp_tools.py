@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cli
 from faber_hookspecs.errors import FaberError
 from faber_hookspecs.events import EventDraft
 from faber_hookspecs.validation import validate_event
 from jsonschema.validators import validator_for
 from mcp import Client
-from mcp_support import TOOLS, call, fail
 
 from faber_host.api import Faber
 from faber_host.mcp.server import build_server
+
+from .conftest import Cli
+from .mcp_support import TOOLS, call, fail
 
 pytestmark = pytest.mark.anyio
 RUNS = Path(".fractary/plugins/faber/runs")
@@ -57,7 +58,7 @@ async def test_every_tool_has_a_description_a_closed_input_schema_and_an_output_
         validator_for(tool.input_schema).check_schema(tool.input_schema)
         assert tool.output_schema and tool.output_schema["type"] == "object", tool.name
     readers = {tool.name for tool in listed if tool.annotations and tool.annotations.read_only_hint}
-    assert readers == {"get_run", "list_runs", "get_events"}
+    assert readers == {"get_run", "list_runs", "get_events", "resume_context", "verify_run"}
 
 
 async def test_emit_event_takes_exactly_the_event_draft_fields(client: Client) -> None:

@@ -29,8 +29,10 @@ faber records FABER workflow runs (phases frame, architect, build, evaluate, rel
 event logs. Start a run with start_run (or use a run id you were given) and report progress with
 emit_event as it happens: workflow_start; phase_start; step_start, then step_complete or step_error;
 phase_complete; workflow_complete or workflow_error. Read where a run stands with get_run, get_events or
-the faber://run/{org}/{project}/{uuid}/state resource. A run may be named by its uuid or its first 8 or
-more characters. A failed call answers one line that says what to fix.
+the faber://run/{org}/{project}/{uuid}/state resource. To continue a failed or paused run, resume_run
+(then resume_context after each step says what is next); to run past work again with other parameters,
+rerun_run. A run may be named by its uuid or its first 8 or more characters. A failed call answers one
+line that says what to fix.
 """.split())
 
 

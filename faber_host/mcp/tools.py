@@ -15,13 +15,16 @@ from typing import Annotated, Any
 from faber_hookspecs.catalogue import EVENT_TYPES
 from faber_hookspecs.errors import BackendError
 from faber_hookspecs.events import EventDraft
+from faber_hookspecs.integrity import VerifyReport
 from faber_hookspecs.records import RunRecord
+from faber_hookspecs.resume import ResumeContext
 from faber_hookspecs.state import RunStatus
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from ..api import Faber
+from ..runner.outcome import RerunResult
 from .paging import page_of_events, page_of_runs
 from .results import EmittedEvent, EventPage, ReconstructedState, RunList, RunSummary, StartedRun
 
@@ -37,6 +40,14 @@ EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX = 1000, 10000
 RunRef = Annotated[
     str,
     Field(description="The run: its id org/project/uuid, its uuid, or the first 8 or more characters of the uuid."),
+]
+
+StepRef = Annotated[
+    str | None,
+    Field(description="Continue at this step, as phase:step (it and the later ones run again)."),
+]
+ForceFlag = Annotated[
+    bool, Field(description="Go on although the workflow definition changed since the run started.")
 ]
 
 _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -59,6 +70,10 @@ class FaberTools:
             ("get_run", _READ_ONLY),
             ("list_runs", _READ_ONLY),
             ("get_events", _READ_ONLY),
+            ("resume_context", _READ_ONLY),
+            ("resume_run", _ADDITIVE),
+            ("rerun_run", _ADDITIVE),
+            ("verify_run", _READ_ONLY),
             ("reconstruct_state", ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                                   idempotent_hint=True, open_world_hint=False)),
             ("archive_run", ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=True)),
@@ -188,6 +203,49 @@ class FaberTools:
         stored state, or with write=true to repair it."""
         state, warnings = await self.blocking(self.faber.reconstruct, run, write=write)
         return ReconstructedState(state=state, written=write, warnings=warnings)
+
+    # Resume and re-run ------------------------------------------------------------------------------
+
+    async def resume_context(self, run: RunRef, step: StepRef = None, force: ForceFlag = False) -> ResumeContext:
+        """What a run has done, what it needs next (next_action, and next_step with its command or
+        prompt), and whether it can be resumed, and if not why and what to do. No side effects (like
+        `faber runs resume-context --json`)."""
+        return await self.blocking(self.faber.resume_context, run, step=step, force=force)  # type: ignore[no-any-return]
+
+    async def resume_run(self, run: RunRef, step: StepRef = None, force: ForceFlag = False) -> ResumeContext:
+        """Continue a failed, cancelled, paused or interrupted run under the same run id: records
+        workflow_resumed (the backends may refuse, with a reason) and answers with the context, whose
+        next_step is the step to execute. Nothing is executed here: run next_step yourself, report it
+        with emit_event (step_start, then step_complete or step_error), and ask resume_context for the
+        step after. A completed run is refused: use rerun_run."""
+        return await self.blocking(self.faber.resume, run, step=step, force=force)  # type: ignore[no-any-return]
+
+    async def rerun_run(
+        self,
+        run: RunRef,
+        params: Annotated[
+            dict[str, Any] | None, Field(description="Parameters to change; the others keep the original's values.")
+        ] = None,
+        phases: Annotated[
+            list[str] | None, Field(description="Only these phases (default: the original's).")
+        ] = None,
+        autonomy: Annotated[str | None, Field(description="A different autonomy level.")] = None,
+        work_id: Annotated[str | None, Field(description="A different work item.")] = None,
+    ) -> RerunResult:
+        """Start a new run of the same work from a past run, with changed parameters: a new run id in
+        the same org and project, linked both ways (rerun_of, parent_run_id, root_run_id; the
+        original's child_runs), with the changes {key: {from, to}} recorded. Nothing is executed: the
+        answer holds the new run's context and its first step (like `faber runs rerun --json`)."""
+        return await self.blocking(  # type: ignore[no-any-return]
+            self.faber.rerun, run, params=params, phases=phases, autonomy=autonomy, work_id=work_id
+        )
+
+    async def verify_run(self, run: RunRef) -> VerifyReport:
+        """Check a run's stored files: event ids 1..N without gaps or duplicates, every event file
+        valid, the stored state equal to the state rebuilt from the events, the id counter right. ok is
+        true only when all hold; each problem is named (a run with problems is an answer, not an
+        error). reconstruct_state with write=true fixes a stale state; `faber runs repair` the rest."""
+        return await self.blocking(self.faber.verify, run)  # type: ignore[no-any-return]
 
     # Archive ----------------------------------------------------------------------------------------
 
