@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from . import events, integrity, mcp, resume, run, runs, setup
+from . import backends, doctor, events, integrity, mcp, resume, run, runs, setup
 
 app = typer.Typer(
     name="faber",
@@ -54,6 +54,8 @@ mcp.register(app)
 resume.register(runs.app)
 integrity.register(runs.app)
 app.add_typer(runs.app, name="runs")
+app.add_typer(backends.app, name="backends")
+doctor.register(app)
 
 
 def build_command() -> Any:
