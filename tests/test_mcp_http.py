@@ -12,11 +12,10 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
+from conftest import FABER, Cli, assert_one_line_error, clean_environ
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-
-from .conftest import FABER, Cli, assert_one_line_error, clean_environ
-from .mcp_support import TOOLS, call, read
+from mcp_support import TOOLS, call, read
 
 pytestmark = pytest.mark.anyio
 TOKEN = "s3cret-token-for-the-tests-0123456789"

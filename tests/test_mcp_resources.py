@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from mcp import Client, MCPError
+from mcp_support import call, read
 
 from faber_host.api import Faber
 from faber_host.mcp.errors import RESOURCE_NOT_FOUND
 from faber_host.mcp.server import build_server
-
-from .mcp_support import call, read
 
 pytestmark = pytest.mark.anyio
 TEMPLATES = {

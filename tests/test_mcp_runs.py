@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_workflow
 from faber_hookspecs.errors import FaberError
 from mcp import Client
+from mcp_support import call, fail
 
 from faber_host.api import Faber
 from faber_host.mcp.server import build_server
-
-from .conftest import write_workflow
-from .mcp_support import call, fail
 
 pytestmark = pytest.mark.anyio
 RUNS = Path(".fractary/plugins/faber/runs")

@@ -15,12 +15,11 @@ from typing import IO, Any
 
 import anyio
 import pytest
+from conftest import FABER, REPO, Cli, assert_one_line_error, clean_environ
 from faber_hookspecs.validation import validate_event
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
-
-from .conftest import FABER, REPO, Cli, assert_one_line_error, clean_environ
-from .mcp_support import TOOLS, call, read
+from mcp_support import TOOLS, call, read
 
 pytestmark = pytest.mark.anyio
 RUNS = Path(".fractary/plugins/faber/runs")

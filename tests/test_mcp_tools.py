@@ -9,17 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Cli
 from faber_hookspecs.errors import FaberError
 from faber_hookspecs.events import EventDraft
 from faber_hookspecs.validation import validate_event
 from jsonschema.validators import validator_for
 from mcp import Client
+from mcp_support import TOOLS, call, fail
 
 from faber_host.api import Faber
 from faber_host.mcp.server import build_server
-
-from .conftest import Cli
-from .mcp_support import TOOLS, call, fail
 
 pytestmark = pytest.mark.anyio
 RUNS = Path(".fractary/plugins/faber/runs")
