@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
@@ -100,11 +101,13 @@ class LocalFilesBackend:
     def faber_load_run(self, run_id: str) -> RunRecord:
         parsed = RunId.parse(run_id)
         metadata, state, warnings = inspect_run(self.store, parsed)
+        folder = self.store.folder(parsed)
         return RunRecord(
             metadata=RunMetadata.model_validate(metadata),
             state=RunState.model_validate(state),
-            location=self.store.folder(parsed).path,
+            location=folder.path,
             warnings=warnings,
+            events_local=not folder.events_removed(),
         )
 
     @hookimpl(trylast=True)
@@ -161,3 +164,23 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_repair_run(self, run_id: str) -> RepairReport:
         return repair_run(self.store, RunId.parse(run_id))
+
+    # Archive -----------------------------------------------------------------------------------------
+
+    @hookimpl(trylast=True)
+    def faber_consolidate_run(self, run_id: str) -> ArchiveBundle:
+        from .archiving import consolidate_run
+
+        return consolidate_run(self.store, RunId.parse(run_id))
+
+    @hookimpl(trylast=True)
+    def faber_cleanup_run(self, run_id: str, manifest_sha256: str, dry_run: bool) -> RemovedEvents:
+        from .archiving import cleanup_run
+
+        return cleanup_run(self.store, RunId.parse(run_id), manifest_sha256, dry_run=dry_run)
+
+    @hookimpl(trylast=True)
+    def faber_import_run(self, bundle: ArchiveBundle) -> RunRecord:
+        from .archiving import import_run
+
+        return self.faber_load_run(str(import_run(self.store, bundle)))
