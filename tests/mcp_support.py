@@ -11,7 +11,7 @@ from mcp_types import CallToolResult, TextResourceContents
 
 TOOLS = {
     "emit_event", "start_run", "get_run", "list_runs", "get_events", "resume_context", "resume_run", "rerun_run",
-    "verify_run", "reconstruct_state", "archive_run", "restore_run",
+    "verify_run", "reconstruct_state", "consolidate_events", "archive_run", "restore_run",
 }
 """Every tool the server serves today."""
 

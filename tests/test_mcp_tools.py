@@ -278,12 +278,28 @@ async def test_reconstruct_state_rebuilds_and_repairs(client: Client, run: str, 
 # Archive, unknown tools, crashes -----------------------------------------------------------------------
 
 
-async def test_archive_tools_say_no_archive_backend_is_enabled(client: Client, run: str, project_dir: Path) -> None:
-    for tool, arguments in (("archive_run", {"run": run, "cleanup": True}), ("restore_run", {"run": run})):
-        message = await fail(client, tool, **arguments)
-        assert message.startswith("no archive backend is enabled in ")
-        assert str(project_dir / ".fractary/plugins/faber/gateway.json") in message and "faber-backend-s3" in message
-    assert (project_dir / RUNS / run / "events").is_dir(), "nothing was touched"
+async def test_archive_tools_say_no_archive_backend_is_enabled(
+    client: Client, run: str, faber: Faber, project_dir: Path
+) -> None:
+    await call(client, "emit_event", run=run, type="workflow_start")
+    await call(client, "emit_event", run=run, type="workflow_complete")
+    message = await fail(client, "archive_run", run=run, cleanup=True)
+    assert message.startswith("no archive backend is enabled") and "faber-backend-s3" in message
+    assert message == api_error(lambda: faber.archive_run(run, cleanup=True))
+    assert len(list((project_dir / RUNS / run / "events").glob("*.json"))) == 2, "nothing was touched"
+    here = await call(client, "restore_run", run=run)
+    assert here["already_local"] is True and here["event_count"] == 2, "a run whose events are here needs nothing"
+
+
+async def test_consolidate_events_writes_the_bundle(client: Client, run: str, project_dir: Path) -> None:
+    for index in range(3):
+        await call(client, "emit_event", run=run, type="checkpoint", message=f"c{index}")
+    bundle = await call(client, "consolidate_events", run=run.split("/")[-1][:8])
+    assert bundle["run_id"] == run and bundle["manifest"]["event_count"] == 3
+    lines = (Path(bundle["directory"]) / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == ["c0", "c1", "c2"]
+    assert (await call(client, "consolidate_events", run=run))["manifest_sha256"] == bundle["manifest_sha256"]
+    assert (await fail(client, "consolidate_events", run="0000000000")).startswith("no run matches")
 
 
 async def test_unknown_tools_and_crashes_are_error_results_and_the_server_goes_on(

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from faber_hookspecs.catalogue import EVENT_TYPES
-from faber_hookspecs.errors import BackendError
 from faber_hookspecs.events import EventDraft
 from faber_hookspecs.integrity import VerifyReport
 from faber_hookspecs.records import RunRecord
@@ -24,6 +23,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from ..api import Faber
+from ..archive import ArchiveResult, ConsolidateResult, RestoreResult
 from ..runner.outcome import RerunResult
 from .paging import page_of_events, page_of_runs
 from .results import EmittedEvent, EventPage, ReconstructedState, RunList, RunSummary, StartedRun
@@ -76,6 +76,8 @@ class FaberTools:
             ("verify_run", _READ_ONLY),
             ("reconstruct_state", ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                                   idempotent_hint=True, open_world_hint=False)),
+            ("consolidate_events", ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                                   idempotent_hint=True, open_world_hint=False)),
             ("archive_run", ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=True)),
             ("restore_run", ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)),
         ):
@@ -249,24 +251,42 @@ class FaberTools:
 
     # Archive ----------------------------------------------------------------------------------------
 
+    async def consolidate_events(self, run: RunRef) -> ConsolidateResult:
+        """Write a run's bundle into its archive/ folder: events.jsonl (every event, in id order),
+        state.json, metadata.json and manifest.json (counts, first and last id, sha256s). The same run
+        always gives the same bytes (like `faber consolidate`)."""
+        return await self.blocking(self.faber.consolidate_events, run)  # type: ignore[no-any-return]
+
     async def archive_run(
         self,
         run: RunRef,
         cleanup: Annotated[
-            bool, Field(description="Remove the local event files once the archive is verified.")
+            bool, Field(description="Then remove the local event files (state, metadata and manifest stay).")
         ] = False,
-    ) -> dict[str, Any]:
-        """Archive a finished run to the archive backend (S3): consolidate, upload, verify."""
-        raise self._no_archive_backend()
+        force: Annotated[bool, Field(description="Archive a run that is still in progress.")] = False,
+    ) -> ArchiveResult:
+        """Archive a finished run to every enabled archive backend (S3): consolidate, upload with
+        checksums, verify every object, record the archive in the run's metadata, and only then, with
+        cleanup, remove the local event files. On any failure nothing local is removed, the message
+        names what failed, and calling again completes the archive (like `faber archive`)."""
+        return await self.blocking(self.faber.archive_run, run, cleanup=cleanup, force=force)  # type: ignore[no-any-return]
 
-    async def restore_run(self, run: RunRef) -> dict[str, Any]:
-        """Bring an archived run back from the archive backend (S3), checksums verified."""
-        raise self._no_archive_backend()
-
-    def _no_archive_backend(self) -> BackendError:
-        return BackendError(
-            f"no archive backend is enabled in {self.faber.project.gateway_file}: install faber-backend-s3 "
-            'and enable it there ("backends": {"s3_archive": {"enabled": true, "config": {"bucket": ...}}})'
+    async def restore_run(
+        self,
+        run: RunRef,
+        expected_manifest_sha256: Annotated[
+            str | None, Field(description="The manifest's sha256 to insist on (default: the one recorded here).")
+        ] = None,
+        trust_archive: Annotated[
+            bool, Field(description="Accept an archive this machine has no record of (a run archived elsewhere).")
+        ] = False,
+    ) -> RestoreResult:
+        """Bring an archived run back from the archive backend: download, check every checksum, and
+        expand its events into the same event files as before (like `faber restore`); a checksum
+        mismatch is refused and changes nothing. A restored run can be resumed here."""
+        return await self.blocking(  # type: ignore[no-any-return]
+            self.faber.restore_run, run, expected_manifest_sha256=expected_manifest_sha256,
+            trust_archive=trust_archive,
         )
 
 
