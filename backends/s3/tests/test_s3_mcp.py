@@ -40,6 +40,10 @@ def test_archive_and_restore_through_mcp(make_project: Any, bucket: str) -> None
             assert archived["cleanup"]["files"] == len(original)
             again = await _call(client, "archive_run", run=run_id)
             assert again["already_archived"] is True
+            refused = await _call(client, "emit_event", run=run_id, type="checkpoint")
+            assert refused[0] == "error" and "\n" not in refused[1], "a cleaned-up run takes no events"
+            resumed = await _call(client, "resume_run", run=run_id)  # restores the events first, by itself
+            assert resumed["run_id"] == run_id and resumed["status"] == "in_progress"
 
     async def on_ci() -> None:
         async with Client(build_server(ci.api())) as client:
@@ -54,7 +58,8 @@ def test_archive_and_restore_through_mcp(make_project: Any, bucket: str) -> None
             assert continued["event_id"] == len(original) + 1
 
     anyio.run(on_the_laptop)
-    assert not (laptop.run_folder(run_id) / "events").exists(), "cleaned up after the verified archive"
+    back = event_files(laptop.run_folder(run_id))
+    assert {name: back[name] for name in original} == original and len(back) == len(original) + 1
     shutil.rmtree(laptop.run_folder(run_id))
     anyio.run(on_ci)
     restored_files = event_files(ci.run_folder(run_id))
