@@ -4,12 +4,13 @@ the 2026 per-request envelope): answers, structured content, and one-line error 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cli
+from conftest import Cli, clean_environ
 from faber_hookspecs.errors import FaberError
 from faber_hookspecs.events import EventDraft
 from faber_hookspecs.validation import validate_event
@@ -87,6 +88,37 @@ async def test_emit_event_stores_durably_and_answers_with_the_id(client: Client,
     stored = json.loads(files[0].read_text())
     validate_event(stored)
     assert stored["source"] == "faber-mcp" and stored["message"] == "go" and stored["timestamp"] == first["timestamp"]
+
+
+@pytest.mark.parametrize("sync_writes", [True, False])
+async def test_emit_event_answers_once_durable_as_sync_writes_says(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch, sync_writes: bool
+) -> None:
+    """With sync_writes on, the event's bytes and its name in events/ are fsynced before the answer
+    (within the call, not later); with it off, nothing is."""
+    gateway = project_dir / ".fractary/plugins/faber/gateway.json"
+    document = json.loads(gateway.read_text())
+    document["backends"]["local_files"]["config"]["sync_writes"] = sync_writes
+    gateway.write_text(json.dumps(document))
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    async with Client(build_server(Faber.open(project_dir, clean_environ()))) as client:
+        run = (await call(client, "start_run", work_id="1"))["run_id"]
+        monkeypatch.setattr(os, "fsync", fsync)
+        assert (await call(client, "emit_event", run=run, type="workflow_start"))["event_id"] == 1
+        answered = list(synced)
+        monkeypatch.setattr(os, "fsync", real_fsync)
+    events_dir = os.path.realpath(project_dir / RUNS / run / "events")
+    if sync_writes:
+        assert f"{events_dir}/.pending" in answered, "the event's bytes (hard-linked to 001-... after)"
+        assert answered.index(events_dir) > answered.index(f"{events_dir}/.pending"), "then its name"
+    else:
+        assert answered == []
 
 
 async def test_emit_event_records_every_field(client: Client, run: str, faber: Faber) -> None:
@@ -272,7 +304,7 @@ async def test_reconstruct_state_rebuilds_and_repairs(client: Client, run: str, 
     repaired = await call(client, "reconstruct_state", run=run, write=True)
     assert repaired["written"] is True
     assert json.loads(state_file.read_text())["status"] == "completed"
-    assert await fail(client, "reconstruct_state", run="0000000") != ""
+    assert (await fail(client, "reconstruct_state", run="0000000")).startswith("cannot read '0000000' as a run")
 
 
 # Archive, unknown tools, crashes -----------------------------------------------------------------------
@@ -289,6 +321,12 @@ async def test_archive_tools_say_no_archive_backend_is_enabled(
     assert len(list((project_dir / RUNS / run / "events").glob("*.json"))) == 2, "nothing was touched"
     here = await call(client, "restore_run", run=run)
     assert here["already_local"] is True and here["event_count"] == 2, "a run whose events are here needs nothing"
+    elsewhere = "acme/widget-service/00000000-0000-4000-8000-000000000000"
+    for arguments in ({"run": elsewhere}, {"run": elsewhere, "trust_archive": True}, {"run": "deadbeef"}):
+        message = await fail(client, "restore_run", **arguments)
+        assert message.startswith("no archive backend is enabled"), arguments
+        assert message == api_error(lambda arguments=arguments: faber.restore_run(**arguments))
+    assert not (project_dir / RUNS / elsewhere).exists()
 
 
 async def test_consolidate_events_writes_the_bundle(client: Client, run: str, project_dir: Path) -> None:
