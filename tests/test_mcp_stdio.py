@@ -125,6 +125,40 @@ def test_malformed_lines_and_bad_requests_get_answers_and_the_server_goes_on(cli
     assert "Traceback" not in errors
 
 
+def test_acknowledged_events_survive_a_killed_server(cli: Cli, project_dir: Path) -> None:
+    """The client sends 100 emit_event calls at once and SIGKILLs the server after 30 answers: every
+    acknowledged event is on disk, the ids there are 1..M without a gap, and the next writer (the CLI)
+    carries on at M+1 with the run verifying clean."""
+    run = cli.ok("runs", "new", "--work-id", "killed").strip()
+    server = subprocess.Popen([FABER, "mcp"], cwd=project_dir, env=clean_environ(), text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert server.stdin and server.stdout
+    handshake = [
+        {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "k", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    ]
+    calls = [{"jsonrpc": "2.0", "id": index, "method": "tools/call",
+              "params": {"name": "emit_event", "arguments": {"run": run, "type": "checkpoint", "message": f"m{index}"}}}
+             for index in range(1, 101)]
+    try:
+        server.stdin.write("".join(json.dumps(message) + "\n" for message in [*handshake, *calls]))
+        server.stdin.flush()
+        assert "result" in json.loads(server.stdout.readline())
+        answers = [json.loads(server.stdout.readline()) for _ in range(30)]
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+    acknowledged = {answer["id"]: answer["result"]["structuredContent"]["event_id"] for answer in answers}
+    files = {int(path.name.split("-")[0]): json.loads(path.read_text())
+             for path in (project_dir / RUNS / run / "events").glob("*.json")}
+    assert sorted(files) == list(range(1, len(files) + 1)) and len(files) >= 30
+    for request, event_id in acknowledged.items():
+        assert files[event_id]["message"] == f"m{request}", "an acknowledged event is on disk as sent"
+    assert cli.ok("event", "emit", run, "checkpoint").strip() == str(len(files) + 1)
+    assert cli.json("runs", "verify", run, "--json")["ok"] is True  # type: ignore[index]
+
+
 def test_sigterm_ends_the_server_quietly(project_dir: Path) -> None:
     server = subprocess.Popen([FABER, "mcp"], cwd=project_dir, env=clean_environ(), text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
