@@ -66,6 +66,9 @@ async def test_the_right_token_is_served_and_a_request_without_it_gets_401(proje
                 refused = await http.post(url, json=INITIALIZE, headers={**ACCEPT, **headers})
                 assert refused.status_code == 401, (headers, refused.text)
                 assert refused.headers["www-authenticate"].startswith("Bearer ")
+            for method in ("GET", "DELETE"):  # the SSE stream and session end are guarded alike
+                refused = await http.request(method, url, headers={**ACCEPT, "mcp-session-id": "x"})
+                assert refused.status_code == 401, (method, refused.text)
             garbled = await http.post(url, content=b"{not json", headers={**ACCEPT, "Authorization": f"Bearer {TOKEN}"})
             assert garbled.status_code == 400 and garbled.json()["error"]["code"] == -32700
 
