@@ -37,10 +37,8 @@ EVENT_SOURCE = "faber-mcp"
 RUNS_PAGE_DEFAULT, RUNS_PAGE_MAX = 50, 1000
 EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX = 1000, 10000
 
-RunRef = Annotated[
-    str,
-    Field(description="The run: its id org/project/uuid, its uuid, or the first 8 or more characters of the uuid."),
-]
+RUN_HELP = "The run: its id org/project/uuid, its uuid, or the first 8 or more characters of the uuid."
+RunRef = Annotated[str, Field(description=RUN_HELP)]
 
 StepRef = Annotated[
     str | None,
@@ -295,10 +293,7 @@ def emit_event_schema() -> dict[str, Any]:
     ``source`` (the server sets it)."""
     draft = EventDraft.model_json_schema()
     properties = {
-        "run": {
-            "type": "string",
-            "description": "The run: its id org/project/uuid, its uuid, or the first 8 or more characters of the uuid.",
-        },
+        "run": {"type": "string", "description": RUN_HELP},
         **{name: value for name, value in draft["properties"].items() if name != "source"},
     }
     properties["type"] = {**properties["type"], "description": _type_help()}
