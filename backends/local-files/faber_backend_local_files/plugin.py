@@ -114,7 +114,9 @@ class LocalFilesBackend:
 
     @hookimpl(trylast=True)
     def faber_reconstruct_state(self, run_id: str) -> RunState:
-        return RunState.model_validate(self.store.reconstruct(RunId.parse(run_id)))
+        parsed = RunId.parse(run_id)
+        self.store.forget_state(parsed)  # whoever rebuilds a state may be about to replace state.json
+        return RunState.model_validate(self.store.reconstruct(parsed))
 
     @hookimpl(trylast=True)
     def faber_list_runs(self, query: RunQuery) -> list[RunState]:

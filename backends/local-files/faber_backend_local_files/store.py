@@ -194,6 +194,12 @@ class LocalRunStore:
         metadata = self.load_metadata(run_id)
         return reconstruct(initial_state_for(metadata), self.events_folder(run_id).iter_events())
 
+    def forget_state(self, run_id: RunId) -> None:
+        """Drop this process's cached state of the run, so that the next ``write_state_if_newer``
+        is not skipped: a long-lived process (the MCP server) that rebuilds a damaged state.json
+        through the same event it last wrote must still replace the file."""
+        self._states.pop(str(run_id), None)
+
     def wrote_state(self, run_id: RunId, last_event_id: int) -> bool:
         """True when this store itself wrote the run's state through ``last_event_id`` (or later)."""
         cached = self._states.get(str(run_id))

@@ -1,0 +1,94 @@
+"""Serve one client, the one that launched ``faber mcp``, on stdin and stdout.
+
+The API runs inline on the event loop: the client waits for each answer anyway, and a thread hand-off
+per call would only add latency. A line that is not a JSON-RPC message is answered with the error
+JSON-RPC calls for (-32700 or -32600) rather than dropped in silence, and the next line is served.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from pydantic import ValidationError
+
+from ..api import Faber
+from .errors import logger
+from .server import build_server, call_inline, freeze_startup_objects
+
+
+def serve_stdio(faber: Faber, *, debug: bool = False, log: TextIO = sys.stderr) -> None:
+    """Serve the client on our stdin and stdout until it closes them."""
+    server = build_server(faber, blocking=call_inline, debug=debug)
+    freeze_startup_objects()
+    print(f"faber mcp: serving the runs of {faber.project.root} over stdio", file=log, flush=True)
+    anyio.run(_run_stdio, server)
+
+
+async def _run_stdio(server: MCPServer) -> None:
+    """``MCPServer.run_stdio_async``, except that a line that is not a JSON-RPC message gets the
+    JSON-RPC error it calls for instead of being dropped without a word."""
+    lowlevel = server._lowlevel_server
+    async with stdio_server() as (read_stream, write_stream):
+        messages = AnswerMalformedMessages(read_stream, write_stream)
+        await lowlevel.run(messages, write_stream, lowlevel.create_initialization_options())
+
+
+class AnswerMalformedMessages:
+    """The transport's incoming messages, where a line that is not JSON (-32700 Parse error) or not a
+    JSON-RPC message (-32600 Invalid Request) is answered on the spot and skipped, so the client hears
+    why and the next message is served as usual."""
+
+    def __init__(self, messages: Any, replies: Any) -> None:
+        self._messages = messages
+        self._replies = replies
+
+    @property
+    def last_context(self) -> Any:
+        """The sender's context of the last message (what the SDK's dispatcher reads)."""
+        return getattr(self._messages, "last_context", None)
+
+    async def receive(self) -> Any:
+        while True:
+            item = await self._messages.receive()
+            if not isinstance(item, Exception):
+                return item
+            await self._replies.send(malformed_message_reply(item))
+
+    def __aiter__(self) -> AnswerMalformedMessages:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._messages.aclose()
+
+    async def __aenter__(self) -> AnswerMalformedMessages:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def malformed_message_reply(problem: Exception) -> Any:
+    """The JSON-RPC error answering a line the transport could not read as a message."""
+    errors = problem.errors() if isinstance(problem, ValidationError) else []
+    if errors and errors[0]["type"] == "json_invalid":
+        error = ErrorData(code=PARSE_ERROR, message="Parse error: the line is not valid JSON")
+    else:
+        error = ErrorData(code=INVALID_REQUEST, message="Invalid Request: not a JSON-RPC 2.0 request, "
+                          "notification or response")
+    # JSON that is not a message: answer its id if it has a usable one (the parse errors carry the object)
+    ids = [e["input"].get("id") for e in errors if isinstance(e.get("input"), dict)]
+    request_id = next((i for i in ids if isinstance(i, str | int) and not isinstance(i, bool)), None)
+    logger.info("answered a malformed message: %s", error.message)
+    return SessionMessage(JSONRPCError(jsonrpc="2.0", id=request_id, error=error))
