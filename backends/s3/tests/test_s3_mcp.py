@@ -8,11 +8,11 @@ from typing import Any
 
 import anyio
 from mcp import Client
-from s3_support import Project, emit_failed_run, event_files
+from s3_helpers import Project, emit_failed_run, event_files
 
 from faber_host.mcp.server import build_server
 
-pytest_plugins = ["s3_support"]  # the S3 server and the projects archiving to it: fixtures
+pytest_plugins = ["s3_fixtures"]  # the S3 server and the projects archiving to it: fixtures
 
 
 async def _call(client: Client, tool: str, **arguments: Any) -> Any:
