@@ -6,7 +6,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 
 from . import events, runs, setup
@@ -53,6 +52,8 @@ events.register(app)
 app.add_typer(runs.app, name="runs")
 
 
-def build_command() -> click.Command:
-    """The click command behind the typer app (what ``main`` runs)."""
-    return typer.main.get_command(app)
+def build_command() -> typer.core.TyperGroup:
+    """The click command behind the typer app (what ``main`` runs); typer vendors its own click."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)  # an app with sub-commands is a group
+    return command
