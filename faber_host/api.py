@@ -17,9 +17,9 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -34,6 +34,10 @@ from faber_hookspecs.wire import utc_timestamp
 
 from .gateway import Gateway
 from .project import Project, git_environment
+
+if TYPE_CHECKING:
+    from .views.summary import RelatedRun
+    from .views.timeline import Timeline
 
 PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -234,6 +238,64 @@ class Faber:
         state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
         warnings = self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state) if write else []
         return state, warnings
+
+    # Seeing runs ------------------------------------------------------------------------------------
+
+    def timeline(self, run: str, *, now: str | None = None) -> Timeline:
+        """The run's timeline (bars per phase and step, attempts, markers, lineage) from its events.
+        ``now`` (a UTC timestamp, default the current time) is how far a running run is drawn."""
+        return self._timeline(self.run(run), now=now)
+
+    def report(self, run: str, *, max_events: int | None = None) -> str:
+        """The run as one self-contained HTML page: metadata, parameters, lineage, the SVG timeline,
+        approvals, errors, artifacts and the event table. ``max_events`` bounds the table (default
+        5000; 0 lists every event); the timeline always uses every event."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        from .views.html_report import DEFAULT_MAX_EVENTS, EventSample, render_report
+
+        if max_events is not None and max_events < 0:
+            raise InvalidInput("--max-events must be 0 (every event) or more")
+        record = self.run(run)
+        sample = EventSample(DEFAULT_MAX_EVENTS if max_events is None else max_events)
+        timeline = self._timeline(record, keep=sample.keep)
+        try:
+            generator = f"faber-host {version('faber-host')}"
+        except PackageNotFoundError:
+            generator = "faber-host"
+        return render_report(
+            record, timeline, sample, self.related_runs(record), generated_at=utc_timestamp(), generator=generator
+        )
+
+    def _timeline(
+        self,
+        record: RunRecord,
+        *,
+        now: str | None = None,
+        keep: Callable[[Iterable[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None,
+    ) -> Timeline:
+        from .views.timeline import build_timeline
+
+        run_id = record.metadata.run_id
+        loaded = self.gateway.ask("faber_load_events", run_id=run_id, since_id=0)
+        events: Iterable[dict[str, Any]] = (event.model_dump(mode="json", exclude_none=True) for event in loaded)
+        if keep is not None:
+            events = keep(events)
+        return build_timeline(events, record.metadata.to_json(), now=now or utc_timestamp())
+
+    def related_runs(self, record: RunRecord) -> list[RelatedRun]:
+        """The runs this one re-runs, descends from or was re-run as, each with its status (None when
+        it is not in this project's store)."""
+        from .views.summary import RelatedRun, related_runs
+
+        found = []
+        for relation, run_id in related_runs(record):
+            try:
+                status: str | None = self.gateway.ask("faber_load_run", run_id=run_id).state.status
+            except (RunNotFound, InvalidRunId):
+                status = None
+            found.append(RelatedRun(run_id, relation, status))
+        return found
 
 
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def fail(message: str, code: int) -> int:
@@ -44,3 +48,37 @@ def _cell(value: Any) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def terminal_console() -> Console:
+    """A rich console on stdout: ``is_terminal`` says whether to draw for a person (rich honours
+    NO_COLOR, FORCE_COLOR and TERM=dumb)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def write_text_file(path: Path, text: str) -> None:
+    """Write a file the user named, whole or not at all (a temporary file renamed into place)."""
+    import os
+    import tempfile
+
+    from faber_hookspecs.errors import StorageError
+
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        if path.is_dir():
+            raise StorageError(f"{path} is a folder; give a file name, such as {path / 'report.html'}")
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except FileNotFoundError:
+        raise StorageError(f"cannot write {path}: the folder {folder} does not exist") from None
+    except OSError as problem:
+        raise StorageError(f"cannot write {path}: {problem.strerror or problem}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError as problem:
+        os.unlink(temporary)
+        raise StorageError(f"cannot write {path}: {problem.strerror or problem}") from None

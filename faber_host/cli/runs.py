@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from faber_hookspecs.records import RunRecord
-
 from .context import open_faber, parse_params
-from .output import print_json, print_table, warn
+from .output import print_json, print_table, terminal_console, warn, write_text_file
 
 app = typer.Typer(help="Create, list, show and rebuild runs.", no_args_is_help=True)
 
@@ -67,7 +67,10 @@ def show(
     run: RunArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print metadata, state and warnings as JSON.")] = False,
 ) -> None:
-    """Show a run: what it is, where it stands, and its phases and steps."""
+    """Show a run: what it is, where it stands, and its timeline of phases and steps.
+
+    On a terminal the timeline is drawn in colour; in a pipe it is plain text.
+    """
     record = open_faber(ctx).run(run)
     if as_json:
         print_json(
@@ -81,7 +84,48 @@ def show(
         return
     for message in record.warnings:
         warn(message)
-    _print_run(record)
+    faber = open_faber(ctx)
+    timeline = faber.timeline(record.metadata.run_id)
+    related = faber.related_runs(record)
+    console = terminal_console()
+    if console.is_terminal:
+        from ..views.terminal import print_run
+
+        print_run(console, record, timeline, related)
+    else:
+        from ..views.text import render_text
+
+        sys.stdout.write(render_text(record, timeline, related))
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    run: RunArgument,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="The HTML file to write ('-' for stdout). Default: report-<uuid>.html here.",
+                     show_default=False),
+    ] = None,
+    max_events: Annotated[
+        Optional[int],
+        typer.Option("--max-events", help="List at most this many events in the table (0: all). Default 5000.",
+                     show_default=False),
+    ] = None,
+) -> None:
+    """Write a run as one self-contained HTML page (timeline, metadata, lineage, artifacts, events)
+    that opens offline and can be attached to a pull request."""
+    from ..views.html_report import report_filename_hint
+
+    faber = open_faber(ctx)
+    run_id = str(faber.resolve(run))
+    page = faber.report(run_id, max_events=max_events)
+    if output is not None and str(output) == "-":
+        sys.stdout.write(page)
+        return
+    target = output or Path(report_filename_hint(run_id))
+    write_text_file(target, page)
+    print(target)
 
 
 @app.command("reconstruct")
@@ -95,50 +139,3 @@ def reconstruct(
     for message in warnings:
         warn(message)
     print_json(state.model_dump(mode="json"))
-
-
-def _print_run(record: RunRecord) -> None:
-    metadata, state = record.metadata, record.state
-    links = metadata.relationships
-    lines = [
-        ("run", metadata.run_id),
-        ("status", state.status + (f" ({state.paused_reason})" if state.paused_reason else "")),
-        ("work", metadata.work_id),
-        ("workflow", metadata.workflow_id),
-        ("created", f"{metadata.created_at} by {metadata.created_by or 'unknown'}"),
-        ("started", state.started_at),
-        ("updated", state.updated_at),
-        ("completed", state.completed_at),
-        ("events", str(state.last_event_id)),
-        ("params", ", ".join(f"{k}={v}" for k, v in metadata.params.items()) or None),
-        ("re-run of", links.rerun_of),
-        ("parent", links.parent_run_id),
-        ("re-runs", ", ".join(links.child_runs) or None),
-        ("folder", record.location),
-    ]
-    for label, value in lines:
-        if value:
-            print(f"{label + ':':<11}{value}")
-    print()
-    for name, phase in state.phases.items():
-        print(f"  {name:<10} {phase.status}")
-        for step in phase.steps:
-            extra = []
-            if step.duration_ms is not None:
-                extra.append(f"{step.duration_ms} ms")
-            if step.attempts > 1:
-                extra.append(f"{step.attempts} attempts")
-            if step.last_error and step.status == "failed":
-                extra.append(f"{step.last_error.code}: {step.last_error.message}")
-            print(f"    {step.id:<30} {step.status:<12} {'; '.join(extra)}".rstrip())
-    if state.errors:
-        print()
-        print(f"errors ({state.error_count}):")
-        for error in state.errors[-5:]:
-            where = "/".join(part for part in (error.phase, error.step) if part)
-            print(f"  #{error.event_id} {error.type} {where}: {error.code}: {error.message}")
-    if state.artifacts:
-        print()
-        print("artifacts:")
-        for name, artifact in state.artifacts.items():
-            print(f"  {name} ({artifact.get('type')}) {artifact.get('path') or artifact.get('url') or ''}".rstrip())
