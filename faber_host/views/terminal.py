@@ -20,7 +20,7 @@ from .timeline import Timeline
 STYLES: dict[str, str] = {
     "completed": "green", "granted": "green", "failed": "bold red", "denied": "red",
     "interrupted": "yellow", "cancelled": "magenta", "running": "cyan", "paused": "blue",
-    "waiting": "blue", "skipped": "grey50", "pending": "grey50",
+    "waiting": "blue", "retrying": "yellow", "skipped": "grey50", "pending": "grey50",
     "in_progress": "cyan",
 }
 """The colour of each outcome (and run status)."""

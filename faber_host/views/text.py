@@ -16,7 +16,7 @@ CHART_WIDTH = 50
 
 SYMBOLS: dict[str, str] = {
     "completed": "=", "granted": "=", "failed": "x", "denied": "x", "interrupted": "~", "cancelled": "/",
-    "running": ">", "paused": ".", "waiting": ".", "skipped": "-", "pending": " ",
+    "running": ">", "paused": ".", "waiting": ".", "retrying": "~", "skipped": "-", "pending": " ",
 }
 """The character that fills a bar's columns, by outcome; '?' where times are approximate."""
 

@@ -25,7 +25,7 @@ from faber_hookspecs.reducer import apply_event, initial_state
 Json = dict[str, Any]
 Outcome = Literal[
     "completed", "failed", "skipped", "running", "interrupted", "cancelled", "paused",
-    "granted", "denied", "waiting", "pending",
+    "granted", "denied", "waiting", "retrying", "pending",
 ]
 BarKind = Literal["run", "phase", "step", "approval"]
 MarkerKind = Literal["resume", "rerun", "pause", "cancel", "error", "approval_request", "approval_decision"]
@@ -234,13 +234,14 @@ class _Track:
         self.closed: list[Attempt] = []
         self.open: _Open | None = None
         self.retries = 0
-        self.skipped = False
+        self.retry_announced = False  # a step_retry came after the last attempt ended
 
     def start(self, at: int, event_id: int | None, session: int, *, explicit: bool = True,
               time_known: bool = True) -> None:
         if self.open is not None:  # started again without ending: the earlier try was cut short
             self.close(self.open.start, None, "interrupted", session)
         self.open = _Open(at, event_id, explicit=explicit, time_known=time_known)
+        self.retry_announced = False
 
     def close(self, at: int, event_id: int | None, outcome: Outcome, session: int, *,
               reported: int | None = None, error: ErrorNote | None = None, time_known: bool = True) -> None:
@@ -263,6 +264,7 @@ class _Track:
             )
         )
         self.open = None
+        self.retry_announced = False
 
 
 class _TimelineBuilder:
@@ -415,6 +417,7 @@ class _TimelineBuilder:
                         time_known=time_known)
         elif kind == "step_retry":
             track.retries += 1
+            track.retry_announced = track.open is None
         elif kind == "step_skip":
             track.close(at, event_id, "skipped", self.session, time_known=time_known)
 
@@ -447,8 +450,9 @@ class _TimelineBuilder:
             end = max(end, now)
         starts = [a.start_ms for track in self._tracks() for a in track.closed]
         starts += [track.open.start for track in self._tracks() if track.open is not None]
-        origin = min(starts, default=self.first)
-        origin = origin if origin is not None else 0
+        if self.first is not None:
+            starts.append(self.first)
+        origin = min(starts, default=0)
 
         def attempts(track: _Track, open_outcome: Outcome) -> tuple[Attempt, ...]:
             closed = [replace(a, start_ms=a.start_ms - origin, end_ms=a.end_ms - origin) for a in track.closed]
@@ -477,8 +481,9 @@ class _TimelineBuilder:
             for (step_phase, step), step_track in self.steps.items():
                 if step_phase == phase:
                     step_attempts = attempts(step_track, open_outcome)
+                    step_status = "retrying" if step_track.retry_announced else _bar_status(step_attempts, "pending")
                     bars.append(
-                        Bar("step", step, _bar_status(step_attempts, "pending"), phase=phase, step=step,
+                        Bar("step", step, step_status, phase=phase, step=step,  # type: ignore[arg-type]
                             attempts=step_attempts, retries=step_track.retries)
                     )
             bars += self._approval_bars(phase, attempts)
