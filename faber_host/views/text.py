@@ -55,7 +55,7 @@ def chart_lines(timeline: Timeline, width: int = CHART_WIDTH) -> list[str]:
     lines = [f"{'':<{label_width}}  {axis_line(axis_ticks(scale), width)}"]
     for row in rows:
         chart = "".join(_symbol(cell, column in resumes) for column, cell in enumerate(row.cells))
-        label = bar_label(row.bar)[:label_width]
+        label = _fit(bar_label(row.bar), label_width)
         lines.append(
             f"{label:<{label_width}} |{chart}| {row.duration:>8}  {row.bar.status:<{status_width}}  {row.note}".rstrip()
         )
@@ -75,3 +75,7 @@ def _symbol(cell: tuple[Outcome, bool] | None, resumed_here: bool) -> str:
         return ":" if resumed_here else " "
     outcome, time_known = cell
     return SYMBOLS[outcome] if time_known else "?"
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,0 +1,105 @@
+"""`faber runs show`: a timeline in colour on a terminal, plain text in a pipe, JSON unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+from pathlib import Path
+
+from conftest import FABER, Cli, clean_environ
+from stories import tell_story
+
+from faber_hookspecs.metadata import Relationships, RunMetadata
+from faber_host.api import Faber
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def rerun_of(faber: Faber, original: str) -> str:
+    """A second run linked to ``original`` both ways, as a re-run does it."""
+    child = faber.new_run("123", relationships=Relationships(rerun_of=original), root_run_id=original).run_id
+
+    def link(metadata: RunMetadata) -> RunMetadata:
+        metadata.relationships.child_runs.append(child)
+        return metadata
+
+    faber.gateway.ask("faber_update_metadata", run_id=original, update=link)
+    faber.emit(child, "workflow_rerun", metadata={"rerun_of": original, "changed_params": {"model": ["fast", "slow"]}})
+    return child
+
+
+def test_plain_text_in_a_pipe(faber: Faber, cli: Cli) -> None:
+    run = tell_story(faber)
+    child = rerun_of(faber, run)
+    out = cli.ok("runs", "show", run[-36:])
+    assert not ANSI.search(out) and "█" not in out
+    lines = out.splitlines()
+    facts = dict(re.match(r"(\S[^:]*):\s+(.*)", line).groups() for line in lines[:20] if re.match(r"\S[^:]*:\s", line))  # type: ignore[union-attr]
+    assert facts["run"] == run and facts["status"] == "completed"
+    assert facts["re-run"] == f"{child} (pending)"
+    assert facts["params"] == "ticket=WIDGET-123, model=fast"
+    assert "resumed 2x" in facts["took"]
+    chart = {line.split("|")[0].strip(): line for line in lines if line.count("|") >= 2}
+    assert set(chart) == {"run", "frame", "fetch-work", "architect", "generate-spec", "build", "implement",
+                          "release", "create-pr", "approval: merge the pull re...", "evaluate"}
+    implement = chart["implement"]
+    assert "x" in implement.split("|")[1] and "=" in implement.split("|")[1]  # two failures, then done
+    assert implement.endswith("completed  3 attempts · 1 retry")
+    assert chart["evaluate"].split("|")[1].strip(" :") == "" and "pending" in chart["evaluate"]
+    assert "granted" in chart["approval: merge the pull re..."]
+    assert ": resumed here" in out and "x failed" in out
+    assert re.search(r"#\d+\s+resumed at build/implement", out)
+    assert "PR #7 (pr) https://github.com/acme/widget-service/pull/7" in out
+
+    child_out = cli.ok("runs", "show", child)
+    assert f"re-run of:  {run} (completed)" in child_out
+    assert 'changes:    {"changed_params":{"model":["fast","slow"]}}' in child_out
+    assert re.search(r"#1\s+re-run of " + re.escape(run), child_out)
+
+
+def test_colour_on_a_terminal(faber: Faber, project_dir: Path) -> None:
+    run = tell_story(faber)
+    leader, follower = pty.openpty()
+    environ = clean_environ(COLUMNS="150", TERM="xterm-256color")
+    environ.pop("NO_COLOR", None)
+    process = subprocess.Popen([FABER, "runs", "show", run], cwd=project_dir, env=environ,
+                               stdout=follower, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+    out = b"".join(chunks).decode("utf-8")
+    assert ANSI.search(out) and "█" in out and "┆" in out  # bars, and the resume lines
+    plain = ANSI.sub("", out)
+    implement = next(line for line in plain.splitlines() if line.startswith("  implement"))
+    assert "completed" in implement and "3 attempts" in implement
+    assert "\x1b[1;31m" in out  # a failure in red
+
+
+def test_json_is_unchanged(faber: Faber, cli: Cli) -> None:
+    run = tell_story(faber)
+    shown = json.loads(cli.ok("runs", "show", run, "--json"))
+    record = faber.run(run)
+    assert shown == {
+        "metadata": record.metadata.to_json(),
+        "state": record.state.model_dump(mode="json"),
+        "location": record.location,
+        "warnings": [],
+    }
+
+
+def test_a_run_with_no_events(cli: Cli, run_id: str) -> None:
+    out = cli.ok("runs", "show", run_id)
+    assert "status:     pending" in out and "events:     0" in out
+    assert re.search(r"^build\s+\|\s+\|\s+-\s+pending$", out, re.M)
