@@ -17,6 +17,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from faber_hookspecs.errors import AmbiguousRun, InvalidEvent, InvalidInput, Inv
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, Relationships, RunMetadata
 from faber_hookspecs.records import RunQuery, RunRecord
+from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
@@ -229,6 +231,42 @@ class Faber:
         for event in self.gateway.ask("faber_load_events", run_id=run_id, since_id=since_id):
             if (type is None or event.type == type) and (phase is None or event.phase == phase):
                 yield event
+
+    def follow(
+        self,
+        run: str,
+        *,
+        since_id: int = 0,
+        interval: float = 0.5,
+        recheck: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[Event]:
+        """The run's events after ``since_id`` as they are written, by this process or any other,
+        until the run ends (completed, failed or cancelled, with every event up to that yielded).
+
+        Every ``interval`` seconds it reads the run's state, which is cheap, and reads the log only
+        when the state shows new events (and every ``recheck`` seconds regardless, in case a writer
+        died before updating the state). Stop early by closing the iterator (or with Ctrl-C).
+        """
+        if interval <= 0:
+            raise InvalidInput("--interval must be more than 0 seconds")
+        if since_id < 0:
+            raise InvalidInput("--since-id must be 0 or more")
+        run_id = str(self.resolve(run))
+        seen = since_id
+        checked = -recheck
+        waited = 0.0
+        while True:
+            state = self.gateway.ask("faber_load_run", run_id=run_id).state
+            if state.last_event_id > seen or waited - checked >= recheck:
+                checked = waited
+                for event in self.gateway.ask("faber_load_events", run_id=run_id, since_id=seen):
+                    seen = event.event_id
+                    yield event
+            if state.status in TERMINAL_STATUSES and state.last_event_id <= seen:
+                return
+            sleep(interval)
+            waited += interval
 
     # State ------------------------------------------------------------------------------------------
 
