@@ -9,7 +9,15 @@ from typing import Annotated, Optional
 import typer
 
 from .context import open_faber, parse_params
-from .output import print_json, print_table, terminal_console, warn, write_text_file
+from .output import (
+    print_coloured_table,
+    print_json,
+    print_table,
+    stdout_is_terminal,
+    terminal_console,
+    warn,
+    write_text_file,
+)
 
 app = typer.Typer(help="Create, list, show and rebuild runs.", no_args_is_help=True)
 
@@ -50,15 +58,19 @@ def list_runs(
     limit: Annotated[Optional[int], typer.Option(help="At most this many runs.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first: status, work id, workflow, start, duration and last activity."""
     states = open_faber(ctx).list_runs(status=status, work_id=work_id, org=org, project=project, limit=limit)
     if as_json:
         print_json([state.model_dump(mode="json") for state in states])
         return
-    print_table(
-        ["RUN", "STATUS", "WORK", "WORKFLOW", "CREATED", "EVENTS"],
-        ([s.run_id, s.status, s.work_id, s.workflow_id, s.created_at, s.last_event_id] for s in states),
-    )
+    from ..views.chart import utc_now
+    from ..views.run_list import COLUMNS, run_rows
+
+    rows = run_rows(states, utc_now())
+    if stdout_is_terminal():
+        print_coloured_table(COLUMNS, rows, "STATUS")
+    else:
+        print_table(COLUMNS, rows)
 
 
 @app.command("show")
@@ -87,11 +99,10 @@ def show(
     faber = open_faber(ctx)
     timeline = faber.timeline(record.metadata.run_id)
     related = faber.related_runs(record)
-    console = terminal_console()
-    if console.is_terminal:
+    if stdout_is_terminal():
         from ..views.terminal import print_run
 
-        print_run(console, record, timeline, related)
+        print_run(terminal_console(), record, timeline, related)
     else:
         from ..views.text import render_text
 

@@ -114,3 +114,4 @@ def _chart(timeline: Timeline, width: int) -> Table:
         )
     return table
 
+
