@@ -29,7 +29,7 @@ lint: setup
 	$(PY) -m ruff check .
 
 type: setup
-	$(PY) -m mypy hookspecs/faber_hookspecs faber_host
+	$(PY) -m mypy hookspecs/faber_hookspecs faber_host backends/local-files/faber_backend_local_files
 
 clean:
 	rm -rf $(VENV) .tox .pytest_cache .mypy_cache .ruff_cache

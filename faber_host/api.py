@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import AmbiguousRun, InvalidEvent, InvalidInput, InvalidRunId, RunNotFound
 from faber_hookspecs.events import Event, EventDraft
@@ -33,6 +31,7 @@ from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
+from pydantic import ValidationError
 
 from .gateway import Gateway
 from .project import Project, git_environment
@@ -133,7 +132,7 @@ class Faber:
                 workflow_id=workflow_id,
                 autonomy=autonomy,
                 source_type=source_type,
-                phases=list(phases or PHASES),  # type: ignore[arg-type]
+                phases=list(phases or PHASES),
                 created_at=utc_timestamp(),
                 created_by=current_user(),
                 relationships=relationships or Relationships(),

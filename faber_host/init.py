@@ -41,7 +41,9 @@ class FileChange:
         return text + (f": {self.detail}" if self.detail else "")
 
 
-def initialize(root: Path, org: str | None, project: str | None, environ: dict[str, str]) -> tuple[Project, list[FileChange]]:
+def initialize(
+    root: Path, org: str | None, project: str | None, environ: dict[str, str]
+) -> tuple[Project, list[FileChange]]:
     """Create or upgrade the FABER folder of ``root``; return the project and what changed."""
     target = Project(root.resolve(), environ)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -153,10 +155,10 @@ def _summarize(old_text: bytes, new: dict[str, Any]) -> str:
     return "; ".join(parts) or "reformatted"
 
 
-class _Permissive(dict):  # type: ignore[type-arg]
+class _Permissive(dict[str, str]):
     """An environment in which every variable is set, to validate a file's shape, not its values."""
 
-    def get(self, key: str, default: Any = None) -> str:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> str:
         return "x"
 
     def __getitem__(self, key: str) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from faber_hookspecs.errors import AmbiguousRun, InvalidRunId, RunNotFound
+from faber_hookspecs.run_id import RunId, slugify
 from hypothesis import given
 from hypothesis import strategies as st
 
-from faber_hookspecs.errors import AmbiguousRun, InvalidRunId, RunNotFound
-from faber_hookspecs.run_id import RunId, slugify
 from faber_host.api import Faber
 
 GOOD = "acme/widget-service/ee04a6d4-8111-4fde-8172-e0639c154b63"

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from pydantic import ValidationError
-
 from faber_hookspecs import schema_gen
 from faber_hookspecs.catalogue import EVENT_TYPES, PHASES, is_vendor_type
 from faber_hookspecs.errors import InvalidEvent
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.validation import schema_validator, validate_event
 from faber_hookspecs.wire import EVENT_FIELD_ORDER, dump_event
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 REFERENCE_TYPES = """workflow_start workflow_complete workflow_error workflow_cancelled workflow_resumed
 workflow_rerun phase_start phase_skip phase_complete phase_error step_start step_complete step_error step_retry

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
+from faber_backend_local_files.store import LocalRunStore
 from faber_hookspecs.catalogue import EVENT_TYPES, PHASES, required_fields
 from faber_hookspecs.reducer import apply_event, initial_state, reconstruct
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
 from faber_hookspecs.validation import schema_validator
 from faber_hookspecs.wire import utc_timestamp
-from faber_backend_local_files.store import LocalRunStore
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 RUN = "acme/widget-service/ee04a6d4-8111-4fde-8172-e0639c154b63"
 
@@ -112,7 +111,7 @@ _steps = st.sampled_from(["fetch", "spec", "implement", "test", "merge"])
 
 @st.composite
 def drafts(draw: st.DrawFn) -> dict[str, object]:
-    kind = draw(st.sampled_from(sorted(EVENT_TYPES) + ["x-acme.custom"]))
+    kind = draw(st.sampled_from([*sorted(EVENT_TYPES), "x-acme.custom"]))
     draft: dict[str, object] = {"type": kind}
     needs = required_fields(kind)
     if "phase" in needs or draw(st.booleans()):

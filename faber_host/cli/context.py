@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import typer
-
 from faber_hookspecs.errors import InvalidInput
 
 from ..api import Faber

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Optional
 
 import typer
-
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import InvalidInput
 from faber_hookspecs.events import Event

@@ -37,9 +37,9 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Columns aligned to their widest cell; None shows as '-'."""
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
-    print("  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip())
+    print("  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True)).rstrip())
     for row in cells:
-        print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
 
 
 def _cell(value: Any) -> str:

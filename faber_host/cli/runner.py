@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import typer
-
 from faber_hookspecs.errors import FaberError
 
 from .output import fail

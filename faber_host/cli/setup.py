@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-
 from faber_hookspecs.catalogue import EVENT_TYPES, is_vendor_type, required_fields
 from faber_hookspecs.errors import InvalidInput
 

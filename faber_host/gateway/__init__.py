@@ -12,7 +12,6 @@ from importlib.metadata import EntryPoint
 from typing import Any
 
 import pluggy
-
 from faber_hookspecs.errors import BackendError, FaberError
 from faber_hookspecs.records import BackendContext
 
@@ -24,7 +23,9 @@ from .plugins import BackendInfo, make_plugin_manager
 class Gateway:
     """The plugin manager of one project, with the report of every discovered backend."""
 
-    def __init__(self, project: Project, config: GatewayConfig, manager: pluggy.PluginManager, backends: list[BackendInfo]):
+    def __init__(
+        self, project: Project, config: GatewayConfig, manager: pluggy.PluginManager, backends: list[BackendInfo]
+    ) -> None:
         self.project = project
         self.config = config
         self.manager = manager

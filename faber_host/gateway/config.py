@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from faber_hookspecs.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..project import read_json_object
 
@@ -116,7 +115,10 @@ _VARIABLE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 def expand_variables(value: Any, environ: Mapping[str, str], path: Path, key: str = "") -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a JSON document."""
     if isinstance(value, dict):
-        return {name: expand_variables(item, environ, path, f"{key}.{name}" if key else name) for name, item in value.items()}
+        return {
+            name: expand_variables(item, environ, path, f"{key}.{name}" if key else name)
+            for name, item in value.items()
+        }
     if isinstance(value, list):
         return [expand_variables(item, environ, path, f"{key}[{index}]") for index, item in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:

@@ -15,12 +15,11 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
-from pydantic import BaseModel, ValidationError
-
 from faber_hookspecs.errors import BackendError, ConfigError
 from faber_hookspecs.markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from faber_hookspecs.records import BackendContext
 from faber_hookspecs.specs import FaberSpec
+from pydantic import BaseModel, ValidationError
 
 from .config import GatewayConfig, describe_validation_error
 
@@ -130,7 +129,8 @@ def _create_backend(name: str, entry_point: EntryPoint, raw_config: dict[str, An
         try:
             config = config_model.model_validate(raw_config)
         except ValidationError as problem:
-            raise ConfigError(describe_validation_error(problem, context.config_file, f"backends.{name}.config")) from None
+            where_in_file = f"backends.{name}.config"
+            raise ConfigError(describe_validation_error(problem, context.config_file, where_in_file)) from None
     try:
         return factory(config, context)
     except (ConfigError, BackendError):

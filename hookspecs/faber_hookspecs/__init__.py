@@ -35,15 +35,15 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-if TYPE_CHECKING:
-    from .catalogue import EVENT_TYPES, PHASES
-    from .events import Artifact, Event, EventDraft, EventError
-    from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
-    from .metadata import Environment, Relationships, RunMetadata
-    from .records import BackendContext, RunQuery, RunRecord, StoredEvent
-    from .run_id import RunId
-    from .specs import FaberSpec
-    from .state import RunState
+if TYPE_CHECKING:  # the names __getattr__ serves, for type checkers and editors
+    from .catalogue import EVENT_TYPES, PHASES  # noqa: F401
+    from .events import Artifact, Event, EventDraft, EventError  # noqa: F401
+    from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl  # noqa: F401
+    from .metadata import Environment, Relationships, RunMetadata  # noqa: F401
+    from .records import BackendContext, RunQuery, RunRecord, StoredEvent  # noqa: F401
+    from .run_id import RunId  # noqa: F401
+    from .specs import FaberSpec  # noqa: F401
+    from .state import RunState  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

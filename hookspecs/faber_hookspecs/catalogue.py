@@ -13,7 +13,8 @@ from typing import NamedTuple
 PHASES: tuple[str, ...] = ("frame", "architect", "build", "evaluate", "release")
 """The five FABER phases, in workflow order."""
 
-VENDOR_TYPE_PATTERN = r"x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*"
+_NAME = r"[a-z0-9](?:[a-z0-9_]*[a-z0-9])?"
+VENDOR_TYPE_PATTERN = rf"x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.{_NAME}(?:\.{_NAME})*"
 VENDOR_TYPE_MAX_LENGTH = 64
 _VENDOR_TYPE_RE = re.compile(VENDOR_TYPE_PATTERN)
 

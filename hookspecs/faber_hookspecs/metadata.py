@@ -50,7 +50,7 @@ class RunMetadata(BaseModel):
     workflow_id: str | None = None
     autonomy: str | None = None
     source_type: str | None = None
-    phases: list[Phase] = Field(default_factory=lambda: list(PHASES))
+    phases: list[Phase] = Field(default_factory=lambda: list(PHASES))  # type: ignore[arg-type]
     created_at: str
     created_by: str | None = None
     relationships: Relationships = Field(default_factory=Relationships)

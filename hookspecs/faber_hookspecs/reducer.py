@@ -102,10 +102,10 @@ def _new_phase() -> dict[str, Any]:
 
 
 def _step(phase: dict[str, Any], step_id: str) -> dict[str, Any]:
-    for step in phase["steps"]:
-        if step["id"] == step_id:
-            return step
-    step = {
+    for existing in phase["steps"]:
+        if existing["id"] == step_id:
+            return existing  # type: ignore[no-any-return]
+    step: dict[str, Any] = {
         "id": step_id,
         "status": "pending",
         "attempts": 0,

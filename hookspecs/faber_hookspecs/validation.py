@@ -23,7 +23,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 def validate_event(event: dict[str, Any]) -> None:
     """Raise InvalidEvent (one line, naming the field) unless ``event`` satisfies the event schema."""
     try:
-        _compiled_validate(event)
+        _compiled_validate(event)  # type: ignore[no-untyped-call]
     except JsonSchemaValueException as problem:
         raise InvalidEvent(_explain(event, problem)) from None
 

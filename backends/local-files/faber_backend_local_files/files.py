@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from faber_hookspecs.errors import StorageError
@@ -164,7 +164,7 @@ class RotatingFile:
             os.rename(buffer, self.path)
 
 
-_renameat2 = None
+_renameat2: Callable[..., int] | None = None
 
 
 def _exchange(first: str, second: str) -> None:
@@ -179,7 +179,7 @@ def _exchange(first: str, second: str) -> None:
     RotatingFile._exchange_supported = True
 
 
-def _load_renameat2():  # type: ignore[no-untyped-def]
+def _load_renameat2() -> Callable[..., int]:
     try:
         import ctypes
 

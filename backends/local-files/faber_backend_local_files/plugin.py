@@ -16,14 +16,13 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from faber_hookspecs import hookimpl
 from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
+from pydantic import BaseModel, ConfigDict, Field
 
 from .inspection import inspect_run
 from .store import LocalRunStore

@@ -24,6 +24,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
 from faber_hookspecs.errors import StorageError
@@ -66,7 +67,7 @@ class RunFolder:
 
     # Locking and recovery ----------------------------------------------------------------------------
 
-    def lock(self):  # type: ignore[no-untyped-def]
+    def lock(self) -> AbstractContextManager[None]:
         """The run's exclusive lock (processes and threads): a context manager."""
         return file_lock(self.lock_file)
 
@@ -83,11 +84,13 @@ class RunFolder:
         except OSError as problem:
             raise StorageError(f"cannot read {self.pending_file}: {problem.strerror}") from None
         committed = None
+        event_id: int | None = None
+        kind: str | None = None
         try:
             event = json.loads(data)
             event_id, kind = int(event["event_id"]), str(event["type"])
         except (ValueError, KeyError, TypeError):
-            event_id = kind = None  # torn: it never reached its final name, since links come after
+            pass  # torn: it never reached its final name, since the link comes after the write
         if event_id is not None and kind is not None:
             final = os.path.join(self.events_dir, event_file_name(event_id, kind))
             if os.path.lexists(final):

@@ -145,9 +145,7 @@ class LocalRunStore:
 
     def iter_events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
         """The run's events after ``since_id``, in id order, streamed."""
-        folder = self.folder(run_id)
-        for event in folder.iter_events(since_id):
-            yield event
+        yield from self.folder(run_id).iter_events(since_id)
 
     # State ------------------------------------------------------------------------------------------
 

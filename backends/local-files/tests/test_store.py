@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from faber_backend_local_files.files import RotatingFile
 from faber_backend_local_files.run_folder import event_file_name
 from faber_backend_local_files.store import LocalRunStore
