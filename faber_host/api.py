@@ -18,7 +18,7 @@ import getpass
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from .gateway import Gateway
 from .project import Project, git_environment
 
 if TYPE_CHECKING:
+    from .migration.migrate import MigrationResult
     from .views.summary import RelatedRun
     from .views.timeline import Timeline
 
@@ -239,7 +240,7 @@ class Faber:
         interval: float = 0.5,
         recheck: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         """The run's events after ``since_id`` as they are written, by this process or any other,
         until the run ends (completed, failed or cancelled, with every event up to that yielded).
 
@@ -266,6 +267,29 @@ class Faber:
                 return
             sleep(interval)
             waited += interval
+
+    # Migration --------------------------------------------------------------------------------------
+
+    def migrate(
+        self,
+        source: str | os.PathLike[str] | None = None,
+        *,
+        work_id: str | None = None,
+        workflow_id: str | None = None,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> MigrationResult:
+        """Import the old single-file state (default ``.fractary/plugins/faber/state.json``) as a new
+        run with its events rebuilt as far as the file allows; the file is kept. A file already
+        migrated is not imported twice unless ``force``; ``dry_run`` shows what would happen."""
+        from pathlib import Path
+
+        from .migration.migrate import migrate_old_state
+
+        return migrate_old_state(
+            self, Path(source) if source is not None else None, work_id=work_id, workflow_id=workflow_id,
+            dry_run=dry_run, force=force,
+        )
 
     # State ------------------------------------------------------------------------------------------
 

@@ -142,7 +142,7 @@ def test_the_report_is_self_contained_and_its_timeline_matches_the_events(
             )
     assert drawn == expected
     assert [outcome for _, _, outcome, _, _ in drawn[("build", "implement")]] == ["failed", "failed", "completed"]
-    implement_row = [g for g in svg.all("g") if g.attrs.get("data-step") == "implement"][0]
+    implement_row = next(g for g in svg.all("g") if g.attrs.get("data-step") == "implement")
     assert implement_row.attrs["data-retries"] == "1" and implement_row.attrs["data-status"] == "completed"
 
     # Resumes and the approval wait are marked where their events are.
@@ -151,7 +151,7 @@ def test_the_report_is_self_contained_and_its_timeline_matches_the_events(
     resumed = [e["event_id"] for e in events if e["type"] == "workflow_resumed"]
     assert [(k, e) for k, _, e in markers if k == "resume"] == [("resume", i) for i in resumed]
     assert all(at == offset(event_id) for _, at, event_id in markers)
-    approval = [g for g in svg.all("g") if g.attrs.get("data-kind") == "approval"][0]
+    approval = next(g for g in svg.all("g") if g.attrs.get("data-kind") == "approval")
     (wait,) = approval.all("rect")
     assert wait.attrs["data-outcome"] == "granted"
     requested = next(e["event_id"] for e in events if e["type"] == "approval_request")
@@ -213,11 +213,11 @@ def test_report_errors_are_one_line(cli: Cli, run_id: str, tmp_path: Path) -> No
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page's script")
 def test_the_type_filter_script_hides_other_rows(faber: Faber, story: str, tmp_path: Path) -> None:
     page = faber.report(story)
-    script = [s.content() for s in Dom(page).root.all("script") if "type" not in s.attrs][0]
+    script = next(s.content() for s in Dom(page).root.all("script") if "type" not in s.attrs)
     types = [e.type for e in faber.events(story)]
     # A minimal document: the filter's controls and one row per event, enough to run the real script.
     harness = """
-    const types = %s;
+    const types = TYPES;
     const rows = types.map((t, i) => ({hidden: false, textContent: "row " + i + " " + t,
                                         getAttribute: (name) => name === "data-type" ? t : null}));
     const handlers = {};
@@ -226,12 +226,12 @@ def test_the_type_filter_script_hides_other_rows(faber: Faber, story: str, tmp_p
     const controls = {"type-filter": control("type-filter"), "text-filter": control("text-filter"),
                       "shown-count": control("shown-count")};
     globalThis.document = {getElementById: (id) => controls[id], querySelectorAll: () => rows};
-    %s
+    SCRIPT
     controls["type-filter"].value = "step_error"; handlers["type-filter"]();
     const afterType = rows.filter((r) => !r.hidden).length + "," + controls["shown-count"].textContent;
     controls["type-filter"].value = ""; controls["text-filter"].value = "ROW 3 "; handlers["text-filter"]();
     console.log(afterType + ";" + rows.filter((r) => !r.hidden).length);
-    """ % (json.dumps(types), script)
+    """.replace("TYPES", json.dumps(types)).replace("SCRIPT", script)
     result = subprocess.run(["node", "-e", harness], capture_output=True, text=True, timeout=60, check=True)
     errors = types.count("step_error")
     assert result.stdout.strip() == f"{errors},{errors};1"

@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 from conftest import FABER, Cli, clean_environ
+from faber_hookspecs.metadata import Relationships, RunMetadata
 from stories import tell_story
 
-from faber_hookspecs.metadata import Relationships, RunMetadata
 from faber_host.api import Faber
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -55,8 +55,8 @@ def test_plain_text_in_a_pipe(faber: Faber, cli: Cli) -> None:
     assert "PR #7 (pr) https://github.com/acme/widget-service/pull/7" in out
 
     child_out = cli.ok("runs", "show", child)
-    assert f"re-run of:  {run} (completed)" in child_out
-    assert 'changes:    {"changed_params":{"model":["fast","slow"]}}' in child_out
+    assert f"re-run of:   {run} (completed)" in child_out
+    assert 'changes:     {"changed_params":{"model":["fast","slow"]}}' in child_out
     assert re.search(r"#1\s+re-run of " + re.escape(run), child_out)
 
 
@@ -101,5 +101,5 @@ def test_json_is_unchanged(faber: Faber, cli: Cli) -> None:
 
 def test_a_run_with_no_events(cli: Cli, run_id: str) -> None:
     out = cli.ok("runs", "show", run_id)
-    assert "status:     pending" in out and "events:     0" in out
+    assert "status:      pending" in out and "events:      0" in out
     assert re.search(r"^build\s+\|\s+\|\s+-\s+pending$", out, re.M)

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from faber_hookspecs.catalogue import EVENT_TYPES, PHASES, required_fields
 from faber_hookspecs.reducer import initial_state, reconstruct
 from faber_hookspecs.wire import utc_timestamp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from faber_host.views.timeline import Timeline, build_timeline, epoch_ms
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from . import events, runs, setup
+from . import events, migrate, runs, setup
 
 app = typer.Typer(
     name="faber",
@@ -49,6 +49,7 @@ def root_options(
 
 setup.register(app)
 events.register(app)
+migrate.register(app)
 app.add_typer(runs.app, name="runs")
 
 

@@ -106,7 +106,8 @@ def _event_row(event: Event) -> list[Any]:
 
 def _follow_line(cells: Sequence[Any]) -> str:
     shown = ["-" if cell is None or cell == "" else " ".join(str(cell).split()) for cell in cells]
-    padded = [text.ljust(width) for text, width in zip(shown, _FOLLOW_WIDTHS)] + shown[len(_FOLLOW_WIDTHS):]
+    widths = _FOLLOW_WIDTHS
+    padded = [text.ljust(width) for text, width in zip(shown, widths, strict=False)] + shown[len(widths) :]
     return "  ".join(padded).rstrip()
 
 

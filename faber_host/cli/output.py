@@ -83,10 +83,10 @@ def print_coloured_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], 
     index = list(headers).index(colour_column)
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)]
-    header = "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
+    header = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
     lines = [header if plain else f"\x1b[1;2m{header}\x1b[0m"]
     for row in cells:
-        padded = [value.ljust(width) for value, width in zip(row, widths)]
+        padded = [value.ljust(width) for value, width in zip(row, widths, strict=True)]
         colour = STATUS_COLOURS.get(row[index])
         if colour and not plain:
             padded[index] = f"\x1b[{colour}m{padded[index]}\x1b[0m"

@@ -115,7 +115,8 @@ def report(
     run: RunArgument,
     output: Annotated[
         Optional[Path],
-        typer.Option("--output", "-o", help="The HTML file to write ('-' for stdout). Default: report-<uuid>.html here.",
+        typer.Option("--output", "-o",
+                     help="The HTML file to write ('-' for stdout). Default: report-<uuid>.html here.",
                      show_default=False),
     ] = None,
     max_events: Annotated[

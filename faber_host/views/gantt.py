@@ -39,7 +39,8 @@ class Rect:
         if self.bar.kind == "approval":
             what = self.bar.label
         lines = [
-            f"{what} — {'attempt' if self.bar.kind == 'step' else 'part'} {self.attempt.number}: {self.attempt.outcome}",
+            f"{what} — {'attempt' if self.bar.kind == 'step' else 'part'} {self.attempt.number}: "
+            f"{self.attempt.outcome}",
             f"{format_offset(self.attempt.start_ms)} → {format_offset(self.attempt.end_ms)}"
             f" ({format_duration(self.attempt.end_ms - self.attempt.start_ms)} between events)",
         ]

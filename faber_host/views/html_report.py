@@ -70,7 +70,7 @@ def render_report(
     """The HTML page of a run."""
     origin = epoch_ms(timeline.origin) if timeline.origin else None
     facts = [fact for fact in header_facts(record, timeline, related) if fact.kind != "path" and fact.label != "params"]
-    return _template().render(
+    return str(_template().render(
         record=record,
         metadata=record.metadata,
         state=record.state,
@@ -90,7 +90,7 @@ def render_report(
         format_duration=format_duration,
         format_offset=format_offset,
         format_time=format_time,
-    )
+    ))
 
 
 def _row(event: Json, origin: int | None) -> Json:

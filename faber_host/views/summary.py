@@ -78,7 +78,9 @@ def header_facts(record: RunRecord, timeline: Timeline, related: list[RelatedRun
         facts.append(Fact("host", where))
     facts.append(Fact("folder", record.location, "path"))
     if timeline.reconstructed:
-        facts.append(Fact("note", "events rebuilt by `faber migrate`: times marked ~ are approximate"))
+        facts.append(
+            Fact("note", "events rebuilt by `faber migrate`: some times are approximate (marked so in the chart)")
+        )
     return facts
 
 
@@ -120,7 +122,8 @@ def bar_note(bar: Bar) -> str:
 def bar_label(bar: Bar) -> str:
     """The row's name, indented under its phase."""
     if bar.kind in ("step", "approval"):
-        return "  " + ("approval: " if bar.kind == "approval" and not bar.label.startswith("approval") else "") + bar.label
+        prefix = "approval: " if bar.kind == "approval" and not bar.label.startswith("approval") else ""
+        return "  " + prefix + bar.label
     return bar.label
 
 

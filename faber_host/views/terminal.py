@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from itertools import groupby
 
+from faber_hookspecs.records import RunRecord
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-
-from faber_hookspecs.records import RunRecord
 
 from .chart import axis_line, axis_ticks, chart_rows, format_offset
 from .summary import RelatedRun, artifact_lines, bar_label, header_facts
@@ -103,7 +102,8 @@ def _chart(timeline: Timeline, width: int) -> Table:
                 pieces.append((_RESUMED, "dim") if column in resumes else (" ", ""))
                 continue
             outcome, time_known = cell
-            pieces.append((_SKIPPED if outcome == "skipped" else _FULL if time_known else _APPROXIMATE, STYLES[outcome]))
+            symbol = _SKIPPED if outcome == "skipped" else _FULL if time_known else _APPROXIMATE
+            pieces.append((symbol, STYLES[outcome]))
         chart = Text()
         for style, run in groupby(pieces, key=lambda piece: piece[1]):  # one span per run of a style
             chart.append("".join(symbol for symbol, _ in run), style=style)

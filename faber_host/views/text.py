@@ -23,7 +23,7 @@ SYMBOLS: dict[str, str] = {
 
 def render_text(record: RunRecord, timeline: Timeline, related: list[RelatedRun], width: int = CHART_WIDTH) -> str:
     """The whole plain-text view of a run."""
-    lines = [f"{fact.label + ':':<12}{fact.value}" for fact in header_facts(record, timeline, related)]
+    lines = [f"{fact.label + ':':<13}{fact.value}" for fact in header_facts(record, timeline, related)]
     lines.append("")
     lines += chart_lines(timeline, width)
     if timeline.markers:

@@ -109,8 +109,11 @@ class Bar:
 
     @property
     def duration_ms(self) -> int | None:
-        """The sum of the attempts' durations (a phase that waited between tries is not charged)."""
-        return sum(a.duration_ms for a in self.attempts) if self.attempts else None
+        """The sum of the attempts' durations (a phase that waited between tries is not charged);
+        None when there are none, or when some attempt's times were guessed by ``faber migrate``."""
+        if not self.attempts or not all(a.time_known for a in self.attempts):
+            return None
+        return sum(a.duration_ms for a in self.attempts)
 
     @property
     def error(self) -> ErrorNote | None:
@@ -284,6 +287,7 @@ class _TimelineBuilder:
         self.previous: int | None = None  # when the event before the current one happened
         self.rerun_changes: Json = {}
         self.reconstructed = False
+        self.ends_reconstructed = False  # the last event was rebuilt: "now" says nothing about the run
         # The run's status is the reducer's, so the timeline never disagrees with state.json.
         self.state = initial_state(self.run_id or "", None, None, None)
 
@@ -304,6 +308,7 @@ class _TimelineBuilder:
         metadata = event.get("metadata") or {}
         time_known = _RECONSTRUCTED_KEY not in metadata or metadata[_RECONSTRUCTED_KEY].get("timing") == "recorded"
         self.reconstructed = self.reconstructed or _RECONSTRUCTED_KEY in metadata
+        self.ends_reconstructed = _RECONSTRUCTED_KEY in metadata
         phase, step = event.get("phase"), event.get("step")
 
         if kind in ("workflow_start", "workflow_resumed"):
@@ -368,7 +373,8 @@ class _TimelineBuilder:
                             error=error if phase_outcome == "failed" else None)
         for track in self.steps.values():
             if track.open is not None:
-                track.close(at, event_id, "interrupted" if outcome in ("failed", "completed") else outcome, self.session)
+                step_outcome: Outcome = "interrupted" if outcome in ("failed", "completed") else outcome
+                track.close(at, event_id, step_outcome, self.session)
         self.run.close(at, event_id, outcome, self.session, error=error)
         if kind == "workflow_error":
             label = "failed" + (f": {_error_label(error)}" if error else "")
@@ -376,7 +382,8 @@ class _TimelineBuilder:
         elif kind == "workflow_paused":
             self.markers.append(Marker("pause", at, event_id, f"paused: {event.get('message') or 'waiting'}"))
         elif kind == "workflow_cancelled":
-            self.markers.append(Marker("cancel", at, event_id, f"cancelled{': ' + event['message'] if event.get('message') else ''}"))
+            reason = f": {event['message']}" if event.get("message") else ""
+            self.markers.append(Marker("cancel", at, event_id, f"cancelled{reason}"))
 
     def _close_everything(self, at: int, event_id: int | None, outcome: Outcome) -> None:
         for track in [*self.phases.values(), *self.steps.values()]:
@@ -393,7 +400,8 @@ class _TimelineBuilder:
         if kind == "phase_start":
             track.start(at, event_id, self.session, time_known=time_known)
         elif kind == "phase_complete":
-            track.close(at, event_id, "completed", self.session, reported=event.get("duration_ms"), time_known=time_known)
+            track.close(at, event_id, "completed", self.session, reported=event.get("duration_ms"),
+                        time_known=time_known)
         elif kind == "phase_error":
             track.close(at, event_id, "failed", self.session, reported=event.get("duration_ms"),
                         error=_error_note(event), time_known=time_known)
@@ -407,7 +415,7 @@ class _TimelineBuilder:
             # The reducer starts a pending phase with its first step; so does the timeline.
             phase_track.start(at, None, self.session, explicit=False, time_known=time_known)
         track = self.steps.setdefault((phase, event["step"]), _Track())
-        reported = event.get("duration_ms")
+        reported = event.get("duration_ms") if time_known else None  # a rebuilt step's duration is unknown
         if kind == "step_start":
             track.start(at, event_id, self.session, time_known=time_known)
         elif kind == "step_complete":
@@ -428,7 +436,8 @@ class _TimelineBuilder:
         granted = kind == "approval_granted"
         if match is None:
             track = _Track()
-            self.approvals.append((track, event.get("phase"), f"approval{' (' + event['phase'] + ')' if event.get('phase') else ''}"))
+            where = f" ({event['phase']})" if event.get("phase") else ""
+            self.approvals.append((track, event.get("phase"), f"approval{where}"))
         else:
             track = match[0]
         track.close(at, event_id, "granted" if granted else "denied", self.session)
@@ -446,7 +455,7 @@ class _TimelineBuilder:
         status = self.state["status"]
         still_running = status == "in_progress"
         end = self.last if self.last is not None else 0
-        if still_running and now is not None and self.last is not None:
+        if still_running and now is not None and self.last is not None and not self.ends_reconstructed:
             end = max(end, now)
         starts = [a.start_ms for track in self._tracks() for a in track.closed]
         starts += [track.open.start for track in self._tracks() if track.open is not None]
@@ -477,13 +486,16 @@ class _TimelineBuilder:
         for phase in self._phase_order():
             track = self.phases.get(phase, _Track())
             phase_attempts = attempts(track, open_outcome)
-            bars.append(Bar("phase", phase, _bar_status(phase_attempts, "pending"), phase=phase, attempts=phase_attempts))
+            phase_status = _bar_status(phase_attempts, "pending")
+            bars.append(Bar("phase", phase, phase_status, phase=phase, attempts=phase_attempts))
             for (step_phase, step), step_track in self.steps.items():
                 if step_phase == phase:
                     step_attempts = attempts(step_track, open_outcome)
-                    step_status = "retrying" if step_track.retry_announced else _bar_status(step_attempts, "pending")
+                    step_status: Outcome = (
+                        "retrying" if step_track.retry_announced else _bar_status(step_attempts, "pending")
+                    )
                     bars.append(
-                        Bar("step", step, step_status, phase=phase, step=step,  # type: ignore[arg-type]
+                        Bar("step", step, step_status, phase=phase, step=step,
                             attempts=step_attempts, retries=step_track.retries)
                     )
             bars += self._approval_bars(phase, attempts)
