@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, Cli, assert_one_line_error, snapshot
 from faber_backend_local_files.store import LocalRunStore
-from faber_hookspecs.errors import InvalidEvent
+from faber_hookspecs.errors import InvalidEvent, StorageError
+from faber_hookspecs.events import Event
+from faber_hookspecs.metadata import RunMetadata
+from faber_hookspecs.records import RunRecord
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import schema_validator
 
@@ -173,24 +176,35 @@ def test_bad_old_files_are_refused_with_one_line(faber: Faber, cli: Cli, project
     assert ok.splitlines()[0].endswith("(1 event)")
 
 
-def test_the_record_store_refuses_an_inconsistent_history(tmp_path: Path) -> None:
-    store = LocalRunStore(str(tmp_path / "runs"), sync=False)
+def test_hook_faber_import_run(faber: Faber, project_dir: Path) -> None:
+    """The record store imports a history as given, or refuses it whole."""
     run_id = str(RunId.generate("acme", "widget-service"))
-    metadata = {"run_id": run_id, "work_id": "1", "workflow_id": "default", "created_at": "2025-01-01T00:00:00.000Z"}
+    metadata = RunMetadata(run_id=run_id, work_id="1", workflow_id="default", created_at="2025-01-01T00:00:00.000Z")
 
-    def event(number: int, second: int, run: str = run_id) -> dict[str, object]:
-        return {"event_id": number, "type": "checkpoint", "timestamp": f"2025-01-01T00:00:{second:02d}.000Z", "run_id": run}
+    def event(number: int, second: int, run: str = run_id, **fields: object) -> Event:
+        return Event.model_validate({"event_id": number, "type": "checkpoint", "run_id": run,
+                                     "timestamp": f"2025-01-01T00:00:{second:02d}.000Z", **fields})
 
+    before = snapshot(project_dir)
     for events, problem in (
         ([event(1, 0), event(3, 1)], "event_id 3"),
         ([event(1, 5), event(2, 4)], "older than the event before it"),
         ([event(1, 0, "acme/other/" + run_id.rsplit("/", 1)[1])], "belongs to run"),
-        ([event(1, 0) | {"type": "step_start"}], "needs"),
     ):
         with pytest.raises(InvalidEvent, match=problem):
-            store.import_run(metadata, events)
-        assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.json"))
-    store.import_run(metadata, [event(1, 0), event(2, 0), event(3, 9)])
-    parsed = RunId.parse(run_id)
-    assert [e["event_id"] for e in store.iter_events(parsed)] == [1, 2, 3]
-    assert store.folder(parsed).read_next_id() == 4 and store.current_state(parsed)["last_event_id"] == 3
+            faber.gateway.ask("faber_import_run", metadata=metadata, events=events)
+        assert snapshot(project_dir) == before  # refused whole: no folder, no staging left behind
+    with pytest.raises(InvalidEvent, match="needs"):  # each event is checked against its type's rules
+        LocalRunStore(str(project_dir / "runs"), sync=False).import_run(
+            metadata.to_json(), [event(1, 0).to_json() | {"type": "step_start"}])
+
+    record = faber.gateway.ask("faber_import_run", metadata=metadata, events=[
+        event(1, 0, type="workflow_start"), event(2, 0), event(3, 9, type="workflow_complete")])
+    assert isinstance(record, RunRecord) and record.warnings == []
+    assert (record.state.status, record.state.last_event_id, record.state.completed_at) == (
+        "completed", 3, "2025-01-01T00:00:09.000Z")
+    assert [e.timestamp for e in faber.events(run_id)] == [
+        "2025-01-01T00:00:00.000Z", "2025-01-01T00:00:00.000Z", "2025-01-01T00:00:09.000Z"]
+    assert faber.emit(run_id, "checkpoint").event.event_id == 4  # the counter is right
+    with pytest.raises(StorageError, match="already exists"):
+        faber.gateway.ask("faber_import_run", metadata=metadata, events=[event(1, 0)])

@@ -27,7 +27,9 @@ def rerun_of(faber: Faber, original: str) -> str:
         return metadata
 
     faber.gateway.ask("faber_update_metadata", run_id=original, update=link)
-    faber.emit(child, "workflow_rerun", metadata={"rerun_of": original, "changed_params": {"model": ["fast", "slow"]}})
+    faber.emit(child, "workflow_rerun", metadata={
+        "rerun_of": original, "parent_run_id": original, "root_run_id": original,
+        "parameter_changes": {"model": {"from": "fast", "to": "slow"}}, "workflow_changes": ["build: step added"]})
     return child
 
 
@@ -56,7 +58,8 @@ def test_plain_text_in_a_pipe(faber: Faber, cli: Cli) -> None:
 
     child_out = cli.ok("runs", "show", child)
     assert f"re-run of:   {run} (completed)" in child_out
-    assert 'changes:     {"changed_params":{"model":["fast","slow"]}}' in child_out
+    assert 'changed:     model: "fast" → "slow"' in child_out
+    assert 'changed:     workflow_changes: ["build: step added"]' in child_out
     assert re.search(r"#1\s+re-run of " + re.escape(run), child_out)
 
 

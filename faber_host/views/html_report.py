@@ -20,7 +20,7 @@ from faber_hookspecs.records import RunRecord
 
 from .chart import format_duration, format_offset, format_time
 from .gantt import layout_gantt
-from .summary import RelatedRun, header_facts
+from .summary import RelatedRun, header_facts, rerun_change_lines
 from .timeline import OUTCOMES, Timeline, epoch_ms
 
 Json = dict[str, Any]
@@ -69,7 +69,8 @@ def render_report(
 ) -> str:
     """The HTML page of a run."""
     origin = epoch_ms(timeline.origin) if timeline.origin else None
-    facts = [fact for fact in header_facts(record, timeline, related) if fact.kind != "path" and fact.label != "params"]
+    facts = [fact for fact in header_facts(record, timeline, related)
+             if fact.kind != "path" and fact.label not in ("params", "changed")]
     return str(_template().render(
         record=record,
         metadata=record.metadata,
@@ -78,7 +79,8 @@ def render_report(
         gantt=layout_gantt(timeline),
         facts=facts,
         related=related,
-        rerun_changes={k: v for k, v in timeline.lineage.rerun_changes.items() if k != "rerun_of"},
+        rerun_changes=timeline.lineage.rerun_changes,
+        rerun_lines=rerun_change_lines(timeline.lineage.rerun_changes),
         head=[_row(event, origin) for event in sample.head],
         tail=[_row(event, origin) for event in sample.tail],
         sample=sample,

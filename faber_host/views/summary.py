@@ -63,9 +63,8 @@ def header_facts(record: RunRecord, timeline: Timeline, related: list[RelatedRun
     for run in related:
         shown = f"{run.run_id} ({run.status or 'not found here'})"
         facts.append(Fact(run.relation, shown, "run"))
-    changes = {k: v for k, v in timeline.lineage.rerun_changes.items() if k != "rerun_of"}
-    if changes:
-        facts.append(Fact("changes", _short(changes, 200)))
+    for line in rerun_change_lines(timeline.lineage.rerun_changes):
+        facts.append(Fact("changed", line))
     environment = metadata.environment
     where = ", ".join(
         part for part in (
@@ -82,6 +81,27 @@ def header_facts(record: RunRecord, timeline: Timeline, related: list[RelatedRun
             Fact("note", "events rebuilt by `faber migrate`: some times are approximate (marked so in the chart)")
         )
     return facts
+
+
+_LINK_KEYS = frozenset({"rerun_of", "parent_run_id", "root_run_id"})
+
+
+def rerun_change_lines(changes: Mapping[str, object]) -> list[str]:
+    """What a re-run changed, one line each, from its workflow_rerun event's metadata:
+    ``parameter_changes`` as ``name: before → after``, anything else as ``key: value``."""
+    lines = []
+    parameters = changes.get("parameter_changes")
+    if isinstance(parameters, Mapping):
+        for name, change in parameters.items():
+            if isinstance(change, Mapping) and {"from", "to"} <= set(change):
+                before, after = _short(change["from"], 40, quote=True), _short(change["to"], 40, quote=True)
+                lines.append(f"{name}: {before} → {after}")
+            else:
+                lines.append(f"{name}: {_short(change)}")
+    for key, value in changes.items():
+        if key not in _LINK_KEYS and key != "parameter_changes":
+            lines.append(f"{key}: {_short(value, 120)}")
+    return lines
 
 
 def related_runs(record: RunRecord) -> list[tuple[str, str]]:
@@ -127,8 +147,9 @@ def bar_label(bar: Bar) -> str:
     return bar.label
 
 
-def _short(value: object, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _short(value: object, limit: int = 60, *, quote: bool = False) -> str:
+    plain = isinstance(value, str) and not quote
+    text = value if plain else json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # type: ignore[assignment]
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
