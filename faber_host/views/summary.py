@@ -148,8 +148,10 @@ def bar_label(bar: Bar) -> str:
 
 
 def _short(value: object, limit: int = 60, *, quote: bool = False) -> str:
-    plain = isinstance(value, str) and not quote
-    text = value if plain else json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # type: ignore[assignment]
+    if isinstance(value, str) and not quote:
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
