@@ -106,3 +106,13 @@ def test_a_run_with_no_events(cli: Cli, run_id: str) -> None:
     out = cli.ok("runs", "show", run_id)
     assert "status:      pending" in out and "events:      0" in out
     assert re.search(r"^build\s+\|\s+\|\s+-\s+pending$", out, re.M)
+
+
+def test_a_reader_that_goes_away_is_not_an_error(faber: Faber, project_dir: Path) -> None:
+    run = tell_story(faber)
+    # `true` reads nothing and is gone long before faber writes: every write meets a closed pipe.
+    for command in ("faber schema event | true", f"faber events {run} | true", f"faber runs show {run} | true",
+                    f"faber runs report {run} -o - | true", f"faber events {run} --json | head -1"):
+        result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=project_dir, capture_output=True,
+                                text=True, timeout=60, env=clean_environ(PATH=f"{Path(FABER).parent}:/usr/bin:/bin"))
+        assert (result.returncode, result.stderr) == (0, ""), command

@@ -195,6 +195,7 @@ class _Planner:
         ended = self._time(phase.get("completed_at"), f"phases.{name}.completed_at")
         if status == "pending" and not started:
             return
+        said_at = len(self.recovered)  # the phase's own line comes before its artifacts'
         if status == "skipped":
             self._add("phase_skip", ended or started or self.clock, recorded=bool(ended or started), phase=name)
             self.recovered.append(f"phase {name}: skipped")
@@ -237,7 +238,7 @@ class _Planner:
             described += f"; {len(steps)} completed step{'s' if len(steps) > 1 else ''} ({', '.join(steps)})"
         if current and current not in steps and status in ("in_progress", "failed"):
             described += f"; current step {current}"
-        self.recovered.append(described)
+        self.recovered.insert(said_at, described)
         if steps or current:
             self._note_once("when each step started and ended, and how long it took: the old file keeps phase "
                             "times only, so steps are placed at their phase's end (or the last update), marked "
