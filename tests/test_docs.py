@@ -171,7 +171,7 @@ def test_every_command_has_an_example_in_the_run_id_system_doc() -> None:
     doc = REPO / "docs" / "run-id-system.md"
     examples = "\n".join(block.text for block in blocks(doc) if block.run)
     missing = [c for c in commands if not re.search(re.escape(c) + r"(?![\w-])", examples)]
-    assert len(commands) >= 12 and not missing, f"commands with no example in {doc.name}: {missing}"
+    assert len(commands) >= 10 and not missing, f"commands with no example in {doc.name}: {missing}"
 
 
 def test_the_pattern_matcher() -> None:

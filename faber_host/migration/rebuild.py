@@ -45,6 +45,8 @@ _ARTIFACT_EVENTS = {"branch": "branch_create", "spec": "spec_generate", "spec_pa
 _FINAL_EVENTS = {"completed": "workflow_complete", "failed": "workflow_error", "cancelled": "workflow_cancelled",
                  "paused": "workflow_paused", "awaiting_approval": "workflow_paused", "waiting": "workflow_paused"}
 _STEP_ID_MAX = 128
+_STEP_TIMES = ("when each step started and ended, and how long it took: the old file keeps phase times only, so "
+               "steps are placed at their phase's end (or the last update), marked approximate, with no duration")
 
 
 @dataclass
@@ -210,6 +212,8 @@ class _Planner:
         for step in steps:
             self._add("step_complete", finished_at, recorded=False, phase=name, step=step, duration_ms=0,
                       extra={"duration": "unknown"})
+        if steps:
+            self._note_once(_STEP_TIMES)
         current = _step_id(phase.get("current_step")) or _step_id(phase.get("current_step_id"), strip=name)
         if not current and _text(self.old.get("current_phase")) == name:
             current = _step_id(self.old.get("current_step")) or _step_id(self.old.get("current_step_id"), strip=name)
@@ -240,9 +244,7 @@ class _Planner:
             described += f"; current step {current}"
         self.recovered.insert(said_at, described)
         if steps or current:
-            self._note_once("when each step started and ended, and how long it took: the old file keeps phase "
-                            "times only, so steps are placed at their phase's end (or the last update), marked "
-                            "approximate, with no duration")
+            self._note_once(_STEP_TIMES)
         if run_status == "completed" and status == "in_progress":
             self.not_recovered.append(f"phase {name} is in progress in a completed run; it is left in progress")
 
