@@ -9,6 +9,7 @@ from typing import Any
 from faber_hookspecs.catalogue import EVENT_TYPES, PHASES, required_fields
 from faber_hookspecs.reducer import initial_state, reconstruct
 from faber_hookspecs.wire import utc_timestamp
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -258,3 +259,40 @@ def test_build_timeline_is_pure(tmp_path: Path) -> None:
     first = build_timeline(events, now=at(10))
     assert json.dumps(events) == frozen  # the events are not changed
     assert build_timeline(events, now=at(10)) == first  # same input, same timeline
+
+
+def test_a_long_idle_gap_is_drawn_narrow() -> None:
+    from faber_host.views.axis import BREAK_SHARE, Axis
+    from faber_host.views.chart import Scale
+    from faber_host.views.text import chart_lines
+
+    day = 86_400
+    events = log(
+        (0, "workflow_start", {}),
+        (1, "step_start", {"phase": "build", "step": "compile"}),
+        (61, "step_error", {"phase": "build", "step": "compile", "error": {"code": "E", "message": "m"}}),
+        (62, "workflow_error", {"error": {"code": "E", "message": "m"}}),
+        (2 * day, "workflow_resumed", {}),
+        (2 * day + 1, "step_start", {"phase": "build", "step": "compile"}),
+        (2 * day + 121, "step_complete", {"phase": "build", "step": "compile", "duration_ms": 120_000}),
+        (2 * day + 122, "workflow_complete", {}),
+    )
+    timeline = build_timeline(events)
+    axis = Axis.of(timeline)
+    assert axis.breaks == ((62_000, 2 * day * 1000),) and axis.active_ms == 62_000 + 122_000
+    # The work before and after the gap shares the width to scale; the gap takes BREAK_SHARE of it.
+    assert axis.fraction(62_000) == pytest.approx(62 / 184 * (1 - BREAK_SHARE))
+    assert axis.fraction(2 * day * 1000) == pytest.approx(62 / 184 * (1 - BREAK_SHARE) + BREAK_SHARE)
+    assert axis.fraction(timeline.end_ms) == 1.0 and axis.fraction(0) == 0.0
+    samples = [axis.fraction(ms) for ms in range(0, timeline.end_ms + 1, 997)]
+    assert samples == sorted(samples)  # never goes back
+    assert all(not (62_000 < at < 2 * day * 1000) for at, _ in axis.ticks(8))  # no tick inside the gap
+    compile_columns = [
+        (Scale(axis, 50).column(a.start_ms), Scale(axis, 50).column(a.end_ms))
+        for a in (timeline.bar("build", "compile") or build_timeline([])).attempts
+    ]
+    assert compile_columns[0][1] - compile_columns[0][0] >= 10  # the first try is visible, not a sliver
+    lines = chart_lines(timeline)
+    assert "//" in lines[0] and lines[-1].endswith("// 1d 23h idle, not to scale")
+    # Short gaps are drawn to scale.
+    assert Axis.of(build_timeline(events[:4])).breaks == ()

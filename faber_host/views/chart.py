@@ -1,7 +1,8 @@
 """What the terminal and text views share: durations and times for people, and bars laid on columns.
 
 A ``Scale`` maps the timeline's milliseconds to character columns; ``bar_cells`` says which outcome
-fills each column of a bar; ``axis_ticks`` picks round times to label the axis with.
+fills each column of a bar; ``axis_ticks`` picks round times to label the axis with. Times go through
+the timeline's ``Axis``, which shrinks long idle gaps.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .axis import Axis
 from .timeline import Attempt, Bar, Outcome, Timeline, epoch_ms
 
 _TICK_STEPS_MS = (
@@ -89,20 +91,22 @@ def _coarse(ms: int) -> str:
 
 @dataclass(frozen=True)
 class Scale:
-    """``width`` columns covering 0 to ``end_ms`` milliseconds."""
+    """``width`` columns covering the ``axis``."""
 
-    end_ms: int
+    axis: Axis
     width: int
 
+    @property
+    def end_ms(self) -> int:
+        return self.axis.end_ms
+
     def column(self, ms: int) -> int:
-        """The column a time falls in (the last one for ``end_ms``)."""
-        if self.end_ms <= 0:
-            return 0
-        return min(self.width - 1, max(0, ms * self.width // (self.end_ms + 1)))
+        """The column a time falls in (the last one for the end of the axis)."""
+        return min(self.width - 1, max(0, int(self.axis.fraction(ms) * self.width)))
 
     @classmethod
     def of(cls, timeline: Timeline, width: int) -> Scale:
-        return cls(max(timeline.end_ms, 0), max(width, 1))
+        return cls(Axis.of(timeline), max(width, 1))
 
 
 def bar_cells(attempts: Sequence[Attempt], scale: Scale) -> list[tuple[Outcome, bool] | None]:
@@ -120,20 +124,13 @@ def bar_cells(attempts: Sequence[Attempt], scale: Scale) -> list[tuple[Outcome, 
     return cells
 
 
-def tick_times(end_ms: int, wanted: int) -> list[tuple[int, str]]:
-    """About ``wanted`` round times from 0 to ``end_ms``, with their labels: ``(ms, label)``."""
-    if end_ms <= 0:
-        return [(0, "0s")]
-    step = next((s for s in _TICK_STEPS_MS if end_ms / s <= max(wanted, 1)), _TICK_STEPS_MS[-1])
-    return [(at, _tick_label(at)) for at in range(0, end_ms + 1, step)]
+def tick_step(span_ms: int, wanted: int) -> int:
+    """A round step that cuts ``span_ms`` into at most about ``wanted`` parts."""
+    return next((s for s in _TICK_STEPS_MS if span_ms / s <= max(wanted, 1)), _TICK_STEPS_MS[-1])
 
 
-def axis_ticks(scale: Scale, min_gap: int = 10) -> list[tuple[int, str]]:
-    """Round times to label the axis with, at least ``min_gap`` columns apart: ``(column, label)``."""
-    return [(scale.column(ms), label) for ms, label in tick_times(scale.end_ms, scale.width // max(min_gap, 1))]
-
-
-def _tick_label(ms: int) -> str:
+def tick_label(ms: int) -> str:
+    """A time on the axis, short: ``0s``, ``250ms``, ``1.5s``, ``2m 30s``, ``3h``."""
     if ms == 0:
         return "0s"
     if ms < 1000:
@@ -143,11 +140,33 @@ def _tick_label(ms: int) -> str:
     return format_duration(ms).replace(" 00s", "").replace(" 00m", "").replace(" 00h", "")
 
 
-def axis_line(ticks: Iterable[tuple[int, str]], width: int) -> str:
-    """The tick labels placed on a line of ``width`` characters, dropping any that would overlap."""
+def axis_ticks(scale: Scale, min_gap: int = 10) -> list[tuple[int, str]]:
+    """Round times to label the axis with, about ``min_gap`` columns apart: ``(column, label)``."""
+    return [(scale.column(ms), label) for ms, label in scale.axis.ticks(scale.width // max(min_gap, 1))]
+
+
+def break_columns(scale: Scale) -> set[int]:
+    """The columns of the axis's breaks (long idle gaps drawn narrow)."""
+    return {column for start, stop in scale.axis.breaks
+            for column in range(scale.column(start) + 1, max(scale.column(start) + 1, scale.column(stop)))}
+
+
+def axis_line(
+    ticks: Iterable[tuple[int, str]], width: int, breaks: Iterable[int] = (), mark: str = "//"
+) -> str:
+    """The tick labels placed on a line of ``width`` characters, dropping any that would overlap; each
+    break (a shrunk idle gap) starts with ``mark``."""
     line = [" "] * width
+    taken = set()
+    for column in sorted(set(breaks)):
+        start = min(column, max(0, width - len(mark)))
+        if not taken & set(range(start - 1, start + len(mark) + 1)):
+            line[start : start + len(mark)] = mark
+            taken |= set(range(start, start + len(mark)))
     free_from = 0
     for column, label in ticks:
+        if taken & set(range(column - 1, column + len(label) + 1)):
+            continue
         start = min(column, max(0, width - len(label)))
         if start < free_from:
             continue

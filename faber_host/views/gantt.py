@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .chart import format_duration, format_offset, tick_times
+from .axis import Axis
+from .chart import format_duration, format_offset
 from .summary import bar_label, bar_note
 from .timeline import Attempt, Bar, Marker, Timeline
 
@@ -90,24 +91,32 @@ class Gantt:
     ticks: tuple[tuple[float, str], ...]
     markers: tuple[MarkerLine, ...]
 
+    axis: Axis = Axis(0)
+
     def x(self, ms: int) -> float:
         """The horizontal position of a time."""
-        span = self.chart_right - self.chart_left
-        return round(self.chart_left + (ms / self.end_ms * span if self.end_ms > 0 else 0), 2)
+        return round(self.chart_left + self.axis.fraction(ms) * (self.chart_right - self.chart_left), 2)
+
+    @property
+    def breaks(self) -> list[tuple[float, float, str]]:
+        """The shrunk idle gaps: left, right, and how long the gap really was."""
+        return [(self.x(start), self.x(stop), format_duration(stop - start)) for start, stop in self.axis.breaks]
 
 
 def layout_gantt(timeline: Timeline) -> Gantt:
     """The chart of ``timeline``: rows from the top, in the timeline's order."""
     end_ms = max(timeline.end_ms, 0)
+    axis = Axis.of(timeline)
     gantt = Gantt(
         width=WIDTH,
-        height=AXIS_HEIGHT + ROW_HEIGHT * len(timeline.bars) + 8,
+        height=AXIS_HEIGHT + ROW_HEIGHT * len(timeline.bars) + (24 if axis.breaks else 8),
         chart_left=LABEL_WIDTH,
         chart_right=WIDTH - RIGHT_MARGIN,
         end_ms=end_ms,
         rows=(),
         ticks=(),
         markers=(),
+        axis=axis,
     )
     rows = []
     for index, bar in enumerate(timeline.bars):
@@ -127,6 +136,7 @@ def layout_gantt(timeline: Timeline) -> Gantt:
         chart_right=gantt.chart_right,
         end_ms=end_ms,
         rows=tuple(rows),
-        ticks=tuple((gantt.x(ms), label) for ms, label in tick_times(end_ms, 8)),
+        ticks=tuple((gantt.x(ms), label) for ms, label in axis.ticks(8)),
         markers=markers,
+        axis=axis,
     )

@@ -19,14 +19,14 @@ COLUMNS = ("RUN", "STATUS", "WORK", "WORKFLOW", "STARTED (UTC)", "DURATION", "UP
 _ENDED = ("completed", "failed", "cancelled", "paused")
 
 
-def run_row(state: RunState, now: datetime) -> list[str | None]:
-    """One run as the cells of ``COLUMNS``."""
+def run_row(state: RunState, now: datetime, now_timestamp: str | None = None) -> list[str | None]:
+    """One run as the cells of ``COLUMNS`` (``now_timestamp``: ``now`` as an event timestamp)."""
     if state.status == "completed":
         ended = state.completed_at or state.updated_at
     elif state.status in _ENDED:
         ended = state.updated_at
     else:  # still running: how long so far
-        ended = utc_timestamp(now.timestamp())
+        ended = now_timestamp or utc_timestamp(now.timestamp())
     started = state.started_at
     return [
         state.run_id,
@@ -41,4 +41,5 @@ def run_row(state: RunState, now: datetime) -> list[str | None]:
 
 def run_rows(states: Iterable[RunState], now: datetime) -> list[list[str | None]]:
     """Every run as a row of cells."""
-    return [run_row(state, now) for state in states]
+    now_timestamp = utc_timestamp(now.timestamp())
+    return [run_row(state, now, now_timestamp) for state in states]

@@ -12,7 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .chart import axis_line, axis_ticks, chart_rows, format_offset
+from .chart import axis_line, axis_ticks, chart_rows, format_duration, format_offset
 from .summary import RelatedRun, artifact_lines, bar_label, header_facts
 from .timeline import Timeline
 
@@ -91,7 +91,8 @@ def _chart(timeline: Timeline, width: int) -> Table:
     scale, rows, resumes = chart_rows(timeline, chart_width)
     table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="dim")
     table.add_column("", no_wrap=True, max_width=label_width, overflow="ellipsis")
-    table.add_column(axis_line(axis_ticks(scale), chart_width), no_wrap=True, width=chart_width)
+    break_starts = [scale.column(start) + 1 for start, _ in scale.axis.breaks]
+    table.add_column(axis_line(axis_ticks(scale), chart_width, break_starts, "≈"), no_wrap=True, width=chart_width)
     table.add_column("", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)
     table.add_column("", overflow="fold")
@@ -112,6 +113,10 @@ def _chart(timeline: Timeline, width: int) -> Table:
             Text(label, style=style), chart, Text(row.duration, style="dim"),
             Text(row.bar.status, style=STYLES.get(row.bar.status, "")), Text(row.note, style="dim"),
         )
+    if scale.axis.breaks:
+        table.caption = "  ".join(f"≈ {format_duration(stop - start)} idle, not to scale"
+                                  for start, stop in scale.axis.breaks)
+        table.caption_justify = "left"
     return table
 
 

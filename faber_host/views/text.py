@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from faber_hookspecs.records import RunRecord
 
-from .chart import axis_line, axis_ticks, chart_rows, format_offset
+from .chart import axis_line, axis_ticks, chart_rows, format_duration, format_offset
 from .summary import RelatedRun, artifact_lines, bar_label, header_facts
 from .timeline import Outcome, Timeline
 
@@ -52,7 +52,8 @@ def chart_lines(timeline: Timeline, width: int = CHART_WIDTH) -> list[str]:
     scale, rows, resumes = chart_rows(timeline, width)
     label_width = min(32, max(len(bar_label(row.bar)) for row in rows))
     status_width = max(len(row.bar.status) for row in rows)
-    lines = [f"{'':<{label_width}}  {axis_line(axis_ticks(scale), width)}"]
+    break_starts = [scale.column(start) + 1 for start, _ in scale.axis.breaks]
+    lines = [f"{'':<{label_width}}  {axis_line(axis_ticks(scale), width, break_starts)}"]
     for row in rows:
         chart = "".join(_symbol(cell, column in resumes) for column, cell in enumerate(row.cells))
         label = _fit(bar_label(row.bar), label_width)
@@ -65,6 +66,8 @@ def chart_lines(timeline: Timeline, width: int = CHART_WIDTH) -> list[str]:
         legend.append("? time approximate")
     if resumes:
         legend.append(": resumed here")
+    for start, stop in scale.axis.breaks:
+        legend.append(f"// {format_duration(stop - start)} idle, not to scale")
     if legend:
         lines.append(f"{'':<{label_width}}  {'  '.join(legend)}")
     return lines

@@ -215,7 +215,7 @@ def epoch_ms(timestamp: str) -> int:
 
 
 def _epoch_ms(timestamp: str) -> int:
-    return round(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1000)
+    return round(datetime.fromisoformat(timestamp).timestamp() * 1000)  # Python 3.11 reads the "Z"
 
 
 class _Open:
