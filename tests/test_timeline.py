@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from faber_hookspecs.catalogue import EVENT_TYPES, PHASES, required_fields
 from faber_hookspecs.reducer import initial_state, reconstruct
 from faber_hookspecs.wire import utc_timestamp
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

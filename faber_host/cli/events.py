@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import InvalidInput
-from faber_hookspecs.events import Event
 
 from .context import open_faber, parse_json_object
+
+if TYPE_CHECKING:
+    from faber_hookspecs.events import Event
+
 from .output import print_json, print_json_line, print_table, warn
 
 event_app = typer.Typer(help="Record events.", no_args_is_help=True)

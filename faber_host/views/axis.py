@@ -10,6 +10,7 @@ the rest of the width, to scale. Everything that draws a timeline maps times thr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .timeline import Timeline
 
@@ -33,7 +34,7 @@ class Axis:
         run = next((bar for bar in timeline.bars if bar.kind == "run"), None)
         sessions = sorted((a.start_ms, a.end_ms) for a in run.attempts) if run else []
         breaks = []
-        for (_, before), (after, _) in zip(sessions, sessions[1:], strict=False):
+        for (_, before), (after, _) in pairwise(sessions):
             if after - before >= MIN_BREAK_MS and after - before >= MIN_BREAK_PART * end:
                 breaks.append((before, after))
         return cls(end, tuple(breaks))

@@ -157,7 +157,7 @@ def axis_line(
     """The tick labels placed on a line of ``width`` characters, dropping any that would overlap; each
     break (a shrunk idle gap) starts with ``mark``."""
     line = [" "] * width
-    taken = set()
+    taken: set[int] = set()
     for column in sorted(set(breaks)):
         start = min(column, max(0, width - len(mark)))
         if not taken & set(range(start - 1, start + len(mark) + 1)):

@@ -6,7 +6,7 @@ an attempt from ``start_ms`` to ``end_ms`` is a rectangle from ``x(start_ms)`` t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .axis import Axis
 from .chart import format_duration, format_offset
@@ -91,7 +91,7 @@ class Gantt:
     ticks: tuple[tuple[float, str], ...]
     markers: tuple[MarkerLine, ...]
 
-    axis: Axis = Axis(0)
+    axis: Axis = field(default_factory=lambda: Axis(0))
 
     def x(self, ms: int) -> float:
         """The horizontal position of a time."""
