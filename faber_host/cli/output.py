@@ -35,15 +35,18 @@ def print_json_line(document: Any) -> None:
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Columns aligned to their widest cell; None shows as '-'."""
-    cells = [[_cell(value) for value in row] for row in rows]
-    widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
-    print("  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+    sys.stdout.write("\n".join(table_lines(headers, rows)) + "\n")
 
 
-def _cell(value: Any) -> str:
-    return "-" if value is None or value == "" else _one_line(str(value))
+def table_lines(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """The lines of ``print_table``. Written for speed: ``faber runs list`` prints 10,000 rows."""
+    cells = [["-" if value is None or value == "" else " ".join(str(value).split()) for value in row] for row in rows]
+    widths = [max(len(header), max(map(len, column), default=0)) for header, column in
+              zip(headers, zip(*cells, strict=True) if cells else [()] * len(headers), strict=True)]
+    lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join([value.ljust(width) for value, width in zip(row, widths, strict=True)]).rstrip()
+              for row in cells]
+    return lines
 
 
 def _one_line(text: str) -> str:
@@ -79,19 +82,18 @@ def print_coloured_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], 
     colour (none with NO_COLOR set)."""
     import os
 
-    plain = bool(os.environ.get("NO_COLOR"))
-    index = list(headers).index(colour_column)
-    cells = [[_cell(value) for value in row] for row in rows]
-    widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)]
-    header = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
-    lines = [header if plain else f"\x1b[1;2m{header}\x1b[0m"]
-    for row in cells:
-        padded = [value.ljust(width) for value, width in zip(row, widths, strict=True)]
-        colour = STATUS_COLOURS.get(row[index])
-        if colour and not plain:
-            padded[index] = f"\x1b[{colour}m{padded[index]}\x1b[0m"
-        lines.append("  ".join(padded).rstrip())
-    sys.stdout.write("\n".join(lines) + "\n")
+    lines = table_lines(headers, rows)
+    if os.environ.get("NO_COLOR"):
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    # The status column starts where its header does; its cell is the word there.
+    start = lines[0].index(colour_column)
+    coloured = [f"\x1b[1;2m{lines[0]}\x1b[0m"]
+    for line in lines[1:]:
+        status = line[start:].split(" ", 1)[0]
+        colour = STATUS_COLOURS.get(status)
+        coloured.append(f"{line[:start]}\x1b[{colour}m{status}\x1b[0m{line[start + len(status):]}" if colour else line)
+    sys.stdout.write("\n".join(coloured) + "\n")
 
 
 def write_text_file(path: Path, text: str) -> None:

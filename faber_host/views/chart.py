@@ -62,7 +62,11 @@ def relative_time(timestamp: str | None, now: datetime) -> str:
     ``4d ago`` (``in 5s`` for a clock that runs ahead)."""
     if not timestamp:
         return "-"
-    delta = round(now.timestamp() * 1000) - epoch_ms(timestamp)
+    return relative_ms(round(now.timestamp() * 1000) - epoch_ms(timestamp))
+
+
+def relative_ms(delta: int) -> str:
+    """``relative_time`` of a difference in milliseconds (positive: in the past)."""
     if abs(delta) < 1000:
         return "just now"
     words = _coarse(abs(delta))
