@@ -305,7 +305,7 @@ class Faber:
     def timeline(self, run: str, *, now: str | None = None) -> Timeline:
         """The run's timeline (bars per phase and step, attempts, markers, lineage) from its events.
         ``now`` (a UTC timestamp, default the current time) is how far a running run is drawn."""
-        return self._timeline(self.run(run), now=now)
+        return self.timeline_of(self.run(run), now=now)
 
     def report(self, run: str, *, max_events: int | None = None) -> str:
         """The run as one self-contained HTML page: metadata, parameters, lineage, the SVG timeline,
@@ -319,7 +319,7 @@ class Faber:
             raise InvalidInput("--max-events must be 0 (every event) or more")
         record = self.run(run)
         sample = EventSample(DEFAULT_MAX_EVENTS if max_events is None else max_events)
-        timeline = self._timeline(record, keep=sample.keep)
+        timeline = self.timeline_of(record, keep=sample.keep)
         try:
             generator = f"faber-host {version('faber-host')}"
         except PackageNotFoundError:
@@ -328,13 +328,15 @@ class Faber:
             record, timeline, sample, self.related_runs(record), generated_at=utc_timestamp(), generator=generator
         )
 
-    def _timeline(
+    def timeline_of(
         self,
         record: RunRecord,
         *,
         now: str | None = None,
         keep: Callable[[Iterable[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None,
     ) -> Timeline:
+        """The timeline of a run already loaded (``run()``); ``keep`` sees every event on its way
+        (the report uses it to sample the event table in the same pass)."""
         from .views.timeline import build_timeline
 
         run_id = record.metadata.run_id

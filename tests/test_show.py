@@ -9,6 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import FABER, Cli, clean_environ
 from faber_hookspecs.metadata import Relationships, RunMetadata
 from stories import tell_story
@@ -116,3 +117,21 @@ def test_a_reader_that_goes_away_is_not_an_error(faber: Faber, project_dir: Path
         result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=project_dir, capture_output=True,
                                 text=True, timeout=60, env=clean_environ(PATH=f"{Path(FABER).parent}:/usr/bin:/bin"))
         assert (result.returncode, result.stderr) == (0, ""), command
+
+
+def test_the_timeline_of_a_very_long_run_is_drawn_on_request(
+    faber: Faber, cli: Cli, run_id: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faber_host.cli import main, runs
+
+    faber.emit(run_id, "step_start", phase="build", step="compile")
+    monkeypatch.setattr(runs, "TIMELINE_LIMIT", 0)  # as if the run were longer than the limit
+    assert main(["--root", str(cli.cwd), "runs", "show", run_id]) == 0
+    out, err = capsys.readouterr()
+    assert "|" not in out and "events:      1" in out
+    assert err == ("faber: warning: the timeline was not drawn: the run has 1 events; --timeline draws it "
+                   "(reading them all)\n")
+    assert main(["--root", str(cli.cwd), "runs", "show", run_id, "--timeline"]) == 0
+    assert re.search(r"^  compile \|", capsys.readouterr().out, re.M)
+    skipped = cli("runs", "show", run_id, "--no-timeline")
+    assert (skipped.returncode, skipped.stderr) == (0, "") and "|" not in skipped.stdout

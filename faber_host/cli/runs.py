@@ -21,6 +21,9 @@ from .output import (
 
 app = typer.Typer(help="Create, list, show and rebuild runs.", no_args_is_help=True)
 
+TIMELINE_LIMIT = 100_000
+"""``faber runs show`` draws the timeline of runs up to this many events unless told otherwise."""
+
 RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 
 
@@ -78,12 +81,19 @@ def show(
     ctx: typer.Context,
     run: RunArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print metadata, state and warnings as JSON.")] = False,
+    timeline: Annotated[
+        Optional[bool],
+        typer.Option("--timeline/--no-timeline", show_default=False,
+                     help=f"Draw the timeline (it reads every event). Default: for runs of up to "
+                          f"{TIMELINE_LIMIT:,} events."),
+    ] = None,
 ) -> None:
     """Show a run: what it is, where it stands, and its timeline of phases and steps.
 
     On a terminal the timeline is drawn in colour; in a pipe it is plain text.
     """
-    record = open_faber(ctx).run(run)
+    faber = open_faber(ctx)
+    record = faber.run(run)
     if as_json:
         print_json(
             {
@@ -96,17 +106,20 @@ def show(
         return
     for message in record.warnings:
         warn(message)
-    faber = open_faber(ctx)
-    timeline = faber.timeline(record.metadata.run_id)
+    events = record.state.last_event_id
+    draw = timeline if timeline is not None else events <= TIMELINE_LIMIT
+    drawn = faber.timeline_of(record) if draw else None
     related = faber.related_runs(record)
     if stdout_is_terminal():
         from ..views.terminal import print_run
 
-        print_run(terminal_console(), record, timeline, related)
+        print_run(terminal_console(), record, drawn, related)
     else:
         from ..views.text import render_text
 
-        sys.stdout.write(render_text(record, timeline, related))
+        sys.stdout.write(render_text(record, drawn, related))
+    if not draw and timeline is None:
+        warn(f"the timeline was not drawn: the run has {events:,} events; --timeline draws it (reading them all)")
 
 
 @app.command("report")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from faber_hookspecs.records import RunRecord
 
 from .chart import format_duration, format_time
-from .timeline import Bar, Timeline
+from .timeline import Bar, Timeline, build_timeline
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,11 @@ def rerun_change_lines(changes: Mapping[str, object]) -> list[str]:
         if key not in _LINK_KEYS and key != "parameter_changes":
             lines.append(f"{key}: {_short(value, 120)}")
     return lines
+
+
+def without_events(record: RunRecord) -> Timeline:
+    """An empty timeline of the run, for its header when its events are not read."""
+    return build_timeline([], record.metadata.to_json())
 
 
 def related_runs(record: RunRecord) -> list[tuple[str, str]]:

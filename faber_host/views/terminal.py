@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .chart import axis_line, axis_ticks, chart_rows, format_duration, format_offset
-from .summary import RelatedRun, artifact_lines, bar_label, header_facts
+from .summary import RelatedRun, artifact_lines, bar_label, header_facts, without_events
 from .timeline import Timeline
 
 STYLES: dict[str, str] = {
@@ -27,15 +27,17 @@ STYLES: dict[str, str] = {
 _FULL, _APPROXIMATE, _SKIPPED, _RESUMED = "█", "▒", "─", "┆"
 
 
-def print_run(console: Console, record: RunRecord, timeline: Timeline, related: list[RelatedRun]) -> None:
+def print_run(console: Console, record: RunRecord, timeline: Timeline | None, related: list[RelatedRun]) -> None:
     """Print the run: header, timeline chart, moments, approvals, errors and artifacts."""
     console.print(render_run(record, timeline, related, console.width))
 
 
-def render_run(record: RunRecord, timeline: Timeline, related: list[RelatedRun], width: int) -> RenderableType:
-    """The whole view as one rich renderable."""
-    parts: list[RenderableType] = [_header(record, timeline, related), Text(""), _chart(timeline, width)]
-    if timeline.markers:
+def render_run(record: RunRecord, timeline: Timeline | None, related: list[RelatedRun], width: int) -> RenderableType:
+    """The whole view as one rich renderable (without a chart when ``timeline`` is None)."""
+    parts: list[RenderableType] = [_header(record, timeline or without_events(record), related)]
+    if timeline is not None:
+        parts += [Text(""), _chart(timeline, width)]
+    if timeline is not None and timeline.markers:
         moments = Table.grid(padding=(0, 2))
         for marker in timeline.markers:
             style = "red" if marker.kind == "error" else "bold" if marker.kind in ("resume", "rerun") else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from faber_hookspecs.records import RunRecord
 
 from .chart import axis_line, axis_ticks, chart_rows, format_duration, format_offset
-from .summary import RelatedRun, artifact_lines, bar_label, header_facts
+from .summary import RelatedRun, artifact_lines, bar_label, header_facts, without_events
 from .timeline import Outcome, Timeline
 
 CHART_WIDTH = 50
@@ -21,12 +21,16 @@ SYMBOLS: dict[str, str] = {
 """The character that fills a bar's columns, by outcome; '?' where times are approximate."""
 
 
-def render_text(record: RunRecord, timeline: Timeline, related: list[RelatedRun], width: int = CHART_WIDTH) -> str:
-    """The whole plain-text view of a run."""
-    lines = [f"{fact.label + ':':<13}{fact.value}" for fact in header_facts(record, timeline, related)]
-    lines.append("")
-    lines += chart_lines(timeline, width)
-    if timeline.markers:
+def render_text(
+    record: RunRecord, timeline: Timeline | None, related: list[RelatedRun], width: int = CHART_WIDTH
+) -> str:
+    """The whole plain-text view of a run (without a chart when ``timeline`` is None)."""
+    facts = header_facts(record, timeline or without_events(record), related)
+    lines = [f"{fact.label + ':':<13}{fact.value}" for fact in facts]
+    if timeline is not None:
+        lines.append("")
+        lines += chart_lines(timeline, width)
+    if timeline is not None and timeline.markers:
         lines += ["", "moments:"]
         for marker in timeline.markers:
             lines.append(f"  {format_offset(marker.at_ms):>9}  #{marker.event_id:<5} {marker.label}")
