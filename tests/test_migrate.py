@@ -94,6 +94,8 @@ def test_the_reference_example_becomes_a_run(faber: Faber, cli: Cli, old_state: 
     assert frame is not None and frame.duration_ms == 10 * 60 * 1000
     fetch = timeline.bar("frame", "fetch-work")
     assert fetch is not None and fetch.duration_ms is None and not fetch.attempts[0].time_known
+    page = faber.report(run_id)  # the report fades what is approximate, and says why
+    assert 'class="attempt outcome-completed approximate"' in page and "rebuilt by <code>faber migrate</code>" in page
 
 
 def test_a_dry_run_writes_nothing(faber: Faber, cli: Cli, old_state: Path, project_dir: Path) -> None:

@@ -247,3 +247,14 @@ def test_report_through_the_api_and_an_empty_run(faber: Faber, run_id: str) -> N
     assert rects == []
     embedded: dict[str, Any] = json.loads(dom.find("script", id="faber-timeline").content())
     assert embedded["event_count"] == 0 and embedded["origin"] is None
+
+
+def test_a_reference_run_reports_its_defects(cli: Cli, project_dir: Path) -> None:
+    runs = project_dir / ".fractary" / "plugins" / "faber" / "runs"
+    shutil.copytree(Path(__file__).resolve().parent / "fixtures" / "reference-runs" / "runs", runs, dirs_exist_ok=True)
+    page = cli.ok("runs", "report", "ee04a6d4", "-o", "-")
+    dom = Dom(page).root
+    warnings = dom.find("section", id="warnings").content()
+    assert "state.json does not reflect the events" in warnings and "missing from its child_runs" in warnings
+    assert dom.find("span", id="run-status").content() == "failed"
+    assert len([r for r in dom.all("rect") if r.attrs.get("data-outcome") == "failed"]) == 3  # run, build, implement
