@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .chart import axis_line, axis_ticks, chart_rows, format_duration, format_offset
-from .summary import RelatedRun, artifact_lines, bar_label, header_facts, without_events
+from .summary import RelatedRun, artifact_lines, bar_label, bar_note, header_facts, without_events
 from .timeline import Timeline
 
 STYLES: dict[str, str] = {
@@ -88,8 +88,10 @@ def _header(record: RunRecord, timeline: Timeline, related: list[RelatedRun]) ->
 
 def _chart(timeline: Timeline, width: int) -> Table:
     labels = [bar_label(bar) for bar in timeline.bars]
-    label_width = min(32, max(map(len, labels)))
-    chart_width = max(20, min(100, width - label_width - 8 - 11 - 36))
+    label_width = min(32, max(10, width // 5), max(map(len, labels)))
+    notes = max((len(bar_note(bar)) for bar in timeline.bars), default=0)
+    # the chart gets what the label, duration, status and notes (up to 30 wide) leave, 20 to 100 columns
+    chart_width = max(20, min(100, width - label_width - 9 - 12 - min(notes, 30) - 4))
     scale, rows, resumes = chart_rows(timeline, chart_width)
     table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="dim")
     table.add_column("", no_wrap=True, max_width=label_width, overflow="ellipsis")
@@ -97,7 +99,7 @@ def _chart(timeline: Timeline, width: int) -> Table:
     table.add_column(axis_line(axis_ticks(scale), chart_width, break_starts, "≈"), no_wrap=True, width=chart_width)
     table.add_column("", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)
-    table.add_column("", overflow="fold")
+    table.add_column("", no_wrap=True, overflow="ellipsis")
     for row, label in zip(rows, labels, strict=True):
         pieces = []
         for column, cell in enumerate(row.cells):
