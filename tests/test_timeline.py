@@ -296,3 +296,24 @@ def test_a_long_idle_gap_is_drawn_narrow() -> None:
     assert "//" in lines[0] and lines[-1].endswith("// 1d 23h idle, not to scale")
     # Short gaps are drawn to scale.
     assert Axis.of(build_timeline(events[:4])).breaks == ()
+
+
+def test_free_form_metadata_never_breaks_the_state_or_the_timeline(tmp_path: Path) -> None:
+    """Event metadata is the caller's: odd shapes where faber reads a value are ignored, not fatal."""
+    from faber_backend_local_files.store import LocalRunStore
+    from faber_hookspecs.run_id import RunId
+    from faber_hookspecs.state import RunState
+
+    store = LocalRunStore(str(tmp_path), sync=False)
+    run_id = RunId.generate("acme", "widget-service")
+    store.create_run({"run_id": str(run_id), "work_id": "1", "workflow_id": "default", "created_at": at(0)})
+    for metadata in ({"resume_from": "build"}, {"resume_from": {"phase": 5, "step": ["x"]}},
+                     {"resume_from": {"phase": "nope"}}, {"reconstructed": True}, {"rerun_of": 7}):
+        kind = "workflow_rerun" if "rerun_of" in metadata else "workflow_resumed"
+        _, state = store.append(run_id, {"type": kind, "phase": "build", "metadata": metadata})
+        RunState.model_validate(state)  # still a valid state
+    assert [r["phase"] for r in state["resumes"]] == ["build", "build", "build", "build"]
+    timeline = build_timeline(store.iter_events(run_id))
+    assert [m.label for m in timeline.markers if m.kind == "resume"] == ["resumed at build"] * 4
+    assert not timeline.reconstructed
+    assert store.reconstruct(run_id) == state

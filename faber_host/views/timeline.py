@@ -206,15 +206,12 @@ def build_timeline(
     builder = _TimelineBuilder(metadata or {})
     for event in events:
         builder.add(event)
-    return builder.finish(_epoch_ms(now) if now else None)
+    return builder.finish(epoch_ms(now) if now else None)
 
 
 def epoch_ms(timestamp: str) -> int:
     """Milliseconds since the epoch of an event timestamp (``2026-11-26T07:13:25.215Z``)."""
     return round(datetime.fromisoformat(timestamp).timestamp() * 1000)  # Python 3.11 reads the "Z"
-
-
-_epoch_ms = epoch_ms
 
 
 class _Open:
@@ -294,7 +291,7 @@ class _TimelineBuilder:
 
     def add(self, event: Mapping[str, Any]) -> None:
         kind = event["type"]
-        at = _epoch_ms(event["timestamp"])
+        at = epoch_ms(event["timestamp"])
         event_id = event["event_id"]
         self.run_id = self.run_id or event.get("run_id")
         self.count += 1
@@ -305,9 +302,12 @@ class _TimelineBuilder:
         if kind in _STATE_TYPES:
             apply_event(self.state, dict(event))
         metadata = event.get("metadata") or {}
-        time_known = _RECONSTRUCTED_KEY not in metadata or metadata[_RECONSTRUCTED_KEY].get("timing") == "recorded"
-        self.reconstructed = self.reconstructed or _RECONSTRUCTED_KEY in metadata
-        self.ends_reconstructed = _RECONSTRUCTED_KEY in metadata
+        # metadata is free-form: only faber migrate's own mark (an object) counts
+        rebuilt = metadata.get(_RECONSTRUCTED_KEY)
+        rebuilt = rebuilt if isinstance(rebuilt, dict) else None
+        time_known = rebuilt is None or rebuilt.get("timing") == "recorded"
+        self.reconstructed = self.reconstructed or rebuilt is not None
+        self.ends_reconstructed = rebuilt is not None
         phase, step = event.get("phase"), event.get("step")
 
         if kind in ("workflow_start", "workflow_resumed"):
@@ -346,9 +346,10 @@ class _TimelineBuilder:
                 self._close_everything(self.previous if self.previous is not None else at, None, "interrupted")
             self.session += 1
         if kind == "workflow_resumed":
-            resume_from = metadata.get("resume_from") or {}
-            where_phase = resume_from.get("phase", event.get("phase"))
-            where_step = resume_from.get("step", event.get("step"))
+            resume_from = metadata.get("resume_from")
+            resume_from = resume_from if isinstance(resume_from, dict) else {}
+            where_phase = resume_from["phase"] if resume_from.get("phase") in PHASES else event.get("phase")
+            where_step = resume_from["step"] if isinstance(resume_from.get("step"), str) else event.get("step")
             where = "/".join(part for part in (where_phase, where_step) if part)
             self.markers.append(
                 Marker("resume", at, event_id, f"resumed at {where}" if where else "resumed", where_phase, where_step)
