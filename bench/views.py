@@ -26,7 +26,7 @@ from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import utc_timestamp
 
 from faber_host.api import Faber
-from faber_host.cli.output import print_table
+from faber_host.cli.screen import print_long_table
 from faber_host.init import initialize
 from faber_host.views.chart import utc_now
 from faber_host.views.run_list import COLUMNS, run_rows
@@ -114,7 +114,7 @@ def main() -> int:
 
         def render() -> None:
             with contextlib.redirect_stdout(io.StringIO()):
-                print_table(COLUMNS, run_rows(states, now))
+                print_long_table(COLUMNS, run_rows(states, now))
 
         render_time = median_of(rounds, lambda: in_process(render))
         print(f"  in one process: the list_runs hook {store_time:.2f}s, the table (rows + text) {render_time:.3f}s")

@@ -9,15 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from .context import open_faber, parse_params
-from .output import (
-    print_coloured_table,
-    print_json,
-    print_table,
-    stdout_is_terminal,
-    terminal_console,
-    warn,
-    write_text_file,
-)
+from .output import print_json, warn
+from .screen import print_coloured_table, print_long_table, stdout_is_terminal, terminal_console, write_text_file
 
 app = typer.Typer(help="Create, list, show and rebuild runs.", no_args_is_help=True)
 
@@ -73,7 +66,7 @@ def list_runs(
     if stdout_is_terminal():
         print_coloured_table(COLUMNS, rows, "STATUS")
     else:
-        print_table(COLUMNS, rows)
+        print_long_table(COLUMNS, rows)
 
 
 @app.command("show")
