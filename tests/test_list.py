@@ -83,3 +83,4 @@ def test_relative_times_and_durations() -> None:
     assert run_row(state, now)[4:] == ["2026-11-26 11:00", "1h 00m", "2m ago"]  # running: so far
     paused = state.model_copy(update={"status": "paused"})
     assert run_row(paused, now)[5] == "58m 00s"  # stopped: until its last event
+

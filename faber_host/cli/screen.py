@@ -36,8 +36,9 @@ def terminal_console() -> Console:
 
 
 def table_lines(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
-    """The lines of ``print_table``. Written for speed: ``faber runs list`` prints 10,000 rows."""
-    cells = [["-" if value is None or value == "" else " ".join(str(value).split()) for value in row] for row in rows]
+    """The lines of ``output.print_table``, for rows of one-line strings (or None): written for speed,
+    as ``faber runs list`` prints 10,000 rows."""
+    cells = [["-" if value is None or value == "" else value for value in row] for row in rows]
     widths = [max(len(header), max(map(len, column), default=0)) for header, column in
               zip(headers, zip(*cells, strict=True) if cells else [()] * len(headers), strict=True)]
     lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True)).rstrip()]

@@ -51,9 +51,15 @@ def _row(state: RunState, now_ms: int, now_timestamp: str) -> list[str | None]:
     return [
         state.run_id,
         status,
-        state.work_id,
-        state.workflow_id,
+        _clean(state.work_id),
+        _clean(state.workflow_id),
         f"{started[:10]} {started[11:16]}" if started else None,
         duration,
         relative_ms(now_ms - updated_ms) if updated_ms is not None else "-",
     ]
+
+
+
+def _clean(text: str | None) -> str | None:
+    """A value someone typed, on one line (work ids and workflow ids are free text)."""
+    return " ".join(text.split()) if text is not None and not text.isprintable() else text
