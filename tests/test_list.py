@@ -83,4 +83,6 @@ def test_relative_times_and_durations() -> None:
     assert run_row(state, now)[4:] == ["2026-11-26 11:00", "1h 00m", "2m ago"]  # running: so far
     paused = state.model_copy(update={"status": "paused"})
     assert run_row(paused, now)[5] == "58m 00s"  # stopped: until its last event
+    typed = state.model_copy(update={"work_id": "PROJ-1\nsecond line", "workflow_id": "my\tflow"})
+    assert run_row(typed, now)[2:4] == ["PROJ-1 second line", "my flow"]  # one line per run, always
 
