@@ -47,12 +47,12 @@ def test_plain_text_in_a_pipe(faber: Faber, cli: Cli) -> None:
     assert "resumed 2x" in facts["took"]
     chart = {line.split("|")[0].strip(): line for line in lines if line.count("|") >= 2}
     assert set(chart) == {"run", "frame", "fetch-work", "architect", "generate-spec", "build", "implement",
-                          "release", "create-pr", "approval: merge the pull re...", "evaluate"}
+                          "release", "create-pr", "approval (release)", "evaluate"}
     implement = chart["implement"]
     assert "x" in implement.split("|")[1] and "=" in implement.split("|")[1]  # two failures, then done
     assert implement.endswith("completed  3 attempts · 1 retry")
     assert chart["evaluate"].split("|")[1].strip(" :") == "" and "pending" in chart["evaluate"]
-    assert "granted" in chart["approval: merge the pull re..."]
+    assert "granted" in chart["approval (release)"]
     assert ": resumed here" in out and "x failed" in out
     assert re.search(r"#\d+\s+resumed at build/implement", out)
     assert "PR #7 (pr) https://github.com/acme/widget-service/pull/7" in out

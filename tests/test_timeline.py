@@ -150,7 +150,7 @@ def test_waits_for_approval_pauses_and_a_denial() -> None:
     timeline = build_timeline(events)
     approvals = timeline.rows("approval")
     assert [(b.label, b.status, b.phase) for b in approvals] == [
-        ("merge PR #7?", "granted", "release"), ("deploy?", "denied", "release"),
+        ("approval (release)", "granted", "release"), ("approval (release)", "denied", "release"),
     ]
     assert [(a.start_ms, a.end_ms) for b in approvals for a in b.attempts] == [(2000, 60_000), (62_000, 70_000)]
     # a step_complete with no step_start is placed from its reported duration
@@ -162,7 +162,9 @@ def test_waits_for_approval_pauses_and_a_denial() -> None:
                      ("approval_request", 7), ("approval_decision", 8), ("cancel", 9)]
     # Approval rows sit under their phase, after its steps.
     order = [(b.kind, b.label) for b in timeline.bars]
-    assert order.index(("phase", "release")) < order.index(("approval", "merge PR #7?"))
+    assert order.index(("phase", "release")) < order.index(("approval", "approval (release)"))
+    assert [m.label for m in timeline.markers if m.kind == "approval_request"] == [
+        "approval requested: merge PR #7?", "approval requested: deploy?"]
 
 
 def test_lineage_comes_from_metadata_and_the_rerun_event() -> None:

@@ -113,6 +113,8 @@ class Bar:
         None when there are none, or when some attempt's times were guessed by ``faber migrate``."""
         if not self.attempts or not all(a.time_known for a in self.attempts):
             return None
+        if all(a.outcome == "skipped" for a in self.attempts):
+            return None  # a skip is a moment, not a stretch of work
         return sum(a.duration_ms for a in self.attempts)
 
     @property
@@ -330,9 +332,10 @@ class _TimelineBuilder:
         elif kind == "approval_request":
             track = _Track()
             track.start(at, event_id, self.session, time_known=time_known)
-            label = event.get("message") or f"approval{f' ({phase})' if phase else ''}"
+            label = f"approval ({phase})" if phase else event.get("message") or "approval"
             self.approvals.append((track, phase, label))
-            self.markers.append(Marker("approval_request", at, event_id, f"approval requested: {label}", phase, step))
+            asked = event.get("message") or label
+            self.markers.append(Marker("approval_request", at, event_id, f"approval requested: {asked}", phase, step))
         elif kind in ("approval_granted", "approval_denied"):
             self._approval_decision(kind, event, at, event_id)
 
@@ -396,15 +399,15 @@ class _TimelineBuilder:
         return self.phases.setdefault(phase, _Track())
 
     def _phase_event(self, kind: str, event: Mapping[str, Any], at: int, event_id: int, time_known: bool) -> None:
+        # A phase is measured by its events, not by the duration_ms its end reports: a runner that
+        # resumed it may count the time the run stood still.
         track = self._phase_track(event["phase"])
         if kind == "phase_start":
             track.start(at, event_id, self.session, time_known=time_known)
         elif kind == "phase_complete":
-            track.close(at, event_id, "completed", self.session, reported=event.get("duration_ms"),
-                        time_known=time_known)
+            track.close(at, event_id, "completed", self.session, time_known=time_known)
         elif kind == "phase_error":
-            track.close(at, event_id, "failed", self.session, reported=event.get("duration_ms"),
-                        error=_error_note(event), time_known=time_known)
+            track.close(at, event_id, "failed", self.session, error=_error_note(event), time_known=time_known)
         elif kind == "phase_skip":
             track.close(at, event_id, "skipped", self.session, time_known=time_known)
 
