@@ -25,17 +25,28 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from faber_hookspecs.archive import ArchivedRun, ArchiveQuery, ProgressCallback, no_progress
 from faber_hookspecs.catalogue import PHASES
-from faber_hookspecs.errors import AmbiguousRun, InvalidEvent, InvalidInput, InvalidRunId, RunNotFound
+from faber_hookspecs.errors import (
+    AmbiguousRun,
+    ArchiveError,
+    ConfigError,
+    InvalidEvent,
+    InvalidInput,
+    InvalidRunId,
+    RunNotFound,
+)
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
-from faber_hookspecs.records import RunQuery, RunRecord
+from faber_hookspecs.records import BackendContext, RunQuery, RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
+from faber_hookspecs.reports import FlushReport
 from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
 from pydantic import ValidationError
 
+from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
 from .gateway import Gateway
 from .project import Project, git_environment
 
@@ -43,6 +54,8 @@ if TYPE_CHECKING:  # the run commands load these when called; every other comman
     from faber_hookspecs.integrity import RepairReport, VerifyReport
     from faber_hookspecs.resume import ResumeContext
 
+    from .doctor import DoctorCheck
+    from .gateway.plugins import BackendInfo
     from .migration.migrate import MigrationResult
     from .runner.display import Display
     from .runner.outcome import ApprovalResult, RerunResult, RunOutcome
@@ -229,6 +242,10 @@ class Faber:
         if self.gateway.has_listeners("faber_emit_event"):
             warnings += self.gateway.broadcast("faber_emit_event", event=stored.event, state=stored.state)
         warnings += self.gateway.broadcast("faber_persist_state", run_id=run_id, state=stored.state)
+        if stored.event.type == "workflow_complete":
+            from .archive.archiver import after_complete
+
+            warnings += after_complete(self, run_id)
         return EmitResult(stored.event, stored.state, warnings)
 
     def events(
@@ -330,6 +347,12 @@ class Faber:
         if max_events is not None and max_events < 0:
             raise InvalidInput("--max-events must be 0 (every event) or more")
         record = self.run(run)
+        if not record.events_local:
+            short = record.metadata.run_id.rsplit("/", 1)[-1][:8]
+            raise ArchiveError(
+                f"the events of run {record.metadata.run_id} are in the archive only: `faber restore {short}` "
+                "brings them back, then report again"
+            )
         sample = EventSample(DEFAULT_MAX_EVENTS if max_events is None else max_events)
         timeline = self.timeline_of(record, keep=sample.keep)
         try:
@@ -371,6 +394,24 @@ class Faber:
                 status = None
             found.append(RelatedRun(run_id, relation, status))
         return found
+
+    # Backends ---------------------------------------------------------------------------------------
+
+    def flush(self, backend: str | None = None, run: str | None = None) -> list[FlushOutcome]:
+        """Deliver now what backends hold back (an event stream's outbox): ``backend``'s, or every
+        enabled backend's that holds something back; every run's, or only ``run``'s."""
+        flushers = [impl.plugin_name for impl in self.gateway.hook.faber_flush.get_hookimpls()]
+        if backend is not None and backend not in flushers:
+            if backend not in self.gateway.enabled():
+                enabled = ", ".join(self.gateway.enabled())
+                raise InvalidInput(f"backend {backend!r} is not enabled; enabled: {enabled} (see `faber backends`)")
+            raise InvalidInput(f"backend {backend!r} holds nothing back: it does not implement faber_flush")
+        run_id = str(self.resolve(run)) if run is not None else None
+        answers, failures = self.gateway.collect("faber_flush", only=backend, run_id=run_id)
+        outcomes = [FlushOutcome(name, report=report) for name, report in answers if isinstance(report, FlushReport)]
+        outcomes += [FlushOutcome(name, error=warning) for name, warning in failures]
+        order = {name: index for index, name in enumerate(self.gateway.enabled())}
+        return sorted(outcomes, key=lambda outcome: order.get(outcome.backend, len(order)))
 
 
     # Workflow runs ----------------------------------------------------------------------------------
@@ -421,6 +462,7 @@ class Faber:
         from .runner.lock import RunnerLock
 
         run_id = self.resolve(run)
+        self.ensure_events_local(str(run_id))  # archived and cleaned up here: restore it first
         with RunnerLock(self.project, run_id):
             view = lifecycle.inspect(self, str(run_id), step=step, force=force, holding_lock=True)
             view, _ = lifecycle.begin_resume(self, view, force=force)
@@ -436,6 +478,7 @@ class Faber:
         from .runner.display import Display
 
         run_id = str(self.resolve(run))
+        self.ensure_events_local(run_id)  # archived and cleaned up here: restore it first
         with CancelScope() as scope:
             return lifecycle.execute(self, run_id, started="resume", display=display or Display(), scope=scope,
                                      step=step, force=force)
@@ -515,6 +558,134 @@ class Faber:
             state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
             self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state)
         return report
+
+    # Archive ----------------------------------------------------------------------------------------
+
+    def consolidate_events(self, run: str) -> ConsolidateResult:
+        """Write the run's bundle: events.jsonl (every event, numeric id order), state.json,
+        metadata.json and manifest.json (counts, first and last id, sizes and sha256s), atomically, in
+        the run's ``archive/`` folder. The same run always gives the same bytes."""
+        from .archive.archiver import consolidate
+
+        return consolidate(self, run)
+
+    def archive_run(
+        self,
+        run: str,
+        *,
+        cleanup: bool = False,
+        force: bool = False,
+        progress: ProgressCallback = no_progress,
+    ) -> ArchiveResult:
+        """Consolidate the run, copy it to every enabled archive backend, verify every object (size
+        and checksum), then record the archive in the run's metadata. With ``cleanup``, remove the
+        local event files afterwards (state.json, metadata.json and the manifest stay). A run still in
+        progress is refused unless ``force``. Raises ``ArchiveIncomplete`` (with every receipt) when
+        a backend failed: nothing local is removed then, and calling it again completes the archive."""
+        from .archive.archiver import archive
+
+        return archive(self, run, cleanup=cleanup, force=force, progress=progress)
+
+    def restore_run(
+        self,
+        run: str,
+        *,
+        expected_manifest_sha256: str | None = None,
+        trust_archive: bool = False,
+        progress: ProgressCallback = no_progress,
+    ) -> RestoreResult:
+        """Download an archived run, check every checksum, and expand its events back into files that
+        are the same bytes as before: into a run cleaned up here, or as a new run. The manifest must be
+        the one recorded when the run was archived here (or ``expected_manifest_sha256``), unless
+        ``trust_archive``. A mismatch raises ``IntegrityError`` and changes nothing. ``run`` may be a
+        full run id, or a uuid prefix of a run found here or in the archive."""
+        from .archive.restorer import restore
+
+        return restore(
+            self, run, expected_manifest_sha256=expected_manifest_sha256, trust_archive=trust_archive, progress=progress
+        )
+
+    def ensure_events_local(self, run: str, *, progress: ProgressCallback = no_progress) -> RestoreResult | None:
+        """Restore the run first when its events were archived and removed here, or when only the archive
+        knows it (``faber run --resume`` calls it); None when its events are here."""
+        from .archive.restorer import ensure_events_local
+
+        return ensure_events_local(self, run, progress)
+
+    def list_archived_runs(self, *, org: str | None = None, project: str | None = None) -> list[ArchivedRun]:
+        """The runs held by the enabled archive backends, newest first, within ``org`` and/or
+        ``project`` when given."""
+        for value, what in ((org, "org"), (project, "project")):
+            if value is not None:
+                validate_slug(value, what)
+        if not self.gateway.has_listeners("faber_list_archived_runs"):
+            from .archive.archiver import NO_ARCHIVE_BACKEND
+
+            raise ConfigError(NO_ARCHIVE_BACKEND)
+        runs: list[ArchivedRun] = []
+        query = ArchiveQuery(org=org, project=project)
+        for outcome in self.gateway.collect_outcomes("faber_list_archived_runs", query=query):
+            if outcome.error is not None:
+                raise ArchiveError(f"listing the archive of backend {outcome.backend!r} failed: {outcome.error}")
+            runs.extend(outcome.result)
+        runs.sort(key=lambda run: (run.archived_at or "", run.run_id), reverse=True)
+        return runs
+
+    def cleanup_runs(
+        self, runs: list[str] | None = None, *, older_than_days: float | None = None, dry_run: bool = False
+    ) -> CleanupResult:
+        """Remove the local event files of runs (default: every run here) whose last event is older than
+        ``older_than_days`` (default: event_retention.local_days in gateway.json; none for named runs)
+        and whose verified archive holds exactly their events. Other runs are skipped with a reason."""
+        from .archive.cleaner import cleanup
+
+        return cleanup(self, runs, older_than_days=older_than_days, dry_run=dry_run)
+
+
+@dataclass(frozen=True)
+class FlushOutcome:
+    """What ``Faber.flush`` did for one backend: its report, or why it failed."""
+
+    backend: str
+    report: FlushReport | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the backend delivered everything it held back."""
+        return self.error is None and (self.report is None or self.report.error is None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            **(self.report.model_dump() if self.report else {"delivered": 0, "pending": 0, "runs": 0, "error": None}),
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+def describe_backends(
+    root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> list[BackendInfo]:
+    """Every installed backend and every one named in gateway.json: distribution, version, enabled,
+    hooks, and why it cannot be used if it cannot. Creates no backend, so it works when the gateway
+    does not open (it is how you find out why)."""
+    from .gateway.config import load_gateway_config
+    from .gateway.plugins import backend_report
+
+    project = Project.find(root, environ)
+    config = load_gateway_config(project.gateway_file, project.environ)
+    context = BackendContext(
+        root=project.root, faber_dir=project.faber_dir, config_file=project.gateway_file, environ=project.environ
+    )
+    return backend_report(config, context)
+
+
+def doctor(root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> list[DoctorCheck]:
+    """Check the project at ``root``: config, backends load, each backend's own health checks. Never
+    raises for what it finds; a ``fail`` verdict says what is wrong."""
+    from .doctor import diagnose
+
+    return diagnose(root, environ)
 
 
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,9 @@ NOT_RUN = {
     # (document, first line of the block): why it is not run here, and what the test checks instead
     ("README.md", "make demo    # sets up .venv, then runs a real workflow run on local files"):
         "`make test` is this test suite; `make demo` is checked by running its script (below)",
+    ("backends.md", "pip install -e ./contrib/backend-jsonl-mirror     # your folder"):
+        "it would change the test environment; the example is installed by `make setup`, and from its "
+        "folder by tox's `contrib` environment",
 }
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from . import events, integrity, migrate, resume, run, runs, setup
+from . import archive, backends, doctor, events, integrity, migrate, resume, run, runs, setup
 
 app = typer.Typer(
     name="faber",
@@ -51,9 +51,12 @@ setup.register(app)
 run.register(app)
 events.register(app)
 migrate.register(app)
+archive.register(app)
 resume.register(runs.app)
 integrity.register(runs.app)
 app.add_typer(runs.app, name="runs")
+app.add_typer(backends.app, name="backends")
+doctor.register(app)
 
 
 def build_command() -> Any:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from faber_hookspecs.errors import InvalidInput
 
 from .context import open_faber, parse_params
-from .output import print_json, warn
+from .output import print_json, print_table, warn
 from .screen import print_coloured_table, print_long_table, stdout_is_terminal, terminal_console, write_text_file
 
 app = typer.Typer(help="Create, list, show and rebuild runs.", no_args_is_help=True)
@@ -52,9 +53,15 @@ def list_runs(
     org: Annotated[Optional[str], typer.Option(help="Only runs of this org.")] = None,
     project: Annotated[Optional[str], typer.Option(help="Only runs of this project.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many runs.")] = None,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="List the runs in the archive (the S3 bucket), not the local ones.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List runs, newest first: status, work id, workflow, start, duration and last activity."""
+    if archived:
+        _list_archived(ctx, org, project, limit, as_json, status=status, work_id=work_id)
+        return
     states = open_faber(ctx).list_runs(status=status, work_id=work_id, org=org, project=project, limit=limit)
     if as_json:
         print_json([state.model_dump(mode="json") for state in states])
@@ -101,6 +108,8 @@ def show(
         warn(message)
     events = record.state.last_event_id
     draw = timeline if timeline is not None else events <= TIMELINE_LIMIT
+    if not record.events_local:  # archived and cleaned up here: the events to draw are in the bucket
+        draw = False
     drawn = faber.timeline_of(record) if draw else None
     related = faber.related_runs(record)
     if stdout_is_terminal():
@@ -111,7 +120,11 @@ def show(
         from ..views.text import render_text
 
         sys.stdout.write(render_text(record, drawn, related))
-    if not draw and timeline is None:
+    if not record.events_local:
+        short = record.metadata.run_id.rsplit("/", 1)[-1][:8]
+        warn(f"the timeline was not drawn: the events are in the archive only; `faber restore {short}` "
+             "brings them back")
+    elif not draw and timeline is None:
         warn(f"the timeline was not drawn: the run has {events:,} events; --timeline draws it (reading them all)")
 
 
@@ -157,3 +170,23 @@ def reconstruct(
     for message in warnings:
         warn(message)
     print_json(state.model_dump(mode="json"))
+
+
+def _list_archived(
+    ctx: typer.Context, org: str | None, project: str | None, limit: int | None, as_json: bool, **local_only: object
+) -> None:
+    used = [f"--{name.replace('_', '-')}" for name, value in local_only.items() if value is not None]
+    if used:
+        raise InvalidInput(
+            f"{', '.join(used)} cannot be combined with --archived (the archive lists runs by org and project)"
+        )
+    if limit is not None and limit < 1:
+        raise InvalidInput("--limit must be at least 1")
+    runs = open_faber(ctx).list_archived_runs(org=org, project=project)[:limit]
+    if as_json:
+        print_json([run.model_dump(mode="json") for run in runs])
+        return
+    print_table(
+        ["RUN", "ARCHIVED", "SIZE", "BACKEND", "URL"],
+        ([r.run_id, r.archived_at, r.size, r.backend, r.url] for r in runs),
+    )

@@ -8,6 +8,7 @@ hook on its own, so one failing backend is reported as a warning and never stops
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from typing import Any
 
@@ -18,6 +19,15 @@ from faber_hookspecs.records import BackendContext
 from ..project import Project
 from .config import GatewayConfig, load_gateway_config
 from .plugins import BackendInfo, make_plugin_manager, register_builtins
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """One backend's answer to a broadcast hook, or the error it raised."""
+
+    backend: str
+    result: Any
+    error: str | None
 
 
 class Gateway:
@@ -66,19 +76,53 @@ class Gateway:
         """True when some backend implements the (broadcast) hook."""
         return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
 
-    def broadcast(self, hook_name: str, **kwargs: Any) -> list[str]:
-        """Call every implementation of a broadcast hook in isolation; return a warning per failure."""
-        warnings = []
+    def collect_outcomes(self, hook_name: str, **kwargs: Any) -> list[HookOutcome]:
+        """Call every implementation of a broadcast hook in isolation and keep each one's answer or
+        error (None answers are dropped): for hooks whose results matter, like receipts."""
+        outcomes = []
         for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
             try:
-                implementation.function(**{name: kwargs[name] for name in implementation.argnames})
+                result = implementation.function(**{name: kwargs[name] for name in implementation.argnames})
             except FaberError as problem:
-                warnings.append(f"backend {implementation.plugin_name!r} ({hook_name}): {problem}")
+                outcomes.append(HookOutcome(implementation.plugin_name, None, str(problem)))
+            except Exception as problem:  # a backend's own bug is reported as its failure, by name
+                outcomes.append(HookOutcome(implementation.plugin_name, None, f"{type(problem).__name__}: {problem}"))
+            else:
+                if result is not None:
+                    outcomes.append(HookOutcome(implementation.plugin_name, result, None))
+        return outcomes
+
+    def broadcast(self, hook_name: str, **kwargs: Any) -> list[str]:
+        """Call every implementation of a broadcast hook in isolation; return a warning per failure."""
+        _, failures = self.collect(hook_name, **kwargs)
+        return [warning for _, warning in failures]
+
+    def collect(
+        self, hook_name: str, *, only: str | None = None, **kwargs: Any
+    ) -> tuple[list[tuple[str, Any]], list[tuple[str, str]]]:
+        """Call every implementation of a broadcast hook (or only backend ``only``'s) in isolation.
+
+        Returns each backend's answer that is not None, as ``(backend name, answer)`` in call order,
+        and ``(backend name, warning)`` for each backend that failed."""
+        answers: list[tuple[str, Any]] = []
+        failures: list[tuple[str, str]] = []
+        for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
+            name = implementation.plugin_name
+            if only is not None and name != only:
+                continue
+            try:
+                answer = implementation.function(**{arg: kwargs[arg] for arg in implementation.argnames})
+            except FaberError as problem:
+                failures.append((name, f"backend {name!r} ({hook_name}): {problem}"))
             except Exception as problem:  # a sink's own bug must not fail the caller's emit
-                warnings.append(
-                    f"backend {implementation.plugin_name!r} ({hook_name}) failed: {type(problem).__name__}: {problem}"
-                )
-        return warnings
+                failures.append((name, f"backend {name!r} ({hook_name}) failed: {type(problem).__name__}: {problem}"))
+            else:
+                if answer is not None:
+                    answers.append((name, answer))
+        return answers, failures
 
+    def enabled(self) -> list[str]:
+        """The backends enabled in gateway.json, in its order (the host's built-ins aside)."""
+        return self.config.enabled_backends()
 
-__all__ = ["BackendInfo", "Gateway", "GatewayConfig"]
+__all__ = ["BackendInfo", "Gateway", "GatewayConfig", "HookOutcome"]

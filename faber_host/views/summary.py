@@ -76,6 +76,9 @@ def header_facts(record: RunRecord, timeline: Timeline, related: list[RelatedRun
     if where:
         facts.append(Fact("host", where))
     facts.append(Fact("folder", record.location, "path"))
+    archived = archive_line(record)
+    if archived:
+        facts.append(Fact("archived", archived))
     if timeline.reconstructed:
         facts.append(
             Fact("note", "events rebuilt by `faber migrate`: some times are approximate (marked so in the chart)")
@@ -102,6 +105,19 @@ def rerun_change_lines(changes: Mapping[str, object]) -> list[str]:
         if key not in _LINK_KEYS and key != "parameter_changes":
             lines.append(f"{key}: {_short(value, 120)}")
     return lines
+
+
+def archive_line(record: RunRecord) -> str | None:
+    """Where the run was archived, and whether its events are still here."""
+    archive = record.metadata.archive
+    if archive is None:
+        return None
+    line = f"{archive.url} at {archive.archived_at or 'an unknown time'} ({archive.event_count} events)"
+    if not record.events_local:
+        line += "; events removed here (faber restore RUN brings them back)"
+    elif archive.last_event_id != record.state.last_event_id:
+        line += f"; {record.state.last_event_id - (archive.last_event_id or 0)} events since"
+    return line
 
 
 def without_events(record: RunRecord) -> Timeline:

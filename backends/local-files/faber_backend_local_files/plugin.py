@@ -16,11 +16,13 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
+from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,8 +79,8 @@ class LocalFilesBackend:
         return StoredEvent(event=Event.model_validate(event), state=RunState.model_validate(state))
 
     @hookimpl(trylast=True)
-    def faber_import_run(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
-        self.store.import_run(metadata.to_json(), [event.to_json() for event in events])
+    def faber_import_history(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
+        self.store.import_history(metadata.to_json(), [event.to_json() for event in events])
         return self.faber_load_run(metadata.run_id)
 
     @hookimpl(trylast=True)
@@ -104,11 +106,13 @@ class LocalFilesBackend:
     def faber_load_run(self, run_id: str) -> RunRecord:
         parsed = RunId.parse(run_id)
         metadata, state, warnings = inspect_run(self.store, parsed)
+        folder = self.store.folder(parsed)
         return RunRecord(
             metadata=RunMetadata.model_validate(metadata),
             state=RunState.model_validate(state),
-            location=self.store.folder(parsed).path,
+            location=folder.path,
             warnings=warnings,
+            events_local=not folder.events_removed(),
         )
 
     @hookimpl(trylast=True)
@@ -137,6 +141,23 @@ class LocalFilesBackend:
     def faber_find_runs(self, uuid_prefix: str) -> list[str]:
         return [str(run_id) for run_id in self.store.run_ids() if run_id.uuid.startswith(uuid_prefix)]
 
+    # Operations --------------------------------------------------------------------------------------
+
+    @hookimpl
+    def faber_check_health(self) -> list[HealthCheck]:
+        """The runs folder exists (or can be made) and takes a new file."""
+        probe = self.runs_dir / f".doctor-probe-{os.getpid()}"
+        try:
+            self.runs_dir.mkdir(mode=int(self.config.dir_mode, 8), parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as problem:
+            return [HealthCheck(
+                name="runs folder writable", verdict="fail",
+                detail=f"cannot write in {self.runs_dir}: {problem.strerror or problem}",
+            )]
+        return [HealthCheck(name="runs folder writable", verdict="ok", detail=str(self.runs_dir))]
+
     # Integrity ----------------------------------------------------------------------------------------
 
     @hookimpl(trylast=True)
@@ -146,3 +167,23 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_repair_run(self, run_id: str) -> RepairReport:
         return repair_run(self.store, RunId.parse(run_id))
+
+    # Archive -----------------------------------------------------------------------------------------
+
+    @hookimpl(trylast=True)
+    def faber_consolidate_run(self, run_id: str) -> ArchiveBundle:
+        from .archiving import consolidate_run
+
+        return consolidate_run(self.store, RunId.parse(run_id))
+
+    @hookimpl(trylast=True)
+    def faber_cleanup_run(self, run_id: str, manifest_sha256: str, dry_run: bool) -> RemovedEvents:
+        from .archiving import cleanup_run
+
+        return cleanup_run(self.store, RunId.parse(run_id), manifest_sha256, dry_run=dry_run)
+
+    @hookimpl(trylast=True)
+    def faber_import_run(self, bundle: ArchiveBundle) -> RunRecord:
+        from .archiving import import_run
+
+        return self.faber_load_run(str(import_run(self.store, bundle)))

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound, StorageError
+from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunNotFound, StorageError
 from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId, validate_slug
 from faber_hookspecs.validation import validate_event
@@ -55,9 +55,19 @@ class LocalRunStore:
         real = os.path.realpath(path)
         if real != os.path.join(real_root, run_id.org, run_id.project, run_id.uuid):
             raise InvalidRunId(f"run {run_id} resolves outside the runs folder ({real}); refusing to use it")
-        if must_exist and not os.path.isdir(os.path.join(path, "events")):
+        folder = RunFolder(path, self.file_mode, self.sync)
+        if must_exist and not os.path.isdir(folder.events_dir) and not folder.events_removed():
             raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
-        return RunFolder(path, self.file_mode, self.sync)
+        return folder
+
+    def events_folder(self, run_id: RunId) -> RunFolder:
+        """The run's folder, insisting that its events are here (not archived and removed)."""
+        folder = self.folder(run_id, must_exist=False)
+        if not os.path.isdir(folder.events_dir):
+            if folder.events_removed():
+                raise events_not_local(run_id)
+            raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
+        return folder
 
     def create_run(self, metadata: Json) -> Json:
         """Create a run folder for ``metadata`` atomically: it appears complete or not at all."""
@@ -85,7 +95,7 @@ class LocalRunStore:
             raise StorageError(f"could not create run {run_id}: {problem.strerror or problem}") from None
         return metadata
 
-    def import_run(self, metadata: Json, events: list[Json]) -> None:
+    def import_history(self, metadata: Json, events: list[Json]) -> None:
         """Create a run from a finished history: ``metadata`` and ``events`` as given (ids 1..n,
         timestamps kept), validated first, then made to appear atomically like ``create_run``."""
         run_id = RunId.parse(metadata["run_id"])
@@ -160,9 +170,11 @@ class LocalRunStore:
         unknown = draft.keys() - _DRAFT_FIELDS
         if unknown:
             raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
-        folder = self.folder(run_id)
+        folder = self.events_folder(run_id)
         key = str(run_id)
         with folder.lock():
+            if not os.path.isdir(folder.events_dir):  # cleaned up while we waited for the lock
+                raise events_not_local(run_id)
             folder.recover()
             event_id = folder.next_id()
             state = self._state_before(folder, run_id, event_id)
@@ -189,7 +201,7 @@ class LocalRunStore:
 
     def iter_events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
         """The run's events after ``since_id``, in id order, streamed."""
-        yield from self.folder(run_id).iter_events(since_id)
+        yield from self.events_folder(run_id).iter_events(since_id)
 
     # State ------------------------------------------------------------------------------------------
 
@@ -206,7 +218,7 @@ class LocalRunStore:
     def reconstruct(self, run_id: RunId) -> Json:
         """The state rebuilt from metadata.json and every event, ignoring state.json."""
         metadata = self.load_metadata(run_id)
-        return reconstruct(initial_state_for(metadata), self.folder(run_id).iter_events())
+        return reconstruct(initial_state_for(metadata), self.events_folder(run_id).iter_events())
 
     def wrote_state(self, run_id: RunId, last_event_id: int) -> bool:
         """True when this store itself wrote the run's state through ``last_event_id`` (or later)."""
@@ -253,6 +265,10 @@ class LocalRunStore:
                 os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid), self.file_mode, self.sync
             )
             state = folder.read_state()
+            if (state is None or state.get("reducer_version") != REDUCER_VERSION) and folder.events_removed():
+                if state is not None:
+                    yield state  # archived and cleaned up: state.json is all there is here
+                continue
             if state is None or state.get("reducer_version") != REDUCER_VERSION:
                 try:
                     state = self.reconstruct(run_id)
@@ -297,6 +313,14 @@ class LocalRunStore:
             os.mkdir(path, self.dir_mode)
         except FileExistsError:
             pass
+
+
+def events_not_local(run_id: RunId) -> EventsNotLocal:
+    """The error for reading or writing the events of a run that was archived and cleaned up here."""
+    return EventsNotLocal(
+        f"the events of run {run_id} were archived and removed from this machine; "
+        f"`faber restore {run_id}` brings them back"
+    )
 
 
 def _is_current(state: Json | None, last_event_id: int) -> bool:
