@@ -120,7 +120,7 @@ def show(
         from ..views.text import render_text
 
         sys.stdout.write(render_text(record, drawn, related))
-    if not record.events_local:
+    if not record.events_local and timeline is not False:
         short = record.metadata.run_id.rsplit("/", 1)[-1][:8]
         warn(f"the timeline was not drawn: the events are in the archive only; `faber restore {short}` "
              "brings them back")
