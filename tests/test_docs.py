@@ -10,13 +10,19 @@ the project's ``faber`` first on PATH:
 * a block marked ``norun`` (```` ```sh norun ````) is not run: the few that exist are listed below,
   each with the reason and what is checked instead.
 
-A meta-test keeps docs/run-id-system.md in step with the CLI: every command has an example there.
+The archive examples talk to a real S3-compatible server: moto, started on 127.0.0.1 in its own
+process, its address in ``S3_ENDPOINT_URL`` and made-up credentials in the AWS variables, with the
+bucket ``acme-faber-runs`` created. A meta-test keeps docs/run-id-system.md in step with the CLI:
+every command has an example there.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +32,13 @@ from markdown_it import MarkdownIt
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELLS = {"sh", "bash", "shell"}
+BUCKET = "acme-faber-runs"
 NOT_RUN = {
     # (document, first line of the block): why it is not run here, and what the test checks instead
     ("README.md", "make demo    # sets up .venv, then runs a real workflow run on local files"):
         "`make test` is this test suite; `make demo` is checked by running its script (below)",
+    ("README.md", "faber consolidate RUN              # archive/events.jsonl (numeric id order) + manifest.json with sha256s"):
+        "it needs a bucket; docs/run-id-system.md runs each of these commands against a local S3 server",
     ("backends.md", "pip install -e ./contrib/backend-jsonl-mirror     # your folder"):
         "it would change the test environment; the example is installed by `make setup`, and from its "
         "folder by tox's `contrib` environment",
@@ -99,11 +108,15 @@ def script_for(document: list[Block]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_document(path: Path, folder: Path) -> tuple[list[Block], dict[str, tuple[str, int]], str]:
+def run_document(
+    path: Path, folder: Path, extra: dict[str, str] | None = None
+) -> tuple[list[Block], dict[str, tuple[str, int]], str]:
     """Run the document; return its blocks, each console command's (output, exit code), and the
     whole output."""
     document = blocks(path)
-    environ = clean_environ(HOME=str(folder), TZ="UTC", COLUMNS="100")
+    environ = {k: v for k, v in clean_environ(HOME=str(folder), TZ="UTC", COLUMNS="100").items()
+               if not k.startswith("AWS_")}
+    environ.update(extra or {})
     environ["PATH"] = f"{Path(FABER).parent}:{environ.get('PATH', '')}"
     for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE"):
         environ.pop(name, None)
@@ -121,9 +134,46 @@ def run_document(path: Path, folder: Path) -> tuple[list[Block], dict[str, tuple
     return document, outputs, output
 
 
+@pytest.fixture(scope="module")
+def s3_environment() -> Iterator[dict[str, str]]:
+    """moto's S3 server on a free port of 127.0.0.1, with the docs' bucket; the variables to reach it."""
+    port = _free_port()
+    server = subprocess.Popen([str(Path(FABER).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "moto_server did not start"
+                time.sleep(0.1)
+        environ = {"S3_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "docs",
+                   "AWS_SECRET_ACCESS_KEY": "docs-secret", "AWS_DEFAULT_REGION": "us-east-1",
+                   "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                   "AWS_EC2_METADATA_DISABLED": "true"}
+        import boto3
+
+        boto3.client("s3", endpoint_url=environ["S3_ENDPOINT_URL"], aws_access_key_id="docs",
+                     aws_secret_access_key="docs-secret", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        yield environ
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
-def test_every_example_runs_and_shows_what_the_docs_say(path: Path, tmp_path: Path) -> None:
-    document, outputs, _ = run_document(path, tmp_path)
+def test_every_example_runs_and_shows_what_the_docs_say(
+    path: Path, tmp_path: Path, s3_environment: dict[str, str]
+) -> None:
+    document, outputs, _ = run_document(path, tmp_path, s3_environment)
     for number, block in enumerate(document):
         if not block.run:
             assert (path.name, block.text.splitlines()[0]) in NOT_RUN, (
