@@ -31,6 +31,8 @@ from faber_hookspecs.errors import (
     ConfigError,
     InvalidEvent,
     InvalidInput,
+    InvalidRunId,
+    RunNotFound,
 )
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint

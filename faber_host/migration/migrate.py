@@ -21,6 +21,7 @@ from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import dump_document, utc_timestamp
 from pydantic import ValidationError
 
+from ..run_ref import current_user
 from .rebuild import MigrationPlan, plan_migration
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def migrate_old_state(
         shown = str(path.resolve())
     plan = plan_migration(
         old, run_id=run_id, source=shown, source_sha256=sha256, migrated_at=utc_timestamp(),
-        migrated_by=_user(), workflow_id=workflow_id, work_id=work_id,
+        migrated_by=current_user(), workflow_id=workflow_id, work_id=work_id,
     )
     metadata, events = _validated(plan, path)
     if dry_run:
@@ -157,9 +158,3 @@ def _write_marker(marker: Path, record: dict[str, Any]) -> None:
             f"the run {record['run_id']} was imported, but {marker} could not be written ({problem.strerror}); "
             "a second `faber migrate` would import the file again"
         ) from None
-
-
-def _user() -> str | None:
-    from ..api import current_user
-
-    return current_user()

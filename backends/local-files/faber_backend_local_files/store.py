@@ -152,6 +152,8 @@ class LocalRunStore:
             if self.sync:
                 fsync_directory(parent)
         except OSError as problem:
+            import shutil  # here, not at the top: the one-shot emit does not import it
+
             shutil.rmtree(staging.path, ignore_errors=True)
             if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
                 raise StorageError(f"run folder {final.path} already exists") from None
