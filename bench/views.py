@@ -1,10 +1,12 @@
 """Figures for seeing runs: `faber runs list` over many runs, `runs show` / `runs report` / the
-timeline of a long run, and the cost of one `events --follow` poll.
+timeline of a long run, and how soon `faber events --follow` prints an event another process wrote.
 
-    .venv/bin/python bench/views.py [--runs 10000] [--events 10000] [--rounds 3]
+    .venv/bin/python -m bench.views [--runs 10000] [--events 10000] [--rounds 3] [--follows 20]
 
-Each figure is the median of ``--rounds`` measurements, printed with what it is compared to. The
-project is built in a temporary folder (fsync off, to build it quickly) and removed afterwards.
+The projects are written the way ``python -m bench`` writes them (``bench/workload.py``: the many runs
+are copies of one store-made run, as for figure i; the long run holds the realistic workflow cycle,
+again and again), under ``bench/.work/`` and removed afterwards. Each figure is the median of
+``--rounds`` measurements (after one to warm the page cache), printed with what it is compared to.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import contextlib
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -21,27 +24,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from faber_backend_local_files.store import LocalRunStore
-from faber_hookspecs.run_id import RunId
-from faber_hookspecs.wire import utc_timestamp
-
-from faber_host.api import Faber
 from faber_host.cli.screen import print_long_table
-from faber_host.init import initialize
 from faber_host.views.chart import utc_now
 from faber_host.views.run_list import COLUMNS, run_rows
 from faber_host.views.timeline import build_timeline
 
+from .__main__ import REPO, machine
+from .reads import WALK, make_runs
+from .workload import fill_run, new_project, open_api, runs_dir
+
 FABER = str(Path(sys.executable).with_name("faber"))
-WALK = """
-import os, sys
-def walk(path):
-    with os.scandir(path) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                walk(entry.path)
-walk(sys.argv[1])
-"""
 
 
 def median_of(rounds: int, measure: Callable[[], float]) -> float:
@@ -49,7 +41,7 @@ def median_of(rounds: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(rounds))
 
 
-def wall(command: list[str], cwd: Path, environ: dict[str, str] | None = None) -> float:
+def wall(command: list[str], cwd: Path, environ: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, check=True, env=environ)
     return time.perf_counter() - start
@@ -61,53 +53,60 @@ def in_process(work: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def build(root: Path, runs: int, events: int) -> str:
-    initialize(root, "acme", "bench", {})
-    store = LocalRunStore(str(root / ".fractary/plugins/faber/runs"), sync=False)
-    for number in range(runs):
-        run_id = RunId.generate("acme", "bench")
-        store.create_run({"run_id": str(run_id), "work_id": str(number), "workflow_id": "default",
-                          "created_at": utc_timestamp()})
-        store.append(run_id, {"type": "workflow_start"})
-        if number % 3:
-            store.append(run_id, {"type": "workflow_complete"})
-    long_run = RunId.generate("acme", "bench")
-    store.create_run({"run_id": str(long_run), "work_id": "long", "workflow_id": "default",
-                      "created_at": utc_timestamp()})
-    store.append(long_run, {"type": "workflow_start"})
-    steps = ("fetch", "spec", "implement", "test", "merge")
-    for number in range(events - 1):
-        phase = ("frame", "architect", "build", "evaluate", "release")[number * 5 // events]
-        step = steps[(number // 2) % len(steps)]
-        if number % 2 == 0:
-            store.append(long_run, {"type": "step_start", "phase": phase, "step": step})
-        else:
-            store.append(long_run, {"type": "step_complete", "phase": phase, "step": step, "duration_ms": 5})
-    return str(long_run)
+def follow_latency(root: Path, environ: dict[str, str], interval: float, count: int) -> list[float]:
+    """Seconds from an emit returning (this process, the Python API) to ``faber events RUN --follow
+    --json`` (another process) printing that event, for ``count`` events emitted at spread moments."""
+    faber = open_api(root)
+    run_id = faber.new_run("bench-follow").run_id
+    faber.emit(run_id, "workflow_start")
+    follower = subprocess.Popen([FABER, "events", run_id, "--follow", "--json", "--since-id", "1",
+                                 "--interval", str(interval)], cwd=root, env=environ, stdout=subprocess.PIPE,
+                                text=True)
+    assert follower.stdout is not None
+    latencies = []
+    try:
+        time.sleep(2)  # let it start and settle into polling
+        for number in range(count):
+            time.sleep(interval * (0.37 + (number * 0.61) % 1))  # spread over the poll cycle
+            event_type = "workflow_complete" if number == count - 1 else "checkpoint"
+            faber.emit(run_id, event_type)
+            stored = time.perf_counter()
+            line = follower.stdout.readline()
+            latencies.append(time.perf_counter() - stored)
+            assert f'"type":"{event_type}"' in line, line
+        assert follower.wait(30) == 0  # the run ended: the follower stops by itself
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    return latencies
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10_000)
-    parser.add_argument("--events", type=int, default=10_000)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.views", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10_000, help="runs in the tree that `runs list` lists")
+    parser.add_argument("--events", type=int, default=10_000, help="events in the long run (show, report)")
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="faber-bench-views-") as folder:
-        root = Path(folder)
-        print(f"building {args.runs:,} runs and one run of {args.events:,} events in {root} ...", flush=True)
-        long_run = build(root, args.runs, args.events)
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("FABER_", "FORCE_COLOR", "NO_COLOR"))}
-        runs_dir = str(root / ".fractary/plugins/faber/runs")
-        rounds = args.rounds
-
-        listing = median_of(rounds, lambda: wall([FABER, "runs", "list"], root, environ))
-        walking = median_of(rounds, lambda: wall([sys.executable, "-c", WALK, runs_dir], root, environ))
-        print(f"runs list, {args.runs + 1:,} runs, in a pipe: {listing:.2f}s; plain os.scandir walk of the tree "
-              f"(a new process): {walking:.2f}s; ratio {listing / walking:.1f}")
-        coloured = median_of(rounds, lambda: wall([FABER, "runs", "list"], root, {**environ, "FORCE_COLOR": "1"}))
-        print(f"runs list as on a terminal (FORCE_COLOR=1): {coloured:.2f}s")
-
-        faber = Faber.open(root, environ)
+    parser.add_argument("--follows", type=int, default=20, help="events timed through `events --follow`")
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench" / ".work")
+    args = parser.parse_args(argv)
+    rounds = args.rounds
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="views-", dir=args.workdir))
+    print(machine(work), flush=True)
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("FABER_", "FORCE_COLOR", "NO_COLOR", "TTY_"))}
+    try:
+        many = new_project(work / "many", sync=False)
+        print(f"writing {args.runs:,} runs ...", flush=True)
+        make_runs(many, args.runs, events_each=2)
+        listing = median_of(rounds, lambda: wall([FABER, "runs", "list"], many, environ))
+        walking = median_of(rounds, lambda: wall([sys.executable, "-c", WALK, runs_dir(many)], many, environ))
+        print(f"runs list, {args.runs:,} runs, in a pipe: {listing:.2f} s; plain os.scandir walk of the tree "
+              f"(a new process): {walking:.2f} s; ratio {listing / walking:.1f}")
+        coloured = median_of(rounds, lambda: wall([FABER, "runs", "list"], many, {**environ, "FORCE_COLOR": "1"}))
+        print(f"runs list as on a terminal (FORCE_COLOR=1): {coloured:.2f} s")
+        faber = open_api(many)
         states = faber.list_runs()
         store_time = median_of(rounds, lambda: in_process(faber.list_runs))
         now = utc_now()
@@ -117,30 +116,42 @@ def main() -> int:
                 print_long_table(COLUMNS, run_rows(states, now))
 
         render_time = median_of(rounds, lambda: in_process(render))
-        print(f"  in one process: the list_runs hook {store_time:.2f}s, the table (rows + text) {render_time:.3f}s")
+        print(f"  in one process: the list_runs hook {store_time:.2f} s, the table (rows + text) {render_time:.3f} s")
 
-        show = median_of(rounds, lambda: wall([FABER, "runs", "show", long_run], root, environ))
-        show_tty = median_of(rounds, lambda: wall([FABER, "runs", "show", long_run], root,
+        long = new_project(work / "long", sync=False)
+        faber = open_api(long)
+        long_run = faber.new_run("bench-long").run_id
+        print(f"writing a run of {args.events:,} events ...", flush=True)
+        fill_run(long, long_run, args.events)
+        show = median_of(rounds, lambda: wall([FABER, "runs", "show", long_run], long, environ))
+        show_tty = median_of(rounds, lambda: wall([FABER, "runs", "show", long_run], long,
                                                   {**environ, "FORCE_COLOR": "1"}))
-        report_file = root / "report.html"
-        report = median_of(rounds, lambda: wall([FABER, "runs", "report", long_run, "-o", str(report_file)], root,
+        report_file = work / "report.html"
+        report = median_of(rounds, lambda: wall([FABER, "runs", "report", long_run, "-o", str(report_file)], long,
                                                 environ))
-        print(f"runs show, {args.events:,} events: {show:.2f}s in a pipe, {show_tty:.2f}s as on a terminal")
-        print(f"runs report, {args.events:,} events: {report:.2f}s, {report_file.stat().st_size / 1e6:.1f} MB")
-
+        print(f"runs show, {args.events:,} events: {show:.2f} s in a pipe, {show_tty:.2f} s as on a terminal")
+        print(f"runs report, {args.events:,} events: {report:.2f} s, {report_file.stat().st_size / 1e6:.1f} MB")
         events = [e.model_dump(mode="json", exclude_none=True) for e in faber.events(long_run)]
         metadata = faber.run(long_run).metadata.to_json()
         timeline_time = median_of(rounds, lambda: in_process(lambda: build_timeline(events, metadata)))
         print(f"build_timeline: {args.events / timeline_time:,.0f} events/s ({timeline_time * 1000:.0f} ms for "
               f"{args.events:,})")
 
-        run_id = faber.resolve(long_run)
+        run_id = str(faber.resolve(long_run))
         quiet_poll = median_of(rounds * 5, lambda: in_process(lambda: faber.gateway.ask("faber_load_run",
-                                                                                         run_id=str(run_id))))
+                                                                                         run_id=run_id)))
         listing_poll = median_of(rounds, lambda: in_process(lambda: list(
-            faber.gateway.ask("faber_load_events", run_id=str(run_id), since_id=args.events))))
+            faber.gateway.ask("faber_load_events", run_id=run_id, since_id=args.events))))
         print(f"events --follow, one poll with nothing new: {quiet_poll * 1000:.1f} ms (reading the state); "
               f"listing the log instead: {listing_poll * 1000:.1f} ms")
+        for interval in (0.5, 0.1):
+            latencies = sorted(follow_latency(long, environ, interval, args.follows))
+            print(f"events --follow --interval {interval}: an event emitted by another process is printed "
+                  f"{statistics.median(latencies) * 1000:.0f} ms later (median of {len(latencies)}; "
+                  f"max {latencies[-1] * 1000:.0f} ms)")
+        print(machine(work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
