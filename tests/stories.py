@@ -3,6 +3,8 @@ artifacts, and text that must be escaped. Shared by the view tests."""
 
 from __future__ import annotations
 
+from faber_hookspecs.metadata import Relationships, RunMetadata
+
 from faber_host.api import Faber
 
 HOSTILE_TEXT = '<script>alert("x")</script> & <b>bold</b>'
@@ -52,3 +54,18 @@ def tell_story(faber: Faber, *, work_id: str = "123") -> str:
     emit("phase_complete", phase="release")
     emit("workflow_complete", message="Done")
     return run
+
+
+def rerun_of(faber: Faber, original: str) -> str:
+    """A second run linked to ``original`` both ways, as a re-run does it."""
+    child = faber.new_run("123", relationships=Relationships(rerun_of=original), root_run_id=original).run_id
+
+    def link(metadata: RunMetadata) -> RunMetadata:
+        metadata.relationships.child_runs.append(child)
+        return metadata
+
+    faber.gateway.ask("faber_update_metadata", run_id=original, update=link)
+    faber.emit(child, "workflow_rerun", metadata={
+        "rerun_of": original, "parent_run_id": original, "root_run_id": original,
+        "parameter_changes": {"model": {"from": "fast", "to": "slow"}}, "workflow_changes": ["build: step added"]})
+    return child

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Cli, assert_one_line_error
-from stories import HOSTILE_TEXT, PR_URL, tell_story
+from stories import HOSTILE_TEXT, PR_URL, rerun_of, tell_story
 
 from faber_host.api import Faber
 from faber_host.views.timeline import epoch_ms
@@ -185,6 +185,29 @@ def test_the_report_is_self_contained_and_its_timeline_matches_the_events(
     assert HOSTILE_TEXT in dom.find("table", id="events").content()
     assert not [s for s in dom.all("script") if "alert" in s.content()]
     assert len(dom.all("script")) == 2 and not dom.all("b")
+
+
+def test_the_lineage_of_a_run_and_of_its_rerun(faber: Faber, story: str) -> None:
+    child = rerun_of(faber, story)
+    lost = "acme/widget-service/0b0e1c9a-5a7e-4c1d-9f0e-2b7d3c4e5f60"  # a re-run that is not here (any more)
+    faber.gateway.ask("faber_update_metadata", run_id=story, update=lambda metadata: metadata.model_copy(
+        update={"relationships": metadata.relationships.model_copy(
+            update={"child_runs": [*metadata.relationships.child_runs, lost]})}))
+
+    def lineage(run: str) -> tuple[list[list[str]], Node]:
+        section = Dom(faber.report(run)).root.find("section", id="lineage")
+        rows = [[cell.content() for cell in row.all("td")] for row in section.all("tr")]
+        return [row for row in rows if row], section
+
+    rows, section = lineage(story)
+    assert rows == [["re-run", child, "pending"], ["re-run", lost, "not found here"]]
+    assert not section.all("ul")  # the original changed nothing
+    rows, section = lineage(child)
+    assert rows == [["re-run of", story, "completed"]]
+    changes = [item.content() for item in section.find("ul", id="rerun-changes").all("li")]
+    assert changes == ['model: "fast" → "slow"', 'workflow_changes: ["build: step added"]']
+    alone = Dom(faber.report(faber.new_run("9").run_id)).root.find("section", id="lineage")
+    assert "not a re-run, and has not been re-run" in alone.content() and not alone.all("table")
 
 
 def test_a_long_run_lists_its_first_and_last_events(faber: Faber, cli: Cli, run_id: str, tmp_path: Path) -> None:

@@ -11,27 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import FABER, Cli, clean_environ
-from faber_hookspecs.metadata import Relationships, RunMetadata
-from stories import tell_story
+from stories import rerun_of, tell_story
 
 from faber_host.api import Faber
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def rerun_of(faber: Faber, original: str) -> str:
-    """A second run linked to ``original`` both ways, as a re-run does it."""
-    child = faber.new_run("123", relationships=Relationships(rerun_of=original), root_run_id=original).run_id
-
-    def link(metadata: RunMetadata) -> RunMetadata:
-        metadata.relationships.child_runs.append(child)
-        return metadata
-
-    faber.gateway.ask("faber_update_metadata", run_id=original, update=link)
-    faber.emit(child, "workflow_rerun", metadata={
-        "rerun_of": original, "parent_run_id": original, "root_run_id": original,
-        "parameter_changes": {"model": {"from": "fast", "to": "slow"}}, "workflow_changes": ["build: step added"]})
-    return child
 
 
 def test_plain_text_in_a_pipe(faber: Faber, cli: Cli) -> None:
