@@ -6,7 +6,8 @@ timeline of a long run, and how soon `faber events --follow` prints an event ano
 The projects are written the way ``python -m bench`` writes them (``bench/workload.py``: the many runs
 are copies of one store-made run, as for figure i; the long run holds the realistic workflow cycle,
 again and again), under ``bench/.work/`` and removed afterwards. Each figure is the median of
-``--rounds`` measurements (after one to warm the page cache), printed with what it is compared to.
+``--rounds`` measurements (after one to warm the page cache); the commands are timed in alternating
+rounds, as ``python -m bench`` does, so a burst of load falls on all of them alike.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from faber_host.views.timeline import build_timeline
 
 from .__main__ import REPO, machine
 from .reads import WALK, make_runs
+from .timing import median, paired_ratio, rounds
 from .workload import fill_run, new_project, open_api, runs_dir
 
 FABER = str(Path(sys.executable).with_name("faber"))
@@ -39,6 +41,14 @@ FABER = str(Path(sys.executable).with_name("faber"))
 def median_of(rounds: int, measure: Callable[[], float]) -> float:
     measure()  # warm the page cache and the interpreter's files
     return statistics.median(measure() for _ in range(rounds))
+
+
+def side_by_side(count: int, samplers: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Each sampler once to warm the page cache, then ``count`` alternating rounds (bench/timing's way:
+    a burst of load on the machine falls on every sampler alike)."""
+    for sampler in samplers.values():
+        sampler()
+    return rounds(samplers, count)
 
 
 def wall(command: list[str], cwd: Path, environ: dict[str, str]) -> float:
@@ -90,7 +100,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--follows", type=int, default=20, help="events timed through `events --follow`")
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / ".work")
     args = parser.parse_args(argv)
-    rounds = args.rounds
     args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="views-", dir=args.workdir))
     print(machine(work), flush=True)
@@ -100,22 +109,25 @@ def main(argv: list[str] | None = None) -> int:
         many = new_project(work / "many", sync=False)
         print(f"writing {args.runs:,} runs ...", flush=True)
         make_runs(many, args.runs, events_each=2)
-        listing = median_of(rounds, lambda: wall([FABER, "runs", "list"], many, environ))
-        walking = median_of(rounds, lambda: wall([sys.executable, "-c", WALK, runs_dir(many)], many, environ))
-        print(f"runs list, {args.runs:,} runs, in a pipe: {listing:.2f} s; plain os.scandir walk of the tree "
-              f"(a new process): {walking:.2f} s; ratio {listing / walking:.1f}")
-        coloured = median_of(rounds, lambda: wall([FABER, "runs", "list"], many, {**environ, "FORCE_COLOR": "1"}))
-        print(f"runs list as on a terminal (FORCE_COLOR=1): {coloured:.2f} s")
+        times = side_by_side(args.rounds, {
+            "list": lambda: wall([FABER, "runs", "list"], many, environ),
+            "walk": lambda: wall([sys.executable, "-c", WALK, runs_dir(many)], many, environ),
+            "coloured": lambda: wall([FABER, "runs", "list"], many, {**environ, "FORCE_COLOR": "1"}),
+        })
+        ratio = paired_ratio(times["list"], times["walk"])
+        print(f"runs list, {args.runs:,} runs, in a pipe: {median(times['list']):.2f} s; plain os.scandir walk of "
+              f"the tree (a new process): {median(times['walk']):.2f} s; ratio {ratio:.1f}; as on a terminal "
+              f"(FORCE_COLOR=1): {median(times['coloured']):.2f} s")
         faber = open_api(many)
         states = faber.list_runs()
-        store_time = median_of(rounds, lambda: in_process(faber.list_runs))
+        store_time = median_of(args.rounds, lambda: in_process(faber.list_runs))
         now = utc_now()
 
         def render() -> None:
             with contextlib.redirect_stdout(io.StringIO()):
                 print_long_table(COLUMNS, run_rows(states, now))
 
-        render_time = median_of(rounds, lambda: in_process(render))
+        render_time = median_of(args.rounds, lambda: in_process(render))
         print(f"  in one process: the list_runs hook {store_time:.2f} s, the table (rows + text) {render_time:.3f} s")
 
         long = new_project(work / "long", sync=False)
@@ -123,24 +135,28 @@ def main(argv: list[str] | None = None) -> int:
         long_run = faber.new_run("bench-long").run_id
         print(f"writing a run of {args.events:,} events ...", flush=True)
         fill_run(long, long_run, args.events)
-        show = median_of(rounds, lambda: wall([FABER, "runs", "show", long_run], long, environ))
-        show_tty = median_of(rounds, lambda: wall([FABER, "runs", "show", long_run], long,
-                                                  {**environ, "FORCE_COLOR": "1"}))
         report_file = work / "report.html"
-        report = median_of(rounds, lambda: wall([FABER, "runs", "report", long_run, "-o", str(report_file)], long,
-                                                environ))
-        print(f"runs show, {args.events:,} events: {show:.2f} s in a pipe, {show_tty:.2f} s as on a terminal")
-        print(f"runs report, {args.events:,} events: {report:.2f} s, {report_file.stat().st_size / 1e6:.1f} MB")
+        times = side_by_side(args.rounds, {
+            "show": lambda: wall([FABER, "runs", "show", long_run], long, environ),
+            "show_tty": lambda: wall([FABER, "runs", "show", long_run], long, {**environ, "FORCE_COLOR": "1"}),
+            "report": lambda: wall([FABER, "runs", "report", long_run, "-o", str(report_file)], long, environ),
+            "start": lambda: wall([FABER, "runs", "show", long_run, "--json"], long, environ),
+        })
+        print(f"runs show, {args.events:,} events: {median(times['show']):.2f} s in a pipe, "
+              f"{median(times['show_tty']):.2f} s as on a terminal; runs show --json (no timeline): "
+              f"{median(times['start']):.2f} s")
+        print(f"runs report, {args.events:,} events: {median(times['report']):.2f} s, "
+              f"{report_file.stat().st_size / 1e6:.1f} MB")
         events = [e.model_dump(mode="json", exclude_none=True) for e in faber.events(long_run)]
         metadata = faber.run(long_run).metadata.to_json()
-        timeline_time = median_of(rounds, lambda: in_process(lambda: build_timeline(events, metadata)))
+        timeline_time = median_of(args.rounds, lambda: in_process(lambda: build_timeline(events, metadata)))
         print(f"build_timeline: {args.events / timeline_time:,.0f} events/s ({timeline_time * 1000:.0f} ms for "
               f"{args.events:,})")
 
         run_id = str(faber.resolve(long_run))
-        quiet_poll = median_of(rounds * 5, lambda: in_process(lambda: faber.gateway.ask("faber_load_run",
+        quiet_poll = median_of(args.rounds * 5, lambda: in_process(lambda: faber.gateway.ask("faber_load_run",
                                                                                          run_id=run_id)))
-        listing_poll = median_of(rounds, lambda: in_process(lambda: list(
+        listing_poll = median_of(args.rounds, lambda: in_process(lambda: list(
             faber.gateway.ask("faber_load_events", run_id=run_id, since_id=args.events))))
         print(f"events --follow, one poll with nothing new: {quiet_poll * 1000:.1f} ms (reading the state); "
               f"listing the log instead: {listing_poll * 1000:.1f} ms")
