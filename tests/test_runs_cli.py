@@ -311,7 +311,7 @@ def test_rerun_records_the_changes_and_the_lineage_on_both_runs(
     assert metadata["relationships"]["rerun_of"] == original and metadata["relationships"]["parent_run_id"] == original
     assert metadata["root_run_id"] == original
     assert faber.run(original).metadata.relationships.child_runs == [new]
-    assert f"re-runs:   {new}" in cli.ok("runs", "show", original)
+    assert f"re-run:      {new} (completed)" in cli.ok("runs", "show", original)
     assert shown["warnings"] == []  # type: ignore[index]
 
     # A re-run of the re-run keeps the root; --json creates it without executing anything.

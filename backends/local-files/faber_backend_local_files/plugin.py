@@ -76,6 +76,11 @@ class LocalFilesBackend:
         return StoredEvent(event=Event.model_validate(event), state=RunState.model_validate(state))
 
     @hookimpl(trylast=True)
+    def faber_import_history(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
+        self.store.import_history(metadata.to_json(), [event.to_json() for event in events])
+        return self.faber_load_run(metadata.run_id)
+
+    @hookimpl(trylast=True)
     def faber_update_metadata(
         self, run_id: str, update: Callable[[RunMetadata], RunMetadata]
     ) -> RunMetadata:

@@ -81,6 +81,11 @@ def test_restore_in_place_after_cleanup_and_writing_goes_on(make_project: Any) -
     assert "faber restore" in blocked.stderr and "Traceback" not in blocked.stderr
     listed = project.cli("events", run_id)
     assert listed.returncode == 1 and "archived and removed" in listed.stderr
+    shown = project.cli("runs", "show", run_id)
+    assert shown.returncode == 0 and "archived:" in shown.stdout and "|" not in shown.stdout
+    assert shown.stderr.count("\n") == 1 and "the events are in the archive only; `faber restore" in shown.stderr
+    quiet = project.cli("runs", "show", run_id, "--no-timeline")
+    assert (quiet.returncode, quiet.stderr, quiet.stdout) == (0, "", shown.stdout)
 
     result = project.json("restore", run_id)
     assert result["already_local"] is False and result["source_url"].endswith(f"{run_id}/")
