@@ -53,11 +53,21 @@ TIMESTAMP_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-
 
 def utc_timestamp(now: float | None = None) -> str:
     """UTC time with milliseconds, as FABER writes it: ``2026-11-26T07:13:25.215Z``."""
+    global _second
     if now is None:
         now = time.time()
     millis = int(now * 1000)
     seconds, ms = divmod(millis, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+    last = _second
+    if last[0] == seconds:
+        return f"{last[1]}.{ms:03d}Z"
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    _second = (seconds, text)
+    return f"{text}.{ms:03d}Z"
+
+
+_second: tuple[int, str] = (-1, "")
+"""The last whole second ``utc_timestamp`` formatted, and its text: events come many a second."""
 
 
 def canonical_event(event: dict[str, Any]) -> dict[str, Any]:
