@@ -25,6 +25,9 @@ def resolve_run_ref(ref: str, find: Callable[[str], Iterable[str]]) -> RunId:
     ref = ref.strip()
     parts = ref.split("/")
     if len(parts) == 3:
+        known = RunId.known(ref)
+        if known is not None:  # parsed before: valid, and the same run (an emit names its run every time)
+            return known
         org, project, tail = parts
         validate_slug(org, "org")
         validate_slug(project, "project")
@@ -64,6 +67,13 @@ def _login_name() -> str:
         user = os.environ.get(name)
         if user:
             return user
-    import pwd
+    uid = os.getuid()
+    known = _ACCOUNT_NAMES.get(uid)
+    if known is None:  # the password database is read once per process (seven system calls an emit)
+        import pwd
 
-    return pwd.getpwuid(os.getuid())[0]
+        known = _ACCOUNT_NAMES[uid] = pwd.getpwuid(uid)[0]
+    return known
+
+
+_ACCOUNT_NAMES: dict[int, str] = {}

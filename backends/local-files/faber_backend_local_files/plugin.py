@@ -12,8 +12,10 @@ faster, and an event survives a killed process but not a power cut.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
@@ -125,16 +127,19 @@ class LocalFilesBackend:
 
     @hookimpl(trylast=True)
     def faber_list_runs(self, query: RunQuery) -> list[RunState]:
-        states = [
-            state
-            for state in self.store.list_states(query.org, query.project)
-            if (query.status is None or state.get("status") == query.status)
-            and (query.work_id is None or state.get("work_id") == query.work_id)
-        ]
-        states.sort(key=lambda state: state.get("created_at") or state.get("updated_at") or "", reverse=True)
-        if query.limit is not None:
-            states = states[: query.limit]
-        return [RunState.model_validate(state) for state in states]
+        with collection_paused():  # thousands of states and models, all kept: see collection_paused
+            states = [
+                state
+                for state in self.store.list_states(query.org, query.project)
+                if (query.status is None or state.get("status") == query.status)
+                and (query.work_id is None or state.get("work_id") == query.work_id)
+            ]
+            states.sort(key=lambda state: state.get("created_at") or state.get("updated_at") or "", reverse=True)
+            if query.limit is not None:
+                del states[query.limit :]
+            models = [RunState.model_validate(state) for state in states]
+            del states  # freed now, before the collector, when it resumes, walks what is still young
+        return models
 
     @hookimpl(trylast=True)
     def faber_find_runs(self, uuid_prefix: str) -> list[str]:
@@ -186,3 +191,23 @@ class LocalFilesBackend:
         from .archiving import import_run
 
         return self.faber_load_run(str(import_run(self.store, bundle)))
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block, then restore it as it was.
+
+    Building thousands of objects that all stay alive (a listing's states and their models: a dozen
+    containers per run) triggers a collection every 700 allocations, and the older generations'
+    collections walk everything alive, the process's imports included: over 10,000 runs that was half
+    the CPU time of ``faber runs list``, for no garbage at all. Nothing here creates reference cycles,
+    so pausing frees nothing later than it would have been freed.
+    """
+    if not gc.isenabled():  # paused by the caller (or another thread): leave it to them
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -192,8 +192,9 @@ class LocalRunStore:
             raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
         folder = self.events_folder(run_id)
         key = str(run_id)
-        with folder.lock():
-            if not os.path.isdir(folder.events_dir):  # cleaned up while we waited for the lock
+        lock = folder.lock(events_here=True)  # events_folder just saw them
+        with lock:
+            if not lock.events_here:  # cleaned up while we waited for the lock (checked under it)
                 raise events_not_local(run_id)
             folder.recover()
             event_id = folder.next_id()
