@@ -12,8 +12,10 @@ the project's ``faber`` first on PATH:
 
 The archive examples talk to a real S3-compatible server: moto, started on 127.0.0.1 in its own
 process, its address in ``S3_ENDPOINT_URL`` and made-up credentials in the AWS variables, with the
-bucket ``acme-faber-runs`` created. A meta-test keeps docs/run-id-system.md in step with the CLI:
-every command has an example there.
+bucket ``acme-faber-runs`` created. The MCP examples talk to a real ``faber mcp`` on a free port of
+127.0.0.1, started in the background by the document itself: such a server writes to files, not to the
+session's output (which the test reads to its end), and the document stops it. A meta-test keeps
+docs/run-id-system.md in step with the CLI: every command has an example there.
 """
 
 from __future__ import annotations
