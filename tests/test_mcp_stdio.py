@@ -125,6 +125,26 @@ def test_malformed_lines_and_bad_requests_get_answers_and_the_server_goes_on(cli
     assert "Traceback" not in errors
 
 
+def test_requests_written_all_at_once_are_all_answered_when_stdin_ends(cli: Cli, project_dir: Path) -> None:
+    """`faber mcp < requests.jsonl`: the client closes its end right after writing; every request read
+    before the end is still answered (and every emit stored) before the server stops."""
+    run = cli.ok("runs", "new", "--work-id", "1").strip()
+    lines = [
+        {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "batch", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        *({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+           "params": {"name": "emit_event", "arguments": {"run": run, "type": "checkpoint"}}} for n in range(1, 21)),
+    ]
+    done = subprocess.run([FABER, "mcp"], cwd=project_dir, env=clean_environ(), text=True, timeout=120,
+                          input="".join(json.dumps(line) + "\n" for line in lines), capture_output=True)
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(answer["id"] for answer in answers) == list(range(21))
+    assert sorted(a["result"]["structuredContent"]["event_id"] for a in answers if a["id"]) == list(range(1, 21))
+    assert json.loads(cli.ok("runs", "show", run, "--json"))["state"]["last_event_id"] == 20
+
+
 def test_acknowledged_events_survive_a_killed_server(cli: Cli, project_dir: Path) -> None:
     """The client sends 100 emit_event calls at once and SIGKILLs the server after 30 answers: every
     acknowledged event is on disk, the ids there are 1..M without a gap, and the next writer (the CLI)

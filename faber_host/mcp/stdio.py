@@ -3,6 +3,8 @@
 The API runs inline on the event loop: the client waits for each answer anyway, and a thread hand-off
 per call would only add latency. A line that is not a JSON-RPC message is answered with the error
 JSON-RPC calls for (-32700 or -32600) rather than dropped in silence, and the next line is served.
+When stdin ends, every request already read is answered before the server stops: a client may write
+its requests and close its end (``faber mcp < requests.jsonl``) and still hear every answer.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
-from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, JSONRPCRequest, JSONRPCResponse
 from pydantic import ValidationError
 
 from ..api import Faber
@@ -35,8 +37,51 @@ async def _run_stdio(server: MCPServer) -> None:
     JSON-RPC error it calls for instead of being dropped without a word."""
     lowlevel = server._lowlevel_server
     async with stdio_server() as (read_stream, write_stream):
-        messages = AnswerMalformedMessages(read_stream, write_stream)
-        await lowlevel.run(messages, write_stream, lowlevel.create_initialization_options())
+        replies = CountAnswers(write_stream)
+        messages = AnswerMalformedMessages(read_stream, replies)
+        await lowlevel.run(messages, replies, lowlevel.create_initialization_options())
+
+
+DRAIN_TIMEOUT_S = 60.0
+"""How long the requests still in progress when stdin ends get to finish before the server stops."""
+
+
+class CountAnswers:
+    """The transport's outgoing messages, keeping the ids of the requests read and not yet answered,
+    so that the end of stdin can wait for their answers instead of cancelling them."""
+
+    def __init__(self, replies: Any) -> None:
+        self._replies = replies
+        self._unanswered: set[str | int] = set()
+        self._all_answered = anyio.Event()
+        self._all_answered.set()
+
+    def read(self, item: Any) -> None:
+        """Note a request the client sent."""
+        if isinstance(item, SessionMessage) and isinstance(item.message, JSONRPCRequest):
+            self._unanswered.add(item.message.id)
+            self._all_answered = anyio.Event()
+
+    async def send(self, item: Any) -> None:
+        await self._replies.send(item)
+        if isinstance(item, SessionMessage) and isinstance(item.message, JSONRPCResponse | JSONRPCError):
+            self._unanswered.discard(item.message.id)
+            if not self._unanswered:
+                self._all_answered.set()
+
+    async def all_answered(self) -> None:
+        """Wait until every request read so far is answered (at most DRAIN_TIMEOUT_S)."""
+        with anyio.move_on_after(DRAIN_TIMEOUT_S):
+            await self._all_answered.wait()
+
+    async def aclose(self) -> None:
+        await self._replies.aclose()
+
+    async def __aenter__(self) -> CountAnswers:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class AnswerMalformedMessages:
@@ -44,7 +89,7 @@ class AnswerMalformedMessages:
     JSON-RPC message (-32600 Invalid Request) is answered on the spot and skipped, so the client hears
     why and the next message is served as usual."""
 
-    def __init__(self, messages: Any, replies: Any) -> None:
+    def __init__(self, messages: Any, replies: CountAnswers) -> None:
         self._messages = messages
         self._replies = replies
 
@@ -55,8 +100,13 @@ class AnswerMalformedMessages:
 
     async def receive(self) -> Any:
         while True:
-            item = await self._messages.receive()
+            try:
+                item = await self._messages.receive()
+            except anyio.EndOfStream:
+                await self._replies.all_answered()  # stdin ended: answer what was asked before stopping
+                raise
             if not isinstance(item, Exception):
+                self._replies.read(item)
                 return item
             await self._replies.send(malformed_message_reply(item))
 
