@@ -64,6 +64,16 @@ def _login_name() -> str:
         user = os.environ.get(name)
         if user:
             return user
-    import pwd
+    uid = os.getuid()
+    user = _ACCOUNT_NAMES.get(uid)
+    if user is None:
+        import pwd
 
-    return pwd.getpwuid(os.getuid())[0]
+        user = _ACCOUNT_NAMES[uid] = pwd.getpwuid(uid)[0]
+    return user
+
+
+_ACCOUNT_NAMES: dict[int, str] = {}
+"""The password database's name for each uid looked up so far: a long-lived process (``faber mcp``, a
+workflow run) emits many events, and without USER set each one would read the database again (about
+10 µs, more on a loaded machine). The environment is still read on every call."""
