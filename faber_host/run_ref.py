@@ -68,12 +68,15 @@ def _login_name() -> str:
         if user:
             return user
     uid = os.getuid()
-    known = _ACCOUNT_NAMES.get(uid)
-    if known is None:  # the password database is read once per process (seven system calls an emit)
+    user = _ACCOUNT_NAMES.get(uid)
+    if user is None:
         import pwd
 
-        known = _ACCOUNT_NAMES[uid] = pwd.getpwuid(uid)[0]
-    return known
+        user = _ACCOUNT_NAMES[uid] = pwd.getpwuid(uid)[0]
+    return user
 
 
 _ACCOUNT_NAMES: dict[int, str] = {}
+"""The password database's name for each uid looked up so far: a long-lived process (``faber mcp``, a
+workflow run) emits many events, and without USER set each one would read the database again (about
+10 µs, more on a loaded machine). The environment is still read on every call."""

@@ -11,13 +11,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import anyio.to_thread
+import pydantic_core
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolRequestParams, CallToolResult
+from mcp_types import CallToolRequestParams, CallToolResult, TextContent
 
 from ..api import Faber
 from .errors import error_result, tool_failure
@@ -100,6 +101,8 @@ def _answer_failures_in_one_line(server: MCPServer, tools: dict[str, Tool]) -> N
                 f"{', '.join(repr(name[:64]) for name in unknown)}; it takes {', '.join(tool.parameters['properties'])}"
             )
         try:
+            if tool.name in DIRECT_TOOLS:
+                return await call_directly(tool, arguments)
             result = await server.call_tool(params.name, arguments)
         except Exception as problem:  # ToolError and its causes; the MCPError of a protocol fault passes
             if isinstance(problem, MCPError):
@@ -111,6 +114,28 @@ def _answer_failures_in_one_line(server: MCPServer, tools: dict[str, Tool]) -> N
     # The SDK offers no public seam to replace the tools/call handler of an MCPServer; its low-level
     # Server's add_request_handler is public, and MCPServer keeps its tools in the ToolManager we call.
     server._lowlevel_server.add_request_handler("tools/call", CallToolRequestParams, call_tool)
+
+
+DIRECT_TOOLS = frozenset({"emit_event"})
+"""Tools whose calls skip ``MCPServer.call_tool`` for ``call_directly``: the one an agent calls at every
+step. The others go through the SDK, where a few tens of microseconds do not matter."""
+
+
+async def call_directly(tool: Tool, arguments: dict[str, Any]) -> CallToolResult:
+    """What ``MCPServer.call_tool`` answers for ``tool``, without its per-call wrapping: a ``Context``
+    built for a tool that takes none, the layers of re-raising, and validating the returned model a
+    second time against the very model the tool built. The arguments go through the SDK's own
+    argument model (its JSON-in-a-string leniency included), so they are read and refused exactly as
+    on its path; a failure raises the bare exception where the SDK raises a ``ToolError`` caused by
+    it, and ``tool_failure`` answers both alike. The result is the model as the SDK dumps it: the
+    structured content and the same JSON, indented, as text."""
+    assert tool.is_async and tool.context_kwarg is None and not tool.resolved_params, tool.name
+    result = await tool.fn(**tool.fn_metadata.validate_arguments(arguments))
+    assert isinstance(result, tool.fn_metadata.output_model), (tool.name, type(result))
+    return CallToolResult(
+        content=[TextContent(type="text", text=pydantic_core.to_json(result, fallback=str, indent=2).decode())],
+        structured_content=result.model_dump(mode="json", by_alias=True),
+    )
 
 
 def _version() -> str:

@@ -1,7 +1,10 @@
 """Serve one client, the one that launched ``faber mcp``, on stdin and stdout.
 
 The API runs inline on the event loop: the client waits for each answer anyway, and a thread hand-off
-per call would only add latency. A line that is not a JSON-RPC message is answered with the error
+per call would only add latency. For the same reason answers are written by the event loop itself
+(``StdoutWriter``) rather than by the SDK's transport, which hands every write and every flush to a
+worker thread: two hand-offs, about ten context switches, per answer. Lines are still read by the
+SDK's transport. A line that is not a JSON-RPC message is answered with the error
 JSON-RPC calls for (-32700 or -32600) rather than dropped in silence, and the next line is served.
 When stdin ends, every request already read is answered before the server stops: a client may write
 its requests and close its end (``faber mcp < requests.jsonl``) and still hear every answer.
@@ -9,8 +12,12 @@ its requests and close its end (``faber mcp < requests.jsonl``) and still hear e
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
-from typing import Any, TextIO
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TextIO, cast
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -36,7 +43,7 @@ async def _run_stdio(server: MCPServer) -> None:
     """``MCPServer.run_stdio_async``, except that a line that is not a JSON-RPC message gets the
     JSON-RPC error it calls for instead of being dropped without a word."""
     lowlevel = server._lowlevel_server
-    async with stdio_server() as (read_stream, write_stream):
+    async with _stdio_streams() as (read_stream, write_stream):
         replies = CountAnswers(write_stream)
         messages = AnswerMalformedMessages(read_stream, replies)
         await lowlevel.run(messages, replies, lowlevel.create_initialization_options())
@@ -82,6 +89,69 @@ class CountAnswers:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+@asynccontextmanager
+async def _stdio_streams() -> AsyncIterator[tuple[Any, Any]]:
+    """The SDK's ``stdio_server`` streams, writing through ``StdoutWriter`` (unless ``sys.stdout`` is not
+    fd 1: then through the SDK's own threaded writes). While it serves, fd 1 writes to stderr, so
+    nothing a backend or a child process prints can touch the wire, and is restored at the end: what
+    the SDK does when it writes, and does with fd 0 here too."""
+    if not _is_fd(sys.stdout, 1):
+        async with stdio_server() as streams:
+            yield streams
+        return
+    sys.stdout.flush()
+    with _claimed(1, lambda: os.dup(2)) as wire:
+        async with stdio_server(stdout=cast("anyio.AsyncFile[str]", StdoutWriter(wire))) as streams:
+            yield streams
+
+
+def _is_fd(stream: TextIO, fd: int) -> bool:
+    """True when ``stream`` writes to file descriptor ``fd``."""
+    try:
+        return stream.fileno() == fd
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+@contextmanager
+def _claimed(fd: int, open_diversion: Callable[[], int]) -> Iterator[int]:
+    """A private descriptor for the wire behind ``fd``, with ``fd`` pointed at ``open_diversion()`` until
+    the end (as the SDK's stdio transport does)."""
+    wire = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    try:
+        diversion = open_diversion()
+        try:
+            os.dup2(diversion, fd)
+        finally:
+            os.close(diversion)
+        try:
+            yield wire
+        finally:
+            os.dup2(wire, fd)
+    finally:
+        os.close(wire)
+
+
+class StdoutWriter:
+    """Writes the answers from the event loop's own thread, each once it is flushed, as UTF-8 (as the
+    SDK's transport does). The write blocks while the pipe is full: only until the client, the one
+    reader, takes the bytes; the SDK's worker thread would wait just as long, and the client waits
+    for the answer anyway."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending: list[bytes] = []
+
+    async def write(self, text: str) -> None:
+        self._pending.append(text.encode("utf-8"))
+
+    async def flush(self) -> None:
+        data = memoryview(b"".join(self._pending))
+        self._pending.clear()
+        while data:
+            data = data[os.write(self._fd, data):]
 
 
 class AnswerMalformedMessages:
