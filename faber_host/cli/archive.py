@@ -10,8 +10,9 @@ from faber_hookspecs.errors import ArchiveError
 from .context import open_faber
 from .output import print_json, print_table
 
-# The archive's models and the progress bar are imported by these commands when they run, not by every
-# command the CLI starts (they cost ``faber runs list`` about a third of its start-up).
+# The archive's results and the progress bar are imported by these commands when they run, not when the
+# CLI starts. (faber_host.api and the hook specifications still import the archive's models, which are
+# most of that cost: see "i misses its target" in docs/performance.md.)
 
 RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
