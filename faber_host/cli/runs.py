@@ -62,6 +62,22 @@ def list_runs(
     if archived:
         _list_archived(ctx, org, project, limit, as_json, status=status, work_id=work_id)
         return
+    # Ten thousand states, their models and their rows all stay alive until the table is written: the
+    # cyclic collector would walk them again and again and find nothing to free (none of it forms cycles),
+    # so it is paused for the command (and restored, for callers in the same process).
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _list_local(ctx, status, work_id, org, project, limit, as_json)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _list_local(ctx: typer.Context, status: Optional[str], work_id: Optional[str], org: Optional[str],
+                project: Optional[str], limit: Optional[int], as_json: bool) -> None:
     states = open_faber(ctx).list_runs(status=status, work_id=work_id, org=org, project=project, limit=limit)
     if as_json:
         print_json([state.model_dump(mode="json") for state in states])
