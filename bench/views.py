@@ -26,9 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from faber_host.cli.screen import print_long_table
-from faber_host.views.chart import utc_now
 from faber_host.views.run_list import COLUMNS, run_rows
 from faber_host.views.timeline import build_timeline
+from faber_host.views.times import utc_now
 
 from .__main__ import REPO, machine
 from .reads import WALK, make_runs

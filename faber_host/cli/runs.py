@@ -82,8 +82,8 @@ def _list_local(ctx: typer.Context, status: Optional[str], work_id: Optional[str
     if as_json:
         print_json([state.model_dump(mode="json") for state in states])
         return
-    from ..views.chart import utc_now
     from ..views.run_list import COLUMNS, run_rows
+    from ..views.times import utc_now
 
     rows = run_rows(states, utc_now())
     if stdout_is_terminal():

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from faber_hookspecs.errors import StorageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick runs list avoids it)
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from pathlib import Path
+    from typing import Any
+
     from rich.console import Console
 
 
@@ -77,6 +79,7 @@ def print_coloured_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], 
 def write_text_file(path: Path, text: str) -> None:
     """Write a file the user named, whole or not at all (a temporary file renamed into place)."""
     import tempfile
+    from pathlib import Path
 
     folder = path.parent if str(path.parent) else Path(".")
     try:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from .axis import Axis
-from .timeline import Attempt, Bar, Outcome, Timeline, epoch_ms
+from .timeline import Attempt, Bar, Outcome, Timeline
+from .times import epoch_ms, format_duration, relative_ms
 
 _TICK_STEPS_MS = (
     1, 2, 5, 10, 20, 50, 100, 200, 500,
@@ -21,28 +22,6 @@ _TICK_STEPS_MS = (
     3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000,
     86_400_000, 172_800_000, 604_800_000, 2_592_000_000,
 )
-
-
-def format_duration(ms: int | float | None) -> str:
-    """``850ms``, ``1.8s``, ``45s``, ``2m 05s``, ``1h 02m``, ``3d 04h``; ``-`` for None."""
-    if ms is None:
-        return "-"
-    ms = int(ms)
-    if ms < 1000:
-        return f"{ms}ms"
-    if ms < 10_000:
-        return f"{ms / 1000:.1f}s"
-    seconds = ms // 1000
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
 
 
 def format_offset(ms: int) -> str:
@@ -65,32 +44,11 @@ def relative_time(timestamp: str | None, now: datetime) -> str:
     return relative_ms(round(now.timestamp() * 1000) - epoch_ms(timestamp))
 
 
-def relative_ms(delta: int) -> str:
-    """``relative_time`` of a difference in milliseconds (positive: in the past)."""
-    if abs(delta) < 1000:
-        return "just now"
-    words = _coarse(abs(delta))
-    return f"{words} ago" if delta > 0 else f"in {words}"
-
-
 def elapsed_ms(start: str | None, end: str | None) -> int | None:
     """Milliseconds between two timestamps, or None when one is missing."""
     if not start or not end:
         return None
     return max(0, epoch_ms(end) - epoch_ms(start))
-
-
-def utc_now() -> datetime:
-    """The current time, in UTC (the one place these views read the clock)."""
-    return datetime.now(UTC)
-
-
-def _coarse(ms: int) -> str:
-    seconds = ms // 1000
-    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "m")):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,23 @@
 """The table of ``faber runs list``: status, work id, workflow, start, duration and last activity.
 
 Everything comes from each run's state (state.json), so listing many runs reads one small file per
-run and nothing more.
+run and nothing more. Light to import (no pydantic): ``faber runs list``'s quick path
+(``cli/quick_list.py``) builds the same rows from the states as plain dicts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-
-from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
 
-from .chart import format_duration, relative_ms
-from .timeline import epoch_ms
+from .times import epoch_ms, format_duration, relative_ms
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick path avoids it)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+    from typing import Any
+
+    from faber_hookspecs.state import RunState
 
 COLUMNS = ("RUN", "STATUS", "WORK", "WORKFLOW", "STARTED (UTC)", "DURATION", "UPDATED")
 
@@ -33,15 +37,34 @@ def run_rows(states: Iterable[RunState], now: datetime) -> list[list[str | None]
     return [_row(state, now_ms, now_timestamp) for state in states]
 
 
+def plain_rows(states: Iterable[dict[str, Any]], now: datetime) -> list[list[str | None]]:
+    """``run_rows`` of states as plain dicts that ``RunState`` takes as they are (``plain_state``):
+    a missing field means the model's default (``pending`` for the status, None for the others)."""
+    now_ms = round(now.timestamp() * 1000)
+    now_timestamp = utc_timestamp(now.timestamp())
+    return [
+        _cells(state["run_id"], state.get("status", "pending"), state.get("work_id"), state.get("workflow_id"),
+               state.get("created_at"), state.get("started_at"), state.get("updated_at"), state.get("completed_at"),
+               now_ms, now_timestamp)
+        for state in states
+    ]
+
+
 def _row(state: RunState, now_ms: int, now_timestamp: str) -> list[str | None]:
-    status, started = state.status, state.started_at
+    return _cells(state.run_id, state.status, state.work_id, state.workflow_id, state.created_at, state.started_at,
+                  state.updated_at, state.completed_at, now_ms, now_timestamp)
+
+
+def _cells(run_id: str, status: str, work_id: str | None, workflow_id: str | None, created: str | None,
+           started: str | None, updated: str | None, completed: str | None, now_ms: int,
+           now_timestamp: str) -> list[str | None]:
     if status == "completed":
-        ended = state.completed_at or state.updated_at
+        ended = completed or updated
     elif status in _ENDED:
-        ended = state.updated_at
+        ended = updated
     else:  # still running: how long so far
         ended = now_timestamp
-    updated = state.updated_at or state.created_at
+    updated = updated or created
     updated_ms = epoch_ms(updated) if updated else None
     duration = None
     if started and ended:
@@ -49,15 +72,14 @@ def _row(state: RunState, now_ms: int, now_timestamp: str) -> list[str | None]:
         ended_ms = updated_ms if ended == updated and updated_ms is not None else epoch_ms(ended)
         duration = format_duration(max(0, ended_ms - epoch_ms(started)))
     return [
-        state.run_id,
+        run_id,
         status,
-        _clean(state.work_id),
-        _clean(state.workflow_id),
+        _clean(work_id),
+        _clean(workflow_id),
         f"{started[:10]} {started[11:16]}" if started else None,
         duration,
         relative_ms(now_ms - updated_ms) if updated_ms is not None else "-",
     ]
-
 
 
 def _clean(text: str | None) -> str | None:

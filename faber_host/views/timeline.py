@@ -22,6 +22,8 @@ from typing import Any, Literal
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.reducer import apply_event, initial_state
 
+from .times import epoch_ms
+
 Json = dict[str, Any]
 Outcome = Literal[
     "completed", "failed", "skipped", "running", "interrupted", "cancelled", "paused",
@@ -209,11 +211,6 @@ def build_timeline(
     for event in events:
         builder.add(event)
     return builder.finish(epoch_ms(now) if now else None)
-
-
-def epoch_ms(timestamp: str) -> int:
-    """Milliseconds since the epoch of an event timestamp (``2026-11-26T07:13:25.215Z``)."""
-    return round(datetime.fromisoformat(timestamp).timestamp() * 1000)  # Python 3.11 reads the "Z"
 
 
 class _Open:

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .inspection import inspect_run, verify_run
 from .repair import repair_run
-from .store import DEFAULT_BASE_PATH, LocalRunStore, runs_path
+from .store import DEFAULT_BASE_PATH, LocalRunStore, runs_path, select_states
 
 
 class LocalFilesConfig(BaseModel):
@@ -128,15 +128,8 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_list_runs(self, query: RunQuery) -> list[RunState]:
         with collection_paused():  # thousands of states and models, all kept: see collection_paused
-            states = [
-                state
-                for state in self.store.list_states(query.org, query.project)
-                if (query.status is None or state.get("status") == query.status)
-                and (query.work_id is None or state.get("work_id") == query.work_id)
-            ]
-            states.sort(key=lambda state: state.get("created_at") or state.get("updated_at") or "", reverse=True)
-            if query.limit is not None:
-                del states[query.limit :]
+            states = select_states(self.store.list_states(query.org, query.project), query.status, query.work_id,
+                                   query.limit)
             models = [RunState.model_validate(state) for state in states]
             del states  # freed now, before the collector, when it resumes, walks what is still young
         return models

@@ -21,7 +21,7 @@ from .run_folder import CounterBehind, RunFolder, event_file_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
     from typing import Any
 
     Json = dict[str, Any]
@@ -352,6 +352,20 @@ def events_not_local(run_id: RunId) -> EventsNotLocal:
         f"the events of run {run_id} were archived and removed from this machine; "
         f"`faber restore {run_id}` brings them back"
     )
+
+
+def select_states(states: Iterable[Json], status: str | None, work_id: str | None, limit: int | None) -> list[Json]:
+    """What ``faber_list_runs`` answers, before its models: the states with that status and work id
+    (when given), newest first, at most ``limit`` of them. Shared with ``faber runs list``'s quick path."""
+    selected = [
+        state
+        for state in states
+        if (status is None or state.get("status") == status) and (work_id is None or state.get("work_id") == work_id)
+    ]
+    selected.sort(key=lambda state: state.get("created_at") or state.get("updated_at") or "", reverse=True)
+    if limit is not None:
+        del selected[limit:]
+    return selected
 
 
 def runs_path(base_path: str, root: str, environ: Mapping[str, str]) -> str:
