@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
         code = try_emit(args, os.environ)
         if code is not None:
             return code
+    if "list" in args and not debug and "_FABER_COMPLETE" not in os.environ:
+        from .quick_list import try_list  # the plain table of many runs, without loading typer
+
+        code = try_list(args, os.environ)
+        if code is not None:
+            return code
     from .runner import run_cli
 
     return run_cli(args, debug)

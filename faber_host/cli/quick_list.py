@@ -1,0 +1,133 @@
+"""``faber runs list`` without typer, pydantic or pluggy, for the plain table in a pipe.
+
+Listing 10,000 runs spends as long starting the full CLI and validating 10,000 ``RunState`` models as it
+does reading the states. ``try_list`` reads them with the same record store (``LocalRunStore.list_states``,
+the seqlock-consistent read), selects them with the same ``select_states``, and builds the same rows
+(``views.run_list``) and table (``screen.print_long_table``) as the full command; it does so only when it
+can prove the outcome is the full CLI's. Otherwise it returns None, having printed nothing, and the full
+CLI runs instead (listing writes nothing, so reading twice changes nothing). It goes ahead only with:
+
+- ``[--root DIR] runs list`` with ``--status``, ``--work-id``, ``--org``, ``--project`` and ``--limit``
+  (each at most once, non-empty; org and project valid slugs; a limit of at least 1), no ``--json``,
+  ``--archived``, ``--help`` or anything else;
+- stdout that is not a terminal (the terminal table is coloured);
+- a gateway.json that enables ``local_files`` alone, read exactly as ``GatewayConfig`` reads it
+  (``quick.local_files_settings``);
+- selected states that ``RunState`` takes exactly as they stand (``faber_hookspecs.plain_state``),
+  and timestamps the rows can parse.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..project_root import FABER_DIR_NAME, find_project_root
+from .output import fail
+from .quick import encodable, leading_root, local_files_settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+_VALUE_OPTIONS = {"--status": "status", "--work-id": "work_id", "--org": "org", "--project": "project",
+                  "--limit": "limit"}
+
+
+def try_list(args: list[str], environ: Mapping[str, str]) -> int | None:
+    """Run ``faber <args>`` if it is a runs list this path can prove equivalent; return its exit code,
+    or None (nothing printed) to have the full CLI run it."""
+    try:
+        options = _parse(args)
+        if options is None:
+            return None
+        import gc
+
+        gc.disable()  # as the full command does: thousands of states, all kept, none in cycles
+        try:
+            lines = _lines(options, environ)
+        except Exception:  # whatever went wrong, the full CLI reports it in its own words
+            return None
+        finally:
+            gc.enable()
+        if lines is None:
+            return None
+        try:
+            sys.stdout.write(lines)
+        except BrokenPipeError:  # as runner.run_cli: the reader went away, not an error of ours
+            sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+
+
+def _parse(args: list[str]) -> dict[str, str | None] | None:
+    """``{"root": ..., option: value}``, or None for anything beyond the plain forms."""
+    leading = leading_root(args)
+    if leading is None:
+        return None
+    root, index = leading
+    if args[index:index + 2] != ["runs", "list"]:
+        return None
+    options: dict[str, str | None] = {}
+    rest = args[index + 2:]
+    position = 0
+    while position < len(rest):
+        token = rest[position]
+        position += 1
+        name, equals, value = token.partition("=")
+        if name not in _VALUE_OPTIONS or _VALUE_OPTIONS[name] in options:
+            return None  # --json, --archived, --help, --debug, a positional, a repeated or unknown option
+        if not equals:
+            if position == len(rest):
+                return None
+            value = rest[position]
+            position += 1
+        if not value or value.startswith("-"):
+            return None
+        options[_VALUE_OPTIONS[name]] = value
+    if not all(encodable(text) for text in (*(v for v in options.values() if v), root or "")):
+        return None
+    limit = options.get("limit")
+    if limit is not None and not (limit.isascii() and limit.isdigit() and int(limit) >= 1):
+        return None
+    options["root"] = root
+    return options
+
+
+def _lines(options: dict[str, str | None], environ: Mapping[str, str]) -> str | None:
+    """The table as the full command prints it in a pipe, or None when this path cannot be sure."""
+    from .screen import stdout_is_terminal
+
+    if stdout_is_terminal():
+        return None
+    from faber_backend_local_files.store import DEFAULT_BASE_PATH, LocalRunStore, runs_path, select_states
+    from faber_hookspecs.plain_state import plain_state
+    from faber_hookspecs.run_id import validate_slug
+
+    from ..views.run_list import COLUMNS, plain_rows
+    from ..views.times import utc_now
+    from .screen import table_lines
+
+    org, project = options.get("org"), options.get("project")
+    for value, what in ((org, "org"), (project, "project")):
+        if value is not None:
+            validate_slug(value, what)  # an invalid one raises: the full CLI words the error
+    root = find_project_root(options.get("root"), environ)
+    settings: dict[str, Any] | None = local_files_settings(os.path.join(root, FABER_DIR_NAME, "gateway.json"),
+                                                           environ)
+    if settings is None:
+        return None
+    store = LocalRunStore(
+        runs_path(settings.get("base_path", DEFAULT_BASE_PATH), root, environ),
+        sync=settings.get("sync_writes", True),
+        file_mode=int(settings.get("file_mode", "0600"), 8),
+        dir_mode=int(settings.get("dir_mode", "0700"), 8),
+    )
+    limit = options.get("limit")
+    states = select_states(store.list_states(org, project), options.get("status"), options.get("work_id"),
+                           int(limit) if limit is not None else None)
+    if not all(plain_state(state) for state in states):
+        return None
+    return "\n".join(table_lines(COLUMNS, plain_rows(states, utc_now()))) + "\n"
