@@ -236,3 +236,21 @@ def test_a_concurrent_writer_never_shows_a_torn_state(tmp_path: Path, template: 
             assert run in result.stdout
     finally:
         writer.wait(timeout=120)
+
+
+def test_plain_state_knows_every_field_of_the_state_models() -> None:
+    """plain_state's rules name exactly RunState's fields: a field added to the model must be added there."""
+    from faber_hookspecs.plain_state import RUN_STATE_RULES, plain_state
+    from faber_hookspecs.state import RunState
+
+    assert set(RUN_STATE_RULES) == set(RunState.model_fields)
+    for path in REFERENCE.rglob("state.json"):
+        state = json.loads(path.read_text())
+        assert plain_state(state)
+        model = RunState.model_validate(state)
+        assert {key: getattr(model, key) for key in ("run_id", "status", "work_id", "workflow_id", "created_at",
+                "started_at", "updated_at", "completed_at")} == {key: state.get(key, getattr(model, key))
+                                                                 for key in ("run_id", "status", "work_id",
+                                                                             "workflow_id", "created_at",
+                                                                             "started_at", "updated_at",
+                                                                             "completed_at")}

@@ -13,7 +13,8 @@ from datetime import datetime
 
 from .axis import Axis
 from .timeline import Attempt, Bar, Outcome, Timeline
-from .times import epoch_ms, format_duration, relative_ms
+from .times import epoch_ms, relative_ms
+from .times import format_duration as format_duration  # re-exported: the views import it from here
 
 _TICK_STEPS_MS = (
     1, 2, 5, 10, 20, 50, 100, 200, 500,

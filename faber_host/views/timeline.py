@@ -22,7 +22,7 @@ from typing import Any, Literal
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.reducer import apply_event, initial_state
 
-from .times import epoch_ms
+from .times import epoch_ms as epoch_ms  # re-exported: the views and tests import it from here
 
 Json = dict[str, Any]
 Outcome = Literal[
