@@ -15,14 +15,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
+from faber_hookspecs.errors import StorageError
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .inspection import inspect_run
 from .store import LocalRunStore
@@ -72,14 +74,17 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_store_event(self, run_id: str, draft: EventDraft) -> StoredEvent:
         event, state = self.store.append(RunId.parse(run_id), draft.to_json())
-        return StoredEvent(event=Event.model_validate(event), state=RunState.model_validate(state))
+        return StoredEvent(
+            event=Event.model_validate(event),
+            state=stored(RunState, state, f"the state of run {run_id} after event {event['event_id']}"),
+        )
 
     @hookimpl(trylast=True)
     def faber_update_metadata(
         self, run_id: str, update: Callable[[RunMetadata], RunMetadata]
     ) -> RunMetadata:
         def apply(current: dict) -> dict:  # type: ignore[type-arg]
-            return update(RunMetadata.model_validate(current)).to_json()
+            return update(stored(RunMetadata, current, f"metadata.json of run {run_id}")).to_json()
 
         return RunMetadata.model_validate(self.store.update_metadata(RunId.parse(run_id), apply))
 
@@ -98,8 +103,8 @@ class LocalFilesBackend:
         parsed = RunId.parse(run_id)
         metadata, state, warnings = inspect_run(self.store, parsed)
         return RunRecord(
-            metadata=RunMetadata.model_validate(metadata),
-            state=RunState.model_validate(state),
+            metadata=stored(RunMetadata, metadata, f"metadata.json of run {run_id}"),
+            state=stored(RunState, state, f"the state of run {run_id}"),
             location=self.store.folder(parsed).path,
             warnings=warnings,
         )
@@ -107,11 +112,11 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_load_events(self, run_id: str, since_id: int) -> Iterator[Event]:
         events = self.store.iter_events(RunId.parse(run_id), since_id)
-        return (Event.model_validate(event) for event in events)
+        return (stored(Event, event, f"event {event.get('event_id')!r} of run {run_id}") for event in events)
 
     @hookimpl(trylast=True)
     def faber_reconstruct_state(self, run_id: str) -> RunState:
-        return RunState.model_validate(self.store.reconstruct(RunId.parse(run_id)))
+        return stored(RunState, self.store.reconstruct(RunId.parse(run_id)), f"the state rebuilt for run {run_id}")
 
     @hookimpl(trylast=True)
     def faber_list_runs(self, query: RunQuery) -> list[RunState]:
@@ -121,11 +126,38 @@ class LocalFilesBackend:
             if (query.status is None or state.get("status") == query.status)
             and (query.work_id is None or state.get("work_id") == query.work_id)
         ]
-        states.sort(key=lambda state: state.get("created_at") or state.get("updated_at") or "", reverse=True)
-        if query.limit is not None:
-            states = states[: query.limit]
-        return [RunState.model_validate(state) for state in states]
+        states.sort(key=_newest_first, reverse=True)
+        valid: list[RunState] = []
+        for state in states:
+            if query.limit is not None and len(valid) >= query.limit:
+                break
+            try:
+                valid.append(stored(RunState, state, "a listed run's state"))
+            except StorageError:
+                continue  # a damaged run is reported when it is read, not by hiding the others
+        return valid
 
     @hookimpl(trylast=True)
     def faber_find_runs(self, uuid_prefix: str) -> list[str]:
         return [str(run_id) for run_id in self.store.run_ids() if run_id.uuid.startswith(uuid_prefix)]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def stored(model: type[M], data: object, what: str) -> M:
+    """``model.model_validate(data)`` for data read from disk: a file damaged or edited by hand is a
+    StorageError naming it, not a validation traceback."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as problem:
+        error = problem.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        raise StorageError(
+            f"{what} is not valid ({where}: {error['msg']}); `faber runs verify` lists the damage"
+        ) from None
+
+
+def _newest_first(state: dict) -> str:  # type: ignore[type-arg]
+    stamp = state.get("created_at") or state.get("updated_at") or ""
+    return stamp if isinstance(stamp, str) else ""
