@@ -117,6 +117,8 @@ class Faber:
             raise InvalidInput("a work id is required (the issue or ticket the run works on)")
         org, project = self.project.identity(org, project)
         run_id = RunId.generate(org, project)
+        policy = self.gateway.input_policy
+        policy.limits.check_shape(params or {}, "run parameters")
         branch, commit = git_environment(self.project.root)
         try:
             metadata = RunMetadata(
@@ -139,6 +141,10 @@ class Faber:
                 params=validate_params(params or {}),
                 root_run_id=root_run_id,
             )
+            # Parameters and descriptions are screened like events: a secret passed as a parameter is
+            # stored redacted (steps should read secrets from their environment, not from parameters).
+            document, _ = policy.screen_metadata(metadata.to_json())
+            metadata = RunMetadata.model_validate(document)
         except ValidationError as problem:
             raise InvalidInput(f"invalid run: {_first_error(problem)}") from None
         return self.gateway.ask("faber_create_run", metadata=metadata)  # type: ignore[no-any-return]
@@ -199,14 +205,20 @@ class Faber:
     def emit_draft(self, run: str, fields: Mapping[str, Any], *, source: str = "faber-api") -> EmitResult:
         """Record an event given as a JSON object of draft fields (what ``--data`` and MCP send);
         ``user`` and ``source`` default to the current user and ``source``."""
-        fields = {"user": current_user(), "source": source, **fields}
+        if not isinstance(fields, Mapping):
+            raise InvalidEvent("invalid event: it must be a JSON object of event fields")
+        # The one place events are screened: limits, then secret redaction, before any backend (the
+        # store, an archive, a stream) sees them. The one-shot CLI path calls the same policy.
+        screened, findings = self.gateway.input_policy.screen_event(
+            {"user": current_user(), "source": source, **fields}
+        )
         try:
-            draft = EventDraft.model_validate(fields)
+            draft = EventDraft.model_validate(screened)
         except ValidationError as problem:
             raise InvalidEvent(f"invalid event: {_first_error(problem)}") from None
         run_id = str(self.resolve(run))
         stored = self.gateway.ask("faber_store_event", run_id=run_id, draft=draft)
-        warnings: list[str] = []
+        warnings = [findings.describe("the event")] if findings else []
         if self.gateway.has_listeners("faber_emit_event"):
             warnings += self.gateway.broadcast("faber_emit_event", event=stored.event, state=stored.state)
         warnings += self.gateway.broadcast("faber_persist_state", run_id=run_id, state=stored.state)
