@@ -116,7 +116,7 @@ def test_gateway_settings_build_the_same_policy_as_the_raw_sections() -> None:
     from_model = parse_gateway_config(document, Path("gateway.json"), {}).input_policy()
     from_raw = InputPolicy.from_settings(document["redaction"], document["limits"])
     for policy in (from_model, from_raw):
-        fields, findings = policy.screen_event({"type": "checkpoint", "message": "ACME-42 eyJa12345678.eyJb12345678.c12345678"})
+        fields, _ = policy.screen_event({"type": "checkpoint", "message": "ACME-42 eyJa12345678.eyJb12345678.c12345678"})
         assert fields["message"] == "[REDACTED:acme] eyJa12345678.eyJb12345678.c12345678"
         assert policy.limits.max_depth == 8
 

@@ -251,10 +251,10 @@ def test_an_unreadable_event_file_is_named(store: LocalRunStore, run_id: RunId) 
     store.append(run_id, {"type": "checkpoint"})
     events = Path(store.folder(run_id).events_dir)
     (events / event_file_name(1, "checkpoint")).write_bytes(b'{"event_id": 1, "ty')
-    with pytest.raises(StorageError, match="001-checkpoint.json .* is not a valid JSON object"):
+    with pytest.raises(StorageError, match=r"001-checkpoint.json .* is not a valid JSON object"):
         list(store.iter_events(run_id))
     (events / event_file_name(1, "checkpoint")).write_text('{"event_id": 1, "type": "checkpoint", "phase": {"x": 1}}')
-    with pytest.raises(StorageError, match="event 1 of run .* is not a valid event"):
+    with pytest.raises(StorageError, match=r"event 1 of run .* is not a valid event"):
         store.reconstruct(run_id)
 
 
