@@ -7,6 +7,7 @@ They are reported as warnings; the run stays readable.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from faber_hookspecs.errors import InvalidEvent
@@ -70,7 +71,7 @@ def _readable_events(folder: RunFolder, warnings: list[str]) -> list[Json]:
 
 def _check_log(folder: RunFolder, counter: int | None, events: list[Json], warnings: list[str]) -> None:
     ids = [file.event_id for file in folder.event_files()]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+    duplicates = sorted(event_id for event_id, count in Counter(ids).items() if count > 1)
     if duplicates:
         warnings.append(f"event ids used by more than one file: {duplicates[:10]}")
     missing = sorted(set(range(1, max(ids) + 1)) - set(ids)) if ids else []
