@@ -118,7 +118,7 @@ class Faber:
         org, project = self.project.identity(org, project)
         run_id = RunId.generate(org, project)
         policy = self.gateway.input_policy
-        policy.limits.check_shape(params or {}, "run parameters")
+        policy.limits.check_shape(dict(params or {}), "run parameters")
         branch, commit = git_environment(self.project.root)
         try:
             metadata = RunMetadata(

@@ -8,12 +8,13 @@ recurses, whatever the depth. Standard library only (the CLI's one-shot emit pat
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping
-from typing import Any
-
 from faber_hookspecs.errors import InvalidInput
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
+if TYPE_CHECKING:
+    from typing import Any
+
+_INFINITY = float("inf")
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 32
@@ -51,13 +52,13 @@ class Limits:
             item, depth, where = stack.pop()
             if isinstance(item, str):
                 self._check_string(item, what, where, error)
-            elif isinstance(item, (Mapping, list, tuple)):
+            elif isinstance(item, (dict, list, tuple)):
                 if depth > self.max_depth:
                     raise error(
                         f"invalid {what}: {_at(where)}nested more than {self.max_depth} levels deep "
                         "(limits.max_depth in gateway.json)"
                     )
-                if isinstance(item, Mapping):
+                if isinstance(item, dict):
                     for key, child in item.items():
                         if not isinstance(key, str):
                             kind = type(key).__name__
@@ -67,7 +68,7 @@ class Limits:
                 else:
                     stack.extend((child, depth + 1, f"{where}[{index}]") for index, child in enumerate(item))
             elif isinstance(item, float):
-                if not math.isfinite(item):
+                if item != item or item in (_INFINITY, -_INFINITY):  # NaN and the infinities
                     raise error(f"invalid {what}: {_at(where)}{item} is not a JSON number")
             elif not (item is None or isinstance(item, (bool, int))):
                 raise error(f"invalid {what}: {_at(where)}a {type(item).__name__} is not a JSON value")
@@ -89,8 +90,10 @@ class Limits:
 
     def check_size(self, value: Any, what: str, error: type[InvalidInput] = InvalidInput) -> int:
         """Raise ``error`` when ``value`` encodes to more than ``max_event_bytes``; return the size."""
+        from json import dumps  # here, not at import: the one-shot path may never need it
+
         try:
-            size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+            size = len(dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         except ValueError as problem:  # an integer with more digits than Python will print
             raise error(f"invalid {what}: {problem}") from None
         if size > self.max_event_bytes:

@@ -11,13 +11,15 @@ sections as models (for their documentation and error paths) and calls the same 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from faber_hookspecs.errors import ConfigError, InvalidEvent, InvalidInput
 
 from .limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_STRING_LENGTH, Limits
 from .redaction import Findings, PatternError, Redactor, SecretPattern, builtin_patterns
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 LIMIT_BOUNDS: dict[str, tuple[int, int, int]] = {
     # name: (default, minimum, maximum)
@@ -63,7 +65,7 @@ class InputPolicy:
         Raises InvalidEvent when the draft is too large or too deep, is not plain JSON, or carries a
         secret in an identifier field (type, phase, step, status).
         """
-        if not isinstance(fields, Mapping):
+        if not isinstance(fields, dict):
             raise InvalidEvent("invalid event: it must be a JSON object of event fields")
         self.limits.check_shape(fields, "event", InvalidEvent)
         findings = Findings()
@@ -111,7 +113,7 @@ def check_disabled(names: list[str]) -> None:
 def _limits(section: Mapping[str, Any] | None, where: str) -> Limits:
     if section is None:
         return Limits()
-    if not isinstance(section, Mapping):
+    if not isinstance(section, dict):
         raise ConfigError(f"{where}: limits: must be an object")
     values = {}
     for key, value in section.items():
@@ -127,7 +129,7 @@ def _limits(section: Mapping[str, Any] | None, where: str) -> Limits:
 def _redactor(section: Mapping[str, Any] | None, where: str) -> Redactor | None:
     if section is None:
         return Redactor(builtin_patterns())
-    if not isinstance(section, Mapping):
+    if not isinstance(section, dict):
         raise ConfigError(f"{where}: redaction: must be an object")
     unknown = set(section) - {"enabled", "patterns", "disable", "secret_fields", "description"}
     if unknown:
@@ -151,7 +153,7 @@ def _redactor(section: Mapping[str, Any] | None, where: str) -> Redactor | None:
         raise ConfigError(f"{where}: redaction.disable: {problem}") from None
     try:
         for index, entry in enumerate(configured):
-            if not isinstance(entry, Mapping) or set(entry) - {"name", "pattern", "description"}:
+            if not isinstance(entry, dict) or set(entry) - {"name", "pattern", "description"}:
                 raise PatternError(f"entry {index} must be an object with name, pattern and an optional description")
             patterns.append(SecretPattern.checked(entry.get("name"), entry.get("pattern")))  # type: ignore[arg-type]
     except PatternError as problem:

@@ -12,20 +12,21 @@ never the value. Two kinds of rules:
   ``clientSecret`` or ``aws_secret_access_key`` is replaced whatever it looks like.
 
 Patterns from gateway.json (``redaction.patterns``) are added to the built-in ones. Standard library
-only: the CLI's one-shot emit path imports this module.
+only, and light to import: the CLI's one-shot emit path imports this module, and ``re`` is loaded
+only when a string holds a pattern's trigger (see ``BUILTIN_PATTERNS``).
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Iterable
+    from typing import Any
 
 REPLACEMENT = "[REDACTED:{kind}]"
 SECRET_FIELD_KIND = "secret-field"
 NAME_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?"
-_NAME_RE = re.compile(NAME_PATTERN)
 
 # (name, triggers, pattern, description). Names are stable: gateway.json may disable one by name.
 # A pattern runs only on strings that contain one of its triggers (lower-case substrings of the
@@ -97,7 +98,6 @@ _SECRET_WORDS = frozenset(
      "authorization", "cookie", "apikey"}
 )
 _SECRET_WORD_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key")})
-_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 class PatternError(ValueError):
@@ -119,13 +119,17 @@ class SecretPattern:
     @property
     def regex(self) -> re.Pattern[str]:
         if self._regex is None:
+            import re
+
             self._regex = re.compile(self.source)
         return self._regex
 
     @classmethod
     def checked(cls, name: str, source: str) -> SecretPattern:
         """A pattern from the configuration, compiled now; PatternError says what is wrong with it."""
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        import re
+
+        if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
             raise PatternError(f"pattern name {str(name)[:70]!r} must be lowercase letters, digits and '-'")
         if not isinstance(source, str) or not source:
             raise PatternError(f"pattern {name!r} must be a non-empty string")
@@ -154,10 +158,32 @@ def builtin_patterns(disabled: Iterable[str] = ()) -> list[SecretPattern]:
 
 def is_secret_field(name: str) -> bool:
     """True when a JSON object key names a secret (``password``, ``api_key``, ``clientSecret``...)."""
-    words = [word.lower() for word in _WORD_RE.findall(name)]
+    words = _words(name)
     if not words:
         return False
     return words[-1] in _SECRET_WORDS or tuple(words[-2:]) in _SECRET_WORD_PAIRS
+
+
+def _words(name: str) -> list[str]:
+    """The lower-case words of a snake_case, kebab-case, dotted or camelCase name (``XAuthToken`` gives
+    ``xauth, token``; ``API_KEY`` gives ``api, key``), without a regular expression."""
+    words: list[str] = []
+    current = ""
+    previous = ""
+    for char in name:
+        if not char.isalnum():
+            if current:
+                words.append(current.lower())
+            current = ""
+        elif char.isupper() and previous.islower() and current:
+            words.append(current.lower())
+            current = char
+        else:
+            current += char
+        previous = char
+    if current:
+        words.append(current.lower())
+    return words
 
 
 class Findings:
@@ -166,7 +192,10 @@ class Findings:
     __slots__ = ("kinds",)
 
     def __init__(self) -> None:
-        self.kinds: Counter[str] = Counter()
+        self.kinds: dict[str, int] = {}
+
+    def add(self, kind: str) -> None:
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
     @property
     def count(self) -> int:
@@ -210,7 +239,7 @@ class Redactor:
         whole value of every secret-named field replaced. Depth is bounded by the caller (limits)."""
         if isinstance(value, str):
             return self.redact_text(value, findings)
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             out: dict[Any, Any] = {}
             for key, item in value.items():
                 new_key = self.redact_text(key, findings) if isinstance(key, str) else key
@@ -229,9 +258,9 @@ class Redactor:
         if isinstance(value, bool) or value is None or value == "":
             return value  # ``"token": null`` or ``"password": false`` says nothing secret
         if isinstance(value, (str, int, float)):
-            findings.kinds[SECRET_FIELD_KIND] += 1
+            findings.add(SECRET_FIELD_KIND)
             return REPLACEMENT.format(kind=SECRET_FIELD_KIND)
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             return {key: self._redact_field(item, findings) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
             return [self._redact_field(item, findings) for item in value]
@@ -247,7 +276,7 @@ def _contains_any(text: str, triggers: tuple[str, ...]) -> bool:
 
 def _replace(match: re.Match[str], pattern: SecretPattern, findings: Findings) -> str:
     """The match with its secret groups (or, without any, all of it) replaced."""
-    findings.kinds[pattern.name] += 1
+    findings.add(pattern.name)
     replacement = REPLACEMENT.format(kind=pattern.name)
     groups = [name for name in match.re.groupindex if name.startswith("secret") and match.start(name) >= 0]
     if not groups:
