@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from .gateway import Gateway
 from .project import Project, git_environment
+from .safety.limits import show_key
 
 PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -267,8 +268,8 @@ def current_user() -> str | None:
 
 def _first_error(problem: ValidationError) -> str:
     error = problem.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(show_key(part) for part in error["loc"])
+    message = " ".join(str(error["msg"]).removeprefix("Value error, ").split())
     if error["type"] == "extra_forbidden":
         message = "unknown field"
     return f"{where}: {message}" if where else message

@@ -21,6 +21,7 @@ from faber_hookspecs.errors import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..project import read_json_object
+from ..safety.limits import show_key
 from ..safety.policy import LIMIT_BOUNDS, InputPolicy, check_disabled, check_pattern
 from ..safety.redaction import NAME_PATTERN as REDACTION_NAME_PATTERN
 
@@ -167,25 +168,13 @@ def parse_gateway_config(document: dict[str, Any], path: Path, environ: Mapping[
 def describe_validation_error(problem: ValidationError, path: Path, prefix: str = "") -> str:
     """One line: the first invalid key, what is wrong with it, and the file."""
     error = problem.errors()[0]
-    key = ".".join([*([prefix] if prefix else []), *map(_key_part, error["loc"])]) or "(top level)"
+    key = ".".join([*([prefix] if prefix else []), *map(show_key, error["loc"])]) or "(top level)"
     message = " ".join(str(error["msg"]).removeprefix("Value error, ").split())
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     more = len(problem.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{path}: {key}: {message}{suffix}"
-
-
-_PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_$-]{1,64}")
-
-
-def _key_part(part: object) -> str:
-    """A key of the path to an error: as it is when plain, quoted (and cut short) otherwise, so a key
-    holding a newline or a dot cannot garble the one-line message."""
-    text = str(part)
-    if isinstance(part, int) or _PLAIN_KEY_RE.fullmatch(text):
-        return text
-    return repr(text[:64] + ("..." if len(text) > 64 else ""))
 
 
 _VARIABLE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -209,7 +198,7 @@ def expand_variables(value: Any, environ: Mapping[str, str], path: Path, key: st
             return environ[name]
         if default is not None:
             return default
-        where = ".".join(map(_key_part, key.split(".")))
+        where = ".".join(map(show_key, key.split(".")))
         raise ConfigError(f"{path}: {where}: uses ${{{name}}}, which is not set (or write ${{{name}:-default}})")
 
     return _VARIABLE_RE.sub(substitute, value)

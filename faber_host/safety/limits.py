@@ -64,7 +64,7 @@ class Limits:
                             kind = type(key).__name__
                             raise error(f"invalid {what}: {_at(where)}object keys must be strings, not {kind}")
                         self._check_string(key, what, where, error)
-                        stack.append((child, depth + 1, f"{where}.{key[:40]}" if where else key[:40]))
+                        stack.append((child, depth + 1, f"{where}.{show_key(key)}" if where else show_key(key)))
                 else:
                     stack.extend((child, depth + 1, f"{where}[{index}]") for index, child in enumerate(item))
             elif isinstance(item, float):
@@ -102,6 +102,18 @@ class Limits:
                 "(limits.max_event_bytes in gateway.json); store large content as an artifact and refer to it"
             )
         return size
+
+
+def show_key(key: object) -> str:
+    """A key of the path to a problem, for a one-line message: as it is when it is a plain name or an
+    index, quoted and cut short otherwise (a key may hold a newline, a dot, a surrogate...)."""
+    if isinstance(key, int):
+        return str(key)
+    text = str(key)
+    if 0 < len(text) <= 64 and all(char.isascii() and (char.isalnum() or char in "_-$") for char in text):
+        return text
+    shown = text[:40] + ("..." if len(text) > 40 else "")
+    return ascii(shown)
 
 
 def _at(where: str) -> str:
