@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,6 +113,71 @@ def test_emit_on_a_full_filesystem(project_dir: Path, tiny_filesystem: tuple[str
     settled = check_log(run_dir, run_id, acknowledged=[*stored, after.event.event_id])
     assert not settled.problems and not check_settled(run_dir, run_id, settled), check_settled(run_dir, run_id, settled)
     record(f"test_emit_on_a_full_filesystem[{kind}]", events_written=settled.last_id, disk_full_errors=2)
+
+
+def test_the_link_fails_when_the_folder_needs_a_new_block(project_dir: Path, tmp_path: Path) -> None:
+    """On ext4 with inline data, a small event file needs no data block, but its name needs room in
+    the events folder: with every block taken, the commit fails at the link itself, the one step
+    after which the event would have been visible."""
+    mount_point = tmp_path / "inline"
+    mount_point.mkdir()
+    image = tmp_path / "inline.ext4"
+    with open(image, "wb") as handle:
+        handle.truncate(4 * 1024 * 1024)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", "-b", "1024", "-I", "1024", "-N", "2048", "-m", "0",
+                           "-O", "inline_data,^has_journal", str(image)], capture_output=True, text=True)
+    problem = f"mkfs.ext4 failed: {made.stderr.strip()}" if made.returncode else try_mount(
+        ["-o", "loop", str(image), str(mount_point)])
+    if problem:
+        pytest.skip(f"ext4 with inline data: {problem}")
+    watching = [False]
+    try:
+        faber = Faber.open(project_dir, clean_environ(FABER_RUNS_PATH=str(mount_point / "runs")))
+        run_id = faber.new_run("full-folder").run_id
+        run_dir = mount_point / "runs" / run_id
+        for _ in range(3):
+            faber.emit(run_id, "checkpoint")
+        filler = os.open(mount_point / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:  # take every free block
+            while os.write(filler, b"\0" * 1024):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
+        operations: list[str] = []
+        watching[0] = True  # an audit hook cannot be removed: it stops listening when the test ends
+
+        def watch(event: str, args: tuple[object, ...]) -> None:
+            if watching[0] and event in ("os.link", "os.remove"):
+                operations.append(event)
+
+        sys.addaudithook(watch)
+        acknowledged = [1, 2, 3]
+        log = check_log(run_dir, run_id)
+        for _ in range(500):
+            del operations[:]
+            try:
+                acknowledged.append(faber.emit(run_id, "checkpoint").event.event_id)
+            except StorageError as problem:
+                assert "disk is full" in str(problem)
+                break
+            log = check_log(run_dir, run_id, acknowledged=acknowledged, known=log)
+            assert not log.problems
+        else:
+            pytest.fail("the events folder never ran out of room")
+        assert operations[-2:] == ["os.link", "os.remove"], f"the emit failed elsewhere than at the link: {operations}"
+        log = check_log(run_dir, run_id, acknowledged=acknowledged)
+        assert not log.problems and not log.pending and log.last_id == acknowledged[-1]
+        (mount_point / "filler").unlink()
+        after = faber.emit(run_id, "checkpoint").event.event_id
+        assert after == acknowledged[-1] + 1
+        settled = check_log(run_dir, run_id, acknowledged=[*acknowledged, after])
+        assert not settled.problems and not check_settled(run_dir, run_id, settled)
+        record("test_the_link_fails_when_the_folder_needs_a_new_block", events_written=after, disk_full_errors=1)
+    finally:
+        watching[0] = False
+        unmount(mount_point)
 
 
 def test_emit_under_a_file_size_limit(project_dir: Path) -> None:
