@@ -8,6 +8,9 @@
     for event in faber.events(run.run_id):
         print(event.event_id, event.type)
 
+    outcome = faber.run_workflow("default", "123", params={"target": "api"})   # execute a workflow
+    context = faber.resume_context(outcome.run_id)    # what is done, what is next (no side effects)
+
 Every method raises a ``FaberError`` subclass for anything a user can cause, with a message that
 says what to do.
 """
@@ -19,12 +22,12 @@ import os
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import AmbiguousRun, InvalidEvent, InvalidInput, InvalidRunId, RunNotFound
 from faber_hookspecs.events import Event, EventDraft
-from faber_hookspecs.metadata import Environment, Relationships, RunMetadata
+from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
 from faber_hookspecs.records import RunQuery, RunRecord
 from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
 from faber_hookspecs.state import RunState
@@ -34,6 +37,13 @@ from pydantic import ValidationError
 from .gateway import Gateway
 from .project import Project, git_environment
 from .safety.limits import show_key
+
+if TYPE_CHECKING:  # the run commands load these when called; every other command stays lighter
+    from faber_hookspecs.integrity import RepairReport, VerifyReport
+    from faber_hookspecs.resume import ResumeContext
+
+    from .runner.display import Display
+    from .runner.outcome import ApprovalResult, RerunResult, RunOutcome
 
 PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -112,8 +122,10 @@ class Faber:
         relationships: Relationships | None = None,
         root_run_id: str | None = None,
         phases: list[str] | None = None,
+        workflow_fingerprint: WorkflowFingerprint | None = None,
+        parameter_changes: Mapping[str, ParameterChange] | None = None,
     ) -> RunMetadata:
-        """Create a run with a new id and return its metadata."""
+        """Create a run with a new id and return its metadata (nothing is executed)."""
         if not isinstance(work_id, str) or not work_id.strip():
             raise InvalidInput("a work id is required (the issue or ticket the run works on)")
         org, project = self.project.identity(org, project)
@@ -141,6 +153,8 @@ class Faber:
                 ),
                 params=validate_params(params or {}),
                 root_run_id=root_run_id,
+                workflow_fingerprint=workflow_fingerprint,
+                parameter_changes=dict(parameter_changes or {}),
             )
             # Parameters and descriptions are screened like events: a secret passed as a parameter is
             # stored redacted (steps should read secrets from their environment, not from parameters).
@@ -246,6 +260,150 @@ class Faber:
         state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
         warnings = self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state) if write else []
         return state, warnings
+
+
+    # Workflow runs ----------------------------------------------------------------------------------
+    #
+    # Execution methods (run_workflow, resume_workflow, rerun_workflow) take the run's executor lock,
+    # turn Ctrl-C and SIGTERM into a recorded workflow_cancelled when called from the main thread,
+    # and report how the run ended; a step's failure is an outcome, not an exception. The methods an
+    # agent uses to drive steps itself (resume_context, resume, rerun) execute nothing.
+
+    def run_workflow(
+        self,
+        workflow: str,
+        work_id: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        phases: list[str] | None = None,
+        autonomy: str | None = None,
+        org: str | None = None,
+        project: str | None = None,
+        display: Display | None = None,
+    ) -> RunOutcome:
+        """Create a run of ``workflow`` (an id, ``fractary-faber:core``, or a file) for ``work_id`` and
+        execute it. ``phases`` limits the phases run; ``autonomy`` overrides the workflow's level."""
+        from .runner import lifecycle
+        from .runner.cancel import CancelScope
+        from .runner.display import Display
+
+        with CancelScope() as scope:
+            metadata, _ = lifecycle.create_run(
+                self, workflow, work_id, params=dict(params or {}), phases=phases, autonomy=autonomy,
+                org=org, project=project,
+            )
+            return lifecycle.execute(self, metadata.run_id, started="start", display=display or Display(), scope=scope)
+
+    def resume_context(self, run: str, *, step: str | None = None, force: bool = False) -> ResumeContext:
+        """What the run has done, what it needs next, and whether it can be resumed (with ``force``:
+        despite a changed workflow or unfinished steps before ``step``). No side effects."""
+        from .runner import lifecycle
+
+        return lifecycle.inspect(self, run, step=step, force=force).context
+
+    def resume(self, run: str, *, step: str | None = None, force: bool = False) -> ResumeContext:
+        """For an agent that drives the steps itself: check the run can continue, ask the backends
+        (``faber_on_resume``), record ``workflow_resumed`` (``workflow_start`` for a run that never
+        started) and return the context, whose ``next_step`` is the step to execute. Nothing is
+        executed. Raises NotResumable (with the reason and what to do), RunBusy, or ResumeVetoed."""
+        from .runner import lifecycle
+        from .runner.lock import RunnerLock
+
+        run_id = self.resolve(run)
+        with RunnerLock(self.project, run_id):
+            view = lifecycle.inspect(self, str(run_id), step=step, force=force, holding_lock=True)
+            view, _ = lifecycle.begin_resume(self, view, force=force)
+        return view.context
+
+    def resume_workflow(
+        self, run: str, *, step: str | None = None, force: bool = False, display: Display | None = None
+    ) -> RunOutcome:
+        """Resume the run under the same run id and execute it from the first step that is not
+        completed (or from ``step``, ``phase:step``); completed steps are not executed again."""
+        from .runner import lifecycle
+        from .runner.cancel import CancelScope
+        from .runner.display import Display
+
+        run_id = str(self.resolve(run))
+        with CancelScope() as scope:
+            return lifecycle.execute(self, run_id, started="resume", display=display or Display(), scope=scope,
+                                     step=step, force=force)
+
+    def rerun(
+        self,
+        run: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        phases: list[str] | None = None,
+        autonomy: str | None = None,
+        work_id: str | None = None,
+    ) -> RerunResult:
+        """Create a new run of the same work: the original's parameters merged with ``params``; the
+        changes are recorded in its workflow_rerun event and metadata, with rerun_of, parent_run_id
+        and root_run_id; the original's child_runs gains the new id. Nothing is executed: the result
+        holds the new run's context (its first step)."""
+        from .runner import lifecycle
+        from .runner.outcome import RerunResult
+
+        metadata, _, warnings = lifecycle.create_rerun(
+            self, run, params=dict(params or {}), phases=phases, autonomy=autonomy, work_id=work_id
+        )
+        assert metadata.relationships.rerun_of is not None
+        return RerunResult(
+            original_run_id=metadata.relationships.rerun_of, new_run_id=metadata.run_id,
+            parameter_changes=metadata.parameter_changes, context=self.resume_context(metadata.run_id),
+            warnings=warnings,
+        )
+
+    def rerun_workflow(
+        self,
+        run: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        phases: list[str] | None = None,
+        autonomy: str | None = None,
+        work_id: str | None = None,
+        display: Display | None = None,
+    ) -> RunOutcome:
+        """``rerun`` and then execute the new run."""
+        from .runner import lifecycle
+        from .runner.cancel import CancelScope
+        from .runner.display import Display
+
+        with CancelScope() as scope:
+            created = self.rerun(run, params=params, phases=phases, autonomy=autonomy, work_id=work_id)
+            outcome = lifecycle.execute(self, created.new_run_id, started="rerun", display=display or Display(),
+                                        scope=scope, rerun=created)
+        outcome.warnings[:0] = created.warnings
+        return outcome
+
+    def approve(
+        self, run: str, *, deny: bool = False, reason: str | None = None, phase: str | None = None,
+        user: str | None = None,
+    ) -> ApprovalResult:
+        """Record approval_granted (or approval_denied) for the run's pending approval request (or for
+        ``phase``, ahead of its gate, or to change a denial). The run continues when resumed."""
+        from .runner import lifecycle
+
+        return lifecycle.approve(self, run, deny=deny, reason=reason, phase=phase, user=user)
+
+    # Integrity --------------------------------------------------------------------------------------
+
+    def verify(self, run: str) -> VerifyReport:
+        """Check the run's stored files: ids gap-free, every event valid, the cached state equal to the
+        state rebuilt from the events, the id counter right. ``report.ok`` only when all hold."""
+        return self.gateway.ask("faber_verify_run", run_id=str(self.resolve(run)))  # type: ignore[no-any-return]
+
+    def repair(self, run: str) -> RepairReport:
+        """Rebuild what can be rebuilt from the events (state, id counter), move unreadable files to
+        events/.quarantine/ (nothing is deleted), and verify again. Backends that cache state get
+        the rebuilt state."""
+        run_id = str(self.resolve(run))
+        report: RepairReport = self.gateway.ask("faber_repair_run", run_id=run_id)
+        if report.actions:
+            state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
+            self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state)
+        return report
 
 
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -86,3 +86,26 @@ def snapshot(root: Path) -> dict[str, bytes]:
 @pytest.fixture
 def run_id(faber: Faber) -> Iterator[str]:
     yield faber.new_run("123").run_id
+
+
+def write_workflow(project: Path, document: dict[str, object]) -> Path:
+    """Save a workflow definition in the project's workflows folder, named after its id."""
+    path = project / ".fractary" / "plugins" / "faber" / "workflows" / f"{document['id']}.json"
+    path.write_text(json.dumps(document, indent=2))
+    return path
+
+
+def shell_step(step_id: str, command: str, **extra: object) -> dict[str, object]:
+    """A step that appends its id to log.txt in the project, then runs ``command``."""
+    return {"id": step_id, "run": f'echo "{step_id}" >> log.txt; {command}', **extra}
+
+
+def executed_steps(project: Path) -> list[str]:
+    """The ids the shell steps of ``shell_step`` wrote, in order (one line per execution)."""
+    log = project / "log.txt"
+    return log.read_text().split() if log.exists() else []
+
+
+def event_types(faber: Faber, run: str) -> list[str]:
+    """The types of a run's events, in order."""
+    return [event.type for event in faber.events(run)]

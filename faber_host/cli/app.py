@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from . import events, runs, setup
+from . import events, integrity, resume, run, runs, setup
 
 app = typer.Typer(
     name="faber",
@@ -48,7 +48,10 @@ def root_options(
 
 
 setup.register(app)
+run.register(app)
 events.register(app)
+resume.register(runs.app)
+integrity.register(runs.app)
 app.add_typer(runs.app, name="runs")
 
 

@@ -31,8 +31,8 @@ def run_cli(args: list[str], debug: bool) -> int:
         return fail(f"{problem.format_message()} (see `{where} --help`)", problem.exit_code)
     except typer.Abort:
         return fail("interrupted", 130)
-    except KeyboardInterrupt:
-        return fail("interrupted", 130)
+    except KeyboardInterrupt as problem:  # Ctrl-C, or SIGTERM during `faber run` (RunCancelled)
+        return fail("interrupted", getattr(problem, "exit_code", 130))
     except BrokenPipeError:
         # The reader of our output went away (``faber events RUN | head``): not an error of ours.
         sys.stderr.close()

@@ -30,7 +30,7 @@ def init(
     org_name, project_name = target.identity()
     for change in changes:
         print(change.describe(target.root))
-    print(f"runs will be named {org_name}/{project_name}/<uuid>; start one with `faber runs new --work-id ID`")
+    print(f"runs will be named {org_name}/{project_name}/<uuid>; run one with `faber run WORKFLOW --work-id ID`")
 
 
 def backends(
@@ -46,6 +46,13 @@ def backends(
     for info in gateway.backends:
         if not info.enabled and info.name in available:
             info = describe_backend(info.name, available[info.name])
+        if info.version is None and info.distribution:  # the host's built-ins: looked up only here
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                info.version = version(info.distribution)
+            except PackageNotFoundError:
+                pass
         report.append(info)
     if as_json:
         print_json([info.to_json() for info in report])
@@ -57,13 +64,18 @@ def backends(
     )
 
 
+DOCUMENT_SCHEMAS = ("event", "run-state", "run-metadata", "workflow", "resume-context")
+
+
 def schema(
     name: Annotated[
         Optional[str],
-        typer.Argument(help="An event type, or event, run-state, run-metadata. Omit to list the event types."),
+        typer.Argument(help="An event type, or event, run-state, run-metadata, workflow, resume-context. "
+                            "Omit to list the event types."),
     ] = None,
 ) -> None:
-    """Print a JSON Schema: of events, of one event type, of state.json or of metadata.json."""
+    """Print a JSON Schema: of events, of one event type, of state.json, of metadata.json, of a workflow
+    definition, or of a resume context."""
     from faber_hookspecs.validation import load_schema
 
     if name is None:
@@ -72,12 +84,14 @@ def schema(
             ([t.name, t.category, ", ".join(t.requires), t.description] for t in EVENT_TYPES.values()),
         )
         return
-    if name in ("event", "run-state", "run-metadata"):
+    if name in DOCUMENT_SCHEMAS:
         print_json(load_schema(name))
     elif name in EVENT_TYPES or is_vendor_type(name):
         print_json(_schema_of_type(load_schema("event"), name))
     else:
-        raise InvalidInput(f"no schema named {name[:64]!r}: use an event type, event, run-state or run-metadata")
+        raise InvalidInput(
+            f"no schema named {name[:64]!r}: use an event type, or one of {', '.join(DOCUMENT_SCHEMAS)}"
+        )
 
 
 def _schema_of_type(event_schema: dict[str, Any], name: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from faber_hookspecs.records import BackendContext
 from ..project import Project
 from ..safety.policy import InputPolicy
 from .config import GatewayConfig, load_gateway_config
-from .plugins import BackendInfo, make_plugin_manager
+from .plugins import BackendInfo, make_plugin_manager, register_builtins
 
 
 class Gateway:
@@ -45,6 +45,7 @@ class Gateway:
             environ=project.environ,
         )
         manager, backends = make_plugin_manager(config, context, available)
+        backends += register_builtins(manager)
         if not manager.hook.faber_store_event.get_hookimpls():
             raise BackendError(
                 f"no record store is enabled in {project.gateway_file}: enable local_files "

@@ -99,6 +99,18 @@ def make_plugin_manager(
     return manager, report
 
 
+def register_builtins(manager: pluggy.PluginManager) -> list[BackendInfo]:
+    """Register the host's own plugins, datasette style: ordinary hook implementations marked
+    ``trylast`` so an installed backend that implements the same hook is asked first. Today: the
+    ``shell`` step executor."""
+    from ..runner.shell import ShellExecutor
+
+    plugin = ShellExecutor()
+    manager.register(plugin, name=ShellExecutor.name)
+    return [BackendInfo(name=ShellExecutor.name, distribution="faber-host", version=None, enabled=True,
+                        installed=True, hooks=_hook_names(manager, plugin))]
+
+
 def describe_backend(name: str, entry_point: EntryPoint) -> BackendInfo:
     """Import a backend without enabling it, to show which hooks it implements."""
     info = _info(name, entry_point, enabled=False, hooks=[])

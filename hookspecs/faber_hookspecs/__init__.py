@@ -31,6 +31,20 @@ _LAZY = {
     "RunId": ".run_id",
     "PHASES": ".catalogue",
     "EVENT_TYPES": ".catalogue",
+    "WorkflowDefinition": ".workflow",
+    "ResolvedWorkflow": ".workflow",
+    "ResolvedPhase": ".workflow",
+    "ResolvedStep": ".workflow",
+    "WorkflowFingerprint": ".metadata",
+    "StepContext": ".execution",
+    "StepResult": ".execution",
+    "ResumeContext": ".resume",
+    "ResumeFrom": ".resume",
+    "NextStep": ".resume",
+    "VerifyReport": ".integrity",
+    "RepairReport": ".integrity",
+    "IntegrityProblem": ".integrity",
+    "ParameterChange": ".metadata",
 }
 
 __all__ = sorted(_LAZY)
@@ -38,12 +52,16 @@ __all__ = sorted(_LAZY)
 if TYPE_CHECKING:  # the names __getattr__ serves, for type checkers and editors
     from .catalogue import EVENT_TYPES, PHASES  # noqa: F401
     from .events import Artifact, Event, EventDraft, EventError  # noqa: F401
+    from .execution import StepContext, StepResult  # noqa: F401
+    from .integrity import IntegrityProblem, RepairReport, VerifyReport  # noqa: F401
     from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl  # noqa: F401
-    from .metadata import Environment, Relationships, RunMetadata  # noqa: F401
+    from .metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint  # noqa: F401
     from .records import BackendContext, RunQuery, RunRecord, StoredEvent  # noqa: F401
+    from .resume import NextStep, ResumeContext, ResumeFrom  # noqa: F401
     from .run_id import RunId  # noqa: F401
     from .specs import FaberSpec  # noqa: F401
     from .state import RunState  # noqa: F401
+    from .workflow import ResolvedPhase, ResolvedStep, ResolvedWorkflow, WorkflowDefinition  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

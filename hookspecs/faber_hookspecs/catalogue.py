@@ -76,6 +76,10 @@ EVENT_TYPES: dict[str, EventType] = {
         _entry("retry_loop_enter", "control", "An evaluate/build retry loop started another round."),
         _entry("retry_loop_exit", "control", "A retry loop ended."),
         _entry("hook_execute", "control", "A workflow hook ran."),
+        _entry(
+            "log_repaired", "control",
+            "Repair filled this id: its event file was unreadable (moved to events/.quarantine/) or missing.",
+        ),
         # People in the loop
         _entry("approval_request", "approval", "The run asks a person to approve before it goes on."),
         _entry("approval_granted", "approval", "A person approved."),

@@ -40,6 +40,22 @@ class AmbiguousRun(InvalidInput):
     """A uuid prefix matches more than one run."""
 
 
+class NotResumable(InvalidInput):
+    """The run cannot be resumed as asked: it is completed, waits for an approval, or its workflow
+    changed (the message says what to do instead)."""
+
+
+class RunBusy(FaberError):
+    """Another process is executing the run right now."""
+
+
+class ResumeVetoed(FaberError):
+    """Raised by a backend's ``faber_on_resume`` to refuse a resume; the message is the reason.
+
+    ``raise ResumeVetoed("the run's archive is still uploading; try again in a minute")``
+    """
+
+
 class StorageError(FaberError):
     """Reading or writing the run store failed (disk full, permissions, a corrupt file)."""
 

@@ -1,8 +1,9 @@
 """Run metadata: what a run is about and where it comes from (metadata.json).
 
 It holds the FABER reference's fields (run_id, work_id, target, workflow_id, autonomy, source_type,
-phases, created_at, created_by, relationships, environment) plus params and root_run_id. Unlike events
-and state, metadata is not derived: it changes only through the record store's atomic update.
+phases, created_at, created_by, relationships, environment) plus params, root_run_id, the workflow's
+fingerprint and, for a re-run, the parameter changes. Unlike events and state, metadata is not
+derived: it changes only through the record store's atomic update.
 """
 
 from __future__ import annotations
@@ -39,6 +40,29 @@ class Environment(BaseModel):
     working_directory: str | None = None
 
 
+class WorkflowFingerprint(BaseModel):
+    """What a run records about the definition it started with, so a resume can tell whether the
+    workflow changed since, and how.
+
+    ``parts`` maps ``autonomy``, ``phase:<name>`` and each ``<phase>:<step>`` to a short hash of
+    what executes (names and descriptions are left out, so editing documentation changes nothing);
+    ``hash`` covers all parts.
+    """
+
+    hash: str = Field(pattern="^[0-9a-f]{64}$")
+    file: str | None = Field(None, description="The workflow file, relative to the project root when inside it.")
+    parts: dict[str, str] = Field(default_factory=dict)
+
+
+class ParameterChange(BaseModel):
+    """How a re-run changed one parameter (or autonomy, phases, work_id): None means absent."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    from_: Any = Field(None, alias="from")
+    to: Any = None
+
+
 class RunMetadata(BaseModel):
     """The contents of metadata.json."""
 
@@ -57,6 +81,12 @@ class RunMetadata(BaseModel):
     environment: Environment = Field(default_factory=Environment)
     params: dict[str, Any] = Field(default_factory=dict)
     root_run_id: str | None = Field(None, pattern=_RUN_ID)
+    workflow_fingerprint: WorkflowFingerprint | None = Field(
+        None, description="The workflow definition the run started with (see faber run --resume --force)."
+    )
+    parameter_changes: dict[str, ParameterChange] = Field(
+        default_factory=dict, description="For a re-run: what changed from the original, {key: {from, to}}."
+    )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to metadata.json."""

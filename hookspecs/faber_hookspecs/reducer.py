@@ -17,7 +17,7 @@ from typing import Any
 from .catalogue import PHASES
 
 WORKFLOW_VERSION = "2.1"
-REDUCER_VERSION = 1
+REDUCER_VERSION = 2
 """Bump when the reducer's output changes: state.json files of an older version are then rebuilt."""
 
 MAX_ERRORS_KEPT = 50
@@ -182,6 +182,12 @@ def _workflow_error(state: State, event: EventJson, phase: dict[str, Any] | None
 
 def _workflow_cancelled(state: State, event: EventJson, phase: dict[str, Any] | None) -> None:
     state["status"] = "cancelled"
+    # The step that was running when the run was cancelled did not finish: say so.
+    current = state["phases"].get(state["current_phase"]) if state["current_phase"] else None
+    if current is not None and state["current_step"]:
+        for step in current["steps"]:
+            if step["id"] == state["current_step"] and step["status"] in ("in_progress", "retrying"):
+                step["status"] = "cancelled"
 
 
 def _workflow_paused(state: State, event: EventJson, phase: dict[str, Any] | None) -> None:

@@ -22,7 +22,9 @@ from typing import Any
 from .catalogue import EVENT_TYPES
 from .events import Event
 from .metadata import RunMetadata
+from .resume import ResumeContext
 from .state import RunState
+from .workflow import WorkflowDefinition
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_DIR = PACKAGE_DIR / "schemas"
@@ -58,12 +60,24 @@ def metadata_schema() -> dict[str, Any]:
     return _document("run-metadata", "FABER run metadata", RunMetadata.model_json_schema())
 
 
+def workflow_schema() -> dict[str, Any]:
+    """The schema of a workflow definition file (workflows/<id>.json)."""
+    return _document("workflow", "FABER workflow definition", WorkflowDefinition.model_json_schema(by_alias=True))
+
+
+def resume_context_schema() -> dict[str, Any]:
+    """The schema of what ``faber runs resume-context --json`` prints (and the MCP server returns)."""
+    return _document("resume-context", "FABER resume context", ResumeContext.model_json_schema())
+
+
 def all_schemas() -> dict[str, dict[str, Any]]:
     """Every schema file, by file name."""
     return {
         "event.schema.json": event_schema(),
         "run-state.schema.json": state_schema(),
         "run-metadata.schema.json": metadata_schema(),
+        "workflow.schema.json": workflow_schema(),
+        "resume-context.schema.json": resume_context_schema(),
     }
 
 

@@ -19,12 +19,19 @@ Call every hook with keyword arguments only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from .events import Event, EventDraft
 from .markers import _hookspec
 from .metadata import RunMetadata
 from .records import RunQuery, RunRecord, StoredEvent
 from .state import RunState
+
+if TYPE_CHECKING:  # only in annotations: every command loads the specs, few run workflows
+    from .execution import StepContext, StepResult
+    from .integrity import RepairReport, VerifyReport
+    from .resume import ResumeContext
+    from .workflow import ResolvedStep
 
 
 class FaberSpec:
@@ -114,3 +121,57 @@ class FaberSpec:
     def faber_find_runs(self, uuid_prefix: str) -> list[str] | None:
         """Return the ids of every run whose uuid starts with ``uuid_prefix``, to resolve a short
         run name. An empty list means none. firstresult."""
+
+    # Integrity ---------------------------------------------------------------------------------------
+
+    @_hookspec(firstresult=True)
+    def faber_verify_run(self, run_id: str) -> VerifyReport | None:
+        """Check the run's stored files and report every problem found; change nothing.
+
+        Called by ``faber runs verify``. The record store checks that event ids run 1..N without gaps
+        or duplicates, that every event file is a valid event of this run under its own name, that
+        the cached state equals the state rebuilt from the events, that the id counter is one past
+        the last id, and that the metadata is valid. firstresult.
+        """
+
+    @_hookspec(firstresult=True)
+    def faber_repair_run(self, run_id: str) -> RepairReport | None:
+        """Bring the run back to a state ``faber_verify_run`` finds clean, without deleting anything.
+
+        Called by ``faber runs repair``. Unreadable files are moved to ``events/.quarantine/`` (an
+        event file's id is then taken by a ``log_repaired`` event that says where it went), the
+        id counter and the cached state are rebuilt from the events. firstresult.
+        """
+
+    # Workflow runs -------------------------------------------------------------------------------------
+
+    @_hookspec(firstresult=True)
+    def faber_execute_step(
+        self, step: ResolvedStep, context: StepContext, output: Callable[[str], None]
+    ) -> StepResult | None:
+        """Execute one attempt of ``step`` and say how it ended; return None for a step you cannot run.
+
+        Called by ``faber run`` after it recorded ``step_start``; the host records the result as
+        ``step_complete`` or ``step_error`` (and retries, up to ``step.retries`` times). ``output``
+        takes each line of output as it comes, for the live display; the host keeps the tail you
+        return in ``StepResult.output_tail``. firstresult: executors a backend installs are asked
+        first; the host's built-in ``shell`` executor (``trylast``) runs steps that have ``run``. When
+        nobody answers, the run pauses for an agent to drive the step.
+
+        Cancellation: on Ctrl-C or SIGTERM the host raises ``faber_hookspecs.execution.RunCancelled``
+        (a ``KeyboardInterrupt``) in the thread that called this hook; stop what you started (in
+        ``finally``) and let it propagate.
+        """
+
+    @_hookspec
+    def faber_on_resume(self, run: RunRecord, context: ResumeContext) -> None:
+        """A stopped run is about to continue at ``context.resume_from`` under the same run id.
+
+        Called by ``faber run --resume`` and the Python API's ``resume``, before ``workflow_resumed``
+        is recorded (not for the first start of a run that never ran): a backend may bring back
+        files it archived, or check that it can go on. To refuse, raise
+        ``faber_hookspecs.errors.ResumeVetoed`` with the reason; the resume then stops, nothing is
+        recorded, and the user sees the reason with the backend's name. Any other exception stops it
+        too (reported as that backend's failure). Broadcast: every backend is asked, in turn, until
+        one refuses.
+        """

@@ -1,25 +1,49 @@
 """Read a run the way a careful person would: use it, and say what is wrong with it.
 
+One scan of a run's files (``scan_run``) serves three readers: ``inspect_run`` shows a damaged run
+anyway and turns the problems into warnings; ``verify_run`` reports every problem
+(``faber runs verify``); ``repair.repair_run`` acts on them (``faber runs repair``).
+
 Runs written by the FABER reference scripts have known defects (state.json never reflects the
-events, a re-run without its workflow_rerun event, a missing child_runs link, 3-digit file names).
-They are reported as warnings; the run stays readable.
+events, a re-run without its workflow_rerun event, a missing child_runs link). They are reported;
+the run stays readable.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from faber_hookspecs.errors import InvalidEvent
+from faber_hookspecs.integrity import IntegrityProblem, ProblemCode, VerifyReport
 from faber_hookspecs.reducer import REDUCER_VERSION, initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import validate_event
 
-from .run_folder import RunFolder
+from .files import file_lock
+from .run_folder import EventFile, RunFolder
 from .store import LocalRunStore
 
 Json = dict[str, Any]
 _MAX_FILE_WARNINGS = 5
+
+
+@dataclass
+class RunScan:
+    """What a full read of a run's files found."""
+
+    metadata: Json | None
+    events: list[Json] = field(default_factory=list)
+    """One valid event per id, in id order: the log as it can be trusted."""
+    bad_files: list[EventFile] = field(default_factory=list)
+    """Event files that are unreadable, invalid, or lose to another file with the same id."""
+    problems: list[IntegrityProblem] = field(default_factory=list)
+    files: int = 0
+    highest_id: int = 0
+
+    def add(self, code: ProblemCode, message: str, file: str | None = None) -> None:
+        self.problems.append(IntegrityProblem(code=code, message=message, file=file))
 
 
 def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[str]]:
@@ -40,63 +64,150 @@ def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[s
     ):
         return metadata, stored_state, []
 
-    warnings: list[str] = []
-    events = _readable_events(folder, warnings)
-    state = reconstruct(initial_state_for(metadata), events)
-    _check_log(folder, counter, events, warnings)
-    _check_state_file(stored_state, state, warnings)
-    _check_lineage(store, run_id, metadata, events, warnings)
+    scan = scan_run(folder, run_id, metadata=metadata)
+    state = reconstruct(initial_state_for(metadata), scan.events)
+    check_state(scan, stored_state, state)
+    warnings = _warnings(scan)
+    _check_lineage(store, run_id, metadata, scan.events, warnings)
     return metadata, state, warnings
 
 
-def _readable_events(folder: RunFolder, warnings: list[str]) -> list[Json]:
-    events: list[Json] = []
-    problems = 0
-    for file in folder.event_files():
-        try:
-            event = folder.read_event(file.name)
-            validate_event(event)
-        except (OSError, ValueError, InvalidEvent) as problem:
-            problems += 1
-            if problems <= _MAX_FILE_WARNINGS:
-                warnings.append(f"event file {file.name} is unusable and was skipped: {problem}")
-            continue
-        if event.get("event_id") != file.event_id:
-            warnings.append(f"event file {file.name} holds event_id {event.get('event_id')}")
-        events.append(event)
-    if problems > _MAX_FILE_WARNINGS:
-        warnings.append(f"... and {problems - _MAX_FILE_WARNINGS} more unusable event files")
-    return events
+def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
+    """Every problem of the run's files; nothing is changed. Reads under a shared lock, so no
+    writer of this store is half way through a commit while it looks."""
+    folder = store.folder(run_id)
+    with file_lock(folder.lock_file, shared=True):
+        scan = scan_run(folder, run_id)
+        if os.path.lexists(folder.pending_file):
+            scan.add("pending_write", "a writer was killed while committing an event (events/.pending)",
+                     "events/.pending")
+        if scan.metadata is not None:
+            rebuilt = reconstruct(initial_state_for(scan.metadata), scan.events)
+            check_state(scan, folder.read_json(folder.state_file), rebuilt)
+    return VerifyReport(
+        run_id=str(run_id),
+        ok=not scan.problems,
+        events=scan.files,
+        last_event_id=scan.highest_id,
+        problems=scan.problems,
+    )
 
 
-def _check_log(folder: RunFolder, counter: int | None, events: list[Json], warnings: list[str]) -> None:
-    ids = [file.event_id for file in folder.event_files()]
-    duplicates = sorted(event_id for event_id, count in Counter(ids).items() if count > 1)
-    if duplicates:
-        warnings.append(f"event ids used by more than one file: {duplicates[:10]}")
-    missing = sorted(set(range(1, max(ids) + 1)) - set(ids)) if ids else []
+def scan_run(folder: RunFolder, run_id: RunId, *, metadata: Json | None = None) -> RunScan:
+    """Read metadata.json (unless given) and every event file, and check the log's shape."""
+    if metadata is None:
+        metadata = _read_metadata(folder, run_id)
+    scan = RunScan(metadata=metadata)
+    if metadata is None:
+        scan.add("metadata_invalid", "metadata.json is missing, unreadable or not valid run metadata", "metadata.json")
+    files = folder.event_files()
+    scan.files = len(files)
+    scan.highest_id = files[-1].event_id if files else 0
+    candidates: dict[int, list[tuple[EventFile, Json]]] = {}
+    for file in files:
+        event = _read_valid_event(folder, file, run_id, scan)
+        if event is None:
+            scan.bad_files.append(file)
+        else:
+            candidates.setdefault(file.event_id, []).append((file, event))
+    for event_id in sorted(candidates):
+        found = candidates[event_id]
+        if len(found) > 1:
+            # Keep the earliest write; the others cannot be events of this id in this log.
+            found.sort(key=lambda item: (item[1]["timestamp"], item[0].name))
+            for file, _ in found[1:]:
+                scan.bad_files.append(file)
+                scan.add("event_duplicate_id", f"{file.name} claims id {event_id}, already held by {found[0][0].name}",
+                         f"events/{file.name}")
+        scan.events.append(found[0][1])
+    held = {event["event_id"] for event in scan.events}
+    missing = [i for i in range(1, scan.highest_id + 1) if i not in held]
     if missing:
-        warnings.append(f"event ids missing from the log: {missing[:10]}{' ...' if len(missing) > 10 else ''}")
-    expected = (max(ids) if ids else 0) + 1
-    if counter != expected:
-        warnings.append(f"events/.next-id is {counter if counter is not None else 'missing'}, expected {expected}")
+        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        scan.add("event_gap", f"{len(missing)} event id(s) have no valid event: {shown}")
+    counter = folder.read_next_id()
+    if counter != scan.highest_id + 1:
+        found_text = "missing or unreadable" if counter is None else str(counter)
+        scan.add("next_id_wrong", f"events/.next-id is {found_text}, expected {scan.highest_id + 1}", "events/.next-id")
+    return scan
 
 
-def _check_state_file(stored: Json | None, rebuilt: Json, warnings: list[str]) -> None:
+def check_state(scan: RunScan, stored: Json | None, rebuilt: Json) -> None:
+    """Compare state.json with the state rebuilt from the events."""
     if stored is None:
-        warnings.append("state.json is missing or unreadable; the state shown is rebuilt from the events")
+        scan.add("state_missing", "state.json is missing or unreadable", "state.json")
         return
-    differences = [
-        f"{key} {stored.get(key)!r} instead of {rebuilt.get(key)!r}"
-        for key in ("status", "current_phase", "last_event_id", "started_at")
-        if stored.get(key) != rebuilt.get(key)
+    if stored == rebuilt:
+        return
+    keys = sorted(key for key in rebuilt.keys() | stored.keys()
+                  if stored.get(key) != rebuilt.get(key) and key != "reducer_version")
+    # The keys a person recognises first, with their values; the rest by name.
+    keys.sort(key=lambda key: key not in _SHORT_KEYS)
+    shown = [f"{key} {stored.get(key)!r} instead of {rebuilt.get(key)!r}" if key in _SHORT_KEYS else key
+             for key in keys[:6]]
+    detail = "differs in " + "; ".join(shown) if shown else "differs"
+    if stored.get("reducer_version") != REDUCER_VERSION:
+        detail += f" (written by reducer version {stored.get('reducer_version')}, not {REDUCER_VERSION})"
+    scan.add("state_mismatch", f"state.json does not reflect the events: {detail}", "state.json")
+
+
+_SHORT_KEYS = frozenset({"status", "current_phase", "current_step", "last_event_id", "started_at", "completed_at"})
+
+
+def _read_metadata(folder: RunFolder, run_id: RunId) -> Json | None:
+    metadata = folder.read_json(folder.metadata_file)
+    if metadata is None or metadata.get("run_id") != str(run_id):
+        return None
+    from faber_hookspecs.validation import schema_validator
+
+    return metadata if schema_validator("run-metadata").is_valid(metadata) else None
+
+
+def _read_valid_event(folder: RunFolder, file: EventFile, run_id: RunId, scan: RunScan) -> Json | None:
+    where = f"events/{file.name}"
+    try:
+        event = folder.read_event(file.name)
+    except (OSError, ValueError) as problem:
+        scan.add("event_unreadable", f"{file.name} cannot be read as JSON ({_short(problem)})", where)
+        return None
+    try:
+        validate_event(event)
+    except InvalidEvent as problem:
+        scan.add("event_invalid", f"{file.name} is not a valid event ({problem})", where)
+        return None
+    mismatches = [
+        f"{name} {event.get(name)!r}"
+        for name, expected in (("event_id", file.event_id), ("type", file.type), ("run_id", str(run_id)))
+        if event.get(name) != expected
     ]
-    if differences or stored.get("reducer_version") != REDUCER_VERSION:
-        detail = f" ({'; '.join(differences)})" if differences else ""
-        warnings.append(
-            "state.json does not reflect the events" + detail + "; the state shown is rebuilt from the "
-            "events (`faber runs reconstruct RUN --write` updates the file)"
-        )
+    if mismatches:
+        scan.add("event_invalid", f"{file.name} holds {', '.join(mismatches)}, which its name or run contradict", where)
+        return None
+    return event
+
+
+def _warnings(scan: RunScan) -> list[str]:
+    """The scan's problems as the short warnings ``faber runs show`` prints."""
+    warnings: list[str] = []
+    file_problems = [p for p in scan.problems if p.code in ("event_unreadable", "event_invalid", "event_duplicate_id")]
+    for problem in file_problems[:_MAX_FILE_WARNINGS]:
+        warnings.append(f"{problem.message}; the file was skipped")
+    if len(file_problems) > _MAX_FILE_WARNINGS:
+        warnings.append(f"... and {len(file_problems) - _MAX_FILE_WARNINGS} more unusable event files")
+    for problem in scan.problems:
+        if problem.code in ("event_gap", "next_id_wrong"):
+            warnings.append(problem.message)
+        elif problem.code in ("state_missing", "state_mismatch"):
+            warnings.append(
+                f"{problem.message}; the state shown is rebuilt from the events "
+                "(`faber runs repair RUN` rewrites the file)"
+            )
+    return warnings
+
+
+def _short(problem: Exception) -> str:
+    text = str(problem) or type(problem).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _check_lineage(

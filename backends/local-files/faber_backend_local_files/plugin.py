@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from faber_hookspecs.errors import StorageError
 from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
@@ -26,7 +27,8 @@ from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .inspection import inspect_run
+from .inspection import inspect_run, verify_run
+from .repair import repair_run
 from .store import LocalRunStore
 
 DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
@@ -140,6 +142,16 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_find_runs(self, uuid_prefix: str) -> list[str]:
         return [str(run_id) for run_id in self.store.run_ids() if run_id.uuid.startswith(uuid_prefix)]
+
+    # Integrity ----------------------------------------------------------------------------------------
+
+    @hookimpl(trylast=True)
+    def faber_verify_run(self, run_id: str) -> VerifyReport:
+        return verify_run(self.store, RunId.parse(run_id))
+
+    @hookimpl(trylast=True)
+    def faber_repair_run(self, run_id: str) -> RepairReport:
+        return repair_run(self.store, RunId.parse(run_id))
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -206,6 +206,10 @@ class LocalRunStore:
             self._states.pop((get_ident(), str(run_id)), None)
         return True
 
+    def forget(self, run_id: RunId) -> None:
+        """Drop what this store remembers of the run's state (after its files were changed directly)."""
+        self._states.pop(str(run_id), None)
+
     # Listing ----------------------------------------------------------------------------------------
 
     def run_ids(self, org: str | None = None, project: str | None = None) -> Iterator[RunId]:

@@ -1,0 +1,140 @@
+"""Repair a damaged run without deleting anything (``faber runs repair``).
+
+Under the run's lock: finish or drop a half-done commit; move every unreadable or invalid event file,
+and the losers of a duplicate id, to ``events/.quarantine/``; give each id left without an event a
+``log_repaired`` event saying what happened to it (ids stay gap-free and are never reused for
+something else); rebuild metadata.json if it is unusable (the old file goes to quarantine too);
+then rewrite ``.next-id`` and state.json from the events. The result is checked with
+``verify_run``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from faber_hookspecs.integrity import RepairReport
+from faber_hookspecs.reducer import initial_state_for, reconstruct
+from faber_hookspecs.run_id import RunId
+from faber_hookspecs.validation import validate_event
+from faber_hookspecs.wire import canonical_event, dump_document, dump_event, utc_timestamp
+
+from .files import fsync_directory, overwrite_counter
+from .inspection import scan_run, verify_run
+from .run_folder import RunFolder
+from .store import LocalRunStore
+
+Json = dict[str, Any]
+QUARANTINE = ".quarantine"
+
+
+def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
+    """Repair the run's files and report what was done, with verify's verdict before and after."""
+    before = verify_run(store, run_id)
+    folder = store.folder(run_id)
+    actions: list[str] = []
+    quarantined: list[str] = []
+    with folder.lock():
+        committed = folder.recover()
+        if before.problems and any(p.code == "pending_write" for p in before.problems):
+            actions.append(
+                f"finished the interrupted commit of event {committed}" if committed
+                else "dropped an interrupted commit that never reached the log (events/.pending)"
+            )
+        scan = scan_run(folder, run_id)
+        for file in scan.bad_files:
+            moved = _quarantine(folder, os.path.join(folder.events_dir, file.name), store.dir_mode)
+            quarantined.append(moved)
+            actions.append(f"moved events/{file.name} to {moved}")
+        metadata = scan.metadata
+        if metadata is None:
+            if os.path.lexists(folder.metadata_file):
+                moved = _quarantine(folder, folder.metadata_file, store.dir_mode)
+                quarantined.append(moved)
+                actions.append(f"moved metadata.json to {moved}")
+            metadata = _rebuilt_metadata(run_id, scan.events)
+            folder.write_metadata(dump_document(metadata))
+            actions.append("wrote a new metadata.json from the run id and the events")
+
+        events = {event["event_id"]: event for event in scan.events}
+        lost = {file.event_id: file.name for file in scan.bad_files}
+        # A filler takes the time of the event before it (or after it), so times keep growing with ids.
+        previous_time = scan.events[0]["timestamp"] if scan.events else None
+        for event_id in range(1, scan.highest_id + 1):
+            if event_id in events:
+                previous_time = events[event_id]["timestamp"]
+                continue
+            event = _placeholder(run_id, event_id, lost.get(event_id), previous_time)
+            folder.commit_event(event_id, event["type"], dump_event(event))
+            os.unlink(folder.pending_file)
+            events[event_id] = event
+            previous_time = event["timestamp"]
+            actions.append(f"recorded event {event_id} as log_repaired ({event['message']})")
+
+        next_id = scan.highest_id + 1
+        if folder.read_next_id() != next_id:
+            overwrite_counter(folder.next_id_file, next_id, folder.file_mode)
+            actions.append(f"set events/.next-id to {next_id}")
+        state = reconstruct(initial_state_for(metadata), (events[i] for i in sorted(events)))
+        if folder.read_json(folder.state_file) != state:
+            folder.write_state(dump_document(state), state["last_event_id"])
+            actions.append(f"rebuilt state.json from {len(events)} events")
+        store.forget(run_id)
+    return RepairReport(
+        run_id=str(run_id), actions=actions, quarantined=quarantined, before=before, after=verify_run(store, run_id)
+    )
+
+
+def _quarantine(folder: RunFolder, path: str, dir_mode: int) -> str:
+    """Move ``path`` into events/.quarantine/ under a name not yet used; return where, relative to
+    the run's folder."""
+    target_dir = os.path.join(folder.events_dir, QUARANTINE)
+    try:
+        os.mkdir(target_dir, dir_mode)
+    except FileExistsError:
+        pass
+    name = os.path.basename(path)
+    target = os.path.join(target_dir, name)
+    counter = 1
+    while os.path.lexists(target):
+        target = os.path.join(target_dir, f"{name}.{counter}")
+        counter += 1
+    os.rename(path, target)
+    fsync_directory(target_dir)
+    fsync_directory(os.path.dirname(path))
+    return os.path.relpath(target, folder.path)
+
+
+def _placeholder(run_id: RunId, event_id: int, lost_file: str | None, previous_time: str | None) -> Json:
+    if lost_file:
+        message = f"event file {lost_file} was unreadable or invalid; it is kept in events/{QUARANTINE}/"
+    else:
+        message = "no event file held this id"
+    event = canonical_event({
+        "event_id": event_id,
+        "type": "log_repaired",
+        "timestamp": previous_time or utc_timestamp(),
+        "run_id": str(run_id),
+        "source": "faber-repair",
+        "message": message,
+        "metadata": {"repaired_at": utc_timestamp(), "lost_file": lost_file},
+    })
+    validate_event(event)
+    return event
+
+
+def _rebuilt_metadata(run_id: RunId, events: list[Json]) -> Json:
+    start = next((event for event in events if event["type"] == "workflow_start"), None)
+    details = (start or {}).get("metadata") or {}
+    return {
+        "run_id": str(run_id),
+        "work_id": details.get("work_id") if isinstance(details.get("work_id"), str) else None,
+        "workflow_id": details.get("workflow_id") if isinstance(details.get("workflow_id"), str) else None,
+        "created_at": events[0]["timestamp"] if events else utc_timestamp(),
+        "created_by": None,
+        "relationships": {"parent_run_id": None, "rerun_of": None, "child_runs": []},
+        "environment": {},
+        "params": {},
+        "repaired": True,
+    }
+

@@ -1,0 +1,69 @@
+"""Ctrl-C and SIGTERM during a run: stop the step, record ``workflow_cancelled``, keep it resumable.
+
+``CancelScope`` turns SIGINT and SIGTERM into a ``RunCancelled`` exception raised in the main thread,
+wherever it is (usually an executor waiting for its child process, which cleans up and lets it
+propagate). Inside ``shielded()`` (while an event is being stored) the signal is held back and
+raised when the block ends, so a cancellation never tears the run's own bookkeeping. After the
+first signal, more signals are ignored while the cancellation is recorded.
+
+Outside the main thread (the MCP server's workers) signals cannot be caught; the scope then does
+nothing.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType, TracebackType
+from typing import Any
+
+from faber_hookspecs.execution import RunCancelled
+
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class CancelScope:
+    """While active (``with CancelScope():``), SIGINT and SIGTERM raise ``RunCancelled``."""
+
+    def __init__(self) -> None:
+        self.cancelled: int | None = None
+        self._depth = 0
+        self._held = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> CancelScope:
+        if threading.current_thread() is threading.main_thread():
+            for signum in CANCEL_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    @contextmanager
+    def shielded(self) -> Iterator[None]:
+        """Hold signals back for the duration of the block; a held one is raised when it ends."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if self._depth == 0 and self._held:
+            self._held = False
+            assert self.cancelled is not None
+            raise RunCancelled(self.cancelled)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.cancelled is not None:
+            return  # already cancelling: let the cancellation be recorded
+        self.cancelled = signum
+        if self._depth:
+            self._held = True
+            return
+        raise RunCancelled(signum)

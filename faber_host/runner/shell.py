@@ -1,0 +1,149 @@
+"""The built-in ``shell`` executor: runs a step's ``run`` command with ``/bin/sh -c``.
+
+It is an ordinary plugin of the ``faber_execute_step`` hook, registered by the host with
+``trylast=True``, so an executor a backend installs is asked first. It answers None for steps
+without ``run`` (agent steps).
+
+The command runs in the project root, in its own process group (so a timeout or a cancellation
+stops everything it started), with the run's FABER_* variables added to the environment and stdin
+closed. stdout and stderr are read together, line by line, for the live display and for the tail
+the step's event keeps. On Linux the shell is also killed if faber itself dies (``PR_SET_PDEATHSIG``),
+so a killed ``faber run`` does not leave its step running on; processes the shell started in the
+background can still outlive it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from faber_hookspecs.markers import hookimpl
+
+if TYPE_CHECKING:
+    from faber_hookspecs.execution import StepContext, StepResult
+    from faber_hookspecs.workflow import ResolvedStep
+
+SHELL = "/bin/sh"
+STOP_GRACE_SECONDS = 2.0
+"""How long a stopped step gets between SIGTERM and SIGKILL."""
+
+
+class ShellExecutor:
+    """Runs ``run`` steps as shell commands."""
+
+    name = "shell"
+
+    @hookimpl(trylast=True)
+    def faber_execute_step(
+        self, step: ResolvedStep, context: StepContext, output: Callable[[str], None]
+    ) -> StepResult | None:
+        if step.run is None:
+            return None
+        from faber_hookspecs.events import EventError
+        from faber_hookspecs.execution import OUTPUT_TAIL_LINES, StepResult, tail_of
+
+        started = time.monotonic()
+        parent = os.getpid()
+        process = subprocess.Popen(
+            [SHELL, "-c", step.run],
+            cwd=context.working_directory,
+            env={**os.environ, **context.environment},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with(parent),
+        )
+        timed_out = threading.Event()
+        timer = None
+        if step.timeout is not None:
+            timer = threading.Timer(step.timeout, _stop_on_timeout, (process, timed_out))
+            timer.daemon = True
+            timer.start()
+        lines: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+        try:
+            assert process.stdout is not None
+            for raw in process.stdout:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                lines.append(line)
+                output(line)
+            code = process.wait()
+        except BaseException:  # RunCancelled, KeyboardInterrupt, a display failure: stop the step
+            _stop(process)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if process.stdout is not None:
+                process.stdout.close()
+        duration_ms = int((time.monotonic() - started) * 1000)
+        tail = tail_of(list(lines)) if lines else None
+        if code == 0 and not timed_out.is_set():
+            return StepResult(status="completed", executor=self.name, duration_ms=duration_ms, exit_code=0,
+                              output_tail=tail)
+        if timed_out.is_set():
+            error = EventError(code="STEP_TIMEOUT", message=f"stopped after the step's timeout of {step.timeout:g} s",
+                               recoverable=True)
+        else:
+            last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+            detail = f": {last[:300]}" if last else ""
+            error = EventError(code="STEP_FAILED", message=f"{_describe_exit(code)}{detail}", recoverable=True)
+        return StepResult(status="failed", executor=self.name, duration_ms=duration_ms, exit_code=code,
+                          output_tail=tail, error=error)
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _stop_on_timeout(process: subprocess.Popen[bytes], timed_out: threading.Event) -> None:
+    timed_out.set()
+    _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the step's whole process group: SIGTERM, then SIGKILL after a grace period."""
+    for signum, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """A function for the child to run before exec, asking Linux to send it SIGKILL when faber dies
+    (PR_SET_PDEATHSIG); None elsewhere. prctl is looked up here, in the parent: the child, forked
+    from a process that may have other threads, only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    kill = int(signal.SIGKILL)
+
+    def request() -> None:
+        prctl(1, kill, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # faber died before the request took effect
+            os._exit(137)
+
+    return request
