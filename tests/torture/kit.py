@@ -250,3 +250,23 @@ def fork_writer(body: Callable[[Callable[[int], None]], None]) -> Forked:
             os._exit(code)
     os.close(writer)
     return Forked(pid, reader)
+
+
+def verify_or_repair(faber: Any, run_id: str, run_dir: Path) -> str:
+    """`faber runs verify` on the run; when it is not clean, `faber runs repair` must make it clean
+    without deleting anything (every event file stays, in events/ or events/.quarantine/, byte for
+    byte). Returns "clean" or "repaired"."""
+    events_dir = run_dir / "events"
+    before = {path.name: path.read_bytes() for path in events_dir.glob("[0-9]*.json")}
+    report = faber.verify(run_id)
+    if report.ok:
+        return "clean"
+    repaired = faber.repair(run_id)
+    assert repaired.after.ok, [problem.message for problem in repaired.after.problems]
+    kept = {path.name: path.read_bytes() for path in events_dir.glob("[0-9]*.json")}
+    quarantine = events_dir / ".quarantine"
+    if quarantine.is_dir():
+        kept.update({path.name: path.read_bytes() for path in quarantine.rglob("*") if path.is_file()})
+    lost = [name for name, data in before.items() if kept.get(name) != data]
+    assert not lost, f"repair deleted or changed {lost[:5]}"
+    return "repaired"

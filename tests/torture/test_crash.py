@@ -9,17 +9,30 @@ import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import clean_environ
+from conftest import FABER, clean_environ, write_workflow
 
 from faber_host.api import Faber
 
-from .kit import RUNS, LogCheck, check_log, check_settled, cli_emit_loop, fork_writer, kill_group, record, scaled
+from .kit import (
+    RUNS,
+    LogCheck,
+    check_log,
+    check_settled,
+    cli_emit_loop,
+    fork_writer,
+    kill_group,
+    record,
+    scaled,
+    verify_or_repair,
+)
 
 SEED = int(os.environ.get("FABER_TORTURE_SEED", time.time_ns() % 1_000_000))
 # Audit events (PEP 578) raised by the file operations of the store: killing the writer just before
@@ -50,6 +63,7 @@ def test_cli_emit_loop_killed_at_random_instants(faber: Faber, project_dir: Path
     acknowledged: set[int] = set()
     log = check_log(run_dir, run_id)
     kills = 0
+    verdicts: Counter[str] = Counter()
     for round_number in range(rounds):
         writer = cli_emit_loop(project_dir, run_id, 100, f"round{round_number}", clean_environ())
         # One `faber event emit` takes a few hundred milliseconds, most of it starting up: the
@@ -61,12 +75,16 @@ def test_cli_emit_loop_killed_at_random_instants(faber: Faber, project_dir: Path
         acknowledged |= {int(line) for line in out.split()}
         log = check_log(run_dir, run_id, acknowledged=acknowledged, known=log)
         assert not log.problems, (f"round {round_number} (seed {SEED})", log.problems)
+        if round_number % 10 == 0:  # verify reads the whole log: every tenth round
+            verdicts[verify_or_repair(faber, run_id, run_dir)] += 1
         log = settle_and_check(faber, run_id, run_dir, log, f"round {round_number} (seed {SEED})")
     final = check_log(run_dir, run_id, acknowledged=acknowledged, full_schema=True)
     assert not final.problems
+    assert faber.verify(run_id).ok
     assert kills >= rounds * 0.9, f"only {kills} of {rounds} writers were still running when killed"
     record("test_cli_emit_loop_killed_at_random_instants", events_written=final.last_id, kills_survived=kills,
-           acknowledged=len(acknowledged), rounds=rounds, seed=SEED)
+           acknowledged=len(acknowledged), rounds=rounds, verify_clean=verdicts["clean"],
+           verify_repaired=verdicts["repaired"], seed=SEED)
 
 
 def test_api_writer_killed_at_random_instants(faber: Faber, project_dir: Path) -> None:
@@ -79,6 +97,7 @@ def test_api_writer_killed_at_random_instants(faber: Faber, project_dir: Path) -
     acknowledged: set[int] = set()
     log = check_log(run_dir, run_id)
     kills = 0
+    verdicts: Counter[str] = Counter()
     for round_number in range(rounds):
 
         def emit_forever(ack: Callable[[int], None], tag: str = f"round{round_number}") -> None:
@@ -95,11 +114,15 @@ def test_api_writer_killed_at_random_instants(faber: Faber, project_dir: Path) -
         acknowledged |= set(writer.read_acknowledged())
         log = check_log(run_dir, run_id, acknowledged=acknowledged, known=log)
         assert not log.problems, (f"round {round_number} (seed {SEED})", log.problems)
+        if round_number % 25 == 0:
+            verdicts[verify_or_repair(faber, run_id, run_dir)] += 1
         log = settle_and_check(faber, run_id, run_dir, log, f"round {round_number} (seed {SEED})")
     final = check_log(run_dir, run_id, acknowledged=acknowledged, full_schema=True)
     assert not final.problems
+    assert faber.verify(run_id).ok
     record("test_api_writer_killed_at_random_instants", events_written=final.last_id, kills_survived=kills,
-           acknowledged=len(acknowledged), rounds=rounds, seed=SEED)
+           acknowledged=len(acknowledged), rounds=rounds, verify_clean=verdicts["clean"],
+           verify_repaired=verdicts["repaired"], seed=SEED)
 
 
 def kill_at_operation(number: int, operations: list[str]) -> Callable[[str, tuple], None]:
@@ -129,6 +152,7 @@ def test_killed_before_each_step_of_a_commit(faber: Faber, project_dir: Path, sy
         faber.emit(run_id, "checkpoint")
     log = check_log(run_dir, run_id)
     points: list[str] = []
+    verdicts: Counter[str] = Counter()
     for number in range(1, 200):
 
         def emit_once(ack: Callable[[int], None], number: int = number) -> None:
@@ -149,6 +173,7 @@ def test_killed_before_each_step_of_a_commit(faber: Faber, project_dir: Path, sy
         assert status == -signal.SIGKILL
         assert log.last_id in (before, before + 1)
         points.append(f"op{number}: event {'committed' if log.last_id == before + 1 else 'not committed'}")
+        verdicts[verify_or_repair(faber, run_id, run_dir)] += 1
         log = settle_and_check(faber, run_id, run_dir, log, f"a kill before file operation {number}")
     else:
         pytest.fail("the emit never finished")
@@ -157,7 +182,7 @@ def test_killed_before_each_step_of_a_commit(faber: Faber, project_dir: Path, sy
     assert 0 < committed < len(points), "some kills must land before the commit point and some after it"
     record(f"test_killed_before_each_step_of_a_commit[{'sync' if sync else 'nosync'}]",
            kills_survived=len(points), events_written=check_log(run_dir, run_id).last_id,
-           committed_when_killed=committed)
+           committed_when_killed=committed, verify_clean=verdicts["clean"], verify_repaired=verdicts["repaired"])
 
 
 def test_killed_before_each_step_of_creating_a_run(faber: Faber, project_dir: Path) -> None:
@@ -192,3 +217,72 @@ def test_killed_before_each_step_of_creating_a_run(faber: Faber, project_dir: Pa
         pytest.fail("creating a run never finished")
     leftovers = [p.name for p in runs_root.rglob(".new-*")]
     record("test_killed_before_each_step_of_creating_a_run", kills_survived=kills, staging_folders_left=len(leftovers))
+
+
+def crash_workflow() -> dict[str, object]:
+    """Four quick shell steps in each phase; each execution is appended to steps.log."""
+    def step(phase: str, index: int) -> dict[str, object]:
+        return {"id": f"{phase[:2]}{index}", "run": 'echo "$FABER_RUN_ID $FABER_PHASE:$FABER_STEP" >> steps.log'}
+
+    return {"id": "crash-loop", "autonomy": {"level": "autonomous"},
+            "phases": {phase: {"steps": [step(phase, index) for index in range(4)]}
+                       for phase in ("frame", "architect", "build", "evaluate", "release")}}
+
+
+def test_faber_run_killed_at_random_instants_then_resumed(faber: Faber, project_dir: Path) -> None:
+    """`faber run` killed at a random instant, then `faber run --resume` killed at another, then resumed
+    to completion: the log stays sound after every kill (verify clean, or repair makes it clean), and
+    no step that completed runs again."""
+    rounds = scaled(20)
+    rng = random.Random(SEED + 2)
+    write_workflow(project_dir, crash_workflow())
+    kills = 0
+    verdicts: Counter[str] = Counter()
+    events = 0
+    for round_number in range(rounds):
+        known = set(faber.gateway.ask("faber_find_runs", uuid_prefix=""))
+        command = [FABER, "run", "crash-loop", "--work-id", f"round-{round_number}"]
+        run_id = None
+        for attempt in range(2):
+            process = subprocess.Popen(command, cwd=project_dir, env=clean_environ(), stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+            time.sleep(rng.uniform(0.2, 2.5))
+            kill_group(process)
+            process.wait(timeout=60)
+            kills += process.returncode == -signal.SIGKILL
+            if run_id is None:
+                new = set(faber.gateway.ask("faber_find_runs", uuid_prefix="")) - known
+                if not new:
+                    break  # killed before the run was created: nothing to resume
+                (run_id,) = new
+            run_dir = project_dir / RUNS / run_id
+            log = check_log(run_dir, run_id)
+            assert not log.problems, (round_number, attempt, log.problems)
+            verdicts[verify_or_repair(faber, run_id, run_dir)] += 1
+            if process.returncode == 0:
+                break  # it finished before the kill
+            command = [FABER, "run", "--resume", run_id]
+        if run_id is None:
+            continue
+        finish = subprocess.run([FABER, "run", "--resume", run_id], cwd=project_dir, env=clean_environ(),
+                                capture_output=True, text=True, timeout=300)
+        state = faber.run(run_id).state
+        if state.status != "completed":
+            assert finish.returncode == 0, finish.stderr
+        assert state.status == "completed", (finish.returncode, finish.stderr)
+        run_dir = project_dir / RUNS / run_id
+        log = check_log(run_dir, run_id, full_schema=True)
+        assert not log.problems and not check_settled(run_dir, run_id, log)
+        assert faber.verify(run_id).ok
+        completes = Counter(e["step"] for e in log.events.values() if e["type"] == "step_complete")
+        starts = Counter(e["step"] for e in log.events.values() if e["type"] == "step_start")
+        executions = Counter(line.split()[1].split(":")[1] for line in (project_dir / "steps.log").read_text().splitlines()
+                             if line.startswith(run_id))
+        assert set(completes) == {step["id"] for phase in crash_workflow()["phases"].values()  # type: ignore[attr-defined]
+                                  for step in phase["steps"]}
+        assert all(count == 1 for count in completes.values()), f"a completed step ran again: {completes}"
+        assert all(executions[step] <= starts[step] for step in completes), (executions, starts)
+        events += log.last_id
+    assert kills >= rounds, f"only {kills} kills in {rounds} rounds"
+    record("test_faber_run_killed_at_random_instants_then_resumed", kills_survived=kills, events_written=events,
+           rounds=rounds, verify_clean=verdicts["clean"], verify_repaired=verdicts["repaired"], seed=SEED)

@@ -207,8 +207,11 @@ class LocalRunStore:
         return True
 
     def forget(self, run_id: RunId) -> None:
-        """Drop what this store remembers of the run's state (after its files were changed directly)."""
-        self._states.pop(str(run_id), None)
+        """Drop what this store remembers of the run's state (after its files were changed directly),
+        in every thread: a repair may have changed the log itself."""
+        key = str(run_id)
+        for cached in [cached for cached in list(self._states) if cached[1] == key]:
+            self._states.pop(cached, None)
 
     # Listing ----------------------------------------------------------------------------------------
 
