@@ -221,3 +221,78 @@ def test_gateway_json(tmp_path: Path, project_dir: Path, faber: Faber, run_id: s
     now.pop(str(gateway_file), None)
     assert {k: v for k, v in now.items() if ".bak-" not in k} == outside, "a write outside the runs folder"
     record("test_gateway_json", inputs_tried=tried)
+
+
+def defused(value: Any) -> Any:
+    """The document with every shell command replaced by ``true``: fuzzed text is never executed."""
+    if isinstance(value, dict):
+        return {key: "true" if key in ("run", "command") and isinstance(item, str) else defused(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [defused(item) for item in value]
+    return value
+
+
+def test_workflow_files(tmp_path: Path, project_dir: Path, faber: Faber) -> None:
+    """Workflow definitions with any part replaced by any JSON value, arbitrary objects and garbage:
+    `faber run` (in dry-run, so nothing is executed) gives a run or one clear line."""
+    from faber_host.workflows import WorkflowLibrary, resolve_workflow
+
+    base = template("workflows/default.json")
+    workflow_file = project_dir / "fuzzed.json"
+    outside = files_outside(tmp_path, project_dir / RUNS)
+    tried = 0
+
+    def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        found = [prefix]
+        if isinstance(value, dict):
+            for key, item in value.items():
+                found += paths(item, (*prefix, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                found += paths(item, (*prefix, index))
+        return found
+
+    every_path = paths(base)
+
+    def mutate(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+        if not path:
+            return value
+        head, rest = path[0], path[1:]
+        if isinstance(document, dict):
+            return {**document, head: mutate(document.get(head), rest, value)}
+        if isinstance(document, list) and isinstance(head, int) and head < len(document):
+            return [*document[:head], mutate(document[head], rest, value), *document[head + 1:]]
+        return document
+
+    names = st.sampled_from(["id", "extends", "skip_steps", "phases", "steps", "pre_steps", "post_steps", "run",
+                             "prompt", "command", "retries", "timeout", "autonomy", "enabled", "arguments"])
+    mutated = st.builds(mutate, st.just(base), st.sampled_from(every_path), json_values | st.dictionaries(names, json_values))
+    extends = st.builds(lambda target: {**base, "extends": target},
+                        st.sampled_from(["default", "core", "fuzzed", "../../etc/passwd", "/etc/passwd", "x:y",
+                                         "fractary-faber:nope", "project:fuzzed"]) | any_text)
+
+    @settings(FUZZ, max_examples=scaled(400))
+    @given(document=mutated | extends | st.dictionaries(any_text, json_values, max_size=4) | json_values)
+    def run_it(document: Any) -> None:
+        nonlocal tried
+        tried += 1
+        try:
+            workflow_file.write_text(json.dumps(defused(document), allow_nan=True))
+        except (ValueError, TypeError, UnicodeEncodeError):
+            return
+        try:
+            resolve_workflow(WorkflowLibrary(faber.project), str(workflow_file))
+        except FaberError as problem:
+            assert "\n" not in str(problem), str(problem)
+        outcome = run_faber(project_dir, "run", str(workflow_file), "--work-id", "fuzz", "--autonomy", "dry-run")
+        assert not [p for p in outcome.problems() if not p.startswith("exit code 3")], (document, outcome)
+
+    run_it()
+    now = files_outside(tmp_path, project_dir / RUNS)
+    now.pop(str(workflow_file), None)
+    runners = str(project_dir / ".fractary/plugins/faber/runners")  # `faber run`'s own lock files
+    assert {path: info for path, info in now.items() if not path.startswith(runners)} == outside, (
+        "a write outside the runs folder"
+    )
+    record("test_workflow_files", inputs_tried=tried)
