@@ -28,7 +28,8 @@ from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import AmbiguousRun, InvalidEvent, InvalidInput, InvalidRunId, RunNotFound
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
-from faber_hookspecs.records import RunQuery, RunRecord
+from faber_hookspecs.records import BackendContext, RunQuery, RunRecord
+from faber_hookspecs.reports import FlushReport
 from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
@@ -42,6 +43,8 @@ if TYPE_CHECKING:  # the run commands load these when called; every other comman
     from faber_hookspecs.integrity import RepairReport, VerifyReport
     from faber_hookspecs.resume import ResumeContext
 
+    from .doctor import DoctorCheck
+    from .gateway.plugins import BackendInfo
     from .runner.display import Display
     from .runner.outcome import ApprovalResult, RerunResult, RunOutcome
 
@@ -261,6 +264,24 @@ class Faber:
         warnings = self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state) if write else []
         return state, warnings
 
+    # Backends ---------------------------------------------------------------------------------------
+
+    def flush(self, backend: str | None = None, run: str | None = None) -> list[FlushOutcome]:
+        """Deliver now what backends hold back (an event stream's outbox): ``backend``'s, or every
+        enabled backend's that holds something back; every run's, or only ``run``'s."""
+        flushers = [impl.plugin_name for impl in self.gateway.hook.faber_flush.get_hookimpls()]
+        if backend is not None and backend not in flushers:
+            if backend not in self.gateway.enabled():
+                enabled = ", ".join(self.gateway.enabled())
+                raise InvalidInput(f"backend {backend!r} is not enabled; enabled: {enabled} (see `faber backends`)")
+            raise InvalidInput(f"backend {backend!r} holds nothing back: it does not implement faber_flush")
+        run_id = str(self.resolve(run)) if run is not None else None
+        answers, failures = self.gateway.collect("faber_flush", only=backend, run_id=run_id)
+        outcomes = [FlushOutcome(name, report=report) for name, report in answers if isinstance(report, FlushReport)]
+        outcomes += [FlushOutcome(name, error=warning) for name, warning in failures]
+        order = {name: index for index, name in enumerate(self.gateway.enabled())}
+        return sorted(outcomes, key=lambda outcome: order.get(outcome.backend, len(order)))
+
 
     # Workflow runs ----------------------------------------------------------------------------------
     #
@@ -404,6 +425,52 @@ class Faber:
             state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
             self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state)
         return report
+
+
+@dataclass(frozen=True)
+class FlushOutcome:
+    """What ``Faber.flush`` did for one backend: its report, or why it failed."""
+
+    backend: str
+    report: FlushReport | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the backend delivered everything it held back."""
+        return self.error is None and (self.report is None or self.report.error is None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            **(self.report.model_dump() if self.report else {"delivered": 0, "pending": 0, "runs": 0, "error": None}),
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+def describe_backends(
+    root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> list[BackendInfo]:
+    """Every installed backend and every one named in gateway.json: distribution, version, enabled,
+    hooks, and why it cannot be used if it cannot. Creates no backend, so it works when the gateway
+    does not open (it is how you find out why)."""
+    from .gateway.config import load_gateway_config
+    from .gateway.plugins import backend_report
+
+    project = Project.find(root, environ)
+    config = load_gateway_config(project.gateway_file, project.environ)
+    context = BackendContext(
+        root=project.root, faber_dir=project.faber_dir, config_file=project.gateway_file, environ=project.environ
+    )
+    return backend_report(config, context)
+
+
+def doctor(root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> list[DoctorCheck]:
+    """Check the project at ``root``: config, backends load, each backend's own health checks. Never
+    raises for what it finds; a ``fail`` verdict says what is wrong."""
+    from .doctor import diagnose
+
+    return diagnose(root, environ)
 
 
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:

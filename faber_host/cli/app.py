@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from . import events, integrity, resume, run, runs, setup
+from . import backends, doctor, events, integrity, resume, run, runs, setup
 
 app = typer.Typer(
     name="faber",
@@ -53,6 +53,8 @@ events.register(app)
 resume.register(runs.app)
 integrity.register(runs.app)
 app.add_typer(runs.app, name="runs")
+app.add_typer(backends.app, name="backends")
+doctor.register(app)
 
 
 def build_command() -> Any:

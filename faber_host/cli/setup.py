@@ -1,4 +1,4 @@
-"""``faber init``, ``faber backends`` and ``faber schema``."""
+"""``faber init`` and ``faber schema``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import typer
 from faber_hookspecs.catalogue import EVENT_TYPES, is_vendor_type, required_fields
 from faber_hookspecs.errors import InvalidInput
 
-from .context import open_faber
 from .output import print_json, print_table
 
 
@@ -31,37 +30,6 @@ def init(
     for change in changes:
         print(change.describe(target.root))
     print(f"runs will be named {org_name}/{project_name}/<uuid>; run one with `faber run WORKFLOW --work-id ID`")
-
-
-def backends(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List every discovered backend: distribution, version, enabled, and the hooks it implements."""
-    from ..gateway.plugins import describe_backend, discover_backends
-
-    gateway = open_faber(ctx).gateway
-    available = discover_backends()
-    report = []
-    for info in gateway.backends:
-        if not info.enabled and info.name in available:
-            info = describe_backend(info.name, available[info.name])
-        if info.version is None and info.distribution:  # the host's built-ins: looked up only here
-            from importlib.metadata import PackageNotFoundError, version
-
-            try:
-                info.version = version(info.distribution)
-            except PackageNotFoundError:
-                pass
-        report.append(info)
-    if as_json:
-        print_json([info.to_json() for info in report])
-        return
-    print_table(
-        ["NAME", "ENABLED", "DISTRIBUTION", "VERSION", "HOOKS"],
-        ([i.name, "yes" if i.enabled else "no", i.distribution, i.version, i.error or ", ".join(i.hooks)]
-         for i in report),
-    )
 
 
 DOCUMENT_SCHEMAS = ("event", "run-state", "run-metadata", "workflow", "resume-context")
@@ -108,7 +76,6 @@ def _schema_of_type(event_schema: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``init``, ``backends`` and ``schema`` to the application."""
+    """Add ``init`` and ``schema`` to the application."""
     app.command("init")(init)
-    app.command("backends")(backends)
     app.command("schema")(schema)

@@ -75,17 +75,35 @@ class Gateway:
 
     def broadcast(self, hook_name: str, **kwargs: Any) -> list[str]:
         """Call every implementation of a broadcast hook in isolation; return a warning per failure."""
-        warnings = []
-        for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
-            try:
-                implementation.function(**{name: kwargs[name] for name in implementation.argnames})
-            except FaberError as problem:
-                warnings.append(f"backend {implementation.plugin_name!r} ({hook_name}): {problem}")
-            except Exception as problem:  # a sink's own bug must not fail the caller's emit
-                warnings.append(
-                    f"backend {implementation.plugin_name!r} ({hook_name}) failed: {type(problem).__name__}: {problem}"
-                )
-        return warnings
+        _, failures = self.collect(hook_name, **kwargs)
+        return [warning for _, warning in failures]
 
+    def collect(
+        self, hook_name: str, *, only: str | None = None, **kwargs: Any
+    ) -> tuple[list[tuple[str, Any]], list[tuple[str, str]]]:
+        """Call every implementation of a broadcast hook (or only backend ``only``'s) in isolation.
+
+        Returns each backend's answer that is not None, as ``(backend name, answer)`` in call order,
+        and ``(backend name, warning)`` for each backend that failed."""
+        answers: list[tuple[str, Any]] = []
+        failures: list[tuple[str, str]] = []
+        for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
+            name = implementation.plugin_name
+            if only is not None and name != only:
+                continue
+            try:
+                answer = implementation.function(**{arg: kwargs[arg] for arg in implementation.argnames})
+            except FaberError as problem:
+                failures.append((name, f"backend {name!r} ({hook_name}): {problem}"))
+            except Exception as problem:  # a sink's own bug must not fail the caller's emit
+                failures.append((name, f"backend {name!r} ({hook_name}) failed: {type(problem).__name__}: {problem}"))
+            else:
+                if answer is not None:
+                    answers.append((name, answer))
+        return answers, failures
+
+    def enabled(self) -> list[str]:
+        """The backends enabled in gateway.json, in its order (the host's built-ins aside)."""
+        return self.config.enabled_backends()
 
 __all__ = ["BackendInfo", "Gateway", "GatewayConfig"]

@@ -9,7 +9,9 @@ errors), validates its config, registers it under its entry point name, and fina
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -42,6 +44,7 @@ class BackendInfo:
     installed: bool
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
+    entry_point: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,17 +53,34 @@ class BackendInfo:
             "version": self.version,
             "enabled": self.enabled,
             "installed": self.installed,
+            "entry_point": self.entry_point,
             "hooks": self.hooks,
             "error": self.error,
         }
 
 
+_EXTRA_BACKENDS: ContextVar[Mapping[str, EntryPoint] | None] = ContextVar("faber_extra_backends", default=None)
+
+
 def discover_backends(group: str = ENTRY_POINT_GROUP) -> dict[str, EntryPoint]:
-    """Every installed backend entry point, by name."""
+    """Every installed backend entry point, by name (and those added by ``extra_backends``)."""
     found: dict[str, EntryPoint] = {}
     for entry_point in entry_points(group=group):
         found.setdefault(entry_point.name, entry_point)
+    if group == ENTRY_POINT_GROUP:
+        found.update(_EXTRA_BACKENDS.get() or {})
     return found
+
+
+@contextmanager
+def extra_backends(backends: Mapping[str, EntryPoint]) -> Iterator[None]:
+    """Within the block, discover ``backends`` as if they were installed. The testing kit uses it to
+    run the CLI with a backend class that has no distribution yet."""
+    token = _EXTRA_BACKENDS.set({**(_EXTRA_BACKENDS.get() or {}), **backends})
+    try:
+        yield
+    finally:
+        _EXTRA_BACKENDS.reset(token)
 
 
 def make_plugin_manager(
@@ -68,35 +88,60 @@ def make_plugin_manager(
     context: BackendContext,
     available: Mapping[str, EntryPoint] | None = None,
 ) -> tuple[pluggy.PluginManager, list[BackendInfo]]:
-    """A ready plugin manager with every enabled backend registered, and a report of all backends."""
+    """A ready plugin manager with every enabled backend registered, and a report of all backends.
+    The first backend that cannot be loaded raises its error."""
     available = discover_backends() if available is None else available
-    manager = pluggy.PluginManager(PROJECT_NAME)
-    manager.add_hookspecs(FaberSpec)
+    manager = new_plugin_manager()
     report: list[BackendInfo] = []
-    for name, settings in config.backends.items():
-        if not settings.enabled:
-            continue
-        entry_point = available.get(name)
-        if entry_point is None:
-            distribution = KNOWN_DISTRIBUTIONS.get(name)
-            hint = f"pip install {distribution}" if distribution else (
-                f"install the distribution that provides the entry point {name!r} in the group {ENTRY_POINT_GROUP!r}"
-            )
-            raise BackendError(
-                f"backend {name!r} is enabled in {context.config_file} but not installed: {hint} "
-                "(or disable it there)"
-            )
-        plugin = _create_backend(name, entry_point, settings.config, context)
-        manager.register(plugin, name=name)
-        report.append(_info(name, entry_point, enabled=True, hooks=_hook_names(manager, plugin)))
-    try:
-        manager.check_pending()
-    except pluggy.PluginValidationError as problem:
-        raise BackendError(f"backend {problem.plugin!r} implements an unknown hook: {problem}") from None
+    for name in config.enabled_backends():
+        plugin = load_backend(name, config.backends[name].config, context, available)
+        register_backend(manager, name, plugin)
+        report.append(_info(name, available[name], enabled=True, hooks=_hook_names(manager, plugin)))
+    check_hooks(manager)
     for name, entry_point in sorted(available.items()):
         if name not in {info.name for info in report}:
             report.append(_info(name, entry_point, enabled=False, hooks=[]))
     return manager, report
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """An empty plugin manager that knows the faber hook specifications."""
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(FaberSpec)
+    return manager
+
+
+def load_backend(
+    name: str, raw_config: dict[str, Any], context: BackendContext, available: Mapping[str, EntryPoint]
+) -> object:
+    """Import backend ``name``, validate its config and create it; a clear error says why it could not."""
+    entry_point = available.get(name)
+    if entry_point is None:
+        distribution = KNOWN_DISTRIBUTIONS.get(name)
+        hint = f"pip install {distribution}" if distribution else (
+            f"install the distribution that provides the entry point {name!r} in the group {ENTRY_POINT_GROUP!r}"
+        )
+        raise BackendError(
+            f"backend {name!r} is enabled in {context.config_file} but not installed: {hint} (or disable it there)"
+        )
+    return _create_backend(name, entry_point, raw_config, context)
+
+
+def register_backend(manager: pluggy.PluginManager, name: str, plugin: object) -> None:
+    """Register a created backend under its entry point name; a hook with wrong arguments is named."""
+    try:
+        manager.register(plugin, name=name)
+    except pluggy.PluginValidationError as problem:
+        raise BackendError(f"backend {name!r} does not fit the faber hooks: {problem}") from None
+
+
+def check_hooks(manager: pluggy.PluginManager) -> None:
+    """Fail loudly when a registered backend implements a hook that does not exist (a typo)."""
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as problem:
+        name = manager.get_name(problem.plugin) or repr(problem.plugin)
+        raise BackendError(f"backend {name!r} implements an unknown hook: {problem}") from None
 
 
 def register_builtins(manager: pluggy.PluginManager) -> list[BackendInfo]:
@@ -112,18 +157,80 @@ def register_builtins(manager: pluggy.PluginManager) -> list[BackendInfo]:
 
 
 def describe_backend(name: str, entry_point: EntryPoint) -> BackendInfo:
-    """Import a backend without enabling it, to show which hooks it implements."""
+    """Import a backend without creating it, to show which hooks it implements."""
     info = _info(name, entry_point, enabled=False, hooks=[])
     try:
         factory = entry_point.load()
     except Exception as problem:  # any import failure of third-party code is reported, not raised
         info.error = f"failed to import: {type(problem).__name__}: {problem}"
         return info
-    info.hooks = sorted(
+    info.hooks = implemented_hooks(factory)
+    return info
+
+
+def backend_report(
+    config: GatewayConfig, context: BackendContext, available: Mapping[str, EntryPoint] | None = None
+) -> list[BackendInfo]:
+    """Every backend that is installed or named in gateway.json, without creating any: the enabled
+    ones first, in gateway.json order. A backend that cannot be used carries its ``error`` (not
+    installed, fails to import, invalid config), so the report never fails as a whole."""
+    available = discover_backends() if available is None else available
+    named = [name for name in config.backends if name in available or config.backends[name].enabled]
+    ordered = [*config.enabled_backends(), *sorted((set(available) | set(named)) - set(config.enabled_backends()))]
+    report = []
+    for name in ordered:
+        settings = config.backends.get(name)
+        enabled = bool(settings and settings.enabled)
+        entry_point = available.get(name)
+        if entry_point is None:
+            distribution = KNOWN_DISTRIBUTIONS.get(name)
+            hint = f"pip install {distribution}" if distribution else "install the distribution that provides it"
+            report.append(BackendInfo(
+                name=name, distribution=distribution, version=None, enabled=enabled, installed=False,
+                error=f"enabled but not installed: {hint}" if enabled else None,
+            ))
+            continue
+        info = describe_backend(name, entry_point)
+        info.enabled = enabled
+        if enabled and info.error is None and settings is not None:
+            info.error = _config_problem(name, entry_point, settings.config, context)
+        report.append(info)
+    count = len(config.enabled_backends())
+    return [*report[:count], *builtin_report(), *report[count:]]
+
+
+def builtin_report() -> list[BackendInfo]:
+    """The host's own plugins (the ``shell`` step executor...), always enabled, with faber-host's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    infos = register_builtins(new_plugin_manager())
+    for info in infos:
+        try:
+            info.version = version(info.distribution) if info.distribution else None
+        except PackageNotFoundError:
+            pass
+    return infos
+
+
+def _config_problem(
+    name: str, entry_point: EntryPoint, raw_config: dict[str, Any], context: BackendContext
+) -> str | None:
+    config_model = getattr(entry_point.load(), "config_model", None)
+    if isinstance(config_model, type) and issubclass(config_model, BaseModel):
+        try:
+            config_model.model_validate(raw_config)
+        except ValidationError as problem:
+            where = f"backends.{name}.config"
+            return "invalid config: " + describe_validation_error(problem, context.config_file, where)
+    return None
+
+
+def implemented_hooks(factory: object) -> list[str]:
+    """The names of the faber hooks a backend class (or module) implements."""
+    return sorted(
         attribute for attribute in dir(factory)
         if attribute.startswith("faber_") and hasattr(getattr(factory, attribute), f"{PROJECT_NAME}_impl")
     )
-    return info
 
 
 def _create_backend(name: str, entry_point: EntryPoint, raw_config: dict[str, Any], context: BackendContext) -> object:
@@ -164,6 +271,7 @@ def _info(name: str, entry_point: EntryPoint, *, enabled: bool, hooks: list[str]
         enabled=enabled,
         installed=True,
         hooks=hooks,
+        entry_point=entry_point.value,
     )
 
 

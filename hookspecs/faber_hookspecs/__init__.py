@@ -29,6 +29,8 @@ _LAZY = {
     "RunQuery": ".records",
     "BackendContext": ".records",
     "RunId": ".run_id",
+    "HealthCheck": ".reports",
+    "FlushReport": ".reports",
     "PHASES": ".catalogue",
     "EVENT_TYPES": ".catalogue",
     "WorkflowDefinition": ".workflow",
@@ -49,19 +51,42 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-if TYPE_CHECKING:  # the names __getattr__ serves, for type checkers and editors
-    from .catalogue import EVENT_TYPES, PHASES  # noqa: F401
-    from .events import Artifact, Event, EventDraft, EventError  # noqa: F401
-    from .execution import StepContext, StepResult  # noqa: F401
-    from .integrity import IntegrityProblem, RepairReport, VerifyReport  # noqa: F401
-    from .markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl  # noqa: F401
-    from .metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint  # noqa: F401
-    from .records import BackendContext, RunQuery, RunRecord, StoredEvent  # noqa: F401
-    from .resume import NextStep, ResumeContext, ResumeFrom  # noqa: F401
-    from .run_id import RunId  # noqa: F401
-    from .specs import FaberSpec  # noqa: F401
-    from .state import RunState  # noqa: F401
-    from .workflow import ResolvedPhase, ResolvedStep, ResolvedWorkflow, WorkflowDefinition  # noqa: F401
+if TYPE_CHECKING:  # the names __getattr__ serves, re-exported for type checkers
+    from .catalogue import EVENT_TYPES as EVENT_TYPES
+    from .catalogue import PHASES as PHASES
+    from .events import Artifact as Artifact
+    from .events import Event as Event
+    from .events import EventDraft as EventDraft
+    from .events import EventError as EventError
+    from .execution import StepContext as StepContext
+    from .execution import StepResult as StepResult
+    from .integrity import IntegrityProblem as IntegrityProblem
+    from .integrity import RepairReport as RepairReport
+    from .integrity import VerifyReport as VerifyReport
+    from .markers import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+    from .markers import PROJECT_NAME as PROJECT_NAME
+    from .markers import hookimpl as hookimpl
+    from .metadata import Environment as Environment
+    from .metadata import ParameterChange as ParameterChange
+    from .metadata import Relationships as Relationships
+    from .metadata import RunMetadata as RunMetadata
+    from .metadata import WorkflowFingerprint as WorkflowFingerprint
+    from .records import BackendContext as BackendContext
+    from .records import RunQuery as RunQuery
+    from .records import RunRecord as RunRecord
+    from .records import StoredEvent as StoredEvent
+    from .reports import FlushReport as FlushReport
+    from .reports import HealthCheck as HealthCheck
+    from .resume import NextStep as NextStep
+    from .resume import ResumeContext as ResumeContext
+    from .resume import ResumeFrom as ResumeFrom
+    from .run_id import RunId as RunId
+    from .specs import FaberSpec as FaberSpec
+    from .state import RunState as RunState
+    from .workflow import ResolvedPhase as ResolvedPhase
+    from .workflow import ResolvedStep as ResolvedStep
+    from .workflow import ResolvedWorkflow as ResolvedWorkflow
+    from .workflow import WorkflowDefinition as WorkflowDefinition
 
 
 def __getattr__(name: str) -> Any:

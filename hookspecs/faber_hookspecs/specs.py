@@ -25,6 +25,7 @@ from .events import Event, EventDraft
 from .markers import _hookspec
 from .metadata import RunMetadata
 from .records import RunQuery, RunRecord, StoredEvent
+from .reports import FlushReport, HealthCheck
 from .state import RunState
 
 if TYPE_CHECKING:  # only in annotations: every command loads the specs, few run workflows
@@ -174,4 +175,26 @@ class FaberSpec:
         recorded, and the user sees the reason with the backend's name. Any other exception stops it
         too (reported as that backend's failure). Broadcast: every backend is asked, in turn, until
         one refuses.
+        """
+
+    # Operations ------------------------------------------------------------------------------------
+
+    @_hookspec
+    def faber_check_health(self) -> list[HealthCheck] | None:
+        """Check that this backend can do its job now: its folder is writable, its bucket or
+        service answers, its credentials are accepted.
+
+        Called by ``faber doctor``, once per enabled backend, after every backend loaded. Return one
+        ``HealthCheck`` per thing checked (``fail`` makes ``faber doctor`` exit non-zero), or None to
+        add nothing. Never raise for what you can report: an exception is shown as a failed check.
+        Keep it quick (a few seconds at most, with timeouts). Broadcast.
+        """
+
+    @_hookspec
+    def faber_flush(self, run_id: str | None) -> FlushReport | None:
+        """Deliver now what this backend holds back (events a service did not accept yet).
+
+        Called by ``faber backends flush [NAME] [--run RUN]``: ``run_id`` names one run, or None for
+        every run. Deliver in event order, honour your retry policy, and return what was delivered and
+        what is still pending, or None when you hold nothing back by design. Broadcast.
         """

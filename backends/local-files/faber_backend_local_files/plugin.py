@@ -23,6 +23,7 @@ from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
+from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -142,6 +143,23 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_find_runs(self, uuid_prefix: str) -> list[str]:
         return [str(run_id) for run_id in self.store.run_ids() if run_id.uuid.startswith(uuid_prefix)]
+
+    # Operations --------------------------------------------------------------------------------------
+
+    @hookimpl
+    def faber_check_health(self) -> list[HealthCheck]:
+        """The runs folder exists (or can be made) and takes a new file."""
+        probe = self.runs_dir / f".doctor-probe-{os.getpid()}"
+        try:
+            self.runs_dir.mkdir(mode=int(self.config.dir_mode, 8), parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as problem:
+            return [HealthCheck(
+                name="runs folder writable", verdict="fail",
+                detail=f"cannot write in {self.runs_dir}: {problem.strerror or problem}",
+            )]
+        return [HealthCheck(name="runs folder writable", verdict="ok", detail=str(self.runs_dir))]
 
     # Integrity ----------------------------------------------------------------------------------------
 

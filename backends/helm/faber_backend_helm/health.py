@@ -1,0 +1,82 @@
+"""Whether emits should try the service now: after a failure, they leave it alone for a while.
+
+Without this, every emit during an outage would wait for the service until its timeout. The state is
+one small JSON file in the outbox folder, shared by every process of the project: after ``n``
+consecutive failures, emits skip the network until ``retry_after`` (the retry policy's backoff,
+doubled per failure) and only append to the outbox. The first success clears it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from faber_hookspecs.wire import utc_timestamp
+
+from .config import RetryPolicy
+
+HEALTH_FILE = ".health.json"
+
+
+@dataclass(frozen=True)
+class StreamHealth:
+    """The outage as last recorded: consecutive failures, when to try again, and why it failed."""
+
+    failures: int = 0
+    retry_after: float = 0.0
+    last_error: str | None = None
+    since: str | None = None
+
+    def blocks(self, now: float) -> bool:
+        """True while emits should not try the service."""
+        return self.failures > 0 and now < self.retry_after
+
+
+class HealthRecord:
+    """Reads and writes ``.health.json`` in the outbox folder."""
+
+    def __init__(self, root: Path, policy: RetryPolicy) -> None:
+        self.path = root / HEALTH_FILE
+        self.policy = policy
+
+    def read(self) -> StreamHealth:
+        """The recorded outage, or a healthy record when there is none (or it is unreadable)."""
+        try:
+            document = json.loads(self.path.read_bytes())
+            return StreamHealth(
+                failures=int(document["failures"]),
+                retry_after=float(document["retry_after"]),
+                last_error=document.get("last_error"),
+                since=document.get("since"),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return StreamHealth()
+
+    def failed(self, error: str, now: float | None = None) -> StreamHealth:
+        """Record one more consecutive failure; return the new record."""
+        now = time.time() if now is None else now
+        previous = self.read()
+        failures = previous.failures + 1
+        record = StreamHealth(
+            failures=failures,
+            retry_after=now + self.policy.delay_ms(failures) / 1000,
+            last_error=error,
+            since=previous.since or utc_timestamp(now),
+        )
+        self._write(record)
+        return record
+
+    def succeeded(self) -> None:
+        """The service took a batch: clear the outage (cheap when there was none)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _write(self, record: StreamHealth) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{HEALTH_FILE}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(record.__dict__), encoding="utf-8")
+        os.replace(temporary, self.path)

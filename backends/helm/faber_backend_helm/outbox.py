@@ -1,0 +1,262 @@
+"""The durable per-run outbox: events the Helm service has not taken yet, in the order to send them.
+
+Layout under the outbox folder (``.fractary/plugins/faber/outbox/event_stream`` by default)::
+
+    .lock                            held for the short file operations below (append, advance, compact)
+    .send.lock                       held by whoever sends outbox lines, so each line goes once at a time
+    {org}/{project}/{uuid}.ndjson    envelope lines, appended; never rewritten except by ``compact``
+    {org}/{project}/{uuid}.cursor    how many bytes of the .ndjson the service has taken
+
+Appends are one ``write`` on an O_APPEND file, fsynced (with ``sync``) before the emit returns. The
+cursor is replaced atomically after the service answered; once it reaches the end, both files go (the
+cursor first: a crash in between re-sends, it never skips). A line torn by a crash mid-append is cut
+off before the next append. Sending is at-least-once; the service de-duplicates by (run_id, event_id).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from faber_hookspecs.errors import StorageError
+from faber_hookspecs.run_id import RunId
+
+from .envelope import line_key
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Lines read from a run's outbox, and the cursor value that marks them delivered."""
+
+    run_id: str
+    lines: list[bytes]
+    end: int
+
+    @property
+    def first_event_id(self) -> int:
+        return line_key(self.lines[0])[1]
+
+    @property
+    def last_event_id(self) -> int:
+        return line_key(self.lines[-1])[1]
+
+
+class Outbox:
+    """One project's outbox folder."""
+
+    def __init__(self, root: Path, *, sync: bool = True) -> None:
+        self.root = root
+        self.sync = sync
+
+    # Paths ------------------------------------------------------------------------------------------
+
+    def _paths(self, run_id: str) -> tuple[Path, Path]:
+        run = RunId.parse(run_id)  # validated: a run id never becomes a path unchecked
+        folder = self.root / run.org / run.project
+        return folder / f"{run.uuid}.ndjson", folder / f"{run.uuid}.cursor"
+
+    # Locks ------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._ensure_dir(self.root)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def sending(self, *, wait: bool) -> Iterator[bool]:
+        """Hold the right to send outbox lines. With ``wait=False``, yields False at once when another
+        process holds it (that process will send what is there)."""
+        self._ensure_dir(self.root)
+        fd = os.open(self.root / ".send.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    # Writing ----------------------------------------------------------------------------------------
+
+    def append(self, run_id: str, line: bytes) -> None:
+        """Add one envelope line (ending in a newline) to the run's outbox, durably."""
+        data_path, _ = self._paths(run_id)
+        try:
+            with self._locked():
+                created = not data_path.exists()
+                if created:
+                    self._ensure_dir(data_path.parent)
+                fd = os.open(data_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+                try:
+                    if not created:
+                        _cut_torn_tail(fd)
+                    os.write(fd, line)
+                    if self.sync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                if created and self.sync:
+                    _fsync_dir(data_path.parent)
+        except OSError as problem:
+            raise StorageError(f"cannot write the event stream outbox {data_path}: {problem.strerror}") from None
+
+    def advance(self, batch: Batch) -> None:
+        """Mark ``batch`` delivered; remove the run's outbox when nothing is left in it."""
+        data_path, cursor_path = self._paths(batch.run_id)
+        with self._locked():
+            try:
+                size = data_path.stat().st_size
+            except FileNotFoundError:  # removed by hand meanwhile: nothing left to mark
+                cursor_path.unlink(missing_ok=True)
+                return
+            if batch.end >= size:
+                cursor_path.unlink(missing_ok=True)  # cursor first: a crash now re-sends, never skips
+                data_path.unlink()
+                if self.sync:
+                    _fsync_dir(data_path.parent)
+            else:
+                self._replace(cursor_path, f"{batch.end}\n".encode())
+
+    def compact(self, run_id: str) -> None:
+        """Put the run's pending lines in event order, once each (concurrent emitters may have
+        appended 8 before 7). Call with ``sending`` held; cheap when they already are."""
+        data_path, cursor_path = self._paths(run_id)
+        with self._locked():
+            if not data_path.exists():
+                return
+            lines = self._pending_lines(data_path, cursor_path)
+            keys = [line_key(line)[1] for line in lines]
+            if all(a < b for a, b in itertools.pairwise(keys)):
+                return
+            unique = {line_key(line)[1]: line for line in lines}
+            self._replace(data_path, b"".join(unique[key] for key in sorted(unique)))
+            cursor_path.unlink(missing_ok=True)
+
+    # Reading ----------------------------------------------------------------------------------------
+
+    def peek(self, run_id: str, limit: int) -> Batch | None:
+        """The first ``limit`` pending lines of the run, or None when there are none."""
+        data_path, cursor_path = self._paths(run_id)
+        with self._locked():
+            start = self._cursor(cursor_path, data_path)
+            lines: list[bytes] = []
+            end = start
+            try:
+                with open(data_path, "rb") as source:
+                    source.seek(start)
+                    for line in source:
+                        if not line.endswith(b"\n") or len(lines) >= limit:
+                            break
+                        lines.append(line)
+                        end += len(line)
+            except FileNotFoundError:
+                return None
+        return Batch(run_id, lines, end) if lines else None
+
+    def pending(self, run_id: str) -> int:
+        """How many lines of the run wait in the outbox."""
+        data_path, cursor_path = self._paths(run_id)
+        if not data_path.exists():
+            return 0
+        with self._locked():
+            return len(self._pending_lines(data_path, cursor_path))
+
+    def has_pending(self, run_id: str) -> bool:
+        """True when the run has lines waiting (cheap: one stat when it has none)."""
+        data_path, cursor_path = self._paths(run_id)
+        try:
+            size = data_path.stat().st_size
+        except FileNotFoundError:
+            return False
+        return size > self._cursor(cursor_path, data_path)
+
+    def runs(self) -> list[str]:
+        """Every run with an outbox file, in a stable order."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in sorted(self.root.glob("*/*/*.ndjson")):
+            run_id = f"{path.parent.parent.name}/{path.parent.name}/{path.stem}"
+            with contextlib.suppress(ValueError):
+                found.append(str(RunId.parse(run_id)))
+        return found
+
+    # Helpers ----------------------------------------------------------------------------------------
+
+    def _pending_lines(self, data_path: Path, cursor_path: Path) -> list[bytes]:
+        try:
+            with open(data_path, "rb") as source:
+                source.seek(self._cursor(cursor_path, data_path))
+                return [line for line in source if line.endswith(b"\n")]
+        except FileNotFoundError:
+            return []
+
+    @staticmethod
+    def _cursor(cursor_path: Path, data_path: Path) -> int:
+        try:
+            value = int(cursor_path.read_text(encoding="ascii").strip() or "0")
+        except FileNotFoundError:
+            return 0
+        except (ValueError, UnicodeDecodeError):
+            return 0  # unreadable: send everything again rather than skip anything
+        try:
+            size = data_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        return value if 0 <= value <= size else 0
+
+    def _replace(self, path: Path, data: bytes) -> None:
+        temporary = path.with_name(f".{path.name}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            os.write(fd, data)
+            if self.sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+        if self.sync:
+            _fsync_dir(path.parent)
+
+    @staticmethod
+    def _ensure_dir(path: Path) -> None:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Drop a last line without its newline: a crash interrupted its append, and it was never acked."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        cut = os.pread(fd, end - start, start).rfind(b"\n")
+        if cut >= 0:
+            os.ftruncate(fd, start + cut + 1)
+            return
+        end = start
+    os.ftruncate(fd, 0)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

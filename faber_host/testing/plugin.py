@@ -1,0 +1,71 @@
+"""The pytest plugin of the testing kit (entry point ``pytest11``: ``faber``).
+
+Importing it costs nothing: the kit's modules load when a fixture is first used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from ..gateway import Gateway
+    from .events import EventFactory
+    from .project import BackendClass, GatewayFactory, TestProject
+    from .receiver import RecordingReceiver
+
+
+@pytest.fixture
+def faber_project(tmp_path: Path) -> TestProject:
+    """A fresh FABER project (org ``acme``, project ``widget-service``) with local_files enabled,
+    in a temporary folder, read with the process environment minus every ``FABER_*`` variable."""
+    from .project import TestProject
+
+    return TestProject(tmp_path / "widget-service")
+
+
+@pytest.fixture
+def faber_gateway(faber_project: TestProject) -> GatewayFactory:
+    """Open a gateway on ``faber_project`` with chosen backends::
+
+        gateway = faber_gateway("my_backend", config={"my_backend": {...}}, backends={"my_backend": MyBackend})
+
+    The names given are enabled, every other backend disabled; ``local_files`` (the record store) is
+    always enabled. ``backends`` gives classes that are not installed as entry points."""
+
+    def open_gateway(
+        *names: str,
+        config: Mapping[str, Mapping[str, Any]] | None = None,
+        backends: Mapping[str, BackendClass] | None = None,
+    ) -> Gateway:
+        config = config or {}
+        backends = backends or {}
+        for name in {*names, *backends}:
+            faber_project.enable(name, config.get(name), backend=backends.get(name))
+        faber_project.only("local_files", *names, *backends)
+        return faber_project.gateway()
+
+    return open_gateway
+
+
+@pytest.fixture
+def faber_events() -> EventFactory:
+    """Makes valid event drafts, stored events, states and whole workflows."""
+    from .events import EventFactory
+
+    return EventFactory()
+
+
+@pytest.fixture
+def faber_receiver() -> Iterator[RecordingReceiver]:
+    """A recording HTTP server on 127.0.0.1 that accepts, fails, answers slowly or refuses on demand."""
+    from .receiver import RecordingReceiver
+
+    receiver = RecordingReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()

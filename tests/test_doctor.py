@@ -1,0 +1,95 @@
+"""`faber doctor`: a verdict per check, every broken backend named, exit 1 when a check fails."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from faber_hookspecs import hookimpl
+from faber_hookspecs.records import BackendContext
+from pydantic import BaseModel, ConfigDict
+
+from faber_host.testing import TestProject
+
+FABER = str(Path(sys.executable).with_name("faber"))
+
+
+class ExplodesOnStart:
+    def __init__(self, config: object, context: BackendContext) -> None:
+        raise RuntimeError("cannot reach the license server")
+
+
+class QuietConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = "quiet"
+
+
+class Quiet:
+    config_model = QuietConfig
+
+    def __init__(self, config: QuietConfig, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_persist_state(self, run_id: str, state: object) -> None:
+        pass
+
+
+def checks(project: TestProject) -> list[tuple[str, str, str]]:
+    return [(c["area"], c["name"], c["verdict"]) for c in project.cli("doctor", "--json").json()["checks"]]
+
+
+def test_a_healthy_project(faber_project: TestProject) -> None:
+    result = faber_project.cli("doctor")
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:5]] == ["ok"] * 5
+    assert "config: gateway.json" in lines[2] and "enabled: local_files" in lines[2]
+    assert lines[4].startswith("ok    local_files: runs folder writable")
+    assert lines[-1] == "verdict: ready (5 checks passed, 0 with a warning)"
+
+
+def test_outside_a_project(tmp_path: Path) -> None:
+    result = subprocess.run([FABER, "doctor"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL  config: project found  no FABER project in")
+    assert "verdict: 1 check(s) failed" in result.stdout and result.stderr == ""
+
+
+def test_an_invalid_gateway_json(faber_project: TestProject) -> None:
+    faber_project.gateway_file.write_text('{"backends": {"local_files": {"enabled": 1.5}}}')
+    assert checks(faber_project)[-1] == ("config", "gateway.json", "fail")
+
+
+def test_every_broken_backend_is_named_and_the_others_still_load(faber_project: TestProject) -> None:
+    faber_project.enable("s3_archive", {"bucket": "b"})  # enabled, not installed here
+    faber_project.enable("explodes", backend=ExplodesOnStart)
+    faber_project.enable("quiet", backend=Quiet)
+    faber_project.enable("picky", {"pathh": "typo"}, backend=Quiet)
+    result = faber_project.cli("doctor", "--json")
+    assert result.exit_code == 1
+    found = {(c["area"], c["name"]): c for c in result.json()["checks"]}
+    assert found[("local_files", "loads")]["verdict"] == "ok"
+    assert found[("quiet", "loads")]["verdict"] == "ok"
+    assert found[("s3_archive", "loads")]["verdict"] == "fail"
+    assert "pip install faber-backend-s3" in found[("s3_archive", "loads")]["detail"]
+    assert "failed to start: RuntimeError: cannot reach the license server" in found[("explodes", "loads")]["detail"]
+    assert "backends.picky.config.pathh: unknown key" in found[("picky", "loads")]["detail"]
+    assert not any(name == "runs folder writable" for _, name in found), "health checks wait for a clean load"
+
+
+def test_no_record_store(faber_project: TestProject) -> None:
+    faber_project.disable("local_files")
+    assert ("backends", "record store", "fail") in checks(faber_project)
+
+
+def test_an_unwritable_runs_folder(faber_project: TestProject) -> None:
+    blocker = faber_project.root / "runs-is-a-file"
+    blocker.write_text("")
+    faber_project.environ["FABER_RUNS_PATH"] = str(blocker / "runs")
+    result = faber_project.cli("doctor", "--json")
+    assert result.exit_code == 1
+    (check,) = [c for c in result.json()["checks"] if c["name"] == "runs folder writable"]
+    assert check["verdict"] == "fail" and str(blocker / "runs") in check["detail"]

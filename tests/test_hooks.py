@@ -1,0 +1,384 @@
+"""One test per hook specification (``test_hook_<name>``), datasette style: each shows the host calling
+the hook with its documented arguments and using the answer as documented. ``test_hook_docs.py``
+fails when a hookspec has no such test. Backends here are plain classes given to the testing kit's
+``faber_gateway`` fixture, as a third party would write them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import pytest
+from faber_hookspecs import hookimpl
+from faber_hookspecs.errors import BackendError
+from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.metadata import RunMetadata
+from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
+from faber_hookspecs.reports import FlushReport, HealthCheck
+from faber_hookspecs.state import RunState
+
+from faber_host.api import Faber
+from faber_host.testing import EventFactory, GatewayFactory, TestProject
+
+
+class Probe:
+    """Records every call it sees and passes firstresult questions on (returns None)."""
+
+    calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+
+    def __init__(self, config: object, context: BackendContext) -> None:
+        self.context = context
+
+    def _saw(self, hook: str, **kwargs: Any) -> None:
+        Probe.calls.append((hook, kwargs))
+
+    @hookimpl
+    def faber_create_run(self, metadata: RunMetadata) -> None:
+        self._saw("faber_create_run", metadata=metadata)
+
+    @hookimpl
+    def faber_store_event(self, run_id: str, draft: EventDraft) -> None:
+        self._saw("faber_store_event", run_id=run_id, draft=draft)
+
+    @hookimpl
+    def faber_update_metadata(self, run_id: str, update: Callable[[RunMetadata], RunMetadata]) -> None:
+        self._saw("faber_update_metadata", run_id=run_id, update=update)
+
+    @hookimpl
+    def faber_load_run(self, run_id: str) -> None:
+        self._saw("faber_load_run", run_id=run_id)
+
+    @hookimpl
+    def faber_load_events(self, run_id: str, since_id: int) -> None:
+        self._saw("faber_load_events", run_id=run_id, since_id=since_id)
+
+    @hookimpl
+    def faber_reconstruct_state(self, run_id: str) -> None:
+        self._saw("faber_reconstruct_state", run_id=run_id)
+
+    @hookimpl
+    def faber_list_runs(self, query: RunQuery) -> None:
+        self._saw("faber_list_runs", query=query)
+
+    @hookimpl
+    def faber_find_runs(self, uuid_prefix: str) -> None:
+        self._saw("faber_find_runs", uuid_prefix=uuid_prefix)
+
+    @hookimpl
+    def faber_emit_event(self, event: Event, state: RunState) -> None:
+        self._saw("faber_emit_event", event=event, state=state)
+
+    @hookimpl
+    def faber_persist_state(self, run_id: str, state: RunState) -> None:
+        self._saw("faber_persist_state", run_id=run_id, state=state)
+
+
+def seen(hook: str) -> list[dict[str, Any]]:
+    return [kwargs for name, kwargs in Probe.calls if name == hook]
+
+
+@pytest.fixture
+def probed(faber_project: TestProject, faber_gateway: GatewayFactory) -> Iterator[Faber]:
+    """The API with the Probe enabled beside local_files."""
+    Probe.calls = []
+    yield Faber(faber_project.project, faber_gateway(backends={"probe": Probe}))
+    Probe.calls = []
+
+
+# Record store: writes ----------------------------------------------------------------------------
+
+
+def test_hook_faber_create_run(probed: Faber) -> None:
+    metadata = probed.new_run("42", params={"ticket": "W-42"})
+    (call,) = seen("faber_create_run")
+    assert call["metadata"].run_id == metadata.run_id and call["metadata"].params == {"ticket": "W-42"}
+    assert probed.run(metadata.run_id).metadata.work_id == "42", "the probe passed on; local_files stored it"
+
+
+class MemoryStore:
+    """A record store that answers faber_store_event before local_files (registered later)."""
+
+    def __init__(self, config: object, context: BackendContext) -> None:
+        self.events: list[Event] = []
+
+    @hookimpl
+    def faber_store_event(self, run_id: str, draft: EventDraft) -> StoredEvent:
+        event = Event.model_validate(
+            {**draft.to_json(), "event_id": 1000 + len(self.events), "timestamp": "2026-01-01T00:00:00.000Z",
+             "run_id": run_id}
+        )
+        self.events.append(event)
+        return StoredEvent(event=event, state=RunState(run_id=run_id, phases={}, last_event_id=event.event_id))
+
+
+def test_hook_faber_store_event(probed: Faber, faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+    run_id = probed.new_run("1").run_id
+    stored = probed.emit(run_id, "step_start", phase="build", step="compile")
+    (call,) = seen("faber_store_event")
+    assert call["run_id"] == run_id and call["draft"].type == "step_start" and call["draft"].step == "compile"
+    assert stored.event.event_id == 1
+    # firstresult: a store that answers wins, and local_files is not asked.
+    other = Faber(faber_project.project, faber_gateway(backends={"memory": MemoryStore}))
+    answered = other.emit(run_id, "checkpoint")
+    assert answered.event.event_id == 1000
+    assert [event.event_id for event in other.events(run_id)] == [1], "local_files never saw it"
+
+
+def test_hook_faber_update_metadata(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+
+    def add_child(metadata: RunMetadata) -> RunMetadata:
+        metadata.relationships.child_runs.append(run_id)
+        return metadata
+
+    updated = probed.gateway.ask("faber_update_metadata", run_id=run_id, update=add_child)
+    assert seen("faber_update_metadata")[0]["update"] is add_child
+    assert updated.relationships.child_runs == [run_id]
+    assert probed.run(run_id).metadata.relationships.child_runs == [run_id], "stored"
+
+
+# Fan-out -------------------------------------------------------------------------------------------
+
+
+def test_hook_faber_emit_event(probed: Faber, faber_events: EventFactory) -> None:
+    run_id = probed.new_run("1").run_id
+    for draft in faber_events.workflow()[:3]:
+        probed.emit_draft(run_id, draft.model_dump(mode="json", exclude_none=True))
+    calls = seen("faber_emit_event")
+    assert [call["event"].event_id for call in calls] == [1, 2, 3]
+    assert [call["state"].last_event_id for call in calls] == [1, 2, 3], "with the state after each event"
+    assert calls[-1]["state"].current_step == "fetch-work"
+
+
+def test_hook_faber_persist_state(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    probed.emit(run_id, "workflow_start")
+    assert [call["state"].last_event_id for call in seen("faber_persist_state")] == [1]
+    probed.reconstruct(run_id, write=False)
+    assert len(seen("faber_persist_state")) == 1, "a rebuilt state is persisted only when asked"
+    probed.reconstruct(run_id, write=True)
+    assert [call["run_id"] for call in seen("faber_persist_state")] == [run_id, run_id]
+
+
+# Record store: reads -----------------------------------------------------------------------------
+
+
+def test_hook_faber_load_run(probed: Faber) -> None:
+    run_id = probed.new_run("7").run_id
+    record = probed.run(run_id)
+    assert isinstance(record, RunRecord) and record.metadata.work_id == "7"
+    assert seen("faber_load_run") == [{"run_id": run_id}]
+
+
+def test_hook_faber_load_events(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    for _ in range(4):
+        probed.emit(run_id, "checkpoint")
+    assert [event.event_id for event in probed.events(run_id, since_id=2)] == [3, 4]
+    assert seen("faber_load_events") == [{"run_id": run_id, "since_id": 2}]
+
+
+def test_hook_faber_reconstruct_state(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    probed.emit(run_id, "workflow_start")
+    state, _ = probed.reconstruct(run_id)
+    assert state.status == "in_progress" and state.last_event_id == 1
+    assert seen("faber_reconstruct_state") == [{"run_id": run_id}]
+
+
+class EmptyLister:
+    """Answers faber_list_runs with [] — an answer, not a pass (the firstresult pitfall)."""
+
+    def __init__(self, config: object, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_list_runs(self, query: RunQuery) -> list[RunState]:
+        return []
+
+
+def test_hook_faber_list_runs(probed: Faber, faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+    first = probed.new_run("1").run_id
+    probed.new_run("2")
+    assert [state.run_id for state in probed.list_runs(work_id="1")] == [first]
+    assert seen("faber_list_runs")[0]["query"] == RunQuery(work_id="1")
+    silenced = Faber(faber_project.project, faber_gateway(backends={"empty": EmptyLister}))
+    assert silenced.list_runs() == [], "[] is an answer: local_files is not asked"
+
+
+def test_hook_faber_find_runs(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    uuid = run_id.split("/")[2]
+    assert str(probed.resolve(uuid[:8])) == run_id
+    assert seen("faber_find_runs") == [{"uuid_prefix": uuid[:8]}]
+    assert str(probed.resolve(run_id)) == run_id
+    assert len(seen("faber_find_runs")) == 1, "a full run id needs no search"
+
+
+# Operations --------------------------------------------------------------------------------------
+
+
+class Checked:
+    """Answers faber_check_health with one check of each verdict."""
+
+    def __init__(self, config: object, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_check_health(self) -> list[HealthCheck]:
+        return [
+            HealthCheck(name="dial tone", verdict="ok", detail="it rings"),
+            HealthCheck(name="quota", verdict="warn", detail="80% used"),
+            HealthCheck(name="bucket answers", verdict="fail", detail="403 Forbidden"),
+        ]
+
+
+class Crashing:
+    def __init__(self, config: object, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_check_health(self) -> list[HealthCheck]:
+        raise RuntimeError("health check bug")
+
+    @hookimpl
+    def faber_flush(self, run_id: str | None) -> FlushReport:
+        raise BackendError("the outbox is locked by another flush")
+
+
+def test_hook_faber_check_health(faber_project: TestProject) -> None:
+    faber_project.enable("checked", backend=Checked)
+    faber_project.enable("crashing", backend=Crashing)
+    result = faber_project.cli("doctor", "--json")
+    assert result.exit_code == 1
+    checks = [check for check in result.json()["checks"] if check["area"] in ("checked", "crashing")]
+    assert [(c["area"], c["name"], c["verdict"]) for c in checks] == [
+        ("checked", "loads", "ok"), ("crashing", "loads", "ok"),
+        ("checked", "dial tone", "ok"), ("checked", "quota", "warn"), ("checked", "bucket answers", "fail"),
+        ("crashing", "health check", "fail"),
+    ]
+    assert "RuntimeError: health check bug" in checks[-1]["detail"]
+
+
+class Outbox:
+    """Holds back events and reports what a flush did."""
+
+    flushed: ClassVar[list[str | None]] = []
+
+    def __init__(self, config: object, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_flush(self, run_id: str | None) -> FlushReport:
+        Outbox.flushed.append(run_id)
+        if run_id is None:
+            return FlushReport(delivered=5, pending=0, runs=2)
+        return FlushReport(delivered=1, pending=2, runs=1, error="503 Service Unavailable")
+
+
+def test_hook_faber_flush(faber_project: TestProject) -> None:
+    Outbox.flushed = []
+    faber_project.enable("outbox", backend=Outbox)
+    everything = faber_project.cli("backends", "flush", "--json")
+    assert everything.exit_code == 0
+    assert everything.json() == [{"backend": "outbox", "delivered": 5, "pending": 0, "runs": 2, "error": None}]
+    run_id = faber_project.cli("runs", "new", "--work-id", "1").stdout.strip()
+    one = faber_project.cli("backends", "flush", "outbox", "--run", run_id.split("/")[2])
+    assert one.exit_code == 1, "something is still pending"
+    assert one.stdout == "outbox: delivered 1 event(s) of 1 run(s); 2 pending\n"
+    assert one.stderr == "faber: warning: outbox: 503 Service Unavailable\n"
+    assert Outbox.flushed == [None, run_id], "the run is resolved to its full id"
+    faber_project.enable("crashing", backend=Crashing)
+    failing = faber_project.cli("backends", "flush", "crashing")
+    assert failing.exit_code == 1 and "the outbox is locked by another flush" in failing.stderr
+
+
+# Integrity and workflow runs (issue 3's hooks) ---------------------------------------------------
+
+
+def test_hook_faber_verify_run(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    probed.emit(run_id, "workflow_start")
+    report = probed.verify(run_id)
+    assert report.ok and report.events == 1 and report.run_id == run_id
+    faber_dir = probed.project.faber_dir
+    (faber_dir / "runs" / run_id / "events" / "001-workflow_start.json").write_text("{torn")
+    damaged = probed.verify(run_id)
+    assert not damaged.ok and damaged.problems
+
+
+def test_hook_faber_repair_run(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    probed.emit(run_id, "workflow_start")
+    (probed.project.faber_dir / "runs" / run_id / "state.json").write_text("{}")
+    report = probed.repair(run_id)
+    assert not report.before.ok and report.after.ok and report.actions
+
+
+AUTONOMOUS_WORKFLOW = {
+    "id": "hooked",
+    "autonomy": {"level": "autonomous"},
+    "phases": {"build": {"steps": [{"id": "spec", "prompt": "Write the spec for {work_id}"},
+                                   {"id": "compile", "run": "exit 3"}]}},
+}
+
+
+class Executor:
+    """Runs prompt steps (the shell runs the others), recording what it was given."""
+
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def __init__(self, config: object, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_execute_step(self, step: Any, context: Any, output: Callable[[str], None]) -> Any:
+        from faber_hookspecs.execution import StepResult
+
+        if step.prompt is None:
+            return None
+        output("thinking")
+        Executor.seen.append((step.key, step.prompt))
+        return StepResult(status="completed", executor="agent", duration_ms=1)
+
+
+class Veto:
+    def __init__(self, config: object, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_on_resume(self, run: RunRecord, context: Any) -> None:
+        from faber_hookspecs.errors import ResumeVetoed
+
+        assert context.resume_from.step == "compile"
+        raise ResumeVetoed(f"run {run.metadata.run_id} waits for its archive")
+
+
+def write_workflow(project: TestProject) -> None:
+    import json
+
+    (project.faber_dir / "workflows" / "hooked.json").write_text(json.dumps(AUTONOMOUS_WORKFLOW))
+
+
+def test_hook_faber_execute_step(faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+    Executor.seen = []
+    write_workflow(faber_project)
+    faber = Faber(faber_project.project, faber_gateway(backends={"agent": Executor}))
+    outcome = faber.run_workflow("hooked", "12")
+    assert Executor.seen == [("build:spec", "Write the spec for 12")], "the shell ran the step with `run`"
+    assert outcome.status == "failed" and outcome.failed_step == "build:compile"
+    spec = next(e for e in faber.events(outcome.run_id, type="step_complete") if e.step == "spec")
+    assert spec.metadata["executor"] == "agent"
+
+
+def test_hook_faber_on_resume(faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+    from faber_hookspecs.errors import ResumeVetoed
+
+    write_workflow(faber_project)
+    faber = Faber(faber_project.project, faber_gateway(backends={"agent": Executor}))
+    run_id = faber.run_workflow("hooked", "12").run_id
+    before = [event.type for event in faber.events(run_id)]
+    vetoing = Faber(faber_project.project, faber_gateway(backends={"agent": Executor, "archive": Veto}))
+    with pytest.raises(ResumeVetoed, match="waits for its archive"):
+        vetoing.resume_workflow(run_id)
+    assert [event.type for event in faber.events(run_id)] == before, "nothing recorded"
