@@ -116,11 +116,16 @@ def test_every_kind_of_secret_in_every_event_field_is_redacted(project_dir: Path
     record("test_every_kind_of_secret_in_every_event_field_is_redacted", secrets_caught=caught, inputs_tried=placed)
 
 
-def test_secrets_through_the_cli_and_in_run_parameters(project_dir: Path) -> None:
-    secret_project(project_dir)  # the custom pattern in gateway.json (the stream recorder is not installed
-    gateway_file = project_dir / ".fractary/plugins/faber/gateway.json"  # for the real program: drop it)
+def test_secrets_through_the_cli_the_event_stream_and_run_parameters(project_dir: Path, faber_receiver: Any) -> None:
+    """The real program with the Helm event stream enabled: half of the events reach the service (a
+    recording HTTP server on 127.0.0.1), the other half wait in the stream's outbox on disk. No secret
+    in a request, the outbox, the runs folder or anywhere else in the project."""
+    gateway_file = project_dir / ".fractary/plugins/faber/gateway.json"
     gateway = json.loads(gateway_file.read_text())
-    del gateway["backends"]["stream_recorder"]
+    gateway["redaction"] = {"patterns": [CUSTOM_PATTERN]}
+    gateway["backends"]["event_stream"] = {"enabled": True, "config": {
+        "service_url": f"{faber_receiver.url}/v1/events", "api_key_env": None,
+        "retry_policy": {"max_retries": 0, "backoff_ms": 0}}}
     gateway_file.write_text(json.dumps(gateway))
     cli = Cli(project_dir)
     run_id = cli.ok("runs", "new", "--work-id", f"fix login ({SECRETS[0].text})", "--param", f"api_key={GH}",
@@ -128,7 +133,9 @@ def test_secrets_through_the_cli_and_in_run_parameters(project_dir: Path) -> Non
     metadata = json.loads((project_dir / RUNS / run_id / "metadata.json").read_text())
     assert metadata["params"] == {"api_key": "[REDACTED:secret-field]", "note": "use password=[REDACTED:password-pair]"}
     caught = 4
-    for planted in SECRETS:
+    for index, planted in enumerate(SECRETS):
+        if index == len(SECRETS) // 2:
+            faber_receiver.fail(500)  # from here on the events wait in the outbox
         data = {"metadata": {"log": planted.text}, "error": {"code": "E", "message": planted.text},
                 "artifacts": [{"type": "log", "url": planted.text}]}
         result = cli("event", "emit", run_id, "step_error", "--phase", "build", "--step", "deploy",
@@ -136,10 +143,17 @@ def test_secrets_through_the_cli_and_in_run_parameters(project_dir: Path) -> Non
         assert result.returncode == 0, result.stderr
         assert "faber: warning: redacted" in result.stderr
         caught += int(result.stderr.split("redacted ")[1].split()[0])
-    assert not leaks(project_dir, [planted.secret for planted in SECRETS] + [GH, PASSWORD])
+    everything = [planted.secret for planted in SECRETS] + [GH, PASSWORD]
+    sent = [request.body for request in faber_receiver.accepted()]
+    assert len(sent) >= len(SECRETS) // 2, "the stream sent nothing: the test would prove nothing"
+    assert not [s for s in everything for body in sent if s.encode() in body], "a secret was streamed"
+    outbox = list((project_dir / ".fractary/plugins/faber/outbox").rglob("*.ndjson"))
+    assert outbox and sum(len(path.read_bytes().splitlines()) for path in outbox) >= len(SECRETS) // 2
+    assert not leaks(project_dir, everything)
     shown = cli.ok("events", run_id, "--json") + cli.ok("runs", "show", run_id, "--json")
     assert not [p.kind for p in SECRETS if p.secret in shown]
-    record("test_secrets_through_the_cli_and_in_run_parameters", secrets_caught=caught, inputs_tried=len(SECRETS) + 1)
+    record("test_secrets_through_the_cli_the_event_stream_and_run_parameters", secrets_caught=caught,
+           inputs_tried=len(SECRETS) + 1, stream_requests=len(sent), outbox_files=len(outbox))
 
 
 @pytest.mark.parametrize("field", ["step", "status", "type"])
