@@ -6,13 +6,13 @@ PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
 # Every local distribution, installed in place (compat mode: a plain path entry, no import hook,
 # so the CLI starts as fast as an installed one).
-LOCAL_DISTS := -e hookspecs -e backends/local-files -e backends/helm -e contrib/backend-jsonl-mirror -e ".[dev]"
+LOCAL_DISTS := -e hookspecs -e backends/local-files -e "backends/s3[test]" -e backends/helm -e contrib/backend-jsonl-mirror -e ".[dev]"
 
 .PHONY: setup demo test matrix lint type bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml hookspecs/pyproject.toml backends/local-files/pyproject.toml backends/helm/pyproject.toml contrib/backend-jsonl-mirror/pyproject.toml constraints.txt
+$(STAMP): pyproject.toml hookspecs/pyproject.toml backends/local-files/pyproject.toml backends/s3/pyproject.toml backends/helm/pyproject.toml contrib/backend-jsonl-mirror/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade "pip>=24"
 	$(PIP) install --quiet --constraint constraints.txt --config-settings editable_mode=compat $(LOCAL_DISTS)

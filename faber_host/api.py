@@ -24,8 +24,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from faber_hookspecs.archive import ArchivedRun, ArchiveQuery, ProgressCallback, no_progress
 from faber_hookspecs.catalogue import PHASES
-from faber_hookspecs.errors import AmbiguousRun, InvalidEvent, InvalidInput, InvalidRunId, RunNotFound
+from faber_hookspecs.errors import (
+    AmbiguousRun,
+    ArchiveError,
+    ConfigError,
+    InvalidEvent,
+    InvalidInput,
+    InvalidRunId,
+    RunNotFound,
+)
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord
@@ -35,6 +44,7 @@ from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
 from pydantic import ValidationError
 
+from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
 from .gateway import Gateway
 from .project import Project, git_environment
 from .safety.limits import show_key
@@ -240,6 +250,10 @@ class Faber:
         if self.gateway.has_listeners("faber_emit_event"):
             warnings += self.gateway.broadcast("faber_emit_event", event=stored.event, state=stored.state)
         warnings += self.gateway.broadcast("faber_persist_state", run_id=run_id, state=stored.state)
+        if stored.event.type == "workflow_complete":
+            from .archive.archiver import after_complete
+
+            warnings += after_complete(self, run_id)
         return EmitResult(stored.event, stored.state, warnings)
 
     def events(
@@ -331,6 +345,7 @@ class Faber:
         from .runner.lock import RunnerLock
 
         run_id = self.resolve(run)
+        self.ensure_events_local(str(run_id))  # archived and cleaned up here: restore it first
         with RunnerLock(self.project, run_id):
             view = lifecycle.inspect(self, str(run_id), step=step, force=force, holding_lock=True)
             view, _ = lifecycle.begin_resume(self, view, force=force)
@@ -346,6 +361,7 @@ class Faber:
         from .runner.display import Display
 
         run_id = str(self.resolve(run))
+        self.ensure_events_local(run_id)  # archived and cleaned up here: restore it first
         with CancelScope() as scope:
             return lifecycle.execute(self, run_id, started="resume", display=display or Display(), scope=scope,
                                      step=step, force=force)
@@ -425,6 +441,88 @@ class Faber:
             state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
             self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state)
         return report
+
+    # Archive ----------------------------------------------------------------------------------------
+
+    def consolidate_events(self, run: str) -> ConsolidateResult:
+        """Write the run's bundle: events.jsonl (every event, numeric id order), state.json,
+        metadata.json and manifest.json (counts, first and last id, sizes and sha256s), atomically, in
+        the run's ``archive/`` folder. The same run always gives the same bytes."""
+        from .archive.archiver import consolidate
+
+        return consolidate(self, run)
+
+    def archive_run(
+        self,
+        run: str,
+        *,
+        cleanup: bool = False,
+        force: bool = False,
+        progress: ProgressCallback = no_progress,
+    ) -> ArchiveResult:
+        """Consolidate the run, copy it to every enabled archive backend, verify every object (size
+        and checksum), then record the archive in the run's metadata. With ``cleanup``, remove the
+        local event files afterwards (state.json, metadata.json and the manifest stay). A run still in
+        progress is refused unless ``force``. Raises ``ArchiveIncomplete`` (with every receipt) when
+        a backend failed: nothing local is removed then, and calling it again completes the archive."""
+        from .archive.archiver import archive
+
+        return archive(self, run, cleanup=cleanup, force=force, progress=progress)
+
+    def restore_run(
+        self,
+        run: str,
+        *,
+        expected_manifest_sha256: str | None = None,
+        trust_archive: bool = False,
+        progress: ProgressCallback = no_progress,
+    ) -> RestoreResult:
+        """Download an archived run, check every checksum, and expand its events back into files that
+        are the same bytes as before: into a run cleaned up here, or as a new run. The manifest must be
+        the one recorded when the run was archived here (or ``expected_manifest_sha256``), unless
+        ``trust_archive``. A mismatch raises ``IntegrityError`` and changes nothing. ``run`` may be a
+        full run id, or a uuid prefix of a run found here or in the archive."""
+        from .archive.restorer import restore
+
+        return restore(
+            self, run, expected_manifest_sha256=expected_manifest_sha256, trust_archive=trust_archive, progress=progress
+        )
+
+    def ensure_events_local(self, run: str, *, progress: ProgressCallback = no_progress) -> RestoreResult | None:
+        """Restore the run first when its events were archived and removed here, or when only the archive
+        knows it (``faber run --resume`` calls it); None when its events are here."""
+        from .archive.restorer import ensure_events_local
+
+        return ensure_events_local(self, run, progress)
+
+    def list_archived_runs(self, *, org: str | None = None, project: str | None = None) -> list[ArchivedRun]:
+        """The runs held by the enabled archive backends, newest first, within ``org`` and/or
+        ``project`` when given."""
+        for value, what in ((org, "org"), (project, "project")):
+            if value is not None:
+                validate_slug(value, what)
+        if not self.gateway.has_listeners("faber_list_archived_runs"):
+            from .archive.archiver import NO_ARCHIVE_BACKEND
+
+            raise ConfigError(NO_ARCHIVE_BACKEND)
+        runs: list[ArchivedRun] = []
+        query = ArchiveQuery(org=org, project=project)
+        for outcome in self.gateway.collect_outcomes("faber_list_archived_runs", query=query):
+            if outcome.error is not None:
+                raise ArchiveError(f"listing the archive of backend {outcome.backend!r} failed: {outcome.error}")
+            runs.extend(outcome.result)
+        runs.sort(key=lambda run: (run.archived_at or "", run.run_id), reverse=True)
+        return runs
+
+    def cleanup_runs(
+        self, runs: list[str] | None = None, *, older_than_days: float | None = None, dry_run: bool = False
+    ) -> CleanupResult:
+        """Remove the local event files of runs (default: every run here) whose last event is older than
+        ``older_than_days`` (default: event_retention.local_days in gateway.json; none for named runs)
+        and whose verified archive holds exactly their events. Other runs are skipped with a reason."""
+        from .archive.cleaner import cleanup
+
+        return cleanup(self, runs, older_than_days=older_than_days, dry_run=dry_run)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from faber_hookspecs.errors import InvalidInput
 from faber_hookspecs.records import RunRecord
 
 from .context import open_faber, parse_params
@@ -47,9 +48,15 @@ def list_runs(
     org: Annotated[Optional[str], typer.Option(help="Only runs of this org.")] = None,
     project: Annotated[Optional[str], typer.Option(help="Only runs of this project.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many runs.")] = None,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="List the runs in the archive (the S3 bucket), not the local ones.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List runs, newest first."""
+    if archived:
+        _list_archived(ctx, org, project, limit, as_json, status=status, work_id=work_id)
+        return
     states = open_faber(ctx).list_runs(status=status, work_id=work_id, org=org, project=project, limit=limit)
     if as_json:
         print_json([state.model_dump(mode="json") for state in states])
@@ -96,6 +103,38 @@ def reconstruct(
     print_json(state.model_dump(mode="json"))
 
 
+def _archive_line(record: RunRecord) -> str | None:
+    archive = record.metadata.archive
+    if archive is None:
+        return None
+    line = f"{archive.url} at {archive.archived_at or 'an unknown time'} ({archive.event_count} events)"
+    if not record.events_local:
+        line += "; events removed here (faber restore RUN brings them back)"
+    elif archive.last_event_id != record.state.last_event_id:
+        line += f"; {record.state.last_event_id - (archive.last_event_id or 0)} events since"
+    return line
+
+
+def _list_archived(
+    ctx: typer.Context, org: str | None, project: str | None, limit: int | None, as_json: bool, **local_only: object
+) -> None:
+    used = [f"--{name.replace('_', '-')}" for name, value in local_only.items() if value is not None]
+    if used:
+        raise InvalidInput(
+            f"{', '.join(used)} cannot be combined with --archived (the archive lists runs by org and project)"
+        )
+    if limit is not None and limit < 1:
+        raise InvalidInput("--limit must be at least 1")
+    runs = open_faber(ctx).list_archived_runs(org=org, project=project)[:limit]
+    if as_json:
+        print_json([run.model_dump(mode="json") for run in runs])
+        return
+    print_table(
+        ["RUN", "ARCHIVED", "SIZE", "BACKEND", "URL"],
+        ([r.run_id, r.archived_at, r.size, r.backend, r.url] for r in runs),
+    )
+
+
 def _print_run(record: RunRecord) -> None:
     metadata, state = record.metadata, record.state
     links = metadata.relationships
@@ -114,6 +153,7 @@ def _print_run(record: RunRecord) -> None:
         ("parent", links.parent_run_id),
         ("re-runs", ", ".join(links.child_runs) or None),
         ("folder", record.location),
+        ("archived", _archive_line(record)),
     ]
     for label, value in lines:
         if value:

@@ -32,7 +32,7 @@ def init(
     print(f"runs will be named {org_name}/{project_name}/<uuid>; run one with `faber run WORKFLOW --work-id ID`")
 
 
-DOCUMENT_SCHEMAS = ("event", "run-state", "run-metadata", "workflow", "resume-context")
+DOCUMENT_SCHEMAS = ("event", "run-state", "run-metadata", "workflow", "resume-context", "archive-manifest")
 
 
 def schema(

@@ -8,6 +8,7 @@ hook on its own, so one failing backend is reported as a warning and never stops
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import EntryPoint
 from typing import Any
@@ -20,6 +21,15 @@ from ..project import Project
 from ..safety.policy import InputPolicy
 from .config import GatewayConfig, load_gateway_config
 from .plugins import BackendInfo, make_plugin_manager, register_builtins
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """One backend's answer to a broadcast hook, or the error it raised."""
+
+    backend: str
+    result: Any
+    error: str | None
 
 
 class Gateway:
@@ -73,6 +83,22 @@ class Gateway:
         """True when some backend implements the (broadcast) hook."""
         return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
 
+    def collect_outcomes(self, hook_name: str, **kwargs: Any) -> list[HookOutcome]:
+        """Call every implementation of a broadcast hook in isolation and keep each one's answer or
+        error (None answers are dropped): for hooks whose results matter, like receipts."""
+        outcomes = []
+        for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
+            try:
+                result = implementation.function(**{name: kwargs[name] for name in implementation.argnames})
+            except FaberError as problem:
+                outcomes.append(HookOutcome(implementation.plugin_name, None, str(problem)))
+            except Exception as problem:  # a backend's own bug is reported as its failure, by name
+                outcomes.append(HookOutcome(implementation.plugin_name, None, f"{type(problem).__name__}: {problem}"))
+            else:
+                if result is not None:
+                    outcomes.append(HookOutcome(implementation.plugin_name, result, None))
+        return outcomes
+
     def broadcast(self, hook_name: str, **kwargs: Any) -> list[str]:
         """Call every implementation of a broadcast hook in isolation; return a warning per failure."""
         _, failures = self.collect(hook_name, **kwargs)
@@ -106,4 +132,4 @@ class Gateway:
         """The backends enabled in gateway.json, in its order (the host's built-ins aside)."""
         return self.config.enabled_backends()
 
-__all__ = ["BackendInfo", "Gateway", "GatewayConfig"]
+__all__ = ["BackendInfo", "Gateway", "GatewayConfig", "HookOutcome"]

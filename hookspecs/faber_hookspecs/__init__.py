@@ -32,6 +32,15 @@ _LAZY = {
     "HealthCheck": ".reports",
     "FlushReport": ".reports",
     "PHASES": ".catalogue",
+    "ArchiveBundle": ".archive",
+    "ArchiveManifest": ".archive",
+    "ArchiveReceipt": ".archive",
+    "ArchiveRecord": ".archive",
+    "ArchivedRun": ".archive",
+    "ArchivePolicy": ".archive",
+    "ArchiveQuery": ".archive",
+    "RemovedEvents": ".archive",
+    "RunRef": ".archive",
     "EVENT_TYPES": ".catalogue",
     "WorkflowDefinition": ".workflow",
     "ResolvedWorkflow": ".workflow",
@@ -52,6 +61,15 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # the names __getattr__ serves, re-exported for type checkers
+    from .archive import ArchiveBundle as ArchiveBundle
+    from .archive import ArchivedRun as ArchivedRun
+    from .archive import ArchiveManifest as ArchiveManifest
+    from .archive import ArchivePolicy as ArchivePolicy
+    from .archive import ArchiveQuery as ArchiveQuery
+    from .archive import ArchiveReceipt as ArchiveReceipt
+    from .archive import ArchiveRecord as ArchiveRecord
+    from .archive import RemovedEvents as RemovedEvents
+    from .archive import RunRef as RunRef
     from .catalogue import EVENT_TYPES as EVENT_TYPES
     from .catalogue import PHASES as PHASES
     from .events import Artifact as Artifact

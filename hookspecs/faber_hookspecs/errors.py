@@ -62,3 +62,21 @@ class StorageError(FaberError):
 
 class BackendError(FaberError):
     """A backend could not be loaded, configured or reached."""
+
+
+class RunInProgress(InvalidInput):
+    """An operation meant for finished runs (archive) was asked of a run that is still going."""
+
+
+class EventsNotLocal(FaberError):
+    """The run's events were archived and removed from this machine: restore the run first."""
+
+
+class ArchiveError(FaberError):
+    """Archiving, restoring or listing archived runs failed (the archive could not be reached,
+    refused a request, or the run is not in it). Nothing local was removed."""
+
+
+class IntegrityError(ArchiveError):
+    """A checksum, size or count does not match what the manifest promises: the data was damaged or
+    tampered with, and is refused."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .archive import ArchiveRecord
 from .catalogue import PHASES
 from .events import Phase
 from .run_id import RUN_ID_PATTERN
@@ -87,6 +88,7 @@ class RunMetadata(BaseModel):
     parameter_changes: dict[str, ParameterChange] = Field(
         default_factory=dict, description="For a re-run: what changed from the original, {key: {from, to}}."
     )
+    archive: ArchiveRecord | None = Field(None, description="The run's last verified archive, if any.")
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to metadata.json."""

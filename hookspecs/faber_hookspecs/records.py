@@ -30,6 +30,9 @@ class RunRecord(BaseModel):
     state: RunState
     location: str = Field(description="Where the run lives: a folder path or a URL.")
     warnings: list[str] = Field(default_factory=list)
+    events_local: bool = Field(
+        True, description="False when the events were archived and removed here (restore the run to read them)."
+    )
 
 
 class RunQuery(BaseModel):

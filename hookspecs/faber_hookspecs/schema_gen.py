@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .archive import ArchiveManifest
 from .catalogue import EVENT_TYPES
 from .events import Event
 from .metadata import RunMetadata
@@ -60,6 +61,11 @@ def metadata_schema() -> dict[str, Any]:
     return _document("run-metadata", "FABER run metadata", RunMetadata.model_json_schema())
 
 
+def manifest_schema() -> dict[str, Any]:
+    """The schema of an archive bundle's manifest.json."""
+    return _document("archive-manifest", "FABER archive manifest", ArchiveManifest.model_json_schema())
+
+
 def workflow_schema() -> dict[str, Any]:
     """The schema of a workflow definition file (workflows/<id>.json)."""
     return _document("workflow", "FABER workflow definition", WorkflowDefinition.model_json_schema(by_alias=True))
@@ -76,6 +82,7 @@ def all_schemas() -> dict[str, dict[str, Any]]:
         "event.schema.json": event_schema(),
         "run-state.schema.json": state_schema(),
         "run-metadata.schema.json": metadata_schema(),
+        "archive-manifest.schema.json": manifest_schema(),
         "workflow.schema.json": workflow_schema(),
         "resume-context.schema.json": resume_context_schema(),
     }

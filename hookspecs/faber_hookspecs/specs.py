@@ -19,8 +19,19 @@ Call every hook with keyword arguments only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .archive import (
+    ArchiveBundle,
+    ArchivedRun,
+    ArchivePolicy,
+    ArchiveQuery,
+    ArchiveReceipt,
+    ProgressCallback,
+    RemovedEvents,
+    RunRef,
+)
 from .events import Event, EventDraft
 from .markers import _hookspec
 from .metadata import RunMetadata
@@ -122,6 +133,81 @@ class FaberSpec:
     def faber_find_runs(self, uuid_prefix: str) -> list[str] | None:
         """Return the ids of every run whose uuid starts with ``uuid_prefix``, to resolve a short
         run name. An empty list means none. firstresult."""
+
+    # Archive ---------------------------------------------------------------------------------------
+
+    @_hookspec(firstresult=True)
+    def faber_consolidate_run(self, run_id: str) -> ArchiveBundle | None:
+        """Write the run's bundle (events.jsonl, state.json, metadata.json, manifest.json) and return it.
+
+        Called by ``faber consolidate``, by ``faber archive`` before uploading, and when a run completes
+        if an archive backend asks for it. The record store holds the run's lock while it reads, so the
+        bundle is a consistent snapshot; it streams (a run may hold millions of events), writes the
+        bundle atomically (the old bundle or the new one, never a mix), and gives the same bytes for
+        the same run. firstresult.
+        """
+
+    @_hookspec
+    def faber_archive_run(
+        self, run: RunRecord, bundle: ArchiveBundle, progress: ProgressCallback
+    ) -> ArchiveReceipt | None:
+        """Copy ``bundle`` to an archive, verify every object there (size and checksum), and return a
+        receipt saying where it is and whether it is verified.
+
+        Called by ``faber archive`` after ``faber_consolidate_run``. Broadcast: every archive backend
+        receives the bundle; the host records the archive in metadata, and removes local event files
+        (``--cleanup``), only when every receipt is verified. A backend that fails raises a
+        ``FaberError`` naming what failed, or returns a receipt with ``verified=False`` and ``error``;
+        calling it again with the same bundle must complete the archive. ``progress`` reports bytes
+        sent. Backends that do not archive return None.
+        """
+
+    @_hookspec(firstresult=True)
+    def faber_restore_run(self, run_ref: RunRef, destination: Path, progress: ProgressCallback) -> ArchiveBundle | None:
+        """Download the archived bundle of ``run_ref`` into the empty folder ``destination`` and return it.
+
+        Called by ``faber restore`` and before a run whose events were removed locally is resumed.
+        The backend checks each file's size and sha256 against the downloaded manifest and raises
+        ``IntegrityError`` on any mismatch; the host checks again and expands the bundle through
+        ``faber_import_run``. Return None when this backend does not hold the run. firstresult.
+        """
+
+    @_hookspec(firstresult=True)
+    def faber_import_run(self, bundle: ArchiveBundle) -> RunRecord | None:
+        """Expand a verified bundle into the record store: the event files, byte for byte as they were.
+
+        Called by ``faber restore`` after ``faber_restore_run``. The record store checks every count and
+        the digest of the event files against the manifest before the run becomes visible, and raises
+        ``IntegrityError`` (nothing changed) on a mismatch. It restores into a run whose events were
+        removed locally, or creates the run; it never replaces events that are there. firstresult.
+        """
+
+    @_hookspec(firstresult=True)
+    def faber_cleanup_run(self, run_id: str, manifest_sha256: str, dry_run: bool) -> RemovedEvents | None:
+        """Remove the run's local event files, keeping state.json, metadata.json and the manifest.
+
+        Called by ``faber archive --cleanup`` and ``faber cleanup`` only after every archive backend
+        verified the bundle named by ``manifest_sha256``. The record store proves, under the run's lock,
+        that its local bundle is that one and that expanding it gives back every local event file byte
+        for byte; otherwise it removes nothing and raises a ``FaberError`` saying why. With
+        ``dry_run`` it checks and reports without removing. firstresult.
+        """
+
+    @_hookspec
+    def faber_list_archived_runs(self, query: ArchiveQuery) -> list[ArchivedRun] | None:
+        """Return the runs this backend's archive holds that match ``query``, sorted by run id.
+
+        Called by ``faber runs list --archived``. Broadcast: the host merges every backend's list.
+        Backends that do not archive return None.
+        """
+
+    @_hookspec
+    def faber_archive_policy(self) -> ArchivePolicy | None:
+        """Say what to do when a run completes: consolidate, archive, clean up local events.
+
+        Called after a ``workflow_complete`` event is stored. Broadcast: the host consolidates if any
+        backend asks, archives if any asks, and cleans up only if every archive backend asks.
+        """
 
     # Integrity ---------------------------------------------------------------------------------------
 

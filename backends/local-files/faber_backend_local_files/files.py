@@ -18,13 +18,14 @@ _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @contextmanager
-def file_lock(path: str, *, shared: bool = False) -> Iterator[None]:
+def file_lock(path: str, *, shared: bool = False) -> Iterator[int]:
     """Hold an flock on ``path`` (created if needed) for the duration of the block: exclusive for
     writers, shared for readers that must not see a write in progress.
 
     flock locks belong to an open file description, so the lock excludes other processes and other
     threads of this process alike (each acquisition opens the file anew). The lock file is never
     deleted: deleting it is how the FABER reference let concurrent writers lock different inodes.
+    Yields the locked descriptor.
     """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
@@ -32,9 +33,19 @@ def file_lock(path: str, *, shared: bool = False) -> Iterator[None]:
         raise StorageError(f"cannot open lock file {path}: {problem.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield
+        yield fd
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def is_same_file(fd: int, path: str) -> bool:
+    """True when the open descriptor ``fd`` is the file now at ``path`` (not a replaced or removed one)."""
+    try:
+        current = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino)
 
 
 def read_bytes(path: str) -> bytes:
@@ -162,6 +173,38 @@ class RotatingFile:
                 raise
             RotatingFile._exchange_supported = False
             os.rename(buffer, self.path)
+
+
+def exchange_paths(first: str, second: str) -> bool:
+    """Swap two paths (files or folders) in one atomic step; False where the system cannot."""
+    try:
+        _exchange(first, second)
+    except OSError as problem:
+        if problem.errno in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+            return False
+        raise
+    return True
+
+
+def sync_filesystem(path: str) -> None:
+    """Make everything written to the filesystem holding ``path`` durable, in one call.
+
+    Used after writing thousands of files at once (a restore), where an fsync per file would cost a
+    disk flush each: Linux's syncfs flushes them together; elsewhere os.sync does.
+    """
+    try:
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 _renameat2: Callable[..., int] | None = None

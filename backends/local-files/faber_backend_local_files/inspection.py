@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from faber_hookspecs.errors import InvalidEvent
+from faber_hookspecs.errors import InvalidEvent, StorageError
 from faber_hookspecs.integrity import IntegrityProblem, ProblemCode, VerifyReport
 from faber_hookspecs.reducer import REDUCER_VERSION, initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId
@@ -55,6 +55,11 @@ def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[s
     folder = store.folder(run_id)
     metadata = store.load_metadata(run_id)
     stored_state = folder.read_state()
+    if folder.events_removed():
+        # Archived and cleaned up: state.json was verified with the bundle and is all there is here.
+        if stored_state is None:
+            raise StorageError(f"state.json of run {run_id} is missing and its events were archived; restore the run")
+        return metadata, stored_state, []
     counter = folder.read_next_id()
     if (
         stored_state is not None
@@ -75,7 +80,7 @@ def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[s
 def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
     """Every problem of the run's files; nothing is changed. Reads under a shared lock, so no
     writer of this store is half way through a commit while it looks."""
-    folder = store.folder(run_id)
+    folder = store.events_folder(run_id)  # a run archived and cleaned up here: restore it first
     with file_lock(folder.lock_file, shared=True):
         scan = scan_run(folder, run_id)
         if os.path.lexists(folder.pending_file):

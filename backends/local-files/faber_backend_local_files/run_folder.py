@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from faber_hookspecs.errors import StorageError
@@ -33,6 +33,7 @@ from .files import (
     RotatingFile,
     file_lock,
     fsync_directory,
+    is_same_file,
     overwrite_counter,
     read_bytes,
     replace_atomically,
@@ -61,15 +62,33 @@ class RunFolder:
         self.next_id_file = os.path.join(self.events_dir, ".next-id")
         self.lock_file = os.path.join(self.events_dir, ".lock")
         self.pending_file = os.path.join(self.events_dir, ".pending")
+        self.manifest_file = os.path.join(path, "archive", "manifest.json")
+        self.archive_lock_file = os.path.join(path, "archive", ".lock")
         self.file_mode = file_mode
         self.sync = sync
         self._state = RotatingFile(self.state_file, file_mode)
 
+    def events_removed(self) -> bool:
+        """True when the run's events were archived and removed here (its manifest stays)."""
+        return not os.path.isdir(self.events_dir) and os.path.isfile(self.manifest_file)
+
     # Locking and recovery ----------------------------------------------------------------------------
 
-    def lock(self) -> AbstractContextManager[None]:
-        """The run's exclusive lock (processes and threads): a context manager."""
-        return file_lock(self.lock_file)
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """The run's exclusive lock (processes and threads).
+
+        It is ``events/.lock`` while the events are here and ``archive/.lock`` once they were archived
+        and removed. A cleanup or a restore switches between the two while holding both, so a waiter
+        checks, once it holds a lock, that the file it locked is still the run's lock, and otherwise
+        takes the current one.
+        """
+        while True:
+            path = self.lock_file if os.path.isdir(self.events_dir) else self.archive_lock_file
+            with file_lock(path) as fd:
+                if is_same_file(fd, path) and os.path.isdir(self.events_dir) == (path == self.lock_file):
+                    yield
+                    return
 
     def recover(self) -> int | None:
         """Finish or drop a commit a killed writer left half done; call with the lock held.

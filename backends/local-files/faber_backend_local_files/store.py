@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound, StorageError
+from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunNotFound, StorageError
 from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for
 from faber_hookspecs.run_id import RunId, validate_slug
 from faber_hookspecs.validation import validate_event
@@ -60,18 +60,35 @@ class LocalRunStore:
         real = os.path.realpath(path)
         if real != os.path.join(real_root, run_id.org, run_id.project, run_id.uuid):
             raise InvalidRunId(f"run {run_id} resolves outside the runs folder ({real}); refusing to use it")
-        if must_exist:
-            try:
-                events = os.lstat(os.path.join(path, "events"))
-            except (FileNotFoundError, NotADirectoryError):
-                raise RunNotFound(f"no run {run_id} in {self.runs_dir}") from None
-            if not stat.S_ISDIR(events.st_mode):
-                what = "a symbolic link" if stat.S_ISLNK(events.st_mode) else "not a folder"
-                raise StorageError(
-                    f"the events folder of run {run_id} is {what}; faber refuses to use it "
-                    f"(it could lead out of the runs folder): {os.path.join(path, 'events')}"
-                )
-        return RunFolder(path, self.file_mode, self.sync)
+        folder = RunFolder(path, self.file_mode, self.sync)
+        if must_exist and not self._events_here(folder, run_id) and not folder.events_removed():
+            raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
+        return folder
+
+    def events_folder(self, run_id: RunId) -> RunFolder:
+        """The run's folder, insisting that its events are here (not archived and removed)."""
+        folder = self.folder(run_id, must_exist=False)
+        if not self._events_here(folder, run_id):
+            if folder.events_removed():
+                raise events_not_local(run_id)
+            raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
+        return folder
+
+    @staticmethod
+    def _events_here(folder: RunFolder, run_id: RunId) -> bool:
+        """True when the run's ``events`` folder exists; a symlink or a file in its place is refused
+        (it could lead out of the runs folder)."""
+        try:
+            events = os.lstat(folder.events_dir)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if not stat.S_ISDIR(events.st_mode):
+            what = "a symbolic link" if stat.S_ISLNK(events.st_mode) else "not a folder"
+            raise StorageError(
+                f"the events folder of run {run_id} is {what}; faber refuses to use it "
+                f"(it could lead out of the runs folder): {folder.events_dir}"
+            )
+        return True
 
     def create_run(self, metadata: Json) -> Json:
         """Create a run folder for ``metadata`` atomically: it appears complete or not at all."""
@@ -130,10 +147,12 @@ class LocalRunStore:
         unknown = draft.keys() - _DRAFT_FIELDS
         if unknown:
             raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
-        folder = self.folder(run_id)
+        folder = self.events_folder(run_id)
         key = str(run_id)
         cache_key = (get_ident(), key)
         with folder.lock():
+            if not os.path.isdir(folder.events_dir):  # cleaned up while we waited for the lock
+                raise events_not_local(run_id)
             folder.recover()
             event_id = folder.next_id()
             event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
@@ -166,7 +185,7 @@ class LocalRunStore:
 
     def iter_events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
         """The run's events after ``since_id``, in id order, streamed."""
-        yield from self.folder(run_id).iter_events(since_id)
+        yield from self.events_folder(run_id).iter_events(since_id)
 
     # State ------------------------------------------------------------------------------------------
 
@@ -187,7 +206,7 @@ class LocalRunStore:
             start = initial_state_for(metadata)
         except (KeyError, TypeError, ValueError) as problem:
             raise StorageError(f"metadata.json of run {run_id} lacks {problem}; see `faber runs verify`") from None
-        return replay(start, self.folder(run_id).iter_events(), run_id)
+        return replay(start, self.events_folder(run_id).iter_events(), run_id)
 
     def wrote_state(self, run_id: RunId, last_event_id: int) -> bool:
         """True when this store itself wrote the run's state through ``last_event_id`` (or later)."""
@@ -237,12 +256,16 @@ class LocalRunStore:
                 os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid), self.file_mode, self.sync
             )
             state = folder.read_state()
-            if state is None or not _is_current(state, -1) or state.get("run_id") != str(run_id):
+            if state is not None and _is_current(state, -1) and state.get("run_id") == str(run_id):
+                yield state
+            elif folder.events_removed():
+                if state is not None:
+                    yield state  # archived and cleaned up: state.json is all there is here
+            else:
                 try:
-                    state = self.reconstruct(run_id)
+                    yield self.reconstruct(run_id)
                 except (StorageError, RunNotFound, OSError, ValueError):
                     continue
-            yield state
 
     # Internals --------------------------------------------------------------------------------------
 
@@ -298,6 +321,14 @@ def replay(state: Json, events: Iterator[Json], run_id: RunId) -> Json:
                 f"{problem}); `faber runs verify` lists the damage and `faber runs repair` sets such files aside"
             ) from None
     return state
+
+
+def events_not_local(run_id: RunId) -> EventsNotLocal:
+    """The error for reading or writing the events of a run that was archived and cleaned up here."""
+    return EventsNotLocal(
+        f"the events of run {run_id} were archived and removed from this machine; "
+        f"`faber restore {run_id}` brings them back"
+    )
 
 
 def _is_current(state: Json | None, last_event_id: int) -> bool:

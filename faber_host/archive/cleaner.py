@@ -1,0 +1,74 @@
+"""``faber cleanup``: remove the local event files of runs whose archive is verified and old enough."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from faber_hookspecs.archive import RemovedEvents
+from faber_hookspecs.errors import FaberError, InvalidInput
+from faber_hookspecs.metadata import RunMetadata
+from faber_hookspecs.wire import utc_timestamp
+
+from .durations import age_days
+from .results import CleanupEntry, CleanupResult
+
+if TYPE_CHECKING:
+    from ..api import Faber
+
+
+def cleanup(
+    faber: Faber, runs: list[str] | None = None, *, older_than_days: float | None = None, dry_run: bool = False
+) -> CleanupResult:
+    """Remove local event files of the given runs (default: every local run) whose last event is older
+    than ``older_than_days`` (default: event_retention.local_days of gateway.json; no limit for runs
+    named explicitly) and whose archive is verified and holds exactly their events."""
+    if older_than_days is not None and older_than_days < 0:
+        raise InvalidInput("--older-than must not be negative")
+    days = older_than_days
+    if days is None:
+        days = 0.0 if runs else float(faber.gateway.config.event_retention.local_days)
+    run_ids = [str(faber.resolve(ref)) for ref in runs] if runs else [s.run_id for s in faber.list_runs()]
+    now = datetime.now(UTC)
+    result = CleanupResult(older_than_days=days, dry_run=dry_run)
+    for run_id in run_ids:
+        result.entries.append(_clean_one(faber, run_id, days, now, dry_run))
+    return result
+
+
+def _clean_one(faber: Faber, run_id: str, days: float, now: datetime, dry_run: bool) -> CleanupEntry:
+    try:
+        record = faber.run(run_id)
+    except FaberError as problem:
+        return CleanupEntry(run_id=run_id, action="failed", reason=str(problem))
+    state, archive = record.state, record.metadata.archive
+    if not record.events_local:
+        return CleanupEntry(run_id=run_id, action="skipped", reason="its events were removed already")
+    if archive is None:
+        return CleanupEntry(run_id=run_id, action="skipped", reason="not archived (faber archive RUN)")
+    age = age_days(state.updated_at or state.completed_at or state.created_at, now)
+    if age is None or age < days:
+        shown = "unknown" if age is None else f"{age:.1f} days"
+        return CleanupEntry(run_id=run_id, action="skipped", reason=f"last event {shown} ago, within {days:g} days")
+    if archive.last_event_id != state.last_event_id:
+        return CleanupEntry(
+            run_id=run_id, action="skipped",
+            reason=f"{state.last_event_id - (archive.last_event_id or 0)} events since it was archived; "
+            "archive it again",
+        )
+    try:
+        removed: RemovedEvents = faber.gateway.ask(
+            "faber_cleanup_run", run_id=run_id, manifest_sha256=archive.manifest_sha256, dry_run=dry_run
+        )
+    except FaberError as problem:
+        return CleanupEntry(run_id=run_id, action="failed", reason=str(problem))
+    if not dry_run:
+        stamped = archive.model_copy(update={"events_removed_at": utc_timestamp()})
+
+        def update(metadata: RunMetadata) -> RunMetadata:
+            return metadata.model_copy(update={"archive": stamped})
+
+        faber.gateway.ask("faber_update_metadata", run_id=run_id, update=update)
+    return CleanupEntry(
+        run_id=run_id, action="would_remove" if dry_run else "removed", files=removed.files, bytes=removed.bytes
+    )

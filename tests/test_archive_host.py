@@ -1,0 +1,244 @@
+"""The host's archive rules, with archive backends made for the test: consolidate, archive only what is
+verified by every backend, clean up only then, restore through the checks; and the CLI's errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from conftest import Cli, assert_one_line_error, clean_environ
+from faber_backend_local_files.run_folder import event_file_name
+from faber_hookspecs import hookimpl
+from faber_hookspecs.archive import (
+    ArchiveBundle,
+    ArchivedObject,
+    ArchiveManifest,
+    ArchiveReceipt,
+    RunRef,
+)
+from faber_hookspecs.errors import ArchiveError, ConfigError, IntegrityError, RunInProgress
+from faber_hookspecs.wire import utc_timestamp
+
+from faber_host.api import Faber
+from faber_host.archive import ArchiveIncomplete
+from faber_host.gateway import Gateway
+from faber_host.gateway.plugins import discover_backends
+from faber_host.project import Project
+
+
+class FolderArchive:
+    """An archive backend that keeps bundles in a folder: small, but verified like a real one."""
+
+    config_model = None
+    store: ClassVar[Path]
+
+    def __init__(self, config: dict[str, Any], context: object) -> None:
+        pass
+
+    @hookimpl
+    def faber_archive_run(self, run: Any, bundle: ArchiveBundle, progress: Any) -> ArchiveReceipt:
+        target = self.store / bundle.run_id
+        target.mkdir(parents=True, exist_ok=True)
+        objects = []
+        for entry in bundle.files():
+            shutil.copyfile(bundle.path(entry.name), target / entry.name)
+            data = (target / entry.name).read_bytes()
+            verified = hashlib.sha256(data).hexdigest() == entry.sha256
+            objects.append(ArchivedObject(name=entry.name, key=str(target / entry.name), size=len(data),
+                                          sha256=entry.sha256, verified=verified))
+            progress(entry.name, entry.size, entry.size)
+        return ArchiveReceipt(backend="folder", run_id=bundle.run_id, url=f"file://{target}/",
+                              manifest_sha256=bundle.manifest_sha256, objects=objects,
+                              verified=all(o.verified for o in objects), archived_at=utc_timestamp())
+
+    @hookimpl
+    def faber_restore_run(self, run_ref: RunRef, destination: Path, progress: Any) -> ArchiveBundle | None:
+        source = self.store / run_ref.run_id
+        if not source.is_dir():
+            return None
+        for path in source.iterdir():
+            shutil.copyfile(path, destination / path.name)
+        data = (destination / "manifest.json").read_bytes()
+        return ArchiveBundle(run_id=run_ref.run_id, directory=destination,
+                             manifest=ArchiveManifest.model_validate_json(data),
+                             manifest_sha256=hashlib.sha256(data).hexdigest(), manifest_size=len(data),
+                             source_backend="folder", source_url=f"file://{source}/")
+
+
+class UnverifiedArchive(FolderArchive):
+    """Copies the bundle but cannot verify it."""
+
+    @hookimpl
+    def faber_archive_run(self, run: Any, bundle: ArchiveBundle, progress: Any) -> ArchiveReceipt:
+        receipt = super().faber_archive_run(run, bundle, progress)
+        return receipt.model_copy(update={"verified": False, "error": "the checksum did not match"})
+
+
+class CrashingArchive(FolderArchive):
+    """A backend with a bug."""
+
+    @hookimpl
+    def faber_archive_run(self, run: Any, bundle: ArchiveBundle, progress: Any) -> ArchiveReceipt:
+        raise KeyError("oops")
+
+
+def open_with(project_dir: Path, tmp_path: Path, **archives: str) -> Faber:
+    FolderArchive.store = tmp_path / "archive-store"
+    gateway_file = project_dir / ".fractary" / "plugins" / "faber" / "gateway.json"
+    gateway = json.loads(gateway_file.read_text())
+    gateway["backends"]["local_files"]["config"]["sync_writes"] = False
+    for name in archives:
+        gateway["backends"][name] = {"enabled": True}
+    gateway_file.write_text(json.dumps(gateway))
+    available = dict(discover_backends())
+    available.update({name: EntryPoint(name=name, value=f"{__name__}:{target}", group="faber.backends")
+                      for name, target in archives.items()})
+    project = Project(project_dir, clean_environ())
+    return Faber(project, Gateway.open(project, available))
+
+
+def finished_run(faber: Faber, events: int = 5) -> str:
+    run_id = faber.new_run("42").run_id
+    faber.emit(run_id, "workflow_start")
+    for index in range(events - 2):
+        faber.emit(run_id, "checkpoint", message=f"{index}")
+    faber.emit(run_id, "workflow_complete")
+    return run_id
+
+
+def events_of(faber: Faber, run_id: str) -> dict[str, bytes]:
+    folder = Path(faber.run(run_id).location) / "events"
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name[0].isdigit()}
+
+
+def test_archive_cleanup_and_restore_through_the_hooks(project_dir: Path, tmp_path: Path) -> None:
+    faber = open_with(project_dir, tmp_path, folder="FolderArchive")
+    run_id = finished_run(faber)
+    original = events_of(faber, run_id)
+    progress: list[str] = []
+    result = faber.archive_run(run_id, cleanup=True, progress=lambda what, done, total: progress.append(what))
+    assert result.archived and result.cleanup is not None and result.cleanup.files == 5
+    assert progress == ["events.jsonl", "state.json", "metadata.json", "manifest.json"]
+    record = faber.run(run_id)
+    assert record.events_local is False
+    assert record.metadata.archive is not None and record.metadata.archive.manifest_sha256 == result.manifest_sha256
+    assert record.metadata.archive.locations[0].backend == "folder"
+    assert [state.run_id for state in faber.list_runs()] == [run_id]
+    restored = faber.restore_run(run_id)
+    assert restored.event_count == 5 and events_of(faber, run_id) == original
+    assert faber.run(run_id).metadata.archive.restored_at is not None  # type: ignore[union-attr]
+    assert faber.archive_run(run_id, cleanup=True).archived
+
+
+@pytest.mark.parametrize(("backends", "reason"), [
+    ({"folder": "FolderArchive", "flaky": "UnverifiedArchive"}, "flaky: the checksum did not match"),
+    ({"folder": "FolderArchive", "buggy": "CrashingArchive"}, "buggy: KeyError: 'oops'"),
+])
+def test_nothing_is_removed_unless_every_backend_verified(
+    project_dir: Path, tmp_path: Path, backends: dict[str, str], reason: str
+) -> None:
+    faber = open_with(project_dir, tmp_path, **backends)
+    run_id = finished_run(faber)
+    original = events_of(faber, run_id)
+    with pytest.raises(ArchiveIncomplete) as failure:
+        faber.archive_run(run_id, cleanup=True)
+    assert reason in str(failure.value) and "nothing local was removed" in str(failure.value)
+    receipts = {r.backend: r.verified for r in failure.value.result.receipts}
+    assert receipts == {"folder": True, next(name for name in backends if name != "folder"): False}
+    assert events_of(faber, run_id) == original
+    assert faber.run(run_id).metadata.archive is None
+    assert faber.cleanup_runs([run_id]).entries[0].reason == "not archived (faber archive RUN)"
+
+
+def test_a_run_in_progress_needs_force(project_dir: Path, tmp_path: Path) -> None:
+    faber = open_with(project_dir, tmp_path, folder="FolderArchive")
+    run_id = faber.new_run("1").run_id
+    faber.emit(run_id, "workflow_start")
+    with pytest.raises(RunInProgress, match="--force"):
+        faber.archive_run(run_id)
+    assert faber.archive_run(run_id, force=True).archived
+
+
+def test_restore_refuses_a_bundle_that_does_not_match_its_manifest(project_dir: Path, tmp_path: Path) -> None:
+    faber = open_with(project_dir, tmp_path, folder="FolderArchive")
+    run_id = finished_run(faber)
+    faber.archive_run(run_id, cleanup=True)
+    stored = FolderArchive.store / run_id / "state.json"
+    stored.write_bytes(stored.read_bytes().replace(b"completed", b"failed!!!"))
+    with pytest.raises(IntegrityError, match=r"state.json does not match its sha256"):
+        faber.restore_run(run_id)
+    assert faber.run(run_id).events_local is False
+    assert list((project_dir / ".fractary" / "plugins" / "faber").glob(".restore-*")) == []
+
+
+def test_archive_on_complete_through_the_policy_hook(project_dir: Path, tmp_path: Path) -> None:
+    class Policy(FolderArchive):
+        @hookimpl
+        def faber_archive_policy(self) -> Any:
+            from faber_hookspecs.archive import ArchivePolicy
+
+            return ArchivePolicy(backend="folder", archive_on_complete=True, cleanup_local_after_archive=True)
+
+    globals()["PolicyArchive"] = Policy
+    faber = open_with(project_dir, tmp_path, folder="PolicyArchive")
+    run_id = faber.new_run("1").run_id
+    result = faber.emit(run_id, "workflow_complete")
+    assert result.warnings == []
+    assert faber.run(run_id).events_local is False
+
+
+# Without an archive backend -------------------------------------------------------------------------
+
+
+def test_consolidate_from_the_cli(cli: Cli, faber: Faber) -> None:
+    run_id = faber.new_run("1").run_id
+    for _ in range(12):
+        faber.emit(run_id, "checkpoint")
+    result = json.loads(cli.ok("consolidate", run_id, "--json"))
+    manifest = result["manifest"]
+    assert (manifest["event_count"], manifest["first_event_id"], manifest["last_event_id"]) == (12, 1, 12)
+    folder = Path(result["directory"])
+    first = {p.name: p.read_bytes() for p in folder.iterdir()}
+    text = cli.ok("consolidate", run_id.split("/")[-1][:8])
+    assert "12 events (ids 1..12)" in text and result["manifest_sha256"] in text
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == first
+    lines = (folder / "events.jsonl").read_bytes().splitlines()
+    names = sorted((p.name for p in (folder.parent / "events").iterdir() if p.name[0].isdigit()),
+                   key=lambda name: int(name.split("-")[0]))
+    assert [event_file_name(json.loads(line)["event_id"], json.loads(line)["type"]) for line in lines] == names
+
+
+def test_archive_commands_need_an_archive_backend(cli: Cli, faber: Faber) -> None:
+    run_id = faber.new_run("1").run_id
+    faber.emit(run_id, "workflow_complete")
+    unknown = "acme/widget-service/0b0e1c9a-5a7e-4c1d-9f0e-2b7d3c4e5f60"
+    for args in (("archive", run_id), ("restore", unknown), ("runs", "list", "--archived")):
+        line = assert_one_line_error(cli(*args), 2)
+        assert "no archive backend is enabled" in line and "faber-backend-s3" in line
+    with pytest.raises(ConfigError):
+        faber.archive_run(run_id)
+
+
+def test_cleanup_without_archives_keeps_everything(cli: Cli, faber: Faber) -> None:
+    run_id = faber.new_run("1").run_id
+    faber.emit(run_id, "workflow_complete")
+    report = json.loads(cli.ok("cleanup", "--older-than", "0d", "--json"))
+    assert report["entries"] == [{"run_id": run_id, "action": "skipped", "reason": "not archived (faber archive RUN)",
+                                  "files": 0, "bytes": 0}]
+    assert assert_one_line_error(cli("cleanup", "--older-than", "-3d"), 2).startswith("faber: error: invalid age")
+    assert "invalid age" in assert_one_line_error(cli("cleanup", "--older-than", "3 weeks"), 2)
+    assert assert_one_line_error(cli("consolidate", "nope"), 2)
+
+
+def test_the_manifest_schema_is_published(cli: Cli) -> None:
+    schema = json.loads(cli.ok("schema", "archive-manifest"))
+    assert schema["title"] == "FABER archive manifest" and "event_files_sha256" in schema["properties"]
+
+
+def test_an_archive_error_is_a_runtime_failure() -> None:
+    assert ArchiveError.exit_code == 1 and IntegrityError.exit_code == 1 and RunInProgress.exit_code == 2
