@@ -44,5 +44,10 @@ type: setup
 	$(PY) -m mypy hookspecs/faber_hookspecs faber_host backends/local-files/faber_backend_local_files \
 		backends/helm/faber_backend_helm contrib/backend-jsonl-mirror/faber_jsonl_mirror
 
+# The benchmark table (docs/performance.md); pass flags with BENCH_ARGS="--events 1000000".
+bench: setup
+	$(PY) -m compileall -q faber_host hookspecs/faber_hookspecs backends  # edited sources would run uncompiled
+	$(PY) -m bench $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .tox .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tox .pytest_cache .mypy_cache .ruff_cache bench/.work

@@ -17,7 +17,6 @@ says what to do.
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 from collections.abc import Iterator, Mapping
@@ -27,19 +26,16 @@ from typing import TYPE_CHECKING, Any
 from faber_hookspecs.archive import ArchivedRun, ArchiveQuery, ProgressCallback, no_progress
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import (
-    AmbiguousRun,
     ArchiveError,
     ConfigError,
     InvalidEvent,
     InvalidInput,
-    InvalidRunId,
-    RunNotFound,
 )
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord
 from faber_hookspecs.reports import FlushReport
-from faber_hookspecs.run_id import RunId, is_uuid_prefix, validate_slug
+from faber_hookspecs.run_id import RunId, validate_slug
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
 from pydantic import ValidationError
@@ -47,6 +43,7 @@ from pydantic import ValidationError
 from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
 from .gateway import Gateway
 from .project import Project, git_environment
+from .run_ref import current_user, resolve_run_ref
 from .safety.limits import show_key
 
 if TYPE_CHECKING:  # the run commands load these when called; every other command stays lighter
@@ -88,36 +85,10 @@ class Faber:
     def resolve(self, ref: str) -> RunId:
         """A run named by its full id, its uuid, or a unique uuid prefix of at least 8 characters
         (optionally after ``org/project/``)."""
-        if not isinstance(ref, str) or not ref.strip():
-            raise InvalidRunId("a run id is required")
-        ref = ref.strip()
-        parts = ref.split("/")
-        if len(parts) == 3:
-            org, project, tail = parts
-            validate_slug(org, "org")
-            validate_slug(project, "project")
-            try:
-                return RunId.parse(ref)
-            except InvalidRunId:
-                if not is_uuid_prefix(tail):
-                    raise
-            candidates = [c for c in self._find(tail) if c.startswith(f"{org}/{project}/")]
-        elif len(parts) == 1 and is_uuid_prefix(ref):
-            candidates = self._find(ref)
-        else:
-            raise InvalidRunId(
-                f"cannot read {ref[:80]!r} as a run: give org/project/uuid, a uuid, or at least the "
-                "first 8 characters of one"
-            )
-        if not candidates:
-            raise RunNotFound(f"no run matches {ref!r}; `faber runs list` shows the runs")
-        if len(candidates) > 1:
-            shown = ", ".join(sorted(candidates)[:10])
-            raise AmbiguousRun(f"{ref!r} matches {len(candidates)} runs: {shown}; give more characters")
-        return RunId.parse(candidates[0])
+        return resolve_run_ref(ref, self._find)
 
     def _find(self, prefix: str) -> list[str]:
-        return list(self.gateway.ask("faber_find_runs", uuid_prefix=prefix.lower()))
+        return list(self.gateway.ask("faber_find_runs", uuid_prefix=prefix))
 
     # Runs -------------------------------------------------------------------------------------------
 
@@ -579,14 +550,6 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(name, str) or not re.fullmatch(PARAM_NAME_PATTERN, name):
             raise InvalidInput(f"invalid parameter name {str(name)[:64]!r}: use letters, digits and '_'")
     return dict(params)
-
-
-def current_user() -> str | None:
-    """The user name recorded in events and metadata."""
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return None
 
 
 def _first_error(problem: ValidationError) -> str:

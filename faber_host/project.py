@@ -19,6 +19,8 @@ from typing import Any
 from faber_hookspecs.errors import ConfigError, InvalidRunId
 from faber_hookspecs.run_id import slugify, validate_slug
 
+from .project_root import find_project_root
+
 FABER_DIR = Path(".fractary") / "plugins" / "faber"
 DEFAULT_ORG = "local"
 """The org of a project that has no config, no git remote and so nothing better to go by."""
@@ -51,20 +53,7 @@ class Project:
     def find(cls, root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Project:
         """The project named by ``root`` or FABER_ROOT, else the nearest one above the current folder."""
         environ = dict(os.environ) if environ is None else environ
-        named = root or environ.get("FABER_ROOT")
-        if named:
-            path = Path(named).expanduser().resolve()
-            if not (path / FABER_DIR).is_dir():
-                raise ConfigError(f"{path} is not a FABER project (no {FABER_DIR}); run `faber init` there")
-            return cls(path, environ)
-        start = Path.cwd().resolve()
-        for folder in (start, *start.parents):
-            if (folder / FABER_DIR).is_dir():
-                return cls(folder, environ)
-        raise ConfigError(
-            f"no FABER project in {start} or above it (looked for {FABER_DIR}); "
-            "run `faber init`, or pass --root / set FABER_ROOT"
-        )
+        return cls(Path(find_project_root(os.fspath(root) if root else None, environ)), environ)
 
     def read_config(self) -> dict[str, Any]:
         """config.json as a JSON object ({} when absent). Unknown keys are the FABER plugin's own."""

@@ -64,7 +64,8 @@ def test_an_invalid_gateway_json(faber_project: TestProject) -> None:
 
 
 def test_every_broken_backend_is_named_and_the_others_still_load(faber_project: TestProject) -> None:
-    faber_project.enable("s3_archive", {"bucket": "b"})  # enabled, not installed here
+    faber_project.enable("carrier_pigeon", {})  # enabled, installed nowhere
+    faber_project.enable("s3_archive", {"bucket": "B"})  # installed, with a bucket name S3 would refuse
     faber_project.enable("explodes", backend=ExplodesOnStart)
     faber_project.enable("quiet", backend=Quiet)
     faber_project.enable("picky", {"pathh": "typo"}, backend=Quiet)
@@ -73,8 +74,10 @@ def test_every_broken_backend_is_named_and_the_others_still_load(faber_project: 
     found = {(c["area"], c["name"]): c for c in result.json()["checks"]}
     assert found[("local_files", "loads")]["verdict"] == "ok"
     assert found[("quiet", "loads")]["verdict"] == "ok"
+    assert found[("carrier_pigeon", "loads")]["verdict"] == "fail"
+    assert "not installed" in found[("carrier_pigeon", "loads")]["detail"]
     assert found[("s3_archive", "loads")]["verdict"] == "fail"
-    assert "pip install faber-backend-s3" in found[("s3_archive", "loads")]["detail"]
+    assert "backends.s3_archive.config.bucket" in found[("s3_archive", "loads")]["detail"]
     assert "failed to start: RuntimeError: cannot reach the license server" in found[("explodes", "loads")]["detail"]
     assert "backends.picky.config.pathh: unknown key" in found[("picky", "loads")]["detail"]
     assert not any(name == "runs folder writable" for _, name in found), "health checks wait for a clean load"

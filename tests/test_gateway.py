@@ -180,3 +180,10 @@ def test_each_gateway_has_its_own_manager(project_dir: Path) -> None:
     first, second = Gateway.open(project), Gateway.open(project)
     assert first.manager is not second.manager
     assert isinstance(first.config, GatewayConfig)
+
+
+def test_a_known_backend_that_is_not_installed_names_its_distribution(project_dir: Path) -> None:
+    project = enable(project_dir, "s3_archive")
+    without_s3 = {name: ep for name, ep in discover_backends().items() if name != "s3_archive"}
+    with pytest.raises(BackendError, match="pip install faber-backend-s3"):
+        Gateway.open(project, without_s3)

@@ -15,6 +15,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``faber`` with ``argv`` (default: the process's arguments); return the exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("FABER_DEBUG") == "1"
+    # (_FABER_COMPLETE asks click for shell completions instead of running the command.)
+    if "emit" in args and not debug and "_FABER_COMPLETE" not in os.environ:
+        from .one_shot_emit import try_emit  # the step-by-step command, without loading typer
+
+        code = try_emit(args, os.environ)
+        if code is not None:
+            return code
     from .runner import run_cli
 
     return run_cli(args, debug)

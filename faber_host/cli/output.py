@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any
+
+from faber_hookspecs.wire import indented_json
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot emit avoids it)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
 
 
 def fail(message: str, code: int) -> int:
@@ -21,11 +25,13 @@ def warn(message: str) -> None:
 
 def print_json(document: Any) -> None:
     """A JSON document, indented."""
-    print(json.dumps(document, indent=2, ensure_ascii=False))
+    print(indented_json(document))
 
 
 def print_json_line(document: Any) -> None:
     """A JSON document on one line (JSON Lines)."""
+    import json
+
     print(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
 
 

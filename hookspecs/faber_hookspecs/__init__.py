@@ -9,7 +9,8 @@ path can use the catalogue, the reducer and the validator without paying for pyd
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the CLI milliseconds)
 
 _LAZY = {
     "hookimpl": ".markers",
@@ -61,6 +62,8 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # the names __getattr__ serves, re-exported for type checkers
+    from typing import Any
+
     from .archive import ArchiveBundle as ArchiveBundle
     from .archive import ArchivedRun as ArchivedRun
     from .archive import ArchiveManifest as ArchiveManifest

@@ -6,7 +6,9 @@ the fastjsonschema package on the CLI's emit path.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class JsonSchemaValueException(ValueError):

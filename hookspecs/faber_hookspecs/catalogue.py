@@ -7,8 +7,21 @@ under a vendor namespace (``x-<vendor>.<name>``) without touching this file.
 
 from __future__ import annotations
 
-import re
-from typing import NamedTuple
+from . import patterns
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class _EventTypeFields(NamedTuple):
+        name: str
+        category: str
+        description: str
+        requires: tuple[str, ...] = ()
+else:
+    from collections import namedtuple
+
+    _EventTypeFields = namedtuple("_EventTypeFields", "name category description requires", defaults=((),))
 
 PHASES: tuple[str, ...] = ("frame", "architect", "build", "evaluate", "release")
 """The five FABER phases, in workflow order."""
@@ -16,16 +29,13 @@ PHASES: tuple[str, ...] = ("frame", "architect", "build", "evaluate", "release")
 _NAME = r"[a-z0-9](?:[a-z0-9_]*[a-z0-9])?"
 VENDOR_TYPE_PATTERN = rf"x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.{_NAME}(?:\.{_NAME})*"
 VENDOR_TYPE_MAX_LENGTH = 64
-_VENDOR_TYPE_RE = re.compile(VENDOR_TYPE_PATTERN)
+# Matched by patterns.vendor_type, which a test holds to this pattern.
 
 
-class EventType(NamedTuple):
+class EventType(_EventTypeFields):
     """One catalogue entry: the type's name, its category, what it means and what it requires."""
 
-    name: str
-    category: str
-    description: str
-    requires: tuple[str, ...] = ()
+    __slots__ = ()
 
 
 def _entry(name: str, category: str, description: str, *requires: str) -> EventType:
@@ -97,7 +107,7 @@ for _name in EVENT_TYPES:  # the naming rules the issue states, checked once at 
 
 def is_vendor_type(name: str) -> bool:
     """True for a third party's namespaced type, such as ``x-acme.deploy_start``."""
-    return len(name) <= VENDOR_TYPE_MAX_LENGTH and _VENDOR_TYPE_RE.fullmatch(name) is not None
+    return len(name) <= VENDOR_TYPE_MAX_LENGTH and patterns.vendor_type(name)
 
 
 def is_known_type(name: str) -> bool:

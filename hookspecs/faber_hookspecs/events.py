@@ -14,13 +14,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 
 from .catalogue import EVENT_TYPES, PHASES, VENDOR_TYPE_PATTERN, is_known_type, required_fields
 from .run_id import RUN_ID_PATTERN
-from .wire import TIMESTAMP_PATTERN, canonical_event
+from .wire import STATUS_PATTERN, STEP_PATTERN, TIMESTAMP_PATTERN, canonical_event
 
 Phase = Literal["frame", "architect", "build", "evaluate", "release"]
 assert PHASES == Phase.__args__  # type: ignore[attr-defined]
 
-STEP_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-STATUS_PATTERN = r"[a-z][a-z0-9_]*"
 SHORT_TEXT = 256
 LONG_TEXT = 65536
 

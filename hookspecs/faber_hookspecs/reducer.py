@@ -11,10 +11,15 @@ critical section as the event it stores, and a backend never imports the host.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from .catalogue import PHASES
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    State = dict[str, Any]
+    EventJson = dict[str, Any]
 
 WORKFLOW_VERSION = "2.1"
 REDUCER_VERSION = 2
@@ -25,8 +30,6 @@ MAX_ERRORS_KEPT = 50
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
-State = dict[str, Any]
-EventJson = dict[str, Any]
 
 
 def initial_state(

@@ -7,10 +7,21 @@ This module imports nothing heavy: the CLI's emit path uses it.
 
 from __future__ import annotations
 
-import re
-from typing import NamedTuple
-
+from . import patterns
 from .errors import InvalidRunId
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class _RunIdFields(NamedTuple):
+        org: str
+        project: str
+        uuid: str
+else:
+    from collections import namedtuple
+
+    _RunIdFields = namedtuple("_RunIdFields", "org project uuid")
 
 SLUG_MAX_LENGTH = 64
 SLUG_PATTERN = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
@@ -18,17 +29,15 @@ UUID4_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 RUN_ID_PATTERN = rf"{SLUG_PATTERN}/{SLUG_PATTERN}/{UUID4_PATTERN}"
 MIN_PREFIX_LENGTH = 8
 
-_SLUG_RE = re.compile(SLUG_PATTERN)
-_UUID4_RE = re.compile(UUID4_PATTERN)
-_PREFIX_RE = re.compile(r"[0-9a-f-]+")
+PREFIX_PATTERN = r"[0-9a-f-]+"
+# Matched by patterns.slug, .uuid4 and .uuid_prefix, which a test holds to these patterns (no re module
+# on the CLI's one-shot emit path).
 
 
-class RunId(NamedTuple):
-    """A validated run id. ``str(run_id)`` is the canonical ``org/project/uuid`` form."""
+class RunId(_RunIdFields):
+    """A validated run id (org, project, uuid). ``str(run_id)`` is the canonical ``org/project/uuid`` form."""
 
-    org: str
-    project: str
-    uuid: str
+    __slots__ = ()
 
     def __str__(self) -> str:
         return f"{self.org}/{self.project}/{self.uuid}"
@@ -66,7 +75,7 @@ def validate_slug(value: str, what: str) -> str:
         raise InvalidRunId(f"{what} must not be empty")
     if len(value) > SLUG_MAX_LENGTH:
         raise InvalidRunId(f"{what} {_show(value)} is longer than {SLUG_MAX_LENGTH} characters")
-    if not _SLUG_RE.fullmatch(value):
+    if not patterns.slug(value):
         raise InvalidRunId(
             f"invalid {what} {_show(value)}: use lowercase letters, digits, '-' and '_', "
             "starting and ending with a letter or digit"
@@ -76,7 +85,7 @@ def validate_slug(value: str, what: str) -> str:
 
 def validate_uuid(value: str) -> str:
     """Check a canonical, lowercase uuid4."""
-    if not isinstance(value, str) or not _UUID4_RE.fullmatch(value):
+    if not isinstance(value, str) or not patterns.uuid4(value):
         raise InvalidRunId(f"invalid run uuid {_show(value)}: expected a lowercase canonical uuid4")
     return value
 
@@ -84,12 +93,14 @@ def validate_uuid(value: str) -> str:
 def is_uuid_prefix(text: str) -> bool:
     """True when ``text`` can name a run by a uuid prefix (at least 8 characters of a uuid)."""
     return (
-        len(text) >= MIN_PREFIX_LENGTH and len(text) <= 36 and _PREFIX_RE.fullmatch(text) is not None
+        len(text) >= MIN_PREFIX_LENGTH and len(text) <= 36 and patterns.uuid_prefix(text)
     )
 
 
 def slugify(text: str) -> str:
     """Turn a folder or repository name into a valid slug ('Widget Service' -> 'widget-service')."""
+    import re
+
     slug = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
     slug = re.sub(r"-{2,}", "-", slug)[:SLUG_MAX_LENGTH].strip("-_")
     return slug

@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .events import STEP_PATTERN, Phase
+from .events import Phase
 from .metadata import WorkflowFingerprint
+from .wire import STEP_PATTERN
 
 __all__ = [  # WorkflowFingerprint lives in metadata.py (every command loads it); it belongs here too
     "Autonomy", "PhaseDefinition", "ResolvedPhase", "ResolvedStep", "ResolvedWorkflow", "StepDefinition",

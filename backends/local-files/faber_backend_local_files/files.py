@@ -9,33 +9,51 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 from faber_hookspecs.errors import StorageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-@contextmanager
-def file_lock(path: str, *, shared: bool = False) -> Iterator[int]:
-    """Hold an flock on ``path`` (created if needed) for the duration of the block: exclusive for
-    writers, shared for readers that must not see a write in progress.
+def file_lock(path: str, *, shared: bool = False) -> FileLock:
+    """Hold an flock on ``path`` (created if needed) for the duration of a ``with`` block: exclusive
+    for writers, shared for readers that must not see a write in progress.
 
     flock locks belong to an open file description, so the lock excludes other processes and other
     threads of this process alike (each acquisition opens the file anew). The lock file is never
     deleted: deleting it is how the FABER reference let concurrent writers lock different inodes.
     Yields the locked descriptor.
     """
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
-    except OSError as problem:
-        raise StorageError(f"cannot open lock file {path}: {problem.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield fd
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+    return FileLock(path, shared)
+
+
+class FileLock:
+    """The context manager ``file_lock`` returns (a class, not contextlib: the CLI's one-shot emit
+    does not import contextlib)."""
+
+    def __init__(self, path: str, shared: bool) -> None:
+        self.path = path
+        self.shared = shared
+        self.fd = -1
+
+    def __enter__(self) -> int:
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+        except OSError as problem:
+            raise StorageError(f"cannot open lock file {self.path}: {problem.strerror}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        return self.fd
+
+    def __exit__(self, *_exc_info: object) -> None:
+        os.close(self.fd)  # closing the descriptor releases the lock
 
 
 def is_same_file(fd: int, path: str) -> bool:
@@ -140,11 +158,14 @@ class RotatingFile:
     _exchange_supported: bool | None = None  # decided once per process, on first use
     BUFFERS = 2
 
-    def __init__(self, path: str, mode: int) -> None:
+    def __init__(self, path: str, mode: int, *, one_shot: bool = False) -> None:
         self.path = path
         directory, name = os.path.split(path)
         self.buffers = [os.path.join(directory, f".{name}.swap{index}") for index in range(self.BUFFERS)]
         self.mode = mode
+        # A one-shot process writes once: loading ctypes for renameat2 would cost it more than the
+        # write, so it reaches the same end state with a link and two renames instead.
+        self._exchange = _exchange_by_renames if one_shot else _exchange
 
     def write(self, data: bytes, generation: int) -> None:
         """Make ``data`` the file's content, atomically (not fsynced: it is a cache)."""
@@ -161,11 +182,12 @@ class RotatingFile:
             fd = os.open(buffer, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, self.mode)
         try:
             _pwrite_all(fd, data)  # a short write (a full disk) raises here, before any exchange
-            os.ftruncate(fd, len(data))
+            if os.fstat(fd).st_size > len(data):  # truncating to the same size still costs a journal entry
+                os.ftruncate(fd, len(data))
         finally:
             os.close(fd)
         try:
-            _exchange(buffer, self.path)
+            self._exchange(buffer, self.path)
         except FileNotFoundError:
             os.rename(buffer, self.path)  # the first write: nothing to exchange with yet
         except OSError as problem:
@@ -220,6 +242,20 @@ def _exchange(first: str, second: str) -> None:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code), first)
     RotatingFile._exchange_supported = True
+
+
+def _exchange_by_renames(buffer: str, path: str) -> None:
+    """What ``_exchange(buffer, path)`` leaves behind (``path``'s inode under ``buffer`` and the other
+    way round), without renameat2: readers of ``path`` still see one whole version or the other, since
+    the rename onto it is atomic. Called under the run's lock, so no other writer interleaves."""
+    spare = buffer + ".old"
+    try:
+        os.unlink(spare)  # left by a writer killed between the two renames
+    except FileNotFoundError:
+        pass
+    os.link(path, spare)  # FileNotFoundError on the first write, as from _exchange
+    os.rename(buffer, path)
+    os.rename(spare, buffer)
 
 
 def _load_renameat2() -> Callable[..., int]:

@@ -31,9 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .inspection import inspect_run, verify_run
 from .repair import repair_run
-from .store import LocalRunStore
-
-DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
+from .store import DEFAULT_BASE_PATH, LocalRunStore, runs_path
 
 
 class LocalFilesConfig(BaseModel):
@@ -49,8 +47,7 @@ class LocalFilesConfig(BaseModel):
 
 def runs_dir_for(config: LocalFilesConfig, context: BackendContext) -> Path:
     """The runs folder: FABER_RUNS_PATH, else ``base_path`` under the project root."""
-    override = context.environ.get("FABER_RUNS_PATH")
-    return Path(override) if override else context.root / config.base_path
+    return Path(runs_path(config.base_path, os.fspath(context.root), context.environ))
 
 
 class LocalFilesBackend:
@@ -145,7 +142,7 @@ class LocalFilesBackend:
 
     @hookimpl(trylast=True)
     def faber_find_runs(self, uuid_prefix: str) -> list[str]:
-        return [str(run_id) for run_id in self.store.run_ids() if run_id.uuid.startswith(uuid_prefix)]
+        return self.store.find_runs(uuid_prefix)
 
     # Operations --------------------------------------------------------------------------------------
 

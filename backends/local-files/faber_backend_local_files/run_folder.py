@@ -20,16 +20,13 @@ No directory listing is needed on the emit path.
 from __future__ import annotations
 
 import errno
-import json
 import os
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, NamedTuple
 
 from faber_hookspecs.errors import StorageError
+from faber_hookspecs.wire import loads
 
 from .files import (
+    FileLock,
     RotatingFile,
     file_lock,
     fsync_directory,
@@ -40,33 +37,90 @@ from .files import (
     write_new_file,
 )
 
-EVENT_FILE_RE = re.compile(r"([0-9]+)-(.+)\.json")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, NamedTuple
+
+    class _EventFileFields(NamedTuple):
+        event_id: int
+        type: str
+        name: str
+else:
+    from collections import namedtuple
+
+    _EventFileFields = namedtuple("_EventFileFields", "event_id type name")
+
+EVENT_FILE_PATTERN = r"([0-9]+)-(.+)\.json"
+"""The name of an event file; compiled on first listing (the emit path lists nothing, nor imports re)."""
 
 
-class EventFile(NamedTuple):
+def __getattr__(name: str) -> Any:
+    """``EVENT_FILE_RE``, the compiled ``EVENT_FILE_PATTERN``, made on first use (PEP 562)."""
+    if name == "EVENT_FILE_RE":
+        import re
+
+        globals()[name] = compiled = re.compile(EVENT_FILE_PATTERN)
+        return compiled
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class EventFile(_EventFileFields):
     """An event file found in ``events/``: its id, type and name."""
 
-    event_id: int
-    type: str
-    name: str
+    __slots__ = ()
+
+
+class RunLock:
+    """The exclusive lock of one run (a class, not contextlib: the CLI's one-shot emit avoids it).
+
+    It is ``events/.lock`` while the events are here and ``archive/.lock`` once they were archived
+    and removed. A cleanup or a restore switches between the two while holding both, so a waiter
+    checks, once it holds a lock, that the file it locked is still the run's lock, and otherwise
+    takes the current one.
+    """
+
+    def __init__(self, folder: RunFolder) -> None:
+        self.folder = folder
+        self._held: FileLock | None = None
+
+    def __enter__(self) -> None:
+        folder = self.folder
+        while True:
+            events_here = os.path.isdir(folder.events_dir)
+            path = folder.lock_file if events_here else folder.archive_lock_file
+            lock = file_lock(path)
+            fd = lock.__enter__()
+            if is_same_file(fd, path) and os.path.isdir(folder.events_dir) == events_here:
+                self._held = lock
+                return
+            lock.__exit__(None, None, None)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._held is not None:
+            self._held.__exit__(*exc_info)
+            self._held = None
 
 
 class RunFolder:
     """Paths and file operations of one run. Creating the object touches no file."""
 
-    def __init__(self, path: str, file_mode: int, sync: bool) -> None:
+    def __init__(self, path: str, file_mode: int, sync: bool, *, one_shot: bool = False) -> None:
+        # Plain concatenation, not os.path.join: ``runs list`` makes one of these per run.
+        path = path.rstrip("/") or "/"
         self.path = path
-        self.events_dir = os.path.join(path, "events")
-        self.state_file = os.path.join(path, "state.json")
-        self.metadata_file = os.path.join(path, "metadata.json")
-        self.next_id_file = os.path.join(self.events_dir, ".next-id")
-        self.lock_file = os.path.join(self.events_dir, ".lock")
-        self.pending_file = os.path.join(self.events_dir, ".pending")
-        self.manifest_file = os.path.join(path, "archive", "manifest.json")
-        self.archive_lock_file = os.path.join(path, "archive", ".lock")
+        self.events_dir = path + "/events"
+        self.state_file = path + "/state.json"
+        self.metadata_file = path + "/metadata.json"
+        self.next_id_file = self.events_dir + "/.next-id"
+        self.lock_file = self.events_dir + "/.lock"
+        self.pending_file = self.events_dir + "/.pending"
+        self.manifest_file = path + "/archive/manifest.json"
+        self.archive_lock_file = path + "/archive/.lock"
         self.file_mode = file_mode
         self.sync = sync
-        self._state = RotatingFile(self.state_file, file_mode)
+        self.one_shot = one_shot
+        self._state: RotatingFile | None = None  # made on the first write: readers never need it
 
     def events_removed(self) -> bool:
         """True when the run's events were archived and removed here (its manifest stays)."""
@@ -74,21 +128,9 @@ class RunFolder:
 
     # Locking and recovery ----------------------------------------------------------------------------
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """The run's exclusive lock (processes and threads).
-
-        It is ``events/.lock`` while the events are here and ``archive/.lock`` once they were archived
-        and removed. A cleanup or a restore switches between the two while holding both, so a waiter
-        checks, once it holds a lock, that the file it locked is still the run's lock, and otherwise
-        takes the current one.
-        """
-        while True:
-            path = self.lock_file if os.path.isdir(self.events_dir) else self.archive_lock_file
-            with file_lock(path) as fd:
-                if is_same_file(fd, path) and os.path.isdir(self.events_dir) == (path == self.lock_file):
-                    yield
-                    return
+    def lock(self) -> RunLock:
+        """The run's exclusive lock (processes and threads): a context manager; see ``RunLock``."""
+        return RunLock(self)
 
     def recover(self) -> int | None:
         """Finish or drop a commit a killed writer left half done; call with the lock held.
@@ -109,7 +151,7 @@ class RunFolder:
         event_id: int | None = None
         kind: str | None = None
         try:
-            event = json.loads(data)
+            event = loads(data)
             event_id, kind = int(event["event_id"]), str(event["type"])
         except (ValueError, KeyError, TypeError):
             pass  # torn: it never reached its final name, since the link comes after the write
@@ -140,8 +182,10 @@ class RunFolder:
 
     def scanned_next_id(self) -> int:
         """One past the highest event file's id, by listing the folder."""
-        files = self.event_files()
-        return (files[-1].event_id if files else 0) + 1
+        last = 0
+        for file in self.sorted_event_files():
+            last = file.event_id
+        return last + 1
 
     def commit_event(self, event_id: int, kind: str, data: bytes) -> None:
         """Make an event file appear under its final name, durably; see the module docstring."""
@@ -175,25 +219,69 @@ class RunFolder:
         os.unlink(self.pending_file)
 
     def event_files(self) -> list[EventFile]:
-        """Every event file, sorted by id (numerically: 1000 comes after 999)."""
-        found = []
+        """Every event file, sorted by id (numerically: 1000 comes after 999), then type and name."""
+        return list(self.sorted_event_files())
+
+    def sorted_event_files(self, since_id: int = 0) -> Iterator[EventFile]:
+        """The event files with ids above ``since_id``, in ``event_files`` order, listed in little
+        memory: a million events take a few megabytes, not a few hundred.
+
+        A file named as the store names them (``{id:03d}-{type}.json``) is kept only as its type,
+        interned, in a list slot indexed by its id; the rest (other paddings, two files of one id, an
+        id far beyond the count, as a damaged or foreign run may hold) are sorted on the side and
+        merged in.
+        """
+        import heapq
+        import re
+        import sys
+
+        fullmatch = re.compile(EVENT_FILE_PATTERN).fullmatch
+        intern = sys.intern
+        slots: list[str | None] = []
+        others: list[EventFile] = []
+        count = 0
         try:
             entries = os.scandir(self.events_dir)
         except FileNotFoundError:
-            return []
+            return
         with entries:
             for entry in entries:
-                match = EVENT_FILE_RE.fullmatch(entry.name)
-                if match:
-                    found.append(EventFile(int(match[1]), match[2], entry.name))
-        found.sort()
-        return found
+                match = fullmatch(entry.name)
+                if not match:
+                    continue
+                event_id = int(match[1])
+                if event_id <= since_id:
+                    continue
+                count += 1
+                index = event_id - since_id - 1
+                if match[1] != f"{event_id:03d}" or index > 2 * count + 1024:
+                    others.append(EventFile(event_id, match[2], entry.name))
+                    continue
+                if index >= len(slots):
+                    slots.extend([None] * (index + 1 - len(slots)))
+                taken = slots[index]
+                if taken is None:
+                    slots[index] = intern(match[2])
+                else:  # two files of one id: both go to the side
+                    slots[index] = ""
+                    if taken:
+                        others.append(EventFile(event_id, taken, f"{event_id:03d}-{taken}.json"))
+                    others.append(EventFile(event_id, match[2], entry.name))
+        others.sort()
+
+        def slotted() -> Iterator[EventFile]:
+            for index, kind in enumerate(slots):
+                if kind:
+                    event_id = index + since_id + 1
+                    yield EventFile(event_id, kind, f"{event_id:03d}-{kind}.json")
+
+        yield from heapq.merge(slotted(), others) if others else slotted()
 
     def read_event(self, name: str) -> dict[str, Any]:
         """Parse one event file (ValueError or OSError when it is unreadable)."""
         data = read_bytes(os.path.join(self.events_dir, name))
         try:
-            event = json.loads(data)
+            event = loads(data)
         except RecursionError:  # a hostile file of a million '[': refuse it, do not crash on it
             raise ValueError("nested too deeply") from None
         if not isinstance(event, dict):
@@ -203,29 +291,30 @@ class RunFolder:
     def iter_events(self, since_id: int = 0) -> Iterator[dict[str, Any]]:
         """Events with ``event_id > since_id`` in id order, read one at a time. A file that cannot be
         read as a JSON object stops the iteration with a StorageError naming it."""
-        for file in self.event_files():
-            if file.event_id > since_id:
-                try:
-                    event = self.read_event(file.name)
-                except (OSError, ValueError) as problem:
-                    raise StorageError(
-                        f"event file {file.name} of run folder {self.path} {describe_unreadable(problem)}; "
-                        "`faber runs verify` lists the damage and `faber runs repair` sets such files aside"
-                    ) from None
-                yield event
+        for file in self.sorted_event_files(since_id):
+            try:
+                event = self.read_event(file.name)
+            except (OSError, ValueError) as problem:
+                raise StorageError(
+                    f"event file {file.name} of run folder {self.path} {describe_unreadable(problem)}; "
+                    "`faber runs verify` lists the damage and `faber runs repair` sets such files aside"
+                ) from None
+            yield event
 
     # State and metadata -------------------------------------------------------------------------------
 
     def read_json(self, path: str) -> dict[str, Any] | None:
         """A JSON object file, or None when it is missing or not a JSON object."""
         try:
-            document = json.loads(read_bytes(path))
+            document = loads(read_bytes(path))
         except (OSError, ValueError, RecursionError):
             return None
         return document if isinstance(document, dict) else None
 
     def write_state(self, data: bytes, last_event_id: int) -> None:
         """Replace state.json atomically (not fsynced: it is rebuilt from the events if lost)."""
+        if self._state is None:
+            self._state = RotatingFile(self.state_file, self.file_mode, one_shot=self.one_shot)
         self._state.write(data, last_event_id)
 
     def read_state(self) -> dict[str, Any] | None:

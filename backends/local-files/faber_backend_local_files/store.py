@@ -8,26 +8,30 @@ only the standard library and the light parts of faber-hookspecs, so that the CL
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from _thread import get_ident  # threading.get_ident, without importing threading (3 ms)
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunNotFound, StorageError
 from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for
 from faber_hookspecs.run_id import RunId, validate_slug
 from faber_hookspecs.validation import validate_event
-from faber_hookspecs.wire import EVENT_FIELD_ORDER, canonical_event, dump_document, dump_event, utc_timestamp
+from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, utc_timestamp
 
 from .files import fsync_directory, overwrite_counter
 from .run_folder import CounterBehind, RunFolder
 
-Json = dict[str, Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import Any
+
+    Json = dict[str, Any]
+
+DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
+"""The runs folder, relative to the project root, unless gateway.json or FABER_RUNS_PATH says otherwise."""
 
 _STATE_CACHE_SIZE = 64
-_DRAFT_FIELDS = frozenset(EVENT_FIELD_ORDER) - {"event_id", "timestamp", "run_id"}
 
 
 class LocalRunStore:
@@ -38,17 +42,21 @@ class LocalRunStore:
     files ``file_mode`` (0700 and 0600: runs may hold secrets a redaction pattern missed).
     """
 
-    def __init__(self, runs_dir: str, *, sync: bool = True, file_mode: int = 0o600, dir_mode: int = 0o700):
+    def __init__(
+        self, runs_dir: str, *, sync: bool = True, file_mode: int = 0o600, dir_mode: int = 0o700, one_shot: bool = False
+    ):
         self.runs_dir = os.path.abspath(runs_dir)
         self.sync = sync
         self.file_mode = file_mode
         self.dir_mode = dir_mode
+        self.one_shot = one_shot  # a short-lived process (the CLI's one-shot emit): see RotatingFile
         # The state after the last event this process stored, per run: an event id names a unique
         # prefix of an append-only log, so a cached state is valid exactly when its last_event_id is
         # the id before the next one. This spares a read and parse of state.json per emit. Keyed by
         # thread and run: ``append`` returns the cached object and updates it in place on the next
         # emit, so a state shared between threads would change under a caller still reading it.
         self._states: OrderedDict[tuple[int, str], Json] = OrderedDict()
+        self._folders: dict[str, RunFolder] = {}
 
     # Runs -------------------------------------------------------------------------------------------
 
@@ -56,11 +64,19 @@ class LocalRunStore:
         """The run's folder, refusing one that is, or passes through, a symlink (it could lead out of
         the runs folder), and an ``events`` folder that is a symlink or not a folder at all."""
         path = os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid)
-        real_root = os.path.realpath(self.runs_dir)
-        real = os.path.realpath(path)
-        if real != os.path.join(real_root, run_id.org, run_id.project, run_id.uuid):
-            raise InvalidRunId(f"run {run_id} resolves outside the runs folder ({real}); refusing to use it")
-        folder = RunFolder(path, self.file_mode, self.sync)
+        # The path stays inside the runs folder exactly when none of its last three parts is a symlink:
+        # three lstat calls instead of realpath's one per part of the whole path, on every emit.
+        part = self.runs_dir
+        for name in run_id:
+            part = os.path.join(part, name)
+            if os.path.islink(part):
+                real = os.path.realpath(path)
+                raise InvalidRunId(f"run {run_id} resolves outside the runs folder ({real}); refusing to use it")
+        folder = self._folders.get(path)
+        if folder is None:  # a RunFolder holds paths only; making one per emit cost a dozen joins
+            if len(self._folders) >= _STATE_CACHE_SIZE:
+                self._folders.clear()
+            folder = self._folders[path] = RunFolder(path, self.file_mode, self.sync, one_shot=self.one_shot)
         if must_exist and not self._events_here(folder, run_id) and not folder.events_removed():
             raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
         return folder
@@ -110,6 +126,8 @@ class LocalRunStore:
             if self.sync:
                 fsync_directory(parent)
         except OSError as problem:
+            import shutil  # only here: importing it costs the one-shot emit milliseconds
+
             shutil.rmtree(staging.path, ignore_errors=True)
             if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
                 raise StorageError(f"run folder {final.path} already exists") from None
@@ -144,7 +162,7 @@ class LocalRunStore:
         here under the run's lock, so ids and times grow together. The event is validated against the
         event schema before anything is written; an invalid one consumes no id.
         """
-        unknown = draft.keys() - _DRAFT_FIELDS
+        unknown = draft.keys() - DRAFT_FIELDS
         if unknown:
             raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
         folder = self.events_folder(run_id)
@@ -249,6 +267,10 @@ class LocalRunStore:
                     except InvalidRunId:
                         continue  # a folder that is not a run (a staging folder, a stray copy)
 
+    def find_runs(self, uuid_prefix: str) -> list[str]:
+        """The ids of the runs whose uuid starts with ``uuid_prefix``."""
+        return [str(run_id) for run_id in self.run_ids() if run_id.uuid.startswith(uuid_prefix)]
+
     def list_states(self, org: str | None = None, project: str | None = None) -> Iterator[Json]:
         """The state of every run (state.json, or rebuilt when it is stale or foreign)."""
         for run_id in self.run_ids(org, project):
@@ -329,6 +351,13 @@ def events_not_local(run_id: RunId) -> EventsNotLocal:
         f"the events of run {run_id} were archived and removed from this machine; "
         f"`faber restore {run_id}` brings them back"
     )
+
+
+def runs_path(base_path: str, root: str, environ: Mapping[str, str]) -> str:
+    """The runs folder: FABER_RUNS_PATH (relative to the current folder), else ``base_path`` under the
+    project ``root``."""
+    override = environ.get("FABER_RUNS_PATH")
+    return override if override else os.path.join(root, base_path)
 
 
 def _is_current(state: Json | None, last_event_id: int) -> bool:

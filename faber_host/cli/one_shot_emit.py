@@ -1,0 +1,300 @@
+"""``faber event emit`` without typer, pydantic or pluggy: the one-shot command agents run at every step.
+
+Starting the full CLI costs ten times what the event does (typer, pydantic, pluggy and the entry
+points take hundreds of milliseconds to import). ``try_emit`` stores the event through the same record
+store, reducer, validator and run naming the full CLI ends up using, and it does so only when it can
+prove the outcome is the one the full CLI would give. Otherwise it returns None, before anything is
+written, and the full CLI runs instead. It goes ahead only with:
+
+- arguments it fully understands: ``[--root DIR] event emit RUN TYPE`` with ``--phase``, ``--step``,
+  ``--status``, ``--message``, ``--data``, ``--duration-ms`` (each at most once) and ``--json``;
+- a gateway.json that enables ``local_files`` alone, written exactly as ``GatewayConfig`` reads it
+  with nothing to coerce or expand (no ``${VAR}``);
+- a draft that ``plain_draft`` builds without pydantic, and a run that its name resolves to.
+
+Every mistake a user can make therefore takes the full CLI's path, which also words the error: the
+two cannot drift apart. From the moment the event is being stored, errors are reported here exactly as
+the full CLI reports them (``runner.run_cli``). Tests run the same inputs through both paths.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from faber_hookspecs.errors import FaberError
+from faber_hookspecs.wire import loads
+
+from ..project_root import FABER_DIR_NAME, find_project_root
+from .output import fail, print_json, warn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs this path milliseconds)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from faber_backend_local_files.store import LocalRunStore
+    from faber_hookspecs.run_id import RunId
+
+_VALUE_OPTIONS = {"--phase": "phase", "--step": "step", "--status": "status", "--message": "message",
+                  "--data": "data", "--duration-ms": "duration_ms"}
+_OCTAL = frozenset("01234567")
+
+
+def try_emit(args: list[str], environ: Mapping[str, str]) -> int | None:
+    """Run ``faber <args>`` if it is an event emit this path can prove equivalent; return its exit
+    code, or None (nothing done) to have the full CLI run it."""
+    try:
+        command = _parse(args)
+        if command is None:
+            return None
+        try:
+            decided = _prepare(*command, environ)
+        except Exception:  # whatever went wrong, the full CLI reports it in its own words
+            return None
+        if decided is None:
+            return None
+        return _store(*decided, as_json=command[3])
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+
+
+def _parse(args: list[str]) -> tuple[str | None, str, dict[str, str], bool] | None:
+    """``(--root value, RUN, {option: value}, --json)``, or None for anything beyond the plain forms."""
+    root = None
+    index = 0
+    if args[:1] == ["--root"] and len(args) > 1:
+        root, index = args[1], 2
+    elif args[:1] and args[0].startswith("--root="):
+        root, index = args[0][len("--root="):], 1
+    if root is not None and (not root or root.startswith(("-", "~"))):
+        return None
+    if args[index:index + 2] != ["event", "emit"]:
+        return None
+    positional: list[str] = []
+    options: dict[str, str] = {}
+    as_json = False
+    rest = args[index + 2:]
+    position = 0
+    while position < len(rest):
+        token = rest[position]
+        position += 1
+        if not token.startswith("-"):
+            positional.append(token)
+            continue
+        name, equals, value = token.partition("=")
+        if token == "--json" and not as_json:
+            as_json = True
+        elif name in _VALUE_OPTIONS and _VALUE_OPTIONS[name] not in options:
+            if not equals:
+                if position == len(rest) or rest[position].startswith("-"):
+                    return None
+                value = rest[position]
+                position += 1
+            options[_VALUE_OPTIONS[name]] = value
+        else:
+            return None  # --help, --debug, a repeated or unknown option, "--", "-": the full CLI's job
+    if len(positional) != 2:
+        return None
+    if not all(_encodable(text) for text in (*positional, *options.values(), root or "")):
+        return None
+    run_ref, event_type = positional
+    options["type"] = event_type
+    return root, run_ref, options, as_json
+
+
+def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as_json: bool,
+             environ: Mapping[str, str]) -> tuple[str, LocalRunStore, RunId, dict[str, Any]] | None:
+    """Everything the full CLI checks before it stores the event, checked without writing anything:
+    the project, its store, the run and the draft; None when this path cannot be sure."""
+    from faber_backend_local_files.store import (
+        DEFAULT_BASE_PATH,
+        LocalRunStore,
+        runs_path,
+    )
+    from faber_hookspecs.validation import plain_draft
+
+    from ..run_ref import current_user, resolve_run_ref
+
+    fields = _fields(options)
+    if fields is None:
+        return None
+    draft = plain_draft({"user": current_user(), "source": "faber-cli", **fields})
+    if draft is None:
+        return None
+    root = find_project_root(root_option, environ)
+    settings = _local_files_settings(os.path.join(root, FABER_DIR_NAME, "gateway.json"), environ)
+    if settings is None:
+        return None
+    store = LocalRunStore(
+        runs_path(settings.get("base_path", DEFAULT_BASE_PATH), root, environ),
+        sync=settings.get("sync_writes", True),
+        file_mode=int(settings.get("file_mode", "0600"), 8),
+        dir_mode=int(settings.get("dir_mode", "0700"), 8),
+        one_shot=True,
+    )
+    return root, store, resolve_run_ref(run_ref, store.find_runs), draft
+
+
+def _store(root: str, store: LocalRunStore, run_id: RunId, draft: dict[str, Any], *, as_json: bool) -> int:
+    """Store the event and print what the full CLI prints; errors as ``runner.run_cli`` words them."""
+    from faber_hookspecs.wire import canonical_event
+
+    try:
+        event, state = store.append(run_id, draft)
+        warnings = [] if store.wrote_state(run_id, event["event_id"]) else _persist_state(root, str(run_id), state)
+        for warning in warnings:
+            warn(warning)
+        if as_json:
+            print_json(canonical_event(event))
+        else:
+            print(event["event_id"])
+    except FaberError as problem:
+        return fail(str(problem), problem.exit_code)
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except Exception as problem:  # the last line of defence, as in runner.run_cli
+        return fail(
+            f"internal error: {type(problem).__name__}: {problem} (run again with --debug for the details)", 1
+        )
+    return 0
+
+
+def _fields(options: dict[str, str]) -> dict[str, Any] | None:
+    """The draft fields the typer command builds: ``--data`` first, the options over it."""
+    fields: dict[str, Any] = {}
+    data = options.pop("data", None)
+    if data is not None:
+        try:
+            parsed = loads(data)
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict):
+            return None
+        fields = parsed
+    duration = options.pop("duration_ms", None)
+    if duration is not None:
+        if not (duration.isascii() and duration.isdigit()):
+            return None
+        fields["duration_ms"] = int(duration)
+    fields.update(options)
+    return fields
+
+
+def _local_files_settings(path: str, environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """The ``local_files`` config of a gateway.json that enables that backend alone and that
+    ``GatewayConfig`` reads as it stands; None for anything else (a missing file means the defaults)."""
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            document = loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or not _plain_gateway(document):
+        return None
+    backends = document.get("backends", {"local_files": {"enabled": True}})
+    enabled = [name for name, settings in backends.items() if settings.get("enabled", False)]
+    if enabled != ["local_files"]:
+        return None
+    # ${VAR} is expanded everywhere: it must change nothing this path reads, and fail nowhere. In a
+    # disabled backend's config only a failure matters (${NAME} without a default, NAME unset).
+    disabled = [settings.get("config", {}) for name, settings in backends.items() if name != "local_files"]
+    outside = {**document, "backends": {"local_files": backends["local_files"]}}
+    if _has_variable(outside) or any(_expansion_may_fail(config, environ) for config in disabled):
+        return None
+    config: dict[str, Any] = backends["local_files"].get("config", {})
+    checks = {"base_path": lambda v: type(v) is str, "sync_writes": lambda v: type(v) is bool,
+              "file_mode": _is_mode, "dir_mode": _is_mode}
+    if not all(key in checks and checks[key](value) for key, value in config.items()):
+        return None
+    return config
+
+
+def _plain_gateway(document: dict[str, Any]) -> bool:
+    """True when every key and value of gateway.json is one ``GatewayConfig`` takes as it is."""
+    def optional_text(value: object) -> bool:
+        return value is None or type(value) is str
+
+    def section(value: object, rules: dict[str, Any]) -> bool:
+        return type(value) is dict and all(key in rules and rules[key](item) for key, item in value.items())
+
+    def count(value: object) -> bool:
+        return type(value) is int and value >= 0
+
+    def backend(value: object) -> bool:
+        return section(value, {"enabled": lambda v: type(v) is bool, "description": optional_text,
+                               "config": lambda v: type(v) is dict})
+
+    rules = {
+        "$schema": optional_text,
+        "version": lambda v: type(v) is str,
+        "description": optional_text,
+        "backends": lambda v: type(v) is dict and all(backend(item) for item in v.values()),
+        "event_retention": lambda v: section(v, {"local_days": count, "archive_days": count}),
+        "mcp_server": lambda v: section(v, {"transport": lambda t: t in ("stdio", "http"),
+                                            "name": lambda t: type(t) is str, "version": lambda t: type(t) is str}),
+        "logging": lambda v: section(v, {"level": lambda t: t in ("debug", "info", "warning", "error"),
+                                         "format": lambda t: t in ("json", "text")}),
+    }
+    return section(document, rules)
+
+
+def _is_mode(value: object) -> bool:
+    """LocalFilesConfig's pattern for file_mode and dir_mode: ``0?[0-7]{3}``."""
+    if type(value) is not str:
+        return False
+    digits = value[1:] if len(value) == 4 and value[0] == "0" else value
+    return len(digits) == 3 and _OCTAL.issuperset(digits)
+
+
+def _has_variable(value: object) -> bool:
+    """True when some string value holds ``${``: the full CLI expands those from the environment."""
+    if type(value) is str:
+        return "${" in value
+    if type(value) is dict:
+        return any(_has_variable(item) for item in value.values())
+    if type(value) is list:
+        return any(_has_variable(item) for item in value)
+    return False
+
+
+def _expansion_may_fail(value: object, environ: Mapping[str, str]) -> bool:
+    """True when expanding ``value`` as gateway/config.py does could raise: a ``${NAME}`` without a
+    ``:-default`` whose variable is unset or empty."""
+    if type(value) is dict:
+        return any(_expansion_may_fail(item, environ) for item in value.values())
+    if type(value) is list:
+        return any(_expansion_may_fail(item, environ) for item in value)
+    if type(value) is not str:
+        return False
+    start = value.find("${")
+    while start != -1:
+        end = start + 2
+        while end < len(value) and value[end].isascii() and (value[end].isalnum() or value[end] == "_"):
+            end += 1
+        name = value[start + 2:end]
+        if name and not name[0].isdigit() and value[end:end + 1] == "}" and not environ.get(name):
+            return True
+        start = value.find("${", start + 2)
+    return False
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _persist_state(root: str, run_id: str, state: dict[str, Any]) -> list[str]:
+    """What the full CLI does after an emit whose state.json write failed: hand the state to the
+    ``faber_persist_state`` hook (rare, so the cost of loading the gateway does not matter)."""
+    from faber_hookspecs.state import RunState
+
+    from ..api import Faber
+
+    gateway = Faber.open(root).gateway
+    return gateway.broadcast("faber_persist_state", run_id=run_id, state=RunState.model_validate(state))
