@@ -129,6 +129,10 @@ def test_gateway_settings_build_the_same_policy_as_the_raw_sections() -> None:
     ({"limits": {"max_event_bytes": 10}}, "limits.max_event_bytes"),
     ({"limits": {"max_depth": "8"}}, "limits.max_depth"),
     ({"limits": {"max_size": 8}}, "limits.max_size"),
+    ({"redaction": {"enabled": False, "patterns": [{"name": "x", "pattern": "("}]}}, "not a valid regular expression"),
+    ({"redaction": {"enabled": False, "disable": ["nope"]}}, "unknown built-in pattern 'nope'"),
+    ({"redaction": {"description": 5}}, "redaction.description"),
+    ({"redaction": {"patterns": [{"name": "x", "pattern": "x+", "description": 5}]}}, "description"),
 ])
 def test_bad_settings_are_named_the_same_way_with_or_without_pydantic(section: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
@@ -143,3 +147,27 @@ def test_the_policy_modules_do_not_import_pydantic() -> None:
             "bad = [m for m in ('pydantic', 'typer', 'threading', 'dataclasses') if m in sys.modules]; print(bad)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_size_limit_measures_what_json_dumps_gives() -> None:
+    """check_size encodes with the json module's C encoder directly (the one-shot emit imports no json):
+    the size must be the compact JSON's, byte for byte."""
+    import json
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from faber_host.safety.limits import Limits
+
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=20,
+    )
+
+    @given(values)
+    def check(value: object) -> None:
+        expected = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        assert Limits(max_event_bytes=1 << 30).check_size(value, "event") == expected
+
+    check()

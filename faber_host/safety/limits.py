@@ -8,6 +8,8 @@ recurses, whatever the depth. Standard library only (the CLI's one-shot emit pat
 
 from __future__ import annotations
 
+from _json import encode_basestring, make_encoder
+
 from faber_hookspecs.errors import InvalidInput
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
@@ -15,6 +17,16 @@ if TYPE_CHECKING:
     from typing import Any
 
 _INFINITY = float("inf")
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"a {type(value).__name__} is not a JSON value")
+
+
+# ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` is this C encoder with these
+# settings (and a circular check, which check_shape's depth limit makes moot); used directly, the
+# one-shot CLI emit does not import json and re (7 ms) for it.
+_compact = make_encoder(None, _not_json, encode_basestring, None, ":", ",", False, False, True)
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 32
@@ -90,12 +102,13 @@ class Limits:
 
     def check_size(self, value: Any, what: str, error: type[InvalidInput] = InvalidInput) -> int:
         """Raise ``error`` when ``value`` encodes to more than ``max_event_bytes``; return the size."""
-        from json import dumps  # here, not at import: the one-shot path may never need it
-
         try:
-            size = len(dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+            size = len("".join(_compact(value, 0)).encode("utf-8"))
         except ValueError as problem:  # an integer with more digits than Python will print
             raise error(f"invalid {what}: {problem}") from None
+        except (TypeError, RecursionError):  # not JSON at all: check_shape refuses it with its reason
+            self.check_shape(value, what, error)
+            raise
         if size > self.max_event_bytes:
             raise error(
                 f"invalid {what}: it is {_bytes(size)} as JSON, more than the limit of {_bytes(self.max_event_bytes)} "

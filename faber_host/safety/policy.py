@@ -139,8 +139,8 @@ def _redactor(section: Mapping[str, Any] | None, where: str) -> Redactor | None:
     for key, flag in (("enabled", enabled), ("secret_fields", secret_fields)):
         if not isinstance(flag, bool):
             raise ConfigError(f"{where}: redaction.{key}: must be true or false")
-    if not enabled:
-        return None
+    if not isinstance(section.get("description"), (str, type(None))):
+        raise ConfigError(f"{where}: redaction.description: must be text")
     disabled = section.get("disable", [])
     if not isinstance(disabled, list) or not all(isinstance(name, str) for name in disabled):
         raise ConfigError(f"{where}: redaction.disable: must be a list of built-in pattern names")
@@ -155,9 +155,13 @@ def _redactor(section: Mapping[str, Any] | None, where: str) -> Redactor | None:
         for index, entry in enumerate(configured):
             if not isinstance(entry, dict) or set(entry) - {"name", "pattern", "description"}:
                 raise PatternError(f"entry {index} must be an object with name, pattern and an optional description")
+            if not isinstance(entry.get("description"), (str, type(None))):
+                raise PatternError(f"entry {index}: description must be text")
             patterns.append(SecretPattern.checked(entry.get("name"), entry.get("pattern")))  # type: ignore[arg-type]
     except PatternError as problem:
         raise ConfigError(f"{where}: redaction.patterns: {problem}") from None
+    if not enabled:  # checked all the same, as GatewayConfig does: a mistake is an error either way
+        return None
     return Redactor(patterns, secret_fields=secret_fields)
 
 
