@@ -10,6 +10,9 @@ written, and the full CLI runs instead. It goes ahead only with:
   ``--status``, ``--message``, ``--data``, ``--duration-ms`` (each at most once) and ``--json``;
 - a gateway.json that enables ``local_files`` alone, written exactly as ``GatewayConfig`` reads it
   with nothing to coerce or expand (no ``${VAR}``);
+- fields that pass the gateway's input policy (size limits, then secret redaction:
+  ``InputPolicy.screen_event``, the very call ``Faber.emit_draft`` makes), so a secret is redacted
+  here exactly as on the full CLI, before anything is written;
 - a draft that ``plain_draft`` builds without pydantic, and a run that its name resolves to.
 
 Every mistake a user can make therefore takes the full CLI's path, which also words the error: the
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 
     from faber_backend_local_files.store import LocalRunStore
     from faber_hookspecs.run_id import RunId
+
+    from ..safety.redaction import Findings
 
 _VALUE_OPTIONS = {"--phase": "phase", "--step": "step", "--status": "status", "--message": "message",
                   "--data": "data", "--duration-ms": "duration_ms"}
@@ -104,27 +109,38 @@ def _parse(args: list[str]) -> tuple[str | None, str, dict[str, str], bool] | No
 
 
 def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as_json: bool,
-             environ: Mapping[str, str]) -> tuple[str, LocalRunStore, RunId, dict[str, Any]] | None:
+             environ: Mapping[str, str]) -> tuple[str, LocalRunStore, RunId, dict[str, Any], Findings] | None:
     """Everything the full CLI checks before it stores the event, checked without writing anything:
-    the project, its store, the run and the draft; None when this path cannot be sure."""
+    the project, its store, the run, the screened draft and what the screening redacted; None when
+    this path cannot be sure."""
     from faber_backend_local_files.store import (
         DEFAULT_BASE_PATH,
         LocalRunStore,
         runs_path,
     )
+    from faber_hookspecs.errors import InvalidEvent
     from faber_hookspecs.validation import plain_draft
 
     from ..run_ref import current_user, resolve_run_ref
+    from ..safety.policy import InputPolicy
 
     fields = _fields(options)
     if fields is None:
         return None
-    draft = plain_draft({"user": current_user(), "source": "faber-cli", **fields})
-    if draft is None:
-        return None
     root = find_project_root(root_option, environ)
-    settings = _local_files_settings(os.path.join(root, FABER_DIR_NAME, "gateway.json"), environ)
-    if settings is None:
+    gateway = _gateway_settings(os.path.join(root, FABER_DIR_NAME, "gateway.json"), environ)
+    if gateway is None:
+        return None
+    settings, redaction, limits = gateway
+    # The same policy, built from the same sections, as Gateway.input_policy; and the same call, on
+    # the same fields, as Faber.emit_draft. A config error or a refused event: the full CLI words it.
+    policy = InputPolicy.from_settings(redaction, limits)
+    try:
+        screened, findings = policy.screen_event({"user": current_user(), "source": "faber-cli", **fields})
+    except InvalidEvent:
+        return None
+    draft = plain_draft(screened)
+    if draft is None:
         return None
     store = LocalRunStore(
         runs_path(settings.get("base_path", DEFAULT_BASE_PATH), root, environ),
@@ -133,16 +149,19 @@ def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as
         dir_mode=int(settings.get("dir_mode", "0700"), 8),
         one_shot=True,
     )
-    return root, store, resolve_run_ref(run_ref, store.find_runs), draft
+    return root, store, resolve_run_ref(run_ref, store.find_runs), draft, findings
 
 
-def _store(root: str, store: LocalRunStore, run_id: RunId, draft: dict[str, Any], *, as_json: bool) -> int:
+def _store(root: str, store: LocalRunStore, run_id: RunId, draft: dict[str, Any], findings: Findings, *,
+           as_json: bool) -> int:
     """Store the event and print what the full CLI prints; errors as ``runner.run_cli`` words them."""
     from faber_hookspecs.wire import canonical_event
 
     try:
         event, state = store.append(run_id, draft)
-        warnings = [] if store.wrote_state(run_id, event["event_id"]) else _persist_state(root, str(run_id), state)
+        warnings = [findings.describe("the event")] if findings else []
+        if not store.wrote_state(run_id, event["event_id"]):
+            warnings += _persist_state(root, str(run_id), state)
         for warning in warnings:
             warn(warning)
         if as_json:
@@ -182,11 +201,12 @@ def _fields(options: dict[str, str]) -> dict[str, Any] | None:
     return fields
 
 
-def _local_files_settings(path: str, environ: Mapping[str, str]) -> dict[str, Any] | None:
-    """The ``local_files`` config of a gateway.json that enables that backend alone and that
-    ``GatewayConfig`` reads as it stands; None for anything else (a missing file means the defaults)."""
+def _gateway_settings(path: str, environ: Mapping[str, str]) -> tuple[dict[str, Any], Any, Any] | None:
+    """The ``local_files`` config, the ``redaction`` section and the ``limits`` section (None when
+    absent) of a gateway.json that enables that backend alone and that ``GatewayConfig`` reads as it
+    stands; None for anything else (a missing file means the defaults)."""
     if not os.path.exists(path):
-        return {}
+        return {}, None, None
     try:
         with open(path, "rb") as handle:
             document = loads(handle.read().decode("utf-8"))
@@ -209,7 +229,7 @@ def _local_files_settings(path: str, environ: Mapping[str, str]) -> dict[str, An
               "file_mode": _is_mode, "dir_mode": _is_mode}
     if not all(key in checks and checks[key](value) for key, value in config.items()):
         return None
-    return config
+    return config, document.get("redaction"), document.get("limits")
 
 
 def _plain_gateway(document: dict[str, Any]) -> bool:
@@ -227,6 +247,22 @@ def _plain_gateway(document: dict[str, Any]) -> bool:
         return section(value, {"enabled": lambda v: type(v) is bool, "description": optional_text,
                                "config": lambda v: type(v) is dict})
 
+    def flag(value: object) -> bool:
+        return type(value) is bool
+
+    def texts(value: object) -> bool:
+        return type(value) is list and all(type(item) is str for item in value)
+
+    def pattern(value: object) -> bool:
+        return section(value, {"name": lambda v: type(v) is str, "pattern": lambda v: type(v) is str,
+                               "description": optional_text})
+
+    # The redaction and limits models are strict (no coercion); InputPolicy.from_settings then checks
+    # what the types leave open (names, ranges, that patterns compile) and raises where they fail.
+    redaction = {"enabled": flag, "description": optional_text, "secret_fields": flag, "disable": texts,
+                 "patterns": lambda v: type(v) is list and all(pattern(item) for item in v)}
+    limit = {name: count for name in ("max_event_bytes", "max_depth", "max_string_length")}
+
     rules = {
         "$schema": optional_text,
         "version": lambda v: type(v) is str,
@@ -237,6 +273,8 @@ def _plain_gateway(document: dict[str, Any]) -> bool:
                                             "name": lambda t: type(t) is str, "version": lambda t: type(t) is str}),
         "logging": lambda v: section(v, {"level": lambda t: t in ("debug", "info", "warning", "error"),
                                          "format": lambda t: t in ("json", "text")}),
+        "redaction": lambda v: section(v, redaction),
+        "limits": lambda v: section(v, limit),
     }
     return section(document, rules)
 
