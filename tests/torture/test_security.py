@@ -156,6 +156,67 @@ def test_secrets_through_the_cli_the_event_stream_and_run_parameters(project_dir
            inputs_tried=len(SECRETS) + 1, stream_requests=len(sent), outbox_files=len(outbox))
 
 
+# ``faber`` as its console script runs it (``faber_host.cli.main``), telling on stderr whether the
+# one-shot emit took the command (typer never loaded); and the full typer CLI alone, never one-shot.
+ONE_SHOT_OR_NOT = ("import sys\nfrom faber_host.cli import main\ncode = main(sys.argv[1:])\n"
+                   "print('[one-shot]' if 'typer' not in sys.modules else '[full]', file=sys.stderr)\nsys.exit(code)\n")
+FULL_CLI = "import sys\nfrom faber_host.cli.runner import run_cli\nsys.exit(run_cli(sys.argv[1:], False))\n"
+
+
+def everywhere_in_one_event(text: str) -> dict[str, Any]:
+    """The ``--data`` of one event that carries ``text`` in every field a caller fills (PLACEMENTS)."""
+    return {
+        "metadata": {"note": text, "deep": {"list": [1, {"log": text}]}, text: "value",
+                     "db_password": text.split()[-1]},
+        "artifacts": [{"type": "file", "name": text}, {"type": "file", "path": f"/tmp/{text}"},
+                      {"type": "link", "url": f"https://example.com/?q={text}"}, {"type": "log", "notes": text}],
+        "error": {"code": text, "message": text, "stack": f"Traceback\n  {text}\n"},
+        "correlation_id": text, "user": text, "source": text,
+    }
+
+
+@pytest.mark.parametrize("setup", ["template gateway", "no redaction section", "no gateway.json", "full CLI"])
+def test_secrets_emitted_by_faber_event_emit_never_reach_disk(project_dir: Path, setup: str) -> None:
+    """Every kind of secret in every field of ``faber event emit`` (``--message`` and ``--data``), with
+    the one-shot path (the gateway.json ``faber init`` writes, one from before redaction was
+    configurable, none at all) and without it: not a byte of any secret in any file of the project.
+    (``--message=TEXT``: a separate value that starts with ``-``, as a private key block does, is left
+    to the full CLI by the one-shot path.)"""
+    import sys
+
+    gateway_file = project_dir / ".fractary/plugins/faber/gateway.json"
+    gateway = json.loads(gateway_file.read_text())
+    planted = SECRETS
+    if setup in ("template gateway", "full CLI"):
+        gateway["redaction"]["patterns"] = [CUSTOM_PATTERN]
+        gateway_file.write_text(json.dumps(gateway))
+    else:
+        planted = [secret for secret in SECRETS if secret.kind != "custom pattern"]  # no gateway.json to add it
+        gateway.pop("redaction")
+        gateway_file.write_text(json.dumps(gateway))
+        if setup == "no gateway.json":
+            gateway_file.unlink()
+    run_id = Cli(project_dir).ok("runs", "new", "--work-id", "secrets").strip()
+    code = FULL_CLI if setup == "full CLI" else ONE_SHOT_OR_NOT
+    caught = 0
+    for index, secret in enumerate(planted, start=1):
+        result = subprocess.run(
+            [sys.executable, "-c", code, "event", "emit", run_id, "step_error", "--phase", "build", "--step", "deploy",
+             f"--message={secret.text}", "--data", json.dumps(everywhere_in_one_event(secret.text))],
+            cwd=project_dir, env=clean_environ(), capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and result.stdout.strip() == str(index), result.stderr
+        if setup != "full CLI":
+            assert result.stderr.splitlines()[-1] == "[one-shot]", f"{secret.kind}: the one-shot path was not taken"
+        warning = result.stderr.split("faber: warning: redacted ")[1]
+        caught += int(warning.split()[0])
+        assert int(warning.split()[0]) >= len(PLACEMENTS), f"{secret.kind}: {warning}"
+    assert not leaks(project_dir, [secret.secret for secret in planted])
+    log = check_log(project_dir / RUNS / run_id, run_id, full_schema=True)
+    assert not log.problems and log.last_id == len(planted)
+    record(f"test_secrets_emitted_by_faber_event_emit_never_reach_disk[{setup}]", secrets_caught=caught,
+           inputs_tried=len(planted))
+
+
 @pytest.mark.parametrize("field", ["step", "status", "type"])
 def test_a_secret_in_an_identifier_is_refused_not_redacted(faber: Faber, run_id: str, field: str) -> None:
     value = {"step": AWS_ID, "status": "password=hunter2", "type": "x-acme.ghp_" + "a1b2" * 9}[field]
