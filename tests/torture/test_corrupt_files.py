@@ -1,7 +1,8 @@
 """Damaged runs on disk: every file of a run in turn truncated, emptied, filled with garbage or wrong
-types, replaced by a folder, by a symlink leading out of the runs folder, or deleted, then every
-command run on it. Always one clear line or a usable answer; never a traceback, never a write outside
-the runs folder, and the events and metadata already stored stay exactly as they were."""
+types, nested a hundred thousand deep, replaced by a folder, by a symlink leading out of the runs
+folder, or deleted, then every command run on it. Always one clear line or a usable answer; never a
+traceback, never a write outside the runs folder, and the events and metadata already stored stay
+exactly as they were."""
 
 from __future__ import annotations
 
@@ -61,6 +62,9 @@ def corruptions(outside: Path) -> dict[str, Damage]:
     def garbage(path: Path, original: bytes | None, copy: Path | None) -> None:
         path.write_bytes(bytes(range(256)) * 3 + b"\x00\xff\xfe")
 
+    def nested_deeply(path: Path, original: bytes | None, copy: Path | None) -> None:
+        path.write_text("[" * 100_000)  # the json module's parser recurses: a RecursionError, not a ValueError
+
     def not_an_object(path: Path, original: bytes | None, copy: Path | None) -> None:
         path.write_text("[1, 2, 3]")
 
@@ -87,7 +91,8 @@ def corruptions(outside: Path) -> dict[str, Damage]:
         pass
 
     return {
-        "truncated": truncate, "empty": empty, "binary garbage": garbage, "a JSON array": not_an_object,
+        "truncated": truncate, "empty": empty, "binary garbage": garbage, "nested deeply": nested_deeply,
+        "a JSON array": not_an_object,
         "wrong types": wrong_types, "a folder": folder, "a symlink out of the runs folder": symlink_out,
         "missing": missing,
     }
