@@ -229,6 +229,38 @@ def crash_workflow() -> dict[str, object]:
                        for phase in ("frame", "architect", "build", "evaluate", "release")}}
 
 
+CRASH_RUN_EVENTS = 52
+"""The events of a whole crash-loop run: start, 5 x (phase start, 4 x (step start, complete), phase
+complete), complete."""
+
+
+def run_folders(project_dir: Path) -> set[Path]:
+    """Every run folder of the project (not the hidden staging folders of runs being created)."""
+    return {path for path in (project_dir / RUNS).glob("*/*/*") if not path.name.startswith(".")}
+
+
+def logged_events(run_dir: Path | None) -> int:
+    try:
+        return sum(1 for name in os.listdir(run_dir / "events") if name[:1].isdigit()) if run_dir else 0
+    except OSError:
+        return 0
+
+
+def kill_when_logged(process: subprocess.Popen[bytes], run_dir: Callable[[], Path | None], events: int,
+                     rng: random.Random) -> None:
+    """SIGKILL ``process`` at a random instant once its run holds ``events`` events (0: during start-up,
+    before or while the run is created). Instants measured in seconds would depend on the machine's
+    speed and load: a faster emit path made most of them land after the run had finished."""
+    if events == 0:
+        time.sleep(rng.uniform(0.05, 0.5))
+    else:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and logged_events(run_dir()) < events and time.monotonic() < deadline:
+            time.sleep(0.003)
+        time.sleep(rng.uniform(0, 0.02))  # then anywhere in what follows: a commit, a step, the state
+    kill_group(process)
+
+
 def test_faber_run_killed_at_random_instants_then_resumed(faber: Faber, project_dir: Path) -> None:
     """`faber run` killed at a random instant, then `faber run --resume` killed at another, then resumed
     to completion: the log stays sound after every kill (verify clean, or repair makes it clean), and
@@ -241,13 +273,24 @@ def test_faber_run_killed_at_random_instants_then_resumed(faber: Faber, project_
     events = 0
     for round_number in range(rounds):
         known = set(faber.gateway.ask("faber_find_runs", uuid_prefix=""))
+        known_folders = run_folders(project_dir)
         command = [FABER, "run", "crash-loop", "--work-id", f"round-{round_number}"]
         run_id = None
         for attempt in range(2):
+            def this_run(run_id: str | None = run_id, known_folders: set[Path] = known_folders) -> Path | None:
+                if run_id is not None:
+                    return project_dir / RUNS / run_id
+                return next(iter(run_folders(project_dir) - known_folders), None)
+
+            # The kill comes after a random number of events in the log, before the last few (so that
+            # it lands before the run ends); one first run in ten is killed within its first half
+            # second instead, while it starts up and creates the run.
+            logged = logged_events(this_run())
+            target = 0 if attempt == 0 and rng.random() < 0.1 else logged + rng.randint(
+                1, max(1, CRASH_RUN_EVENTS - 4 - logged))
             process = subprocess.Popen(command, cwd=project_dir, env=clean_environ(), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL, start_new_session=True)
-            time.sleep(rng.uniform(0.2, 2.5))
-            kill_group(process)
+            kill_when_logged(process, this_run, target, rng)
             process.wait(timeout=60)
             kills += process.returncode == -signal.SIGKILL
             if run_id is None:
