@@ -66,9 +66,10 @@ def test_cli_emit_loop_killed_at_random_instants(faber: Faber, project_dir: Path
     verdicts: Counter[str] = Counter()
     for round_number in range(rounds):
         writer = cli_emit_loop(project_dir, run_id, 100, f"round{round_number}", clean_environ())
-        # One `faber event emit` takes a few hundred milliseconds, most of it starting up: the
-        # instants are spread over the first few emits so that some land inside a commit.
-        time.sleep(rng.uniform(0.0, 0.8))
+        # One `faber event emit` (the one-shot path) takes under a hundred milliseconds, most of it
+        # starting up, and a few hundred on a loaded machine: the instants are spread over the first
+        # few emits so that some land inside a commit.
+        time.sleep(rng.uniform(0.0, 0.4))
         kill_group(writer)
         out, _ = writer.communicate(timeout=60)
         kills += writer.returncode == -signal.SIGKILL
