@@ -26,23 +26,16 @@ test: setup
 	$(PY) -m pytest
 
 # The backend matrix of tox.ini (local, +helm, +s3, +both, the contrib example, lint, type), two
-# environments at a time. CI runs it after `make test`. Until backends/s3 is in the tree, the
-# environments that install it are left out (said so), and `type` runs in .venv instead.
+# environments at a time. CI runs it after `make test`.
 matrix: setup
-	@if [ -d backends/s3 ]; then \
-		$(VENV)/bin/tox run-parallel --parallel 2 --parallel-no-spinner; \
-	else \
-		echo "matrix: backends/s3 is not here yet: skipping local-s3, local-s3-helm and the tox type env"; \
-		$(VENV)/bin/tox run-parallel --parallel 2 --parallel-no-spinner -e local,local-helm,contrib,lint && \
-		$(MAKE) type; \
-	fi
+	$(VENV)/bin/tox run-parallel --parallel 2 --parallel-no-spinner
 
 lint: setup
 	$(PY) -m ruff check .
 
 type: setup
 	$(PY) -m mypy hookspecs/faber_hookspecs faber_host backends/local-files/faber_backend_local_files \
-		backends/helm/faber_backend_helm contrib/backend-jsonl-mirror/faber_jsonl_mirror
+		backends/helm/faber_backend_helm backends/s3/faber_backend_s3 contrib/backend-jsonl-mirror/faber_jsonl_mirror
 
 # The benchmark table (docs/performance.md); pass flags with BENCH_ARGS="--events 1000000".
 bench: setup

@@ -26,7 +26,7 @@ ALL = "abcdefghijk"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000, help="events in the big run (f, g, k)")
+    parser.add_argument("--events", type=int, default=100_000, help="events in the big run (f, g, h, j, k)")
     parser.add_argument("--runs", type=int, default=10_000, help="runs in the tree that i lists")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every repetition count")
     parser.add_argument("--only", default=ALL, help="figures to run, e.g. a,b,d")
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(Figure.pending("e", "MCP stdio emit_event ÷ ping (sync off; durable too)",
                                           "≥ 0.9, ≥ 476/s", "not measured: `faber mcp` has not landed"))
         big_run = None
-        if only & set("fgk"):
+        if only & set("fghjk"):
             step(f"filling a run with {args.events:,} events (record store, fsync off)")
             big_run = open_api(fast).new_run("bench-big").run_id
             fill_run(fast, big_run, args.events)
@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             step("g: reconstruct")
             figures.append(reads.reconstruct(fast, big_run, args.events, count=reps(3)))
         if "h" in only:
-            figures.append(Figure.pending("h", "resume-context of a 100,000-event run ÷ of a 100-event run", "≤ 2",
-                                          "not measured: `faber runs resume-context` has not landed"))
+            step("h: resume-context")
+            figures.append(reads.resume_context(fast, big_run, args.events, batch=20, count=reps(5)))
         if "i" in only:
             step(f"i: writing {args.runs:,} runs")
             listed = new_project(work / "many", sync=False)
@@ -91,11 +91,12 @@ def main(argv: list[str] | None = None) -> int:
             step("i: runs list")
             figures.append(reads.runs_list(listed, args.runs, count=reps(3)))
         if "j" in only:
-            figures.append(Figure.pending("j", "consolidate a 100,000-event run ÷ plain concatenation", "≤ 2",
-                                          "not measured: `faber consolidate` has not landed"))
+            step("j: consolidate")
+            figures.append(reads.consolidation(fast, big_run, args.events, work, count=reps(3)))
         if "k" in only:
             step("k: peak memory")
             figures.append(reads.peak_memory(fast, big_run, args.events))
+            figures.append(reads.consolidation_memory(fast, big_run, args.events))
         table = render_table(figures)
         took = fmt_time(time.perf_counter() - started)
         command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -6,6 +6,10 @@
 The run is written straight to disk in the store's layout (as `wire.dump_event` writes events), so
 making it takes seconds, not the minutes that emitting would. Each figure is the median of --repeat runs,
 the two measured alternately on the same warm files.
+
+``python -m bench`` (figures j and k) uses the same pieces on its own big run: ``samplers`` for the
+time ratio and ``consolidation_peak_mb`` for the memory, so the script and the table measure one thing.
+Standard library and the packages only, no ``bench`` imports: the script runs from ``bench/`` as a file.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 from faber_backend_local_files.archiving import consolidate_run
 from faber_backend_local_files.run_folder import event_file_name
 from faber_backend_local_files.store import LocalRunStore
+from faber_hookspecs.archive import EVENTS_FILE
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import dump_event, utc_timestamp
 
@@ -59,23 +65,60 @@ def concatenate(events_dir: str, out: str) -> None:
                 target.write(source.read())
 
 
+def samplers(runs_dir: str, run_id: RunId, out: str) -> dict[str, Callable[[], float]]:
+    """The two sides of the comparison, each a call returning the seconds it took: ``consolidate``
+    (``consolidate_run`` writing the run's bundle durably, as with the default sync_writes) and
+    ``plain`` (``concatenate`` into ``out``, no fsync)."""
+    store = LocalRunStore(runs_dir, sync=True)
+    events_dir = store.folder(run_id).events_dir
+
+    def plain() -> float:
+        started = time.perf_counter()
+        concatenate(events_dir, out)
+        return time.perf_counter() - started
+
+    def ours() -> float:
+        started = time.perf_counter()
+        consolidate_run(store, run_id)
+        return time.perf_counter() - started
+
+    return {"consolidate": ours, "plain": plain}
+
+
+CONSOLIDATE_PEAK = (
+    "import re, sys, time\n"
+    "from faber_backend_local_files.archiving import consolidate_run\n"
+    "from faber_backend_local_files.store import LocalRunStore\n"
+    "from faber_hookspecs.run_id import RunId\n"
+    "t = time.perf_counter()\n"
+    "b = consolidate_run(LocalRunStore(sys.argv[1]), RunId.parse(sys.argv[2]))\n"
+    "print(f'consolidated {b.manifest.event_count:,} events in {time.perf_counter() - t:.1f} s', file=sys.stderr)\n"
+    "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]))\n"
+)
+"""A fresh process consolidating one run, printing its peak resident set in kB."""
+
+
+def consolidation_peak_mb(runs_dir: str, run_id: RunId) -> float:
+    """The peak resident memory (MB) of a fresh process consolidating the run: consolidation's own
+    peak, not the maker's. Its VmHWM, not ru_maxrss: Linux carries the parent's high-water mark
+    through fork and exec into ru_maxrss."""
+    output = subprocess.run([sys.executable, "-c", CONSOLIDATE_PEAK, runs_dir, str(run_id)], check=True,
+                            stdout=subprocess.PIPE, text=True).stdout
+    return int(output) / 1024
+
+
 def time_ratio(events: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory(prefix="faber-bench-") as scratch:
         runs_dir = os.path.join(scratch, "runs")
         started = time.perf_counter()
         run_id = make_run(runs_dir, events)
         print(f"made a run of {events:,} events in {time.perf_counter() - started:.1f} s")
-        store = LocalRunStore(runs_dir, sync=True)
-        folder = store.folder(run_id)
+        sides = samplers(runs_dir, run_id, os.path.join(scratch, "concatenated"))
         ours, plain = [], []
         for _ in range(repeat):
-            started = time.perf_counter()
-            concatenate(folder.events_dir, os.path.join(scratch, "concatenated"))
-            plain.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            bundle = consolidate_run(store, run_id)
-            ours.append(time.perf_counter() - started)
-        size = bundle.manifest.file("events.jsonl").size
+            plain.append(sides["plain"]())
+            ours.append(sides["consolidate"]())
+        size = os.path.getsize(os.path.join(LocalRunStore(runs_dir).folder(run_id).path, "archive", EVENTS_FILE))
         print(f"plain loop     median {statistics.median(plain):.3f} s  ({repeat} runs)")
         median = statistics.median(ours)
         print(f"consolidate    median {median:.3f} s  ({repeat} runs, events.jsonl {size / 1e6:.1f} MB)")
@@ -88,20 +131,7 @@ def peak_memory(events: int) -> None:
         started = time.perf_counter()
         run_id = make_run(runs_dir, events)
         print(f"made a run of {events:,} events in {time.perf_counter() - started:.1f} s")
-        # A fresh process, so the figure is consolidation's own peak, not the maker's. Its VmHWM, not
-        # ru_maxrss: Linux carries the parent's high-water mark through fork and exec into ru_maxrss.
-        code = (
-            "import re, sys, time\n"
-            "from faber_backend_local_files.archiving import consolidate_run\n"
-            "from faber_backend_local_files.store import LocalRunStore\n"
-            "from faber_hookspecs.run_id import RunId\n"
-            "t = time.perf_counter()\n"
-            f"b = consolidate_run(LocalRunStore({runs_dir!r}), RunId.parse({str(run_id)!r}))\n"
-            "print(f'consolidated {b.manifest.event_count:,} events in {time.perf_counter() - t:.1f} s')\n"
-            "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) / 1024\n"
-            "print(f'peak RSS      {peak:.0f} MB  (target <= 200)')\n"
-        )
-        subprocess.run([sys.executable, "-c", code], check=True)
+        print(f"peak RSS      {consolidation_peak_mb(runs_dir, run_id):.0f} MB  (target <= 200)")
         shutil.rmtree(runs_dir, ignore_errors=True)
 
 

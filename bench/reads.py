@@ -1,4 +1,5 @@
-"""Figures d, g, i and k: one-shot CLI start-up, rebuilding state, listing runs, peak memory."""
+"""Figures d, g, h, i, j and k: one-shot CLI start-up, rebuilding state, resume-context, listing runs,
+consolidating, peak memory."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from faber_hookspecs.run_id import RunId
 
-from .timing import Figure, fmt_time, median, paired_ratio, rounds
+from . import consolidate
+from .timing import Figure, fmt_time, median, paired_ratio, per_operation, rounds
 from .workload import drafts, fill_run, open_api, runs_dir
 
 PYTHON = sys.executable
@@ -88,6 +90,43 @@ def reconstruct(root: Path, run_id: str, size: int, count: int) -> Figure:
     ratio = paired_ratio(times["api"], times["plain"])
     return Figure("g", f"reconstruct a {size:,}-event run ÷ plain read+parse loop", ratio, "≤ 1.5", ratio <= 1.5,
                   str(count), f"{fmt_time(median(times['api']))} vs {fmt_time(median(times['plain']))}")
+
+
+def resume_context(root: Path, run_id: str, size: int, batch: int, count: int) -> Figure:
+    """h: ``Faber.resume_context`` (what ``faber runs resume-context`` and the MCP tool answer) of a
+    big run ÷ of a 100-event run: it must read the run's state, not its log."""
+    faber = open_api(root)
+    small_run = faber.new_run("bench-h").run_id
+    fill_run(root, small_run, 100)
+    big = faber.resume_context(run_id)
+    small = faber.resume_context(small_run)
+    if big.last_event_id < size or small.last_event_id != 100:
+        raise RuntimeError(f"resume-context saw {big.last_event_id} and {small.last_event_id} events")
+    times = rounds({"big": lambda: per_operation(lambda _: faber.resume_context(run_id), batch),
+                    "small": lambda: per_operation(lambda _: faber.resume_context(small_run), batch)}, count)
+    ratio = paired_ratio(times["big"], times["small"])
+    return Figure("h", f"resume-context of a {size:,}-event run ÷ of a 100-event run", ratio, "≤ 2", ratio <= 2,
+                  f"{count}×{batch}", f"{fmt_time(median(times['big']))} vs {fmt_time(median(times['small']))}")
+
+
+def consolidation(root: Path, run_id: str, size: int, scratch: Path, count: int) -> Figure:
+    """j: ``consolidate_run`` of the big run (its bundle: events.jsonl, state, metadata and the
+    checksummed manifest, written durably) ÷ concatenating the same event files in a plain loop;
+    both sides are ``bench/consolidate.py``'s."""
+    sides = consolidate.samplers(runs_dir(root), RunId.parse(run_id), os.fspath(scratch / "concatenated"))
+    sides["consolidate"](), sides["plain"]()  # the page cache warm for both
+    times = rounds(sides, count)
+    ratio = paired_ratio(times["consolidate"], times["plain"])
+    return Figure("j", f"consolidate a {size:,}-event run ÷ plain concatenation", ratio, "≤ 2", ratio <= 2,
+                  str(count), f"{fmt_time(median(times['consolidate']))} vs {fmt_time(median(times['plain']))}")
+
+
+def consolidation_memory(root: Path, run_id: str, size: int) -> Figure:
+    """k (consolidate): the peak resident memory of a new process consolidating the big run
+    (``bench/consolidate.py --memory``'s measurement)."""
+    used = consolidate.consolidation_peak_mb(runs_dir(root), RunId.parse(run_id))
+    return Figure("k", f"peak memory: consolidate of a {size:,}-event run", used, "≤ 200 MB", used <= 200, "1",
+                  "streamed: events.jsonl is written as the files are read")
 
 
 def peak_memory(root: Path, run_id: str, size: int) -> Figure:

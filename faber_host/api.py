@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +31,13 @@ from faber_hookspecs.errors import (
     ConfigError,
     InvalidEvent,
     InvalidInput,
+    InvalidRunId,
+    RunNotFound,
 )
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord
+from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.reports import FlushReport
 from faber_hookspecs.run_id import RunId, validate_slug
 from faber_hookspecs.state import RunState
@@ -52,8 +56,11 @@ if TYPE_CHECKING:  # the run commands load these when called; every other comman
 
     from .doctor import DoctorCheck
     from .gateway.plugins import BackendInfo
+    from .migration.migrate import MigrationResult
     from .runner.display import Display
     from .runner.outcome import ApprovalResult, RerunResult, RunOutcome
+    from .views.summary import RelatedRun
+    from .views.timeline import Timeline
 
 PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -240,6 +247,65 @@ class Faber:
             if (type is None or event.type == type) and (phase is None or event.phase == phase):
                 yield event
 
+    def follow(
+        self,
+        run: str,
+        *,
+        since_id: int = 0,
+        interval: float = 0.5,
+        recheck: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Generator[Event, None, None]:
+        """The run's events after ``since_id`` as they are written, by this process or any other,
+        until the run ends (completed, failed or cancelled, with every event up to that yielded).
+
+        Every ``interval`` seconds it reads the run's state, which is cheap, and reads the log only
+        when the state shows new events (and every ``recheck`` seconds regardless, in case a writer
+        died before updating the state). Stop early by closing the iterator (or with Ctrl-C).
+        """
+        if interval <= 0:
+            raise InvalidInput("--interval must be more than 0 seconds")
+        if since_id < 0:
+            raise InvalidInput("--since-id must be 0 or more")
+        run_id = str(self.resolve(run))
+        seen = since_id
+        checked = -recheck
+        waited = 0.0
+        while True:
+            state = self.gateway.ask("faber_load_run", run_id=run_id).state
+            if state.last_event_id > seen or waited - checked >= recheck:
+                checked = waited
+                for event in self.gateway.ask("faber_load_events", run_id=run_id, since_id=seen):
+                    seen = event.event_id
+                    yield event
+            if state.status in TERMINAL_STATUSES and state.last_event_id <= seen:
+                return
+            sleep(interval)
+            waited += interval
+
+    # Migration --------------------------------------------------------------------------------------
+
+    def migrate(
+        self,
+        source: str | os.PathLike[str] | None = None,
+        *,
+        work_id: str | None = None,
+        workflow_id: str | None = None,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> MigrationResult:
+        """Import the old single-file state (default ``.fractary/plugins/faber/state.json``) as a new
+        run with its events rebuilt as far as the file allows; the file is kept. A file already
+        migrated is not imported twice unless ``force``; ``dry_run`` shows what would happen."""
+        from pathlib import Path
+
+        from .migration.migrate import migrate_old_state
+
+        return migrate_old_state(
+            self, Path(source) if source is not None else None, work_id=work_id, workflow_id=workflow_id,
+            dry_run=dry_run, force=force,
+        )
+
     # State ------------------------------------------------------------------------------------------
 
     def reconstruct(self, run: str, *, write: bool = False) -> tuple[RunState, list[str]]:
@@ -248,6 +314,72 @@ class Faber:
         state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
         warnings = self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state) if write else []
         return state, warnings
+
+    # Seeing runs ------------------------------------------------------------------------------------
+
+    def timeline(self, run: str, *, now: str | None = None) -> Timeline:
+        """The run's timeline (bars per phase and step, attempts, markers, lineage) from its events.
+        ``now`` (a UTC timestamp, default the current time) is how far a running run is drawn."""
+        return self.timeline_of(self.run(run), now=now)
+
+    def report(self, run: str, *, max_events: int | None = None) -> str:
+        """The run as one self-contained HTML page: metadata, parameters, lineage, the SVG timeline,
+        approvals, errors, artifacts and the event table. ``max_events`` bounds the table (default
+        5000; 0 lists every event); the timeline always uses every event."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        from .views.html_report import DEFAULT_MAX_EVENTS, EventSample, render_report
+
+        if max_events is not None and max_events < 0:
+            raise InvalidInput("--max-events must be 0 (every event) or more")
+        record = self.run(run)
+        if not record.events_local:
+            short = record.metadata.run_id.rsplit("/", 1)[-1][:8]
+            raise ArchiveError(
+                f"the events of run {record.metadata.run_id} are in the archive only: `faber restore {short}` "
+                "brings them back, then report again"
+            )
+        sample = EventSample(DEFAULT_MAX_EVENTS if max_events is None else max_events)
+        timeline = self.timeline_of(record, keep=sample.keep)
+        try:
+            generator = f"faber-host {version('faber-host')}"
+        except PackageNotFoundError:
+            generator = "faber-host"
+        return render_report(
+            record, timeline, sample, self.related_runs(record), generated_at=utc_timestamp(), generator=generator
+        )
+
+    def timeline_of(
+        self,
+        record: RunRecord,
+        *,
+        now: str | None = None,
+        keep: Callable[[Iterable[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None,
+    ) -> Timeline:
+        """The timeline of a run already loaded (``run()``); ``keep`` sees every event on its way
+        (the report uses it to sample the event table in the same pass)."""
+        from .views.timeline import build_timeline
+
+        run_id = record.metadata.run_id
+        loaded = self.gateway.ask("faber_load_events", run_id=run_id, since_id=0)
+        events: Iterable[dict[str, Any]] = (event.model_dump(mode="json", exclude_none=True) for event in loaded)
+        if keep is not None:
+            events = keep(events)
+        return build_timeline(events, record.metadata.to_json(), now=now or utc_timestamp())
+
+    def related_runs(self, record: RunRecord) -> list[RelatedRun]:
+        """The runs this one re-runs, descends from or was re-run as, each with its status (None when
+        it is not in this project's store)."""
+        from .views.summary import RelatedRun, related_runs
+
+        found = []
+        for relation, run_id in related_runs(record):
+            try:
+                status: str | None = self.gateway.ask("faber_load_run", run_id=run_id).state.status
+            except (RunNotFound, InvalidRunId):
+                status = None
+            found.append(RelatedRun(run_id, relation, status))
+        return found
 
     # Backends ---------------------------------------------------------------------------------------
 

@@ -25,6 +25,9 @@ def resolve_run_ref(ref: str, find: Callable[[str], Iterable[str]]) -> RunId:
     ref = ref.strip()
     parts = ref.split("/")
     if len(parts) == 3:
+        known = RunId.known(ref)
+        if known is not None:  # parsed before: valid, and the same run (an emit names its run every time)
+            return known
         org, project, tail = parts
         validate_slug(org, "org")
         validate_slug(project, "project")
@@ -64,6 +67,16 @@ def _login_name() -> str:
         user = os.environ.get(name)
         if user:
             return user
-    import pwd
+    uid = os.getuid()
+    user = _ACCOUNT_NAMES.get(uid)
+    if user is None:
+        import pwd
 
-    return pwd.getpwuid(os.getuid())[0]
+        user = _ACCOUNT_NAMES[uid] = pwd.getpwuid(uid)[0]
+    return user
+
+
+_ACCOUNT_NAMES: dict[int, str] = {}
+"""The password database's name for each uid looked up so far: a long-lived process (``faber mcp``, a
+workflow run) emits many events, and without USER set each one would read the database again (about
+10 µs, more on a loaded machine). The environment is still read on every call."""

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 def clean_environ(**extra: str) -> dict[str, str]:
     """The environment for a `faber` subprocess: ours, minus anything that would point elsewhere."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FABER_")}
+    environ["NO_PROXY"] = environ["no_proxy"] = "127.0.0.1,localhost"  # test servers are local; a proxy must not take them
     environ.update(extra)
     return environ
 

@@ -28,6 +28,7 @@ from faber_hookspecs.wire import (
     dump_document,
     indented_json,
     loads,
+    utc_timestamp,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -205,3 +206,12 @@ def test_a_state_rewritten_event_after_event_is_exactly_json_dumps() -> None:
     ]], start=1):
         apply_event(state, {**draft, "event_id": index, "timestamp": "2026-01-01T00:00:00.000Z"})
         assert dump_document(state) == (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def test_utc_timestamp_is_strftime_with_milliseconds_across_seconds() -> None:
+    import time
+
+    for now in (0.0, 0.999, 1.0, 1.0005, 59.9999, 60.0, 1767225599.999, 1767225600.0, 1767225600.001, 0.5, 1.0):
+        seconds, ms = divmod(int(now * 1000), 1000)
+        expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+        assert utc_timestamp(now) == expected, now

@@ -5,6 +5,7 @@ signature and its kind (firstresult or broadcast); the docs name no hook that do
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import re
 from pathlib import Path
@@ -26,6 +27,7 @@ def signature_line(name: str) -> str:
     return f"{name}({', '.join(f'{p.name}: {p.annotation}' for p in params)}) -> {signature.return_annotation}"
 
 
+@functools.cache
 def doc_sections() -> dict[str, str]:
     """docs/backends.md's ``### faber_...`` sections, by hook name."""
     text = DOCS.read_text(encoding="utf-8")
@@ -33,7 +35,8 @@ def doc_sections() -> dict[str, str]:
     return {parts[i]: parts[i + 1].split("\n### ")[0] for i in range(1, len(parts), 2)}
 
 
-def hook_tests() -> set[str]:
+@functools.cache  # parsed once for all the parametrized cases
+def hook_tests() -> frozenset[str]:
     """The names of every ``test_hook_*`` function in the repository's test folders."""
     names = set()
     for folder in TEST_FOLDERS:
@@ -41,7 +44,7 @@ def hook_tests() -> set[str]:
             tree = ast.parse(path.read_text(encoding="utf-8"))
             names |= {node.name for node in ast.walk(tree)
                       if isinstance(node, ast.FunctionDef) and node.name.startswith("test_hook_")}
-    return names
+    return frozenset(names)
 
 
 def test_there_are_hooks_to_check() -> None:

@@ -5,17 +5,35 @@ fails when a hookspec has no such test. Backends here are plain classes given to
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from faber_hookspecs import hookimpl
-from faber_hookspecs.errors import BackendError
+from faber_hookspecs.archive import (
+    MANIFEST_FILE,
+    ArchiveBundle,
+    ArchivedObject,
+    ArchivedRun,
+    ArchiveManifest,
+    ArchivePolicy,
+    ArchiveQuery,
+    ArchiveReceipt,
+    ProgressCallback,
+    RemovedEvents,
+    RunRef,
+)
+from faber_hookspecs.errors import ArchiveError, BackendError, IntegrityError, RunNotFound
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
 from faber_hookspecs.reports import FlushReport, HealthCheck
 from faber_hookspecs.state import RunState
+from faber_hookspecs.wire import utc_timestamp
 
 from faber_host.api import Faber
 from faber_host.testing import EventFactory, GatewayFactory, TestProject
@@ -213,6 +231,255 @@ def test_hook_faber_find_runs(probed: Faber) -> None:
     assert seen("faber_find_runs") == [{"uuid_prefix": uuid[:8]}]
     assert str(probed.resolve(run_id)) == run_id
     assert len(seen("faber_find_runs")) == 1, "a full run id needs no search"
+
+
+# Archive (issue 5's hooks) -----------------------------------------------------------------------
+
+
+class Shelf:
+    """An archive backend that keeps bundles in a folder (``config["folder"]``, whose name is the
+    backend's), copied and verified like a real archive; ``config["policy"]`` is what it asks for
+    when a run completes."""
+
+    seen: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+
+    def __init__(self, config: dict[str, Any], context: BackendContext) -> None:
+        self.folder = Path(config["folder"])
+        self.name = self.folder.name
+        self.policy = config.get("policy")
+
+    @hookimpl
+    def faber_archive_run(self, run: RunRecord, bundle: ArchiveBundle, progress: ProgressCallback) -> ArchiveReceipt:
+        Shelf.seen.append(("faber_archive_run", {"backend": self.name, "run": run, "bundle": bundle}))
+        target = self.folder / bundle.run_id
+        target.mkdir(parents=True, exist_ok=True)
+        objects = []
+        for entry in bundle.files():
+            shutil.copyfile(bundle.path(entry.name), target / entry.name)
+            data = (target / entry.name).read_bytes()
+            sha256 = hashlib.sha256(data).hexdigest()
+            objects.append(ArchivedObject(name=entry.name, key=str(target / entry.name), size=len(data),
+                                          sha256=sha256, verified=(len(data), sha256) == (entry.size, entry.sha256)))
+            progress(entry.name, len(data), entry.size)
+        return ArchiveReceipt(backend=self.name, run_id=bundle.run_id, url=f"{target.as_uri()}/",
+                              manifest_sha256=bundle.manifest_sha256, objects=objects,
+                              verified=all(o.verified for o in objects), archived_at=utc_timestamp())
+
+    @hookimpl
+    def faber_restore_run(self, run_ref: RunRef, destination: Path, progress: ProgressCallback) -> ArchiveBundle | None:
+        Shelf.seen.append(("faber_restore_run", {"run_ref": run_ref, "empty": not any(destination.iterdir())}))
+        source = self.folder / run_ref.run_id
+        if not (source / MANIFEST_FILE).is_file():
+            return None
+        for path in source.iterdir():
+            shutil.copyfile(path, destination / path.name)
+        data = (destination / MANIFEST_FILE).read_bytes()
+        manifest = ArchiveManifest.model_validate_json(data)
+        for entry in manifest.files:
+            if hashlib.sha256((destination / entry.name).read_bytes()).hexdigest() != entry.sha256:
+                raise IntegrityError(f"{entry.name} does not match its sha256 in the manifest")
+        return ArchiveBundle(run_id=run_ref.run_id, directory=destination, manifest=manifest,
+                             manifest_sha256=hashlib.sha256(data).hexdigest(), manifest_size=len(data),
+                             source_backend=self.name, source_url=f"{source.as_uri()}/")
+
+    @hookimpl
+    def faber_list_archived_runs(self, query: ArchiveQuery) -> list[ArchivedRun]:
+        Shelf.seen.append(("faber_list_archived_runs", {"backend": self.name, "query": query}))
+        runs = []
+        for manifest in sorted(self.folder.glob(f"{query.org or '*'}/{query.project or '*'}/*/{MANIFEST_FILE}")):
+            files = list(manifest.parent.iterdir())
+            runs.append(ArchivedRun(run_id="/".join(manifest.parent.relative_to(self.folder).parts),
+                                    backend=self.name, url=f"{manifest.parent.as_uri()}/",
+                                    size=sum(p.stat().st_size for p in files), objects=len(files)))
+        return runs
+
+    @hookimpl
+    def faber_archive_policy(self) -> ArchivePolicy | None:
+        return None if self.policy is None else ArchivePolicy(backend=self.name, **self.policy)
+
+
+class BrokenLister:
+    def __init__(self, config: object, context: BackendContext) -> None:
+        pass
+
+    @hookimpl
+    def faber_list_archived_runs(self, query: ArchiveQuery) -> list[ArchivedRun]:
+        raise BackendError("the archive's index is locked")
+
+
+def shelved(
+    faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path, **shelves: dict[str, bool] | None
+) -> Faber:
+    """The API with a Shelf per name given (its folder tmp_path/name), asking for its policy if one is given."""
+    Shelf.seen = []
+    config = {name: {"folder": str(tmp_path / name), **({"policy": policy} if policy else {})}
+              for name, policy in shelves.items()}
+    return Faber(faber_project.project, faber_gateway(config=config, backends=dict.fromkeys(shelves, Shelf)))
+
+
+def finished_run(faber: Faber, events: int = 5) -> str:
+    """A run of ``events`` events that completed."""
+    run_id = faber.new_run("42").run_id
+    faber.emit(run_id, "workflow_start")
+    for index in range(events - 2):
+        faber.emit(run_id, "checkpoint", message=f"step {index}")
+    faber.emit(run_id, "workflow_complete")
+    return run_id
+
+
+def event_files(faber: Faber, run_id: str) -> dict[str, bytes]:
+    """The run's event files here, by name, with their bytes."""
+    folder = Path(faber.run(run_id).location) / "events"
+    return {path.name: path.read_bytes() for path in folder.iterdir() if path.name[0].isdigit()}
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_hook_faber_consolidate_run(faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+    faber = Faber(faber_project.project, faber_gateway())
+    run_id = finished_run(faber, events=12)
+    bundle = faber.gateway.hook.faber_consolidate_run(run_id=run_id)  # local_files answers
+    assert isinstance(bundle, ArchiveBundle) and bundle.run_id == run_id
+    assert [entry.name for entry in bundle.files()] == ["events.jsonl", "state.json", "metadata.json", "manifest.json"]
+    lines = bundle.path("events.jsonl").read_bytes().splitlines()
+    assert [json.loads(line) for line in lines] == [event.to_json() for event in faber.events(run_id)]
+    assert [json.loads(line)["event_id"] for line in lines] == list(range(1, 13)), "numeric order: 10 after 9"
+    manifest = bundle.manifest
+    assert (manifest.event_count, manifest.first_event_id, manifest.last_event_id) == (12, 1, 12)
+    for entry in manifest.files:
+        assert (bundle.path(entry.name).stat().st_size, sha256_of(bundle.path(entry.name))) == (entry.size, entry.sha256)
+    assert sha256_of(bundle.path("manifest.json")) == bundle.manifest_sha256
+    assert faber.consolidate_events(run_id).manifest_sha256 == bundle.manifest_sha256, "the same run, the same bytes"
+
+
+def test_hook_faber_archive_run(faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path) -> None:
+    faber = shelved(faber_project, faber_gateway, tmp_path, shelf=None, spare=None)
+    run_id = finished_run(faber)
+    sent: list[str] = []
+    result = faber.archive_run(run_id, progress=lambda name, done, total: sent.append(name))
+    assert result.archived and sorted(receipt.backend for receipt in result.receipts) == ["shelf", "spare"]
+    assert all(r.verified and r.manifest_sha256 == result.manifest_sha256 for r in result.receipts)
+    calls = [kwargs for hook, kwargs in Shelf.seen if hook == "faber_archive_run"]
+    assert sorted(call["backend"] for call in calls) == ["shelf", "spare"], "broadcast: every archive gets it"
+    for call in calls:
+        assert call["run"].metadata.run_id == run_id and call["bundle"].manifest_sha256 == result.manifest_sha256
+        copy = tmp_path / call["backend"] / run_id
+        assert {path.name: path.read_bytes() for path in copy.iterdir()} == {
+            entry.name: call["bundle"].path(entry.name).read_bytes() for entry in call["bundle"].files()
+        }
+    assert sent == 2 * ["events.jsonl", "state.json", "metadata.json", "manifest.json"]
+    record = faber.run(run_id)
+    assert record.events_local, "without cleanup the events stay"
+    assert record.metadata.archive is not None and record.metadata.archive.manifest_sha256 == result.manifest_sha256
+    assert sorted(location.backend for location in record.metadata.archive.locations) == ["shelf", "spare"]
+
+
+def test_hook_faber_restore_run(faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path) -> None:
+    faber = shelved(faber_project, faber_gateway, tmp_path, shelf=None)
+    run_id = finished_run(faber)
+    original = event_files(faber, run_id)
+    archived = faber.archive_run(run_id, cleanup=True)
+    assert faber.run(run_id).events_local is False
+    restored = faber.restore_run(run_id)
+    url = f"{(tmp_path / 'shelf' / run_id).as_uri()}/"
+    (call,) = [kwargs for hook, kwargs in Shelf.seen if hook == "faber_restore_run"]
+    assert call == {"run_ref": RunRef(run_id=run_id, url=url), "empty": True}, "where it was archived, into an empty folder"
+    assert (restored.event_count, restored.manifest_sha256, restored.source_url) == (5, archived.manifest_sha256, url)
+    assert event_files(faber, run_id) == original, "byte for byte"
+    faber.archive_run(run_id, cleanup=True)
+    shutil.rmtree(tmp_path / "shelf" / run_id)
+    with pytest.raises(ArchiveError, match="is in no enabled archive"):
+        faber.restore_run(run_id)  # the shelf answered None: it does not hold the run
+
+
+def test_hook_faber_import_run(faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path) -> None:
+    here = Faber(faber_project.project, faber_gateway())
+    run_id = finished_run(here)
+    bundle: ArchiveBundle = here.gateway.ask("faber_consolidate_run", run_id=run_id)
+    elsewhere = TestProject(tmp_path / "elsewhere").faber()
+
+    damaged = bundle.model_copy(update={"directory": tmp_path / "damaged"})
+    shutil.copytree(bundle.directory, damaged.directory)
+    events = damaged.path("events.jsonl")
+    events.write_bytes(events.read_bytes().replace(b"step 1", b"step X"))
+    with pytest.raises(IntegrityError, match="damaged and was refused"):
+        elsewhere.gateway.ask("faber_import_run", bundle=damaged)
+    with pytest.raises(RunNotFound):
+        elsewhere.run(run_id)
+
+    record = elsewhere.gateway.ask("faber_import_run", bundle=bundle)
+    assert isinstance(record, RunRecord) and record.metadata.run_id == run_id and record.events_local
+    assert record.state.status == "completed" and record.state.last_event_id == 5
+    assert event_files(elsewhere, run_id) == event_files(here, run_id), "byte for byte"
+    with pytest.raises(ArchiveError, match="already has its events on this machine"):
+        elsewhere.gateway.ask("faber_import_run", bundle=bundle)
+
+
+def test_hook_faber_cleanup_run(faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path) -> None:
+    faber = shelved(faber_project, faber_gateway, tmp_path, shelf=None)
+    run_id = finished_run(faber)
+    sha256 = faber.archive_run(run_id).manifest_sha256
+    before = event_files(faber, run_id)
+    size = sum(len(data) for data in before.values())
+
+    dry = faber.gateway.ask("faber_cleanup_run", run_id=run_id, manifest_sha256=sha256, dry_run=True)
+    assert dry == RemovedEvents(run_id=run_id, files=5, bytes=size, dry_run=True)
+    assert event_files(faber, run_id) == before
+    with pytest.raises(ArchiveError, match="changed since it was archived"):
+        faber.gateway.ask("faber_cleanup_run", run_id=run_id, manifest_sha256="0" * 64, dry_run=False)
+    assert event_files(faber, run_id) == before, "another bundle: nothing removed"
+
+    removed = faber.gateway.ask("faber_cleanup_run", run_id=run_id, manifest_sha256=sha256, dry_run=False)
+    assert removed == RemovedEvents(run_id=run_id, files=5, bytes=size, dry_run=False)
+    folder = Path(faber.run(run_id).location)
+    assert not (folder / "events").exists()
+    assert all((folder / name).is_file() for name in ("state.json", "metadata.json", "archive/manifest.json"))
+    assert faber.run(run_id).state.last_event_id == 5, "the state stays readable"
+
+
+def test_hook_faber_list_archived_runs(faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path) -> None:
+    faber = shelved(faber_project, faber_gateway, tmp_path, shelf=None, spare=None)
+    first, second = finished_run(faber), finished_run(faber)
+    faber.archive_run(first)
+    faber.archive_run(second)
+    shutil.rmtree(tmp_path / "spare" / first)
+    listed = faber.list_archived_runs()
+    assert sorted((run.backend, run.run_id) for run in listed) == sorted(
+        [("shelf", first), ("shelf", second), ("spare", second)]
+    ), "every backend's list, merged"
+    assert all(run.objects == 4 and run.size > 0 for run in listed)
+    assert faber.list_archived_runs(org="acme", project="other-service") == []
+    queries = [kwargs["query"] for hook, kwargs in Shelf.seen if hook == "faber_list_archived_runs"]
+    assert queries[-1] == ArchiveQuery(org="acme", project="other-service")
+    assert [run.run_id for run in faber.list_archived_runs(project="widget-service") if run.backend == "spare"] == [second]
+
+    broken = Faber(faber_project.project, faber_gateway(backends={"broken": BrokenLister}))
+    with pytest.raises(ArchiveError, match="listing the archive of backend 'broken' failed: the archive's index is locked"):
+        broken.list_archived_runs()
+
+
+@pytest.mark.parametrize(("policies", "archived", "events_local"), [
+    ({"shelf": {"consolidate_on_complete": True}}, False, True),
+    ({"shelf": {"archive_on_complete": True, "cleanup_local_after_archive": True},
+      "spare": {"cleanup_local_after_archive": True}}, True, False),
+    ({"shelf": {"archive_on_complete": True, "cleanup_local_after_archive": True},
+      "spare": {"consolidate_on_complete": True}}, True, True),  # cleanup only if every policy asks
+])
+def test_hook_faber_archive_policy(
+    faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path,
+    policies: dict[str, dict[str, bool] | None], archived: bool, events_local: bool,
+) -> None:
+    faber = shelved(faber_project, faber_gateway, tmp_path, **policies)
+    run_id = faber.new_run("1").run_id
+    faber.emit(run_id, "workflow_start")
+    assert not (Path(faber.run(run_id).location) / "archive").exists(), "nothing before the run completes"
+    assert faber.emit(run_id, "workflow_complete").warnings == []
+    record = faber.run(run_id)
+    assert (record.metadata.archive is not None, record.events_local) == (archived, events_local)
+    assert (Path(record.location) / "archive" / "manifest.json").is_file(), "consolidated in every case"
+    assert (tmp_path / "shelf" / run_id / "manifest.json").is_file() == archived
 
 
 # Operations --------------------------------------------------------------------------------------

@@ -110,3 +110,13 @@ def test_unknown_run(faber: Faber) -> None:
         faber.resolve("deadbeef")
     with pytest.raises(RunNotFound):
         faber.run("acme/widget-service/ee04a6d4-8111-4fde-8172-e0639c154b63")
+
+
+def test_a_text_parsed_before_gives_the_same_run_id_and_bad_ones_still_fail() -> None:
+    first = RunId.parse(GOOD)
+    assert RunId.parse(GOOD) is first and RunId.known(GOOD) is first
+    assert RunId.known(GOOD.upper()) is None and RunId.known(123) is None  # type: ignore[arg-type]
+    for bad in (GOOD.upper(), GOOD + "/", " " + GOOD, GOOD.replace("acme", "../x")):
+        with pytest.raises(InvalidRunId):
+            RunId.parse(bad)
+        assert RunId.known(bad) is None

@@ -289,6 +289,12 @@ def test_approval_denied_ends_the_resumed_run(cli: Cli, faber: Faber, project_di
     assert "unknown phase 'deploy'" in nothing
 
 
+def test_a_rerun_of_a_run_started_without_an_autonomy_level_records_only_what_changed(cli: Cli) -> None:
+    run = cli.ok("runs", "new", "--work-id", "7", "--param", "version=1.0").strip()  # no --autonomy: the workflow's
+    created = cli.json("runs", "rerun", run, "--param", "version=1.1", "--json")
+    assert created["parameter_changes"] == {"version": {"from": "1.0", "to": "1.1"}}  # type: ignore[index]
+
+
 def test_rerun_records_the_changes_and_the_lineage_on_both_runs(
     cli: Cli, faber: Faber, project_dir: Path, ci: Path
 ) -> None:
@@ -311,7 +317,7 @@ def test_rerun_records_the_changes_and_the_lineage_on_both_runs(
     assert metadata["relationships"]["rerun_of"] == original and metadata["relationships"]["parent_run_id"] == original
     assert metadata["root_run_id"] == original
     assert faber.run(original).metadata.relationships.child_runs == [new]
-    assert f"re-runs:   {new}" in cli.ok("runs", "show", original)
+    assert f"re-run:      {new} (completed)" in cli.ok("runs", "show", original)
     assert shown["warnings"] == []  # type: ignore[index]
 
     # A re-run of the re-run keeps the root; --json creates it without executing anything.

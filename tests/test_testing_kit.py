@@ -15,7 +15,15 @@ from faber_hookspecs.events import Event
 from faber_hookspecs.records import BackendContext
 from faber_hookspecs.state import RunState
 
-from faber_host.testing import EventFactory, GatewayFactory, RecordingReceiver, TestProject
+from faber_host.testing import (
+    AWS_TEST_ENVIRONMENT,
+    EventFactory,
+    GatewayFactory,
+    RecordingReceiver,
+    S3Server,
+    TestProject,
+    aws_test_environ,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -143,3 +151,20 @@ def test_faber_receiver_modes(faber_receiver: RecordingReceiver) -> None:
     assert faber_receiver.port == port and post(faber_receiver.url) == 200
     assert [r.status for r in faber_receiver.requests] == [200, 503, 200, 500, 200]
     assert faber_receiver.requests[0].path == "/a" and faber_receiver.requests[0].method == "POST"
+
+
+def test_aws_test_environ_replaces_every_aws_variable() -> None:
+    environ = aws_test_environ({"PATH": "/bin", "AWS_PROFILE": "prod", "AWS_SESSION_TOKEN": "secret"})
+    assert environ == {"PATH": "/bin", **AWS_TEST_ENVIRONMENT}, "nothing of the machine's own AWS setup is left"
+
+
+def test_faber_s3_server_is_a_real_s3_endpoint(request: pytest.FixtureRequest) -> None:
+    pytest.importorskip("moto", reason='the S3 test server needs moto[server] (pip install -e "backends/s3[test]")')
+    server: S3Server = request.getfixturevalue("faber_s3_server")
+    assert server.url.startswith("http://127.0.0.1:")
+    first, second = server.create_bucket(), server.create_bucket()
+    assert first != second and first.startswith("faber-test-")
+    client = server.client()
+    client.put_object(Bucket=first, Key="a/b.json", Body=b"{}")
+    assert client.get_object(Bucket=first, Key="a/b.json")["Body"].read() == b"{}"
+    assert {first, second} <= {bucket["Name"] for bucket in client.list_buckets()["Buckets"]}

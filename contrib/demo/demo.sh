@@ -57,7 +57,7 @@ note "The re-run starts with workflow_rerun, which records the change {version: 
 say faber events "$rerun_short"
 note "Their link, recorded on both runs:"
 say faber runs show "$rerun_short"
-faber runs show "$short" | grep -E '^(run|status|re-runs):'
+faber runs show "$short" | grep -E '^(run|status|re-run):'
 say faber runs verify "$short"
 say faber runs verify "$rerun_short"
 echo

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from . import archive, backends, doctor, events, integrity, resume, run, runs, setup
+from . import archive, backends, doctor, events, integrity, mcp, migrate, resume, run, runs, setup
 
 app = typer.Typer(
     name="faber",
@@ -50,6 +50,8 @@ def root_options(
 setup.register(app)
 run.register(app)
 events.register(app)
+mcp.register(app)
+migrate.register(app)
 archive.register(app)
 resume.register(runs.app)
 integrity.register(runs.app)

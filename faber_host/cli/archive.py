@@ -7,11 +7,12 @@ from typing import Annotated, Optional
 import typer
 from faber_hookspecs.errors import ArchiveError
 
-from ..archive import ArchiveIncomplete
-from ..archive.durations import parse_days
 from .context import open_faber
 from .output import print_json, print_table
-from .progress import transfer_progress
+
+# The archive's results and the progress bar are imported by these commands when they run, not when the
+# CLI starts. (faber_host.api and the hook specifications still import the archive's models, which are
+# most of that cost: see "i misses its target" in docs/performance.md.)
 
 RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -43,6 +44,9 @@ def archive(
 ) -> None:
     """Consolidate the run, upload it to the archive with checksums, verify every object, and record the
     archive in the run's metadata. Nothing local is removed unless every copy is verified."""
+    from ..archive import ArchiveIncomplete
+    from .progress import transfer_progress
+
     faber = open_faber(ctx)
     try:
         with transfer_progress() as progress:
@@ -86,6 +90,8 @@ def restore(
 ) -> None:
     """Download an archived run, check every checksum, and expand its events back into files, the same
     bytes as before. Works here after a cleanup, and on any other machine."""
+    from .progress import transfer_progress
+
     faber = open_faber(ctx)
     with transfer_progress() as progress:
         result = faber.restore_run(
@@ -114,6 +120,8 @@ def cleanup(
 ) -> None:
     """Remove local event files of runs whose archive is verified (state.json, metadata.json and the
     manifest stay). Every file is first proven to come back byte for byte from the archived bundle."""
+    from ..archive.durations import parse_days
+
     days = parse_days(older_than) if older_than is not None else None
     result = open_faber(ctx).cleanup_runs(runs, older_than_days=days, dry_run=dry_run)
     if as_json:

@@ -33,6 +33,12 @@ def run_cli(args: list[str], debug: bool) -> int:
         return fail("interrupted", 130)
     except KeyboardInterrupt as problem:  # Ctrl-C, or SIGTERM during `faber run` (RunCancelled)
         return fail("interrupted", getattr(problem, "exit_code", 130))
+    except SystemExit:
+        # typer turns "the reader of our output went away" (EPIPE) into exit 1, after wrapping stdout to
+        # silence it; like a BrokenPipeError below, that is not an error of ours.
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            return 0
+        raise
     except BrokenPipeError:
         # The reader of our output went away (``faber events RUN | head``): not an error of ours.
         sys.stderr.close()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from faber_hookspecs.errors import InvalidInput
-from faber_hookspecs.records import RunRecord
 
 from .context import open_faber, parse_params
 from .output import print_json, print_table, warn
+from .screen import print_coloured_table, print_long_table, stdout_is_terminal, terminal_console, write_text_file
 
 app = typer.Typer(help="Create, list, show and rebuild runs.", no_args_is_help=True)
+
+TIMELINE_LIMIT = 100_000
+"""``faber runs show`` draws the timeline of runs up to this many events unless told otherwise."""
 
 RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 
@@ -53,18 +58,38 @@ def list_runs(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first: status, work id, workflow, start, duration and last activity."""
     if archived:
         _list_archived(ctx, org, project, limit, as_json, status=status, work_id=work_id)
         return
+    # Ten thousand states, their models and their rows all stay alive until the table is written: the
+    # cyclic collector would walk them again and again and find nothing to free (none of it forms cycles),
+    # so it is paused for the command (and restored, for callers in the same process).
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _list_local(ctx, status, work_id, org, project, limit, as_json)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _list_local(ctx: typer.Context, status: Optional[str], work_id: Optional[str], org: Optional[str],
+                project: Optional[str], limit: Optional[int], as_json: bool) -> None:
     states = open_faber(ctx).list_runs(status=status, work_id=work_id, org=org, project=project, limit=limit)
     if as_json:
         print_json([state.model_dump(mode="json") for state in states])
         return
-    print_table(
-        ["RUN", "STATUS", "WORK", "WORKFLOW", "CREATED", "EVENTS"],
-        ([s.run_id, s.status, s.work_id, s.workflow_id, s.created_at, s.last_event_id] for s in states),
-    )
+    from ..views.chart import utc_now
+    from ..views.run_list import COLUMNS, run_rows
+
+    rows = run_rows(states, utc_now())
+    if stdout_is_terminal():
+        print_coloured_table(COLUMNS, rows, "STATUS")
+    else:
+        print_long_table(COLUMNS, rows)
 
 
 @app.command("show")
@@ -72,9 +97,19 @@ def show(
     ctx: typer.Context,
     run: RunArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print metadata, state and warnings as JSON.")] = False,
+    timeline: Annotated[
+        Optional[bool],
+        typer.Option("--timeline/--no-timeline", show_default=False,
+                     help=f"Draw the timeline (it reads every event). Default: for runs of up to "
+                          f"{TIMELINE_LIMIT:,} events."),
+    ] = None,
 ) -> None:
-    """Show a run: what it is, where it stands, and its phases and steps."""
-    record = open_faber(ctx).run(run)
+    """Show a run: what it is, where it stands, and its timeline of phases and steps.
+
+    On a terminal the timeline is drawn in colour; in a pipe it is plain text.
+    """
+    faber = open_faber(ctx)
+    record = faber.run(run)
     if as_json:
         print_json(
             {
@@ -87,7 +122,57 @@ def show(
         return
     for message in record.warnings:
         warn(message)
-    _print_run(record)
+    events = record.state.last_event_id
+    draw = timeline if timeline is not None else events <= TIMELINE_LIMIT
+    if not record.events_local:  # archived and cleaned up here: the events to draw are in the bucket
+        draw = False
+    drawn = faber.timeline_of(record) if draw else None
+    related = faber.related_runs(record)
+    if stdout_is_terminal():
+        from ..views.terminal import print_run
+
+        print_run(terminal_console(), record, drawn, related)
+    else:
+        from ..views.text import render_text
+
+        sys.stdout.write(render_text(record, drawn, related))
+    if not record.events_local and timeline is not False:
+        short = record.metadata.run_id.rsplit("/", 1)[-1][:8]
+        warn(f"the timeline was not drawn: the events are in the archive only; `faber restore {short}` "
+             "brings them back")
+    elif not draw and timeline is None:
+        warn(f"the timeline was not drawn: the run has {events:,} events; --timeline draws it (reading them all)")
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    run: RunArgument,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o",
+                     help="The HTML file to write ('-' for stdout). Default: report-<uuid>.html here.",
+                     show_default=False),
+    ] = None,
+    max_events: Annotated[
+        Optional[int],
+        typer.Option("--max-events", help="List at most this many events in the table (0: all). Default 5000.",
+                     show_default=False),
+    ] = None,
+) -> None:
+    """Write a run as one self-contained HTML page (timeline, metadata, lineage, artifacts, events)
+    that opens offline and can be attached to a pull request."""
+    from ..views.html_report import report_filename_hint
+
+    faber = open_faber(ctx)
+    run_id = str(faber.resolve(run))
+    page = faber.report(run_id, max_events=max_events)
+    if output is not None and str(output) == "-":
+        sys.stdout.write(page)
+        return
+    target = output or Path(report_filename_hint(run_id))
+    write_text_file(target, page)
+    print(target)
 
 
 @app.command("reconstruct")
@@ -101,18 +186,6 @@ def reconstruct(
     for message in warnings:
         warn(message)
     print_json(state.model_dump(mode="json"))
-
-
-def _archive_line(record: RunRecord) -> str | None:
-    archive = record.metadata.archive
-    if archive is None:
-        return None
-    line = f"{archive.url} at {archive.archived_at or 'an unknown time'} ({archive.event_count} events)"
-    if not record.events_local:
-        line += "; events removed here (faber restore RUN brings them back)"
-    elif archive.last_event_id != record.state.last_event_id:
-        line += f"; {record.state.last_event_id - (archive.last_event_id or 0)} events since"
-    return line
 
 
 def _list_archived(
@@ -133,51 +206,3 @@ def _list_archived(
         ["RUN", "ARCHIVED", "SIZE", "BACKEND", "URL"],
         ([r.run_id, r.archived_at, r.size, r.backend, r.url] for r in runs),
     )
-
-
-def _print_run(record: RunRecord) -> None:
-    metadata, state = record.metadata, record.state
-    links = metadata.relationships
-    lines = [
-        ("run", metadata.run_id),
-        ("status", state.status + (f" ({state.paused_reason})" if state.paused_reason else "")),
-        ("work", metadata.work_id),
-        ("workflow", metadata.workflow_id),
-        ("created", f"{metadata.created_at} by {metadata.created_by or 'unknown'}"),
-        ("started", state.started_at),
-        ("updated", state.updated_at),
-        ("completed", state.completed_at),
-        ("events", str(state.last_event_id)),
-        ("params", ", ".join(f"{k}={v}" for k, v in metadata.params.items()) or None),
-        ("re-run of", links.rerun_of),
-        ("parent", links.parent_run_id),
-        ("re-runs", ", ".join(links.child_runs) or None),
-        ("folder", record.location),
-        ("archived", _archive_line(record)),
-    ]
-    for label, value in lines:
-        if value:
-            print(f"{label + ':':<11}{value}")
-    print()
-    for name, phase in state.phases.items():
-        print(f"  {name:<10} {phase.status}")
-        for step in phase.steps:
-            extra = []
-            if step.duration_ms is not None:
-                extra.append(f"{step.duration_ms} ms")
-            if step.attempts > 1:
-                extra.append(f"{step.attempts} attempts")
-            if step.last_error and step.status == "failed":
-                extra.append(f"{step.last_error.code}: {step.last_error.message}")
-            print(f"    {step.id:<30} {step.status:<12} {'; '.join(extra)}".rstrip())
-    if state.errors:
-        print()
-        print(f"errors ({state.error_count}):")
-        for error in state.errors[-5:]:
-            where = "/".join(part for part in (error.phase, error.step) if part)
-            print(f"  #{error.event_id} {error.type} {where}: {error.code}: {error.message}")
-    if state.artifacts:
-        print()
-        print("artifacts:")
-        for key, artifact in state.artifacts.items():
-            print(f"  {key} ({artifact.get('type')}) {artifact.get('path') or artifact.get('url') or ''}".rstrip())

@@ -30,6 +30,9 @@ def init(
     for change in changes:
         print(change.describe(target.root))
     print(f"runs will be named {org_name}/{project_name}/<uuid>; run one with `faber run WORKFLOW --work-id ID`")
+    old_state = target.faber_dir / "state.json"
+    if old_state.is_file() and not old_state.with_name("state.json.migrated").exists():
+        print(f"{old_state.relative_to(target.root)} is the old single-file state: `faber migrate` imports it as a run")
 
 
 DOCUMENT_SCHEMAS = ("event", "run-state", "run-metadata", "workflow", "resume-context", "archive-manifest")

@@ -364,11 +364,12 @@ def create_rerun(
         name: ParameterChange(from_=original.params.get(name), to=value)
         for name, value in params.items() if original.params.get(name) != value
     }
-    new_autonomy = autonomy or original.autonomy or workflow.autonomy.level
+    ran_with = original.autonomy or workflow.autonomy.level  # a run started without one ran at the workflow's
+    new_autonomy = autonomy or ran_with
     new_phases = _ordered(phases) or list(original.phases)
     new_work_id = work_id or original.work_id
     settings: dict[str, tuple[Any, Any]] = {
-        "autonomy": (original.autonomy, new_autonomy),
+        "autonomy": (ran_with, new_autonomy),
         "phases": (list(original.phases), new_phases),
         "work_id": (original.work_id, new_work_id),
     }

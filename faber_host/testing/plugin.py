@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .events import EventFactory
     from .project import BackendClass, GatewayFactory, TestProject
     from .receiver import RecordingReceiver
+    from .s3 import S3Server
 
 
 @pytest.fixture
@@ -69,3 +70,17 @@ def faber_receiver() -> Iterator[RecordingReceiver]:
         yield receiver
     finally:
         receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def faber_s3_server() -> Iterator[S3Server]:
+    """A real S3-compatible server (moto in server mode, its own process) on 127.0.0.1, shared by the
+    session: ``url`` for ``endpoint_url``, ``create_bucket()`` for a fresh bucket per test, ``client()``
+    to look inside. Needs ``moto[server]`` installed."""
+    from .s3 import S3Server
+
+    server = S3Server()
+    try:
+        yield server
+    finally:
+        server.stop()

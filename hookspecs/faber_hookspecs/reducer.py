@@ -202,13 +202,15 @@ def _workflow_resumed(state: State, event: EventJson, phase: dict[str, Any] | No
     state["status"] = "in_progress"
     state["completed_at"] = None
     state["paused_reason"] = None
-    resume_from = (event.get("metadata") or {}).get("resume_from") or {}
+    resume_from = (event.get("metadata") or {}).get("resume_from")
+    if not isinstance(resume_from, dict):  # metadata is free-form: anything else says nothing usable
+        resume_from = {}
     state["resumes"].append(
         {
             "event_id": event["event_id"],
             "timestamp": event["timestamp"],
-            "phase": resume_from.get("phase", event.get("phase")),
-            "step": resume_from.get("step", event.get("step")),
+            "phase": resume_from["phase"] if resume_from.get("phase") in PHASES else event.get("phase"),
+            "step": resume_from["step"] if isinstance(resume_from.get("step"), str) else event.get("step"),
         }
     )
 

@@ -45,6 +45,10 @@ class RunId(_RunIdFields):
     @classmethod
     def parse(cls, text: str) -> RunId:
         """Parse and validate ``org/project/uuid``; raise InvalidRunId saying which part is wrong."""
+        if type(text) is str and cls is RunId:
+            known = _PARSED.get(text)
+            if known is not None:
+                return known
         if not isinstance(text, str):
             raise InvalidRunId(f"run id must be a string, not {type(text).__name__}")
         parts = text.split("/")
@@ -57,7 +61,17 @@ class RunId(_RunIdFields):
         validate_slug(org, "org")
         validate_slug(project, "project")
         validate_uuid(uuid)
-        return cls(org, project, uuid)
+        run_id = cls(org, project, uuid)
+        if type(text) is str and cls is RunId:
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[text] = run_id
+        return run_id
+
+    @staticmethod
+    def known(text: str) -> RunId | None:
+        """The run id ``text`` was parsed into before by ``parse`` (valid, then), or None."""
+        return _PARSED.get(text) if type(text) is str else None
 
     @classmethod
     def generate(cls, org: str, project: str) -> RunId:
@@ -67,6 +81,12 @@ class RunId(_RunIdFields):
         validate_slug(org, "org")
         validate_slug(project, "project")
         return cls(org, project, str(uuid_module.uuid4()))
+
+
+_PARSED: dict[str, RunId] = {}
+"""Texts parsed recently, and their (immutable) run ids: an emit names its run three times (the API,
+the record store, the state hook), and validating it costs more than the lookup."""
+_PARSED_MAX = 256
 
 
 def validate_slug(value: str, what: str) -> str:

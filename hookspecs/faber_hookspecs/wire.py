@@ -53,11 +53,21 @@ TIMESTAMP_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-
 
 def utc_timestamp(now: float | None = None) -> str:
     """UTC time with milliseconds, as FABER writes it: ``2026-11-26T07:13:25.215Z``."""
+    global _second
     if now is None:
         now = time.time()
     millis = int(now * 1000)
     seconds, ms = divmod(millis, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+    last = _second
+    if last[0] == seconds:
+        return f"{last[1]}.{ms:03d}Z"
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    _second = (seconds, text)
+    return f"{text}.{ms:03d}Z"
+
+
+_second: tuple[int, str] = (-1, "")
+"""The last whole second ``utc_timestamp`` formatted, and its text: events come many a second."""
 
 
 def canonical_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +173,13 @@ _REUSED_MAX = 512
 
 
 def _encode_items(value: dict[str, Any], newline: str, depth: int) -> str:
-    """An object whose values ``depth`` levels down are reused when already indented before."""
+    """An object whose values ``depth`` levels down are reused when already indented before.
+
+    Only the objects and arrays at the bottom of that range are looked up, each by its own compact
+    form; an object above them is assembled from its values' texts, never looked up as a whole: its
+    compact form would be made only to miss whenever any one of its values changed (after each event
+    one phase of state.json changes, so ``phases`` always would), doubling the work of the lookups.
+    """
     inner = newline + "  "
     parts = []
     for key, item in value.items():
@@ -171,18 +187,23 @@ def _encode_items(value: dict[str, Any], newline: str, depth: int) -> str:
             raise _NotPlain
         kind = type(item)
         if kind is dict or kind is list:
-            text = _reused(item, inner, depth - 1) if item else ("{}" if kind is dict else "[]")
+            if not item:
+                text = "{}" if kind is dict else "[]"
+            elif kind is dict and depth > 1:
+                text = _encode_items(item, inner, depth - 1)
+            else:
+                text = _reused(item, inner)
         else:
             text = _encode(item, inner)
         parts.append(_string(key) + ": " + text)
     return "{" + inner + ("," + inner).join(parts) + newline + "}"
 
 
-def _reused(value: dict[str, Any] | list[Any], newline: str, depth: int) -> str:
+def _reused(value: dict[str, Any] | list[Any], newline: str) -> str:
     key = (newline, "".join(_compact(value, 0)))
     text = _REUSED.get(key)
     if text is None:
-        text = _encode_items(value, newline, depth) if depth > 0 and type(value) is dict else _encode(value, newline)
+        text = _encode(value, newline)
         if len(_REUSED) >= _REUSED_MAX:
             _REUSED.clear()
         if len(text) <= 65536:

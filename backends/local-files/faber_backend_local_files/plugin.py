@@ -12,8 +12,10 @@ faster, and an event survives a killed process but not a power cut.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -81,6 +83,11 @@ class LocalFilesBackend:
         )
 
     @hookimpl(trylast=True)
+    def faber_import_history(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
+        self.store.import_history(metadata.to_json(), [event.to_json() for event in events])
+        return self.faber_load_run(metadata.run_id)
+
+    @hookimpl(trylast=True)
     def faber_update_metadata(
         self, run_id: str, update: Callable[[RunMetadata], RunMetadata]
     ) -> RunMetadata:
@@ -119,26 +126,30 @@ class LocalFilesBackend:
 
     @hookimpl(trylast=True)
     def faber_reconstruct_state(self, run_id: str) -> RunState:
-        return stored(RunState, self.store.reconstruct(RunId.parse(run_id)), f"the state rebuilt for run {run_id}")
+        parsed = RunId.parse(run_id)
+        self.store.forget_state(parsed)  # whoever rebuilds a state may be about to replace state.json
+        return stored(RunState, self.store.reconstruct(parsed), f"the state rebuilt for run {run_id}")
 
     @hookimpl(trylast=True)
     def faber_list_runs(self, query: RunQuery) -> list[RunState]:
-        states = [
-            state
-            for state in self.store.list_states(query.org, query.project)
-            if (query.status is None or state.get("status") == query.status)
-            and (query.work_id is None or state.get("work_id") == query.work_id)
-        ]
-        states.sort(key=_newest_first, reverse=True)
-        valid: list[RunState] = []
-        for state in states:
-            if query.limit is not None and len(valid) >= query.limit:
-                break
-            try:
-                valid.append(stored(RunState, state, "a listed run's state"))
-            except StorageError:
-                continue  # a damaged run is reported when it is read, not by hiding the others
-        return valid
+        with collection_paused():  # thousands of states and models, all kept: see collection_paused
+            states = [
+                state
+                for state in self.store.list_states(query.org, query.project)
+                if (query.status is None or state.get("status") == query.status)
+                and (query.work_id is None or state.get("work_id") == query.work_id)
+            ]
+            states.sort(key=_newest_first, reverse=True)
+            models: list[RunState] = []
+            for state in states:
+                if query.limit is not None and len(models) >= query.limit:
+                    break
+                try:
+                    models.append(stored(RunState, state, "a listed run's state"))
+                except StorageError:
+                    continue  # a damaged run is reported when it is read, not by hiding the others
+            del states  # freed now, before the collector, when it resumes, walks what is still young
+        return models
 
     @hookimpl(trylast=True)
     def faber_find_runs(self, uuid_prefix: str) -> list[str]:
@@ -211,3 +222,23 @@ def stored(model: type[M], data: object, what: str) -> M:
 def _newest_first(state: dict) -> str:  # type: ignore[type-arg]
     stamp = state.get("created_at") or state.get("updated_at") or ""
     return stamp if isinstance(stamp, str) else ""
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block, then restore it as it was.
+
+    Building thousands of objects that all stay alive (a listing's states and their models: a dozen
+    containers per run) triggers a collection every 700 allocations, and the older generations'
+    collections walk everything alive, the process's imports included: over 10,000 runs that was half
+    the CPU time of ``faber runs list``, for no garbage at all. Nothing here creates reference cycles,
+    so pausing frees nothing later than it would have been freed.
+    """
+    if not gc.isenabled():  # paused by the caller (or another thread): leave it to them
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

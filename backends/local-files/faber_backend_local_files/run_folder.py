@@ -26,6 +26,7 @@ from faber_hookspecs.errors import StorageError
 from faber_hookspecs.wire import loads
 
 from .files import (
+    _NOFOLLOW,
     FileLock,
     RotatingFile,
     file_lock,
@@ -33,6 +34,7 @@ from .files import (
     is_same_file,
     overwrite_counter,
     read_bytes,
+    read_counter,
     replace_atomically,
     write_new_file,
 )
@@ -80,21 +82,27 @@ class RunLock:
     takes the current one.
     """
 
-    def __init__(self, folder: RunFolder) -> None:
+    def __init__(self, folder: RunFolder, events_here: bool | None = None) -> None:
         self.folder = folder
         self._held: FileLock | None = None
+        self.events_here = events_here
+        """Whether the events were here when the lock was taken (checked under it); before, a guess."""
 
     def __enter__(self) -> None:
         folder = self.folder
+        events_here = self.events_here  # the caller's fresh look, if any: it only picks the lock to try
         while True:
-            events_here = os.path.isdir(folder.events_dir)
+            if events_here is None:
+                events_here = os.path.isdir(folder.events_dir)
             path = folder.lock_file if events_here else folder.archive_lock_file
             lock = file_lock(path)
             fd = lock.__enter__()
             if is_same_file(fd, path) and os.path.isdir(folder.events_dir) == events_here:
                 self._held = lock
+                self.events_here = events_here
                 return
             lock.__exit__(None, None, None)
+            events_here = None
 
     def __exit__(self, *exc_info: object) -> None:
         if self._held is not None:
@@ -128,9 +136,10 @@ class RunFolder:
 
     # Locking and recovery ----------------------------------------------------------------------------
 
-    def lock(self) -> RunLock:
-        """The run's exclusive lock (processes and threads): a context manager; see ``RunLock``."""
-        return RunLock(self)
+    def lock(self, events_here: bool | None = None) -> RunLock:
+        """The run's exclusive lock (processes and threads): a context manager; see ``RunLock``.
+        ``events_here``: whether the caller just saw the events folder (spares looking again)."""
+        return RunLock(self, events_here)
 
     def recover(self) -> int | None:
         """Finish or drop a commit a killed writer left half done; call with the lock held.
@@ -325,9 +334,20 @@ class RunFolder:
         prove no write overlapped it. After a few tries (a busy run) it reads under a shared lock.
         """
         for _ in range(3):
-            before = self.read_next_id()
-            state = self.read_json(self.state_file)
-            if before == self.read_next_id() and (
+            # The counter is rewritten in place (never replaced while its folder stands), so reading it
+            # twice through one descriptor says what reading its path twice does, for fewer system calls.
+            try:
+                counter = os.open(self.next_id_file, os.O_RDONLY | _NOFOLLOW)
+            except OSError:
+                counter = None
+            try:
+                before = read_counter(counter) if counter is not None else None
+                state = self.read_json(self.state_file)
+                after = read_counter(counter) if counter is not None else self.read_next_id()
+            finally:
+                if counter is not None:
+                    os.close(counter)
+            if before == after and (
                 before is None or (state is not None and state.get("last_event_id") == before - 1)
             ):
                 return state

@@ -13,13 +13,13 @@ from _thread import get_ident  # threading.get_ident, without importing threadin
 from collections import OrderedDict
 
 from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunNotFound, StorageError
-from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for
+from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId, validate_slug
 from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, utc_timestamp
 
-from .files import fsync_directory, overwrite_counter
-from .run_folder import CounterBehind, RunFolder
+from .files import fsync_directory, overwrite_counter, write_new_file
+from .run_folder import CounterBehind, RunFolder, event_file_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
@@ -134,6 +134,52 @@ class LocalRunStore:
             raise StorageError(f"could not create run {run_id}: {problem.strerror or problem}") from None
         return metadata
 
+    def import_history(self, metadata: Json, events: list[Json]) -> None:
+        """Create a run from a finished history: ``metadata`` and ``events`` as given (ids 1..n,
+        timestamps kept), validated first, then made to appear atomically like ``create_run``."""
+        run_id = RunId.parse(metadata["run_id"])
+        previous = ""
+        for number, event in enumerate(events, start=1):
+            if event.get("event_id") != number:
+                raise InvalidEvent(
+                    f"imported event {number} has event_id {event.get('event_id')!r}; ids must be 1, 2, 3..."
+                )
+            if event.get("run_id") != str(run_id):
+                raise InvalidEvent(f"imported event {number} belongs to run {event.get('run_id')!r}, not {run_id}")
+            validate_event(event)
+            if event["timestamp"] < previous:  # same format throughout, so text order is time order
+                raise InvalidEvent(f"imported event {number} is older than the event before it")
+            previous = event["timestamp"]
+        state = reconstruct(initial_state_for(metadata), events)
+        final = self.folder(run_id, must_exist=False)
+        parent = os.path.dirname(final.path)
+        staging = RunFolder(os.path.join(parent, f".new-{run_id.uuid}"), self.file_mode, self.sync)
+        try:
+            self._makedirs(parent)
+            os.mkdir(staging.path, self.dir_mode)
+            os.mkdir(staging.events_dir, self.dir_mode)
+            staging.write_metadata(dump_document(metadata))
+            for event in events:
+                name = os.path.join(staging.events_dir, event_file_name(event["event_id"], event["type"]))
+                write_new_file(name, dump_event(event), self.file_mode, self.sync)
+            if self.sync:
+                fsync_directory(staging.events_dir)
+            staging.write_state(dump_document(state), len(events))
+            os.close(os.open(staging.lock_file, os.O_WRONLY | os.O_CREAT, self.file_mode))
+            overwrite_counter(staging.next_id_file, len(events) + 1, self.file_mode)
+            if os.path.lexists(final.path):
+                raise FileExistsError(final.path)
+            os.rename(staging.path, final.path)
+            if self.sync:
+                fsync_directory(parent)
+        except OSError as problem:
+            import shutil  # here, not at the top: the one-shot emit does not import it
+
+            shutil.rmtree(staging.path, ignore_errors=True)
+            if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
+                raise StorageError(f"run folder {final.path} already exists") from None
+            raise StorageError(f"could not import run {run_id}: {problem.strerror or problem}") from None
+
     def load_metadata(self, run_id: RunId) -> Json:
         """The run's metadata.json."""
         folder = self.folder(run_id)
@@ -168,8 +214,9 @@ class LocalRunStore:
         folder = self.events_folder(run_id)
         key = str(run_id)
         cache_key = (get_ident(), key)
-        with folder.lock():
-            if not os.path.isdir(folder.events_dir):  # cleaned up while we waited for the lock
+        lock = folder.lock(events_here=True)  # events_folder just saw them
+        with lock:
+            if not lock.events_here:  # cleaned up while we waited for the lock (checked under it)
                 raise events_not_local(run_id)
             folder.recover()
             event_id = folder.next_id()
@@ -225,6 +272,13 @@ class LocalRunStore:
         except (KeyError, TypeError, ValueError) as problem:
             raise StorageError(f"metadata.json of run {run_id} lacks {problem}; see `faber runs verify`") from None
         return replay(start, self.events_folder(run_id).iter_events(), run_id)
+
+    def forget_state(self, run_id: RunId) -> None:
+        """Drop this process's cached state of the run, so that the next ``write_state_if_newer``
+        is not skipped: a long-lived process (the MCP server) that rebuilds a damaged state.json
+        through the same event it last wrote must still replace the file. Every thread's (see
+        ``forget``)."""
+        self.forget(run_id)
 
     def wrote_state(self, run_id: RunId, last_event_id: int) -> bool:
         """True when this store itself wrote the run's state through ``last_event_id`` (or later)."""

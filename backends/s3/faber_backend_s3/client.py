@@ -12,8 +12,8 @@ from .config import S3ArchiveConfig
 
 def make_client(config: S3ArchiveConfig) -> Any:
     """An S3 client with the config's endpoint, region, profile, addressing style, timeouts and
-    retries. boto3 retries each request itself (connection errors, 5xx, throttling) up to
-    ``max_attempts`` times with backoff."""
+    retries. boto3 retries each request itself (connection errors, 5xx, throttling) with backoff,
+    ``max_attempts`` attempts in all."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import ProfileNotFound
@@ -26,7 +26,8 @@ def make_client(config: S3ArchiveConfig) -> Any:
             "configured in ~/.aws/config or ~/.aws/credentials"
         ) from None
     botocore_config = Config(
-        retries={"mode": config.retry_mode, "max_attempts": config.max_attempts},
+        # total_max_attempts counts the first request too; botocore's max_attempts would count only retries.
+        retries={"mode": config.retry_mode, "total_max_attempts": config.max_attempts},
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
         s3={"addressing_style": config.addressing_style},
@@ -43,6 +44,7 @@ def describe(problem: Exception, action: str, config: S3ArchiveConfig) -> FaberE
         NoCredentialsError,
         NoRegionError,
         PartialCredentialsError,
+        ReadTimeoutError,
     )
     from botocore.exceptions import (
         ConnectionError as BotoConnectionError,
@@ -76,12 +78,24 @@ def describe(problem: Exception, action: str, config: S3ArchiveConfig) -> FaberE
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
             return ArchiveError(f"{action}: the AWS credentials were refused ({code}); check or refresh them")
         message = str(error.get("Message") or "").strip()
-        detail = f"{status} {code}".strip() + (f" ({message})" if message else "")
+        named = "" if code == str(status) else code  # a HEAD answer has no body: its code is its status
+        detail = f"{status} {named}".strip() + (f" ({message})" if message else "")
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         return ArchiveError(f"{action}: the S3 endpoint answered {detail}{tries}")
+    where = config.endpoint_url or "the S3 endpoint"
+    tries = f" after {config.max_attempts} attempts" if config.max_attempts > 1 else ""
     if isinstance(problem, BotoConnectionError):
-        where = config.endpoint_url or "the S3 endpoint"
-        return ArchiveError(
-            f"{action}: the connection to {where} failed after {config.max_attempts} attempts ({problem})"
-        )
+        return ArchiveError(f"{action}: the connection to {where} failed{tries} ({problem})")
+    if isinstance(problem, ReadTimeoutError):
+        return ArchiveError(f"{action}: {where} did not answer within {config.read_timeout:g} s{tries}")
     return ArchiveError(f"{action}: {type(problem).__name__}: {problem}")
+
+
+def as_missing_bucket(problem: Exception) -> Exception:
+    """A HEAD answer carries no error code: a 404 to a request about the bucket means it does not
+    exist (``describe`` then says so)."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(problem, ClientError) and problem.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+        problem.response.setdefault("Error", {})["Code"] = "NoSuchBucket"
+    return problem

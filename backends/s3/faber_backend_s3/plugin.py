@@ -32,6 +32,7 @@ from faber_hookspecs.archive import (
 from faber_hookspecs.errors import IntegrityError
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.records import BackendContext, RunRecord
+from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import utc_timestamp
 
@@ -139,6 +140,13 @@ class S3ArchiveBackend:
         from .listing import list_runs
 
         return list_runs(self.client, self.config, self.layout, query, BACKEND_NAME)
+
+    @hookimpl
+    def faber_check_health(self) -> list[HealthCheck]:
+        """Does the bucket answer, with these credentials? One quick HeadBucket (see ``health``)."""
+        from .health import check_bucket
+
+        return [check_bucket(self.config)]
 
     @hookimpl
     def faber_archive_policy(self) -> ArchivePolicy:

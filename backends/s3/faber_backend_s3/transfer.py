@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 from faber_hookspecs.archive import ArchivedObject, BundleFile, ProgressCallback
 from faber_hookspecs.errors import ArchiveError, IntegrityError
 
-from .client import describe
+from .client import as_missing_bucket, describe
 from .config import MIB, S3ArchiveConfig
 
 MAX_PARTS = 10_000
@@ -215,7 +215,7 @@ class BucketTransfer:
             try:
                 self.client.head_bucket(Bucket=self.bucket)
             except Exception as problem:
-                raise describe(_no_such_bucket(problem), f"reading s3://{self.bucket}/{key}", self.config) from None
+                raise describe(as_missing_bucket(problem), f"reading s3://{self.bucket}/{key}", self.config) from None
         return head
 
     def download(self, key: str, target: Path, size: int, name: str, progress: ProgressCallback) -> None:
@@ -258,15 +258,6 @@ class BucketTransfer:
             num_download_attempts=self.config.max_attempts,
             use_threads=self.config.max_concurrency > 1,
         )
-
-
-def _no_such_bucket(problem: Exception) -> Exception:
-    """HEAD answers carry no error code: a 404 on the bucket means it does not exist."""
-    from botocore.exceptions import ClientError
-
-    if isinstance(problem, ClientError) and problem.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-        problem.response.setdefault("Error", {})["Code"] = "NoSuchBucket"
-    return problem
 
 
 def _archived(key: str, entry: BundleFile, *, uploaded: bool) -> ArchivedObject:

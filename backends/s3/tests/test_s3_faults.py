@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from fault_proxy import FaultProxy
-from s3_support import Project, emit_failed_run, event_files
+from s3_helpers import Project, emit_failed_run, event_files
 
-pytest_plugins = ["s3_support"]  # the S3 server, the proxy and the projects: fixtures
+pytest_plugins = ["s3_fixtures"]  # the S3 server, the proxy and the projects: fixtures
 
 
 def snapshot(project: Project, run_id: str) -> dict[str, bytes]:

@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from s3_support import Project, emit_failed_run, event_files
+from s3_helpers import Project, emit_failed_run, event_files
 
-pytest_plugins = ["s3_support"]  # the S3 server, the proxy and the projects: fixtures
+pytest_plugins = ["s3_fixtures"]  # the S3 server, the proxy and the projects: fixtures
 
 
 def test_round_trip_to_another_project_folder_and_on_to_completion(make_project: Any, s3: Any, bucket: str) -> None:
@@ -81,6 +81,11 @@ def test_restore_in_place_after_cleanup_and_writing_goes_on(make_project: Any) -
     assert "faber restore" in blocked.stderr and "Traceback" not in blocked.stderr
     listed = project.cli("events", run_id)
     assert listed.returncode == 1 and "archived and removed" in listed.stderr
+    shown = project.cli("runs", "show", run_id)
+    assert shown.returncode == 0 and "archived:" in shown.stdout and "|" not in shown.stdout
+    assert shown.stderr.count("\n") == 1 and "the events are in the archive only; `faber restore" in shown.stderr
+    quiet = project.cli("runs", "show", run_id, "--no-timeline")
+    assert (quiet.returncode, quiet.stderr, quiet.stdout) == (0, "", shown.stdout)
 
     result = project.json("restore", run_id)
     assert result["already_local"] is False and result["source_url"].endswith(f"{run_id}/")
@@ -276,7 +281,7 @@ def test_progress_bars_on_a_terminal_only(make_project: Any) -> None:
     import pty
     import subprocess
 
-    from s3_support import FABER, environ
+    from s3_helpers import FABER, environ
 
     project: Project = make_project()
     run_id = emit_failed_run(project.api())

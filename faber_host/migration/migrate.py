@@ -1,0 +1,160 @@
+"""``faber migrate``: read the old state file, import it as a run, and remember having done so.
+
+The old file is only read, never changed or removed. Next to it, ``state.json.migrated`` records the
+run it became and the file's SHA-256, so a second ``faber migrate`` says where the run already is
+instead of importing it twice (``force`` imports it again, as another run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from faber_hookspecs.errors import InvalidInput, RunNotFound, StorageError
+from faber_hookspecs.events import Event
+from faber_hookspecs.metadata import RunMetadata
+from faber_hookspecs.run_id import RunId
+from faber_hookspecs.wire import dump_document, utc_timestamp
+from pydantic import ValidationError
+
+from ..run_ref import current_user
+from .rebuild import MigrationPlan, plan_migration
+
+if TYPE_CHECKING:
+    from ..api import Faber
+
+OLD_STATE_NAME = "state.json"
+MARKER_SUFFIX = ".migrated"
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """What ``faber migrate`` did (or, with ``dry_run``, would do)."""
+
+    source: Path
+    run_id: str | None
+    event_count: int
+    recovered: list[str] = field(default_factory=list)
+    not_recovered: list[str] = field(default_factory=list)
+    already_migrated: bool = False
+    dry_run: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON (``faber migrate --json``)."""
+        return {
+            "source": str(self.source),
+            "run_id": self.run_id,
+            "event_count": self.event_count,
+            "already_migrated": self.already_migrated,
+            "dry_run": self.dry_run,
+            "recovered": self.recovered,
+            "not_recovered": self.not_recovered,
+            **({"events": self.events} if self.dry_run else {}),
+        }
+
+
+def migrate_old_state(
+    faber: Faber,
+    source: Path | None = None,
+    *,
+    work_id: str | None = None,
+    workflow_id: str | None = None,
+    org: str | None = None,
+    project: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+) -> MigrationResult:
+    """Import the old state file (default: the project's ``.fractary/plugins/faber/state.json``)."""
+    path = (source or faber.project.faber_dir / OLD_STATE_NAME).expanduser()
+    old, sha256 = read_old_state(path)
+    marker = path.with_name(path.name + MARKER_SUFFIX)
+    if not force and not dry_run:
+        previous = _previous_migration(faber, marker, sha256)
+        if previous is not None:
+            return MigrationResult(path, previous, 0, already_migrated=True)
+    org, project = faber.project.identity(org, project)
+    run_id = str(RunId.generate(org, project))
+    try:
+        shown = str(path.resolve().relative_to(faber.project.root))
+    except ValueError:
+        shown = str(path.resolve())
+    plan = plan_migration(
+        old, run_id=run_id, source=shown, source_sha256=sha256, migrated_at=utc_timestamp(),
+        migrated_by=current_user(), workflow_id=workflow_id, work_id=work_id,
+    )
+    metadata, events = _validated(plan, path)
+    if dry_run:
+        return MigrationResult(path, None, len(events), plan.recovered, plan.not_recovered, dry_run=True,
+                               events=[event.to_json() for event in events])
+    faber.gateway.ask("faber_import_history", metadata=metadata, events=events)
+    migrated_at = plan.metadata["migrated_from"]["migrated_at"]
+    _write_marker(marker, {"run_id": run_id, "sha256": sha256, "migrated_at": migrated_at})
+    return MigrationResult(path, run_id, len(events), plan.recovered, plan.not_recovered)
+
+
+def read_old_state(path: Path) -> tuple[dict[str, Any], str]:
+    """The old state file as a JSON object, and the SHA-256 of its bytes."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"no old state file at {path}: nothing to migrate (give another with --file)") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a folder, not the old state file") from None
+    except OSError as problem:
+        raise StorageError(f"cannot read {path}: {problem.strerror or problem}") from None
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as problem:
+        raise InvalidInput(f"{path} is not valid JSON ({problem}); it was left as it is") from None
+    if not isinstance(document, dict):
+        raise InvalidInput(f"{path} holds {type(document).__name__}, not the JSON object of an old FABER state")
+    if "reducer_version" in document or ("run_id" in document and "last_event_id" in document):
+        raise InvalidInput(f"{path} is the state.json of a run (it has a run_id and an event log), not the old "
+                           "single-file state; it needs no migration")
+    if not isinstance(document.get("phases", {}), dict):
+        raise InvalidInput(f"{path}: 'phases' must be an object of phases, as in the old FABER state")
+    return document, hashlib.sha256(data).hexdigest()
+
+
+def _validated(plan: MigrationPlan, path: Path) -> tuple[RunMetadata, list[Event]]:
+    try:
+        metadata = RunMetadata.model_validate(plan.metadata)
+        events = [Event.model_validate(event) for event in plan.events]
+    except ValidationError as problem:
+        error = problem.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise InvalidInput(f"{path} cannot be migrated: {where}: {error['msg']}") from None
+    return metadata, events
+
+
+def _previous_migration(faber: Faber, marker: Path, sha256: str) -> str | None:
+    """The run this same file was already migrated to, if that run still exists."""
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        run_id = record["run_id"] if record.get("sha256") == sha256 else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not isinstance(run_id, str):
+        return None
+    try:
+        faber.resolve(run_id)
+    except (RunNotFound, InvalidInput):
+        return None
+    return run_id
+
+
+def _write_marker(marker: Path, record: dict[str, Any]) -> None:
+    temporary = marker.with_name(f".{marker.name}.tmp")
+    try:
+        temporary.write_bytes(dump_document(record))
+        os.replace(temporary, marker)
+    except OSError as problem:
+        raise StorageError(
+            f"the run {record['run_id']} was imported, but {marker} could not be written ({problem.strerror}); "
+            "a second `faber migrate` would import the file again"
+        ) from None
