@@ -217,6 +217,48 @@ def test_secrets_emitted_by_faber_event_emit_never_reach_disk(project_dir: Path,
            inputs_tried=len(planted))
 
 
+@pytest.mark.anyio
+async def test_secrets_sent_by_an_agent_through_faber_mcp_never_reach_disk(project_dir: Path, tmp_path: Path) -> None:
+    """The real `faber mcp` over stdio, driven by the SDK's client as an agent drives it: every kind of
+    secret in every field of `emit_event`, and in `start_run`'s parameters and work id. Each answer says
+    what was redacted; no byte of a secret in any file of the project, nor in the server's log."""
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+    from mcp_support import call  # the host's MCP test helpers (tests/ is on the path, as for conftest)
+
+    gateway_file = project_dir / ".fractary/plugins/faber/gateway.json"
+    gateway = json.loads(gateway_file.read_text())
+    gateway["redaction"]["patterns"] = [CUSTOM_PATTERN]
+    gateway_file.write_text(json.dumps(gateway))
+    server = StdioServerParameters(command=FABER, args=["mcp"], cwd=project_dir, env=clean_environ())
+    caught = 0
+    with open(tmp_path / "server.log", "w+") as log:
+        async with Client(stdio_client(server, errlog=log)) as client:
+            run = (await call(client, "start_run", work_id=f"fix login ({SECRETS[0].text})",
+                              params={"api_key": GH, "note": f"use password={PASSWORD}"}))["run_id"]
+            for index, secret in enumerate(SECRETS, start=1):
+                fields = everywhere_in_one_event(secret.text)
+                fields.pop("source")  # the server sets it (faber-mcp)
+                answer = await call(client, "emit_event", run=run, type="step_error", phase="build", step="deploy",
+                                    message=secret.text, **fields)
+                assert answer["event_id"] == index
+                (warning,) = [w for w in answer["warnings"] if w.startswith("redacted ")]
+                caught += int(warning.split()[1])
+                assert int(warning.split()[1]) >= len(PLACEMENTS) - 1, f"{secret.kind}: {warning}"
+                assert secret.secret not in json.dumps(answer)
+        log.seek(0)
+        logged = log.read()
+    everything = [secret.secret for secret in SECRETS] + [GH, PASSWORD]
+    assert not leaks(project_dir, everything)
+    assert not [s for s in everything if s in logged], "a secret in the server's log"
+    metadata = json.loads((project_dir / RUNS / run / "metadata.json").read_text())
+    assert metadata["params"] == {"api_key": "[REDACTED:secret-field]", "note": "use password=[REDACTED:password-pair]"}
+    log_check = check_log(project_dir / RUNS / run, run, full_schema=True)
+    assert not log_check.problems and log_check.last_id == len(SECRETS)
+    record("test_secrets_sent_by_an_agent_through_faber_mcp_never_reach_disk[asyncio]", secrets_caught=caught,
+           inputs_tried=len(SECRETS) + 1)
+
+
 @pytest.mark.parametrize("field", ["step", "status", "type"])
 def test_a_secret_in_an_identifier_is_refused_not_redacted(faber: Faber, run_id: str, field: str) -> None:
     value = {"step": AWS_ID, "status": "password=hunter2", "type": "x-acme.ghp_" + "a1b2" * 9}[field]
