@@ -48,6 +48,7 @@ from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreRes
 from .gateway import Gateway
 from .project import Project, git_environment
 from .run_ref import current_user, resolve_run_ref
+from .safety.limits import show_key
 
 if TYPE_CHECKING:  # the run commands load these when called; every other command stays lighter
     from faber_hookspecs.integrity import RepairReport, VerifyReport
@@ -120,6 +121,8 @@ class Faber:
             raise InvalidInput("a work id is required (the issue or ticket the run works on)")
         org, project = self.project.identity(org, project)
         run_id = RunId.generate(org, project)
+        policy = self.gateway.input_policy
+        policy.limits.check_shape(dict(params or {}), "run parameters")
         branch, commit = git_environment(self.project.root)
         try:
             metadata = RunMetadata(
@@ -144,6 +147,10 @@ class Faber:
                 workflow_fingerprint=workflow_fingerprint,
                 parameter_changes=dict(parameter_changes or {}),
             )
+            # Parameters and descriptions are screened like events: a secret passed as a parameter is
+            # stored redacted (steps should read secrets from their environment, not from parameters).
+            document, _ = policy.screen_metadata(metadata.to_json())
+            metadata = RunMetadata.model_validate(document)
         except ValidationError as problem:
             raise InvalidInput(f"invalid run: {_first_error(problem)}") from None
         return self.gateway.ask("faber_create_run", metadata=metadata)  # type: ignore[no-any-return]
@@ -204,14 +211,20 @@ class Faber:
     def emit_draft(self, run: str, fields: Mapping[str, Any], *, source: str = "faber-api") -> EmitResult:
         """Record an event given as a JSON object of draft fields (what ``--data`` and MCP send);
         ``user`` and ``source`` default to the current user and ``source``."""
-        fields = {"user": current_user(), "source": source, **fields}
+        if not isinstance(fields, Mapping):
+            raise InvalidEvent("invalid event: it must be a JSON object of event fields")
+        # The one place events are screened: limits, then secret redaction, before any backend (the
+        # store, an archive, a stream) sees them. The one-shot CLI path calls the same policy.
+        screened, findings = self.gateway.input_policy.screen_event(
+            {"user": current_user(), "source": source, **fields}
+        )
         try:
-            draft = EventDraft.model_validate(fields)
+            draft = EventDraft.model_validate(screened)
         except ValidationError as problem:
             raise InvalidEvent(f"invalid event: {_first_error(problem)}") from None
         run_id = str(self.resolve(run))
         stored = self.gateway.ask("faber_store_event", run_id=run_id, draft=draft)
-        warnings: list[str] = []
+        warnings = [findings.describe("the event")] if findings else []
         if self.gateway.has_listeners("faber_emit_event"):
             warnings += self.gateway.broadcast("faber_emit_event", event=stored.event, state=stored.state)
         warnings += self.gateway.broadcast("faber_persist_state", run_id=run_id, state=stored.state)
@@ -673,8 +686,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _first_error(problem: ValidationError) -> str:
     error = problem.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(show_key(part) for part in error["loc"])
+    message = " ".join(str(error["msg"]).removeprefix("Value error, ").split())
     if error["type"] == "extra_forbidden":
         message = "unknown field"
     return f"{where}: {message}" if where else message

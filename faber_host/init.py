@@ -117,6 +117,8 @@ def _read_old(path: Path) -> tuple[dict[str, Any], str]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as problem:
         return {}, f"the old file was not readable JSON ({problem}); replaced"
+    except RecursionError:
+        return {}, "the old file was nested too deeply to be read; replaced"
     if not isinstance(document, dict):
         return {}, "the old file was not a JSON object; replaced"
     return document, ""

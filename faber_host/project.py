@@ -92,6 +92,8 @@ def read_json_object(path: Path, *, missing_ok: bool = False) -> dict[str, Any]:
         document = json.loads(text)
     except json.JSONDecodeError as problem:
         raise ConfigError(f"{path} is not valid JSON: {problem.msg} at line {problem.lineno}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be a configuration file") from None
     if not isinstance(document, dict):
         raise ConfigError(f"{path} must hold a JSON object, not {type(document).__name__}")
     return document

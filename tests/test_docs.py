@@ -41,6 +41,8 @@ NOT_RUN = {
         "`make test` is this test suite; `make demo` is checked by running its script (below)",
     ("README.md", "faber consolidate RUN              # archive/events.jsonl (numeric id order) + manifest.json with sha256s"):
         "it needs a bucket; docs/run-id-system.md runs each of these commands against a local S3 server",
+    ("reliability.md", ".venv/bin/python -m pytest -m torture            # the torture suite alone (make test runs it too)"):
+        "these run the torture suite itself, which `make test` runs (its figures are the document's)",
     ("backends.md", "pip install -e ./contrib/backend-jsonl-mirror     # your folder"):
         "it would change the test environment; the example is installed by `make setup`, and from its "
         "folder by tox's `contrib` environment",

@@ -122,6 +122,58 @@ def test_valid_emits_take_the_one_shot_path_and_match(tmp_path: Path, template: 
     assert one_shot, f"{name}: the valid emit did not take the one-shot path"
 
 
+# Made-up credentials, assembled at run time so this file trips no secret scanner.
+GITHUB_TOKEN = "ghp_" + "R8x2" * 9
+PASSWORD = "hunter2-" + "Correct-Horse"
+AWS_ID = "AKIA" + "IOSFODNN7EXAMPLE"
+ACME = "ACME-" + "7731-0042-9911"
+PLANTED = (GITHUB_TOKEN, PASSWORD, AWS_ID, ACME)
+ACME_PATTERN = {"name": "acme-ticket", "pattern": "ACME-[0-9]{4}-[0-9]{4}-[0-9]{4}", "description": "tickets"}
+LOCAL_ONLY = {"local_files": {"enabled": True}}
+ALL_OVER = json.dumps({
+    "metadata": {"log": f"push with {GITHUB_TOKEN}", "db_password": PASSWORD, f"key {AWS_ID}": 1,
+                 "deep": [{"ticket": f"see {ACME}"}]},
+    "artifacts": [{"type": "log", "url": f"https://ci/?password={PASSWORD}", "notes": AWS_ID}],
+    "error": {"code": "E", "message": f"denied for {GITHUB_TOKEN}", "stack": f"at login(password={PASSWORD})"},
+    "correlation_id": f"c-{AWS_ID}", "user": f"agent {GITHUB_TOKEN}",
+})
+
+SCREENED: dict[str, tuple[list[str], Setup | None, tuple[str, ...]]] = {
+    # name: (arguments after the run, gateway, secrets that must not be stored)
+    "secret in the message": (["checkpoint", "--message", f"login with password={PASSWORD}"], None, (PASSWORD,)),
+    "secrets in every data field": (["step_error", "--phase", "build", "--step", "deploy", "--data", ALL_OVER,
+                                     "--json"], _gateway({"backends": LOCAL_ONLY,
+                                                          "redaction": {"patterns": [ACME_PATTERN]}}), PLANTED),
+    "no redaction section (an older gateway.json)": (["checkpoint", "--message", GITHUB_TOKEN, "--data", ALL_OVER],
+                                                     _gateway({"backends": LOCAL_ONLY}), PLANTED[:3]),
+    "a built-in pattern turned off": (["checkpoint", "--message", f"{GITHUB_TOKEN} {AWS_ID}"],
+                                      _gateway({"backends": LOCAL_ONLY, "redaction": {"disable": ["github-token"]}}),
+                                      (AWS_ID,)),
+    "redaction turned off": (["checkpoint", "--message", f"password={PASSWORD}"],
+                             _gateway({"backends": LOCAL_ONLY, "redaction": {"enabled": False, "secret_fields": False,
+                                                                              "patterns": [ACME_PATTERN]}}), ()),
+    "limits set and met": (["checkpoint", "--message", "m" * 300, "--data", '{"metadata": {"a": {"b": 1}}}'],
+                           _gateway({"backends": LOCAL_ONLY, "limits": {"max_string_length": 300, "max_depth": 4,
+                                                                        "max_event_bytes": 1024}}), ()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCREENED))
+def test_the_one_shot_path_screens_events_as_the_full_cli_does(tmp_path: Path, template: tuple[Path, str, str],
+                                                               name: str) -> None:
+    """Redaction and size limits (InputPolicy.screen_event) apply on the one-shot path too: the same
+    event stored, the same warning, and no planted secret in any file on either path."""
+    tail, setup, secrets = SCREENED[name]
+    _, first, _ = template
+    result, one_shot = both_ways(tmp_path, template, ["event", "emit", first, *tail], setup=setup)
+    assert result.returncode == 0 and one_shot, result.stderr
+    assert ("faber: warning: redacted" in result.stderr) == bool(secrets), result.stderr
+    for side in ("main", "full"):
+        stored = b"".join(path.read_bytes() for path in (tmp_path / side).rglob("*") if path.is_file())
+        assert not [secret for secret in secrets if secret.encode() in stored], (side, name)
+        assert (b"[REDACTED:" in stored) == bool(secrets)
+
+
 NAMING = {
     "uuid prefix": lambda run: ["event", "emit", run.split("/")[2][:8], "checkpoint"],
     "bare uuid": lambda run: ["event", "emit", run.split("/")[2], "checkpoint"],
@@ -220,6 +272,35 @@ INVALID: dict[str, tuple[list[str], Setup | None]] = {
     "bad file mode": (["event", "emit", "{run}", "checkpoint"],
                       _gateway({"backends": {"local_files": {"enabled": True, "config": {"file_mode": "999"}}}})),
     "ambiguous prefix": (["event", "emit", "{prefix}", "checkpoint"], _twin_run),
+    "secret in a step": (["event", "emit", "{run}", "step_start", "--phase", "build", "--step", GITHUB_TOKEN], None),
+    "string over the limit": (["event", "emit", "{run}", "checkpoint", "--message", "m" * 301],
+                              _gateway({"backends": LOCAL_ONLY, "limits": {"max_string_length": 300}})),
+    "event over the limit": (["event", "emit", "{run}", "checkpoint", "--data",
+                              json.dumps({"metadata": {f"k{i}": "v" * 200 for i in range(6)}})],
+                             _gateway({"backends": LOCAL_ONLY, "limits": {"max_event_bytes": 1024}})),
+    "nested too deeply": (["event", "emit", "{run}", "checkpoint", "--data",
+                           json.dumps({"metadata": {"a": {"b": {"c": {"d": 1}}}}})],
+                          _gateway({"backends": LOCAL_ONLY, "limits": {"max_depth": 4}})),
+    **{f"bad redaction config {index}": (["event", "emit", "{run}", "checkpoint"],
+                                         _gateway({"backends": LOCAL_ONLY, **section}))
+       for index, section in enumerate([
+           {"redaction": {"patterns": [{"name": "broken", "pattern": "("}]}},
+           {"redaction": {"patterns": [{"name": "Upper", "pattern": "x+"}]}},
+           {"redaction": {"patterns": [{"name": "empty", "pattern": "x*"}]}},
+           {"redaction": {"disable": ["no-such-pattern"]}},
+           {"redaction": {"enabled": False, "patterns": [{"name": "broken", "pattern": "("}]}},
+           {"redaction": {"enabled": False, "disable": ["no-such-pattern"]}},
+           {"redaction": {"enabled": "yes"}},
+           {"redaction": {"description": 5}},
+           {"redaction": {"patterns": [{"name": "acme", "pattern": "x+", "description": 5}]}},
+           {"redaction": {"patterns": [{"name": "acme", "pattern": "x+", "flags": "i"}]}},
+           {"redaction": None},
+           {"redaction": {"colour": "red"}},
+           {"limits": {"max_depth": 2}},
+           {"limits": {"max_depth": True}},
+           {"limits": {"max_event_bytes": 4096.0}},
+           {"limits": {"max_lines": 5}},
+       ])},
     "run folder escapes": (["event", "emit", "{run}", "checkpoint"], _escape_run_folder),
     **{f"bad data {index}": (["event", "emit", "{run}", "checkpoint", "--data", data], None)
        for index, data in enumerate(BAD_DATA)},

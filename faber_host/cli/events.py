@@ -10,12 +10,11 @@ import typer
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import InvalidInput
 
-from .context import open_faber, parse_json_object
+from .context import open_faber, read_json_option
+from .output import print_json, print_json_line, print_table, warn
 
 if TYPE_CHECKING:
     from faber_hookspecs.events import Event
-
-from .output import print_json, print_json_line, print_table, warn
 
 event_app = typer.Typer(help="Record events.", no_args_is_help=True)
 
@@ -34,13 +33,14 @@ def emit(
     data: Annotated[
         Optional[str],
         typer.Option(help='More event fields as a JSON object: {"metadata": {...}, "artifacts": [...], '
-                          '"error": {"code": ..., "message": ...}, "correlation_id": ...}.'),
+                          '"error": {"code": ..., "message": ...}, "correlation_id": ...}; @FILE reads it from a '
+                          'file, - from standard input.'),
     ] = None,
     duration_ms: Annotated[Optional[int], typer.Option("--duration-ms", help="How long it took (ms).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored event as JSON.")] = False,
 ) -> None:
     """Record an event durably and print its id."""
-    fields = parse_json_object(data, "--data") if data is not None else {}
+    fields = read_json_option(data, "--data") if data is not None else {}
     options = {"type": event_type, "phase": phase, "step": step, "status": status,
                "message": message, "duration_ms": duration_ms}
     fields.update({key: value for key, value in options.items() if value is not None})

@@ -9,7 +9,10 @@ written, and the full CLI runs instead. It goes ahead only with:
 - arguments it fully understands: ``[--root DIR] event emit RUN TYPE`` with ``--phase``, ``--step``,
   ``--status``, ``--message``, ``--data``, ``--duration-ms`` (each at most once) and ``--json``;
 - a gateway.json that enables ``local_files`` alone, written exactly as ``GatewayConfig`` reads it
-  with nothing to coerce or expand (no ``${VAR}``): ``quick.local_files_settings``;
+  with nothing to coerce or expand (no ``${VAR}``): ``quick.gateway_sections``;
+- fields that pass the gateway's input policy (size limits, then secret redaction:
+  ``InputPolicy.screen_event``, the very call ``Faber.emit_draft`` makes), so a secret is redacted
+  here exactly as on the full CLI, before anything is written;
 - a draft that ``plain_draft`` builds without pydantic, and a run that its name resolves to.
 
 Every mistake a user can make therefore takes the full CLI's path, which also words the error: the
@@ -27,7 +30,7 @@ from faber_hookspecs.wire import loads
 
 from ..project_root import FABER_DIR_NAME, find_project_root
 from .output import fail, print_json, warn
-from .quick import encodable, leading_root, local_files_settings
+from .quick import encodable, gateway_sections, leading_root
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs this path milliseconds)
 if TYPE_CHECKING:
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 
     from faber_backend_local_files.store import LocalRunStore
     from faber_hookspecs.run_id import RunId
+
+    from ..safety.redaction import Findings
 
 _VALUE_OPTIONS = {"--phase": "phase", "--step": "step", "--status": "status", "--message": "message",
                   "--data": "data", "--duration-ms": "duration_ms"}
@@ -100,27 +105,38 @@ def _parse(args: list[str]) -> tuple[str | None, str, dict[str, str], bool] | No
 
 
 def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as_json: bool,
-             environ: Mapping[str, str]) -> tuple[str, LocalRunStore, RunId, dict[str, Any]] | None:
+             environ: Mapping[str, str]) -> tuple[str, LocalRunStore, RunId, dict[str, Any], Findings] | None:
     """Everything the full CLI checks before it stores the event, checked without writing anything:
-    the project, its store, the run and the draft; None when this path cannot be sure."""
+    the project, its store, the run, the screened draft and what the screening redacted; None when
+    this path cannot be sure."""
     from faber_backend_local_files.store import (
         DEFAULT_BASE_PATH,
         LocalRunStore,
         runs_path,
     )
+    from faber_hookspecs.errors import InvalidEvent
     from faber_hookspecs.validation import plain_draft
 
     from ..run_ref import current_user, resolve_run_ref
+    from ..safety.policy import InputPolicy
 
     fields = _fields(options)
     if fields is None:
         return None
-    draft = plain_draft({"user": current_user(), "source": "faber-cli", **fields})
-    if draft is None:
-        return None
     root = find_project_root(root_option, environ)
-    settings = local_files_settings(os.path.join(root, FABER_DIR_NAME, "gateway.json"), environ)
-    if settings is None:
+    gateway = gateway_sections(os.path.join(root, FABER_DIR_NAME, "gateway.json"), environ)
+    if gateway is None:
+        return None
+    settings, redaction, limits = gateway
+    # The same policy, built from the same sections, as Gateway.input_policy; and the same call, on
+    # the same fields, as Faber.emit_draft. A config error or a refused event: the full CLI words it.
+    policy = InputPolicy.from_settings(redaction, limits)
+    try:
+        screened, findings = policy.screen_event({"user": current_user(), "source": "faber-cli", **fields})
+    except InvalidEvent:
+        return None
+    draft = plain_draft(screened)
+    if draft is None:
         return None
     store = LocalRunStore(
         runs_path(settings.get("base_path", DEFAULT_BASE_PATH), root, environ),
@@ -129,16 +145,19 @@ def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as
         dir_mode=int(settings.get("dir_mode", "0700"), 8),
         one_shot=True,
     )
-    return root, store, resolve_run_ref(run_ref, store.find_runs), draft
+    return root, store, resolve_run_ref(run_ref, store.find_runs), draft, findings
 
 
-def _store(root: str, store: LocalRunStore, run_id: RunId, draft: dict[str, Any], *, as_json: bool) -> int:
+def _store(root: str, store: LocalRunStore, run_id: RunId, draft: dict[str, Any], findings: Findings, *,
+           as_json: bool) -> int:
     """Store the event and print what the full CLI prints; errors as ``runner.run_cli`` words them."""
     from faber_hookspecs.wire import canonical_event
 
     try:
         event, state = store.append(run_id, draft)
-        warnings = [] if store.wrote_state(run_id, event["event_id"]) else _persist_state(root, str(run_id), state)
+        warnings = [findings.describe("the event")] if findings else []
+        if not store.wrote_state(run_id, event["event_id"]):
+            warnings += _persist_state(root, str(run_id), state)
         for warning in warnings:
             warn(warning)
         if as_json:

@@ -43,8 +43,16 @@ def encodable(text: str) -> bool:
 def local_files_settings(path: str, environ: Mapping[str, str]) -> dict[str, Any] | None:
     """The ``local_files`` config of a gateway.json that enables that backend alone and that
     ``GatewayConfig`` reads as it stands; None for anything else (a missing file means the defaults)."""
+    sections = gateway_sections(path, environ)
+    return None if sections is None else sections[0]
+
+
+def gateway_sections(path: str, environ: Mapping[str, str]) -> tuple[dict[str, Any], Any, Any] | None:
+    """The ``local_files`` config, the ``redaction`` section and the ``limits`` section (None when
+    absent) of a gateway.json that enables that backend alone and that ``GatewayConfig`` reads as it
+    stands; None for anything else (a missing file means the defaults)."""
     if not os.path.exists(path):
-        return {}
+        return {}, None, None
     try:
         with open(path, "rb") as handle:
             document = loads(handle.read().decode("utf-8"))
@@ -67,7 +75,7 @@ def local_files_settings(path: str, environ: Mapping[str, str]) -> dict[str, Any
               "file_mode": _is_mode, "dir_mode": _is_mode}
     if not all(key in checks and checks[key](value) for key, value in config.items()):
         return None
-    return config
+    return config, document.get("redaction"), document.get("limits")
 
 
 def _plain_gateway(document: dict[str, Any]) -> bool:
@@ -85,6 +93,22 @@ def _plain_gateway(document: dict[str, Any]) -> bool:
         return section(value, {"enabled": lambda v: type(v) is bool, "description": optional_text,
                                "config": lambda v: type(v) is dict})
 
+    def flag(value: object) -> bool:
+        return type(value) is bool
+
+    def texts(value: object) -> bool:
+        return type(value) is list and all(type(item) is str for item in value)
+
+    def pattern(value: object) -> bool:
+        return section(value, {"name": lambda v: type(v) is str, "pattern": lambda v: type(v) is str,
+                               "description": optional_text})
+
+    # The redaction and limits models are strict (no coercion); InputPolicy.from_settings then checks
+    # what the types leave open (names, ranges, that patterns compile) and raises where they fail.
+    redaction = {"enabled": flag, "description": optional_text, "secret_fields": flag, "disable": texts,
+                 "patterns": lambda v: type(v) is list and all(pattern(item) for item in v)}
+    limit = {name: count for name in ("max_event_bytes", "max_depth", "max_string_length")}
+
     rules = {
         "$schema": optional_text,
         "version": lambda v: type(v) is str,
@@ -95,6 +119,8 @@ def _plain_gateway(document: dict[str, Any]) -> bool:
                                             "name": lambda t: type(t) is str, "version": lambda t: type(t) is str}),
         "logging": lambda v: section(v, {"level": lambda t: t in ("debug", "info", "warning", "error"),
                                          "format": lambda t: t in ("json", "text")}),
+        "redaction": lambda v: section(v, redaction),
+        "limits": lambda v: section(v, limit),
     }
     return section(document, rules)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from importlib.metadata import EntryPoint
 from typing import Any
 
@@ -17,6 +18,7 @@ from faber_hookspecs.errors import BackendError, FaberError
 from faber_hookspecs.records import BackendContext
 
 from ..project import Project
+from ..safety.policy import InputPolicy
 from .config import GatewayConfig, load_gateway_config
 from .plugins import BackendInfo, make_plugin_manager, register_builtins
 
@@ -60,6 +62,11 @@ class Gateway:
                 '("backends": {"local_files": {"enabled": true}})'
             )
         return cls(project, config, manager, backends)
+
+    @cached_property
+    def input_policy(self) -> InputPolicy:
+        """The limits and secret redaction every event and run goes through before any hook sees it."""
+        return self.config.input_policy(str(self.project.gateway_file))
 
     @property
     def hook(self) -> Any:

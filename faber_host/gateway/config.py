@@ -5,6 +5,9 @@ The shape is the FABER reference template's: ``{"backends": {"<entry point name>
 may use ``${VAR}`` and ``${VAR:-default}``, expanded from the environment before validation. An unknown
 key or a wrong type is an error naming the key and the file. Each backend validates its own
 ``config`` object with its ``config_model`` when it is loaded.
+
+``redaction`` and ``limits`` configure what every event and run goes through before it is stored
+(``faber_host.safety``): extra secret patterns, built-in patterns turned off, and size limits.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from faber_hookspecs.errors import ConfigError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..project import read_json_object
+from ..safety.limits import show_key
+from ..safety.policy import LIMIT_BOUNDS, InputPolicy, check_disabled, check_pattern
+from ..safety.redaction import NAME_PATTERN as REDACTION_NAME_PATTERN
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -60,6 +66,60 @@ class LoggingSettings(BaseModel):
     format: Literal["json", "text"] = "json"
 
 
+# The redaction and limits sections are read without pydantic too (the CLI's one-shot emit path, see
+# faber_host.safety.policy), so their types are strict: "yes" is not a boolean, "10" is not a number.
+_STRICT_TYPES = ConfigDict(extra="forbid", strict=True)
+
+
+class SecretPatternSettings(BaseModel):
+    """One extra redaction pattern: a name (shown as ``[REDACTED:<name>]``) and a Python regular
+    expression. Groups named ``secret``, ``secret2``... limit the replacement to those parts."""
+
+    model_config = _STRICT_TYPES
+
+    name: str = Field(pattern=f"^{REDACTION_NAME_PATTERN}$")
+    pattern: str = Field(min_length=1)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _compiles(self) -> SecretPatternSettings:
+        check_pattern(self.name, self.pattern)
+        return self
+
+
+class RedactionSettings(BaseModel):
+    """Secret redaction before anything is stored, archived or streamed (on unless disabled)."""
+
+    model_config = _STRICT_TYPES
+
+    enabled: bool = True
+    description: str | None = None
+    patterns: list[SecretPatternSettings] = Field(default_factory=list)
+    disable: list[str] = Field(default_factory=list, description="Built-in patterns to turn off, by name.")
+    secret_fields: bool = Field(True, description="Redact the value of fields named like password, token, api_key.")
+
+    @field_validator("disable")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        check_disabled(names)
+        return names
+
+
+def _limit(name: str) -> Any:
+    default, low, high = LIMIT_BOUNDS[name]
+    return Field(default, ge=low, le=high)
+
+
+class LimitsSettings(BaseModel):
+    """The largest event (and run metadata) accepted: encoded size, nesting depth, string length."""
+
+    model_config = _STRICT_TYPES
+
+    max_event_bytes: int = _limit("max_event_bytes")
+    max_depth: int = _limit("max_depth")
+    max_string_length: int = _limit("max_string_length")
+
+
 class GatewayConfig(BaseModel):
     """The whole of gateway.json."""
 
@@ -74,10 +134,18 @@ class GatewayConfig(BaseModel):
     event_retention: EventRetention = Field(default_factory=EventRetention)
     mcp_server: McpServerSettings = Field(default_factory=McpServerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     def enabled_backends(self) -> list[str]:
         """Names of the enabled backends, in file order."""
         return [name for name, settings in self.backends.items() if settings.enabled]
+
+    def input_policy(self, where: str = "gateway.json") -> InputPolicy:
+        """The limits and redaction these settings describe (see ``faber_host.safety``)."""
+        return InputPolicy.from_settings(
+            self.redaction.model_dump(exclude_none=True), self.limits.model_dump(), where
+        )
 
 
 def load_gateway_config(path: Path, environ: Mapping[str, str]) -> GatewayConfig:
@@ -100,8 +168,8 @@ def parse_gateway_config(document: dict[str, Any], path: Path, environ: Mapping[
 def describe_validation_error(problem: ValidationError, path: Path, prefix: str = "") -> str:
     """One line: the first invalid key, what is wrong with it, and the file."""
     error = problem.errors()[0]
-    key = ".".join(str(part) for part in (*([prefix] if prefix else []), *error["loc"])) or "(top level)"
-    message = error["msg"]
+    key = ".".join([*([prefix] if prefix else []), *map(show_key, error["loc"])]) or "(top level)"
+    message = " ".join(str(error["msg"]).removeprefix("Value error, ").split())
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     more = len(problem.errors()) - 1
@@ -130,6 +198,7 @@ def expand_variables(value: Any, environ: Mapping[str, str], path: Path, key: st
             return environ[name]
         if default is not None:
             return default
-        raise ConfigError(f"{path}: {key}: uses ${{{name}}}, which is not set (or write ${{{name}:-default}})")
+        where = ".".join(map(show_key, key.split(".")))
+        raise ConfigError(f"{path}: {where}: uses ${{{name}}}, which is not set (or write ${{{name}:-default}})")
 
     return _VARIABLE_RE.sub(substitute, value)

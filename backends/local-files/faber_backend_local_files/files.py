@@ -160,7 +160,7 @@ def overwrite_counter(path: str, value: int, mode: int) -> None:
         os.unlink(path)  # a symlink planted in our place: remove the link (never its target)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
     try:
-        os.pwrite(fd, text, 0)
+        _pwrite_all(fd, text)
         if os.fstat(fd).st_size != len(text):
             os.ftruncate(fd, len(text))
     finally:
@@ -208,7 +208,7 @@ class RotatingFile:
             os.unlink(buffer)  # a planted symlink: drop the link, never touch its target
             fd = os.open(buffer, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, self.mode)
         try:
-            os.pwrite(fd, data, 0)
+            _pwrite_all(fd, data)  # a short write (a full disk) raises here, before any exchange
             if os.fstat(fd).st_size > len(data):  # truncating to the same size still costs a journal entry
                 os.ftruncate(fd, len(data))
         finally:
@@ -305,6 +305,16 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _pwrite_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` at offset 0. ``os.pwrite`` may write less than asked (a disk that fills up
+    midway) and only the next call raises: without the loop, the ftruncate that follows would pad the
+    file with zeros and a torn state.json would be swapped in."""
+    view = memoryview(data)
+    offset = 0
+    while offset < len(data):
+        offset += os.pwrite(fd, view[offset:], offset)
 
 
 def _unlink_quietly(path: str) -> None:

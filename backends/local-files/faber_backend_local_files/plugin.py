@@ -17,8 +17,10 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
+from faber_hookspecs.errors import StorageError
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
@@ -27,7 +29,7 @@ from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredE
 from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .inspection import inspect_run, verify_run
 from .repair import repair_run
@@ -75,7 +77,10 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_store_event(self, run_id: str, draft: EventDraft) -> StoredEvent:
         event, state = self.store.append(RunId.parse(run_id), draft.to_json())
-        return StoredEvent(event=Event.model_validate(event), state=RunState.model_validate(state))
+        return StoredEvent(
+            event=Event.model_validate(event),
+            state=stored(RunState, state, f"the state of run {run_id} after event {event['event_id']}"),
+        )
 
     @hookimpl(trylast=True)
     def faber_import_history(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
@@ -87,7 +92,7 @@ class LocalFilesBackend:
         self, run_id: str, update: Callable[[RunMetadata], RunMetadata]
     ) -> RunMetadata:
         def apply(current: dict) -> dict:  # type: ignore[type-arg]
-            return update(RunMetadata.model_validate(current)).to_json()
+            return update(stored(RunMetadata, current, f"metadata.json of run {run_id}")).to_json()
 
         return RunMetadata.model_validate(self.store.update_metadata(RunId.parse(run_id), apply))
 
@@ -107,8 +112,8 @@ class LocalFilesBackend:
         metadata, state, warnings = inspect_run(self.store, parsed)
         folder = self.store.folder(parsed)
         return RunRecord(
-            metadata=RunMetadata.model_validate(metadata),
-            state=RunState.model_validate(state),
+            metadata=stored(RunMetadata, metadata, f"metadata.json of run {run_id}"),
+            state=stored(RunState, state, f"the state of run {run_id}"),
             location=folder.path,
             warnings=warnings,
             events_local=not folder.events_removed(),
@@ -117,20 +122,28 @@ class LocalFilesBackend:
     @hookimpl(trylast=True)
     def faber_load_events(self, run_id: str, since_id: int) -> Iterator[Event]:
         events = self.store.iter_events(RunId.parse(run_id), since_id)
-        return (Event.model_validate(event) for event in events)
+        return (stored(Event, event, f"event {event.get('event_id')!r} of run {run_id}") for event in events)
 
     @hookimpl(trylast=True)
     def faber_reconstruct_state(self, run_id: str) -> RunState:
         parsed = RunId.parse(run_id)
         self.store.forget_state(parsed)  # whoever rebuilds a state may be about to replace state.json
-        return RunState.model_validate(self.store.reconstruct(parsed))
+        return stored(RunState, self.store.reconstruct(parsed), f"the state rebuilt for run {run_id}")
 
     @hookimpl(trylast=True)
     def faber_list_runs(self, query: RunQuery) -> list[RunState]:
         with collection_paused():  # thousands of states and models, all kept: see collection_paused
+            # No limit here: a damaged state is skipped, and the next run takes its place.
             states = select_states(self.store.list_states(query.org, query.project), query.status, query.work_id,
-                                   query.limit)
-            models = [RunState.model_validate(state) for state in states]
+                                   None)
+            models: list[RunState] = []
+            for state in states:
+                if query.limit is not None and len(models) >= query.limit:
+                    break
+                try:
+                    models.append(stored(RunState, state, "a listed run's state"))
+                except StorageError:
+                    continue  # a damaged run is reported when it is read, not by hiding the others
             del states  # freed now, before the collector, when it resumes, walks what is still young
         return models
 
@@ -184,6 +197,22 @@ class LocalFilesBackend:
         from .archiving import import_run
 
         return self.faber_load_run(str(import_run(self.store, bundle)))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def stored(model: type[M], data: object, what: str) -> M:
+    """``model.model_validate(data)`` for data read from disk: a file damaged or edited by hand is a
+    StorageError naming it, not a validation traceback."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as problem:
+        error = problem.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        raise StorageError(
+            f"{what} is not valid ({where}: {error['msg']}); `faber runs verify` lists the damage"
+        ) from None
 
 
 @contextmanager

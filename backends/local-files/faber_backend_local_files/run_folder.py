@@ -152,14 +152,17 @@ class RunFolder:
         except FileNotFoundError:
             return None
         except OSError as problem:
-            raise StorageError(f"cannot read {self.pending_file}: {problem.strerror}") from None
+            if problem.errno != errno.ELOOP:
+                raise StorageError(f"cannot read {self.pending_file}: {problem.strerror}") from None
+            os.unlink(self.pending_file)  # a planted symlink is never a commit of ours: drop the link only
+            return None
         committed = None
         event_id: int | None = None
         kind: str | None = None
         try:
             event = loads(data)
             event_id, kind = int(event["event_id"]), str(event["type"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # (a planted file of a million '[')
             pass  # torn: it never reached its final name, since the link comes after the write
         if event_id is not None and kind is not None:
             final = os.path.join(self.events_dir, event_file_name(event_id, kind))
@@ -206,8 +209,18 @@ class RunFolder:
         except FileExistsError:
             os.unlink(self.pending_file)
             raise CounterBehind(event_id) from None
+        except OSError as problem:  # no room for the directory entry, or a folder made read-only
+            _unlink_quietly(self.pending_file)
+            raise _storage_error(f"could not write event {event_id} of run {self.path}", problem) from None
         if self.sync:
-            fsync_directory(self.events_dir)
+            try:
+                fsync_directory(self.events_dir)
+            except OSError as problem:
+                # The event is linked but maybe not durable: say so rather than acknowledge it. The
+                # next writer's recover() counts it as committed, so a retry gets the next id.
+                raise _storage_error(
+                    f"event {event_id} of run {self.path} was written but could not be made durable", problem
+                ) from None
 
     def finish_commit(self, next_id: int) -> None:
         """Advance the counter and drop ``.pending`` once the event is committed."""
@@ -275,15 +288,27 @@ class RunFolder:
 
     def read_event(self, name: str) -> dict[str, Any]:
         """Parse one event file (ValueError or OSError when it is unreadable)."""
-        event = loads(read_bytes(os.path.join(self.events_dir, name)))
+        data = read_bytes(os.path.join(self.events_dir, name))
+        try:
+            event = loads(data)
+        except RecursionError:  # a hostile file of a million '[': refuse it, do not crash on it
+            raise ValueError("nested too deeply") from None
         if not isinstance(event, dict):
             raise ValueError("not a JSON object")
         return event
 
     def iter_events(self, since_id: int = 0) -> Iterator[dict[str, Any]]:
-        """Events with ``event_id > since_id`` in id order, read one at a time."""
+        """Events with ``event_id > since_id`` in id order, read one at a time. A file that cannot be
+        read as a JSON object stops the iteration with a StorageError naming it."""
         for file in self.sorted_event_files(since_id):
-            yield self.read_event(file.name)
+            try:
+                event = self.read_event(file.name)
+            except (OSError, ValueError) as problem:
+                raise StorageError(
+                    f"event file {file.name} of run folder {self.path} {describe_unreadable(problem)}; "
+                    "`faber runs verify` lists the damage and `faber runs repair` sets such files aside"
+                ) from None
+            yield event
 
     # State and metadata -------------------------------------------------------------------------------
 
@@ -291,7 +316,7 @@ class RunFolder:
         """A JSON object file, or None when it is missing or not a JSON object."""
         try:
             document = loads(read_bytes(path))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
         return document if isinstance(document, dict) else None
 
@@ -344,6 +369,26 @@ class CounterBehind(Exception):
 def event_file_name(event_id: int, kind: str) -> str:
     """``001-workflow_start.json``: at least three digits, as the FABER reference names them."""
     return f"{event_id:03d}-{kind}.json"
+
+
+def describe_unreadable(problem: OSError | ValueError) -> str:
+    """Why a run's file could not be read, for a person: ``is a symbolic link...``."""
+    if isinstance(problem, OSError):
+        if problem.errno == errno.ELOOP:
+            return "is a symbolic link, and faber never follows links inside a run folder"
+        if problem.errno == errno.EISDIR:
+            return "is a folder, not a file"
+        return f"cannot be read: {problem.strerror or problem}"
+    if isinstance(problem, UnicodeDecodeError):
+        return "is not text (binary data)"
+    return f"is not a valid JSON object ({problem})"
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _storage_error(what: str, problem: OSError) -> StorageError:

@@ -8,6 +8,8 @@ only the standard library and the light parts of faber-hookspecs, so that the CL
 from __future__ import annotations
 
 import os
+import stat
+from _thread import get_ident  # threading.get_ident, without importing threading (3 ms)
 from collections import OrderedDict
 
 from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunNotFound, StorageError
@@ -50,14 +52,17 @@ class LocalRunStore:
         self.one_shot = one_shot  # a short-lived process (the CLI's one-shot emit): see RotatingFile
         # The state after the last event this process stored, per run: an event id names a unique
         # prefix of an append-only log, so a cached state is valid exactly when its last_event_id is
-        # the id before the next one. This spares a read and parse of state.json per emit.
-        self._states: OrderedDict[str, Json] = OrderedDict()
+        # the id before the next one. This spares a read and parse of state.json per emit. Keyed by
+        # thread and run: ``append`` returns the cached object and updates it in place on the next
+        # emit, so a state shared between threads would change under a caller still reading it.
+        self._states: OrderedDict[tuple[int, str], Json] = OrderedDict()
         self._folders: dict[str, RunFolder] = {}
 
     # Runs -------------------------------------------------------------------------------------------
 
     def folder(self, run_id: RunId, *, must_exist: bool = True) -> RunFolder:
-        """The run's folder, refusing one that is (or passes through) a symlink leaving the runs folder."""
+        """The run's folder, refusing one that is, or passes through, a symlink (it could lead out of
+        the runs folder), and an ``events`` folder that is a symlink or not a folder at all."""
         path = os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid)
         # The path stays inside the runs folder exactly when none of its last three parts is a symlink:
         # three lstat calls instead of realpath's one per part of the whole path, on every emit.
@@ -72,18 +77,34 @@ class LocalRunStore:
             if len(self._folders) >= _STATE_CACHE_SIZE:
                 self._folders.clear()
             folder = self._folders[path] = RunFolder(path, self.file_mode, self.sync, one_shot=self.one_shot)
-        if must_exist and not os.path.isdir(folder.events_dir) and not folder.events_removed():
+        if must_exist and not self._events_here(folder, run_id) and not folder.events_removed():
             raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
         return folder
 
     def events_folder(self, run_id: RunId) -> RunFolder:
         """The run's folder, insisting that its events are here (not archived and removed)."""
         folder = self.folder(run_id, must_exist=False)
-        if not os.path.isdir(folder.events_dir):
+        if not self._events_here(folder, run_id):
             if folder.events_removed():
                 raise events_not_local(run_id)
             raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
         return folder
+
+    @staticmethod
+    def _events_here(folder: RunFolder, run_id: RunId) -> bool:
+        """True when the run's ``events`` folder exists; a symlink or a file in its place is refused
+        (it could lead out of the runs folder)."""
+        try:
+            events = os.lstat(folder.events_dir)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if not stat.S_ISDIR(events.st_mode):
+            what = "a symbolic link" if stat.S_ISLNK(events.st_mode) else "not a folder"
+            raise StorageError(
+                f"the events folder of run {run_id} is {what}; faber refuses to use it "
+                f"(it could lead out of the runs folder): {folder.events_dir}"
+            )
+        return True
 
     def create_run(self, metadata: Json) -> Json:
         """Create a run folder for ``metadata`` atomically: it appears complete or not at all."""
@@ -192,32 +213,39 @@ class LocalRunStore:
             raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
         folder = self.events_folder(run_id)
         key = str(run_id)
+        cache_key = (get_ident(), key)
         lock = folder.lock(events_here=True)  # events_folder just saw them
         with lock:
             if not lock.events_here:  # cleaned up while we waited for the lock (checked under it)
                 raise events_not_local(run_id)
             folder.recover()
             event_id = folder.next_id()
-            state = self._state_before(folder, run_id, event_id)
             event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
             validate_event(event)
+            # The state is brought forward before the commit, so nothing after the commit can fail
+            # on it; until then it only lives in memory, and the cache forgets it if the commit fails.
+            state = self._state_after(folder, run_id, event)
             try:
-                folder.commit_event(event_id, event["type"], dump_event(event))
-            except CounterBehind:  # .next-id was damaged or restored: trust the files, once
-                event_id = folder.scanned_next_id()
-                state = self._state_before(folder, run_id, event_id)
-                event = {**event, "event_id": event_id}
-                folder.commit_event(event_id, event["type"], dump_event(event))
+                try:
+                    folder.commit_event(event_id, event["type"], dump_event(event))
+                except CounterBehind:  # .next-id was damaged or restored: trust the files, once
+                    self._states.pop(cache_key, None)
+                    event_id = folder.scanned_next_id()
+                    event = {**event, "event_id": event_id}
+                    state = self._state_after(folder, run_id, event)
+                    folder.commit_event(event_id, event["type"], dump_event(event))
+            except BaseException:
+                self._states.pop(cache_key, None)
+                raise
             # Committed. From here on a failure must not become an error for the caller, who would
             # retry and store the event twice: stale bookkeeping is repaired by the next writer.
-            apply_event(state, event)
             try:
                 folder.finish_commit(event_id + 1)
                 folder.write_state(dump_document(state), event_id)
             except OSError:
-                self._states.pop(key, None)
+                self._states.pop(cache_key, None)
             else:
-                self._remember(key, state)
+                self._remember(cache_key, state)
         return event, state
 
     def iter_events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
@@ -239,17 +267,22 @@ class LocalRunStore:
     def reconstruct(self, run_id: RunId) -> Json:
         """The state rebuilt from metadata.json and every event, ignoring state.json."""
         metadata = self.load_metadata(run_id)
-        return reconstruct(initial_state_for(metadata), self.events_folder(run_id).iter_events())
+        try:
+            start = initial_state_for(metadata)
+        except (KeyError, TypeError, ValueError) as problem:
+            raise StorageError(f"metadata.json of run {run_id} lacks {problem}; see `faber runs verify`") from None
+        return replay(start, self.events_folder(run_id).iter_events(), run_id)
 
     def forget_state(self, run_id: RunId) -> None:
         """Drop this process's cached state of the run, so that the next ``write_state_if_newer``
         is not skipped: a long-lived process (the MCP server) that rebuilds a damaged state.json
-        through the same event it last wrote must still replace the file."""
-        self._states.pop(str(run_id), None)
+        through the same event it last wrote must still replace the file. Every thread's (see
+        ``forget``)."""
+        self.forget(run_id)
 
     def wrote_state(self, run_id: RunId, last_event_id: int) -> bool:
         """True when this store itself wrote the run's state through ``last_event_id`` (or later)."""
-        cached = self._states.get(str(run_id))
+        cached = self._states.get((get_ident(), str(run_id)))
         return cached is not None and cached["last_event_id"] >= last_event_id
 
     def write_state_if_newer(self, run_id: RunId, state: Json) -> bool:
@@ -261,12 +294,15 @@ class LocalRunStore:
                 if current["last_event_id"] > state["last_event_id"]:
                     return False
             folder.write_state(dump_document(state), state["last_event_id"])
-            self._states.pop(str(run_id), None)
+            self._states.pop((get_ident(), str(run_id)), None)
         return True
 
     def forget(self, run_id: RunId) -> None:
-        """Drop what this store remembers of the run's state (after its files were changed directly)."""
-        self._states.pop(str(run_id), None)
+        """Drop what this store remembers of the run's state (after its files were changed directly),
+        in every thread: a repair may have changed the log itself."""
+        key = str(run_id)
+        for cached in [cached for cached in list(self._states) if cached[1] == key]:
+            self._states.pop(cached, None)
 
     # Listing ----------------------------------------------------------------------------------------
 
@@ -296,41 +332,44 @@ class LocalRunStore:
                 os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid), self.file_mode, self.sync
             )
             state = folder.read_state()
-            if (state is None or state.get("reducer_version") != REDUCER_VERSION) and folder.events_removed():
+            if state is not None and _is_current(state, -1) and state.get("run_id") == str(run_id):
+                yield state
+            elif folder.events_removed():
                 if state is not None:
                     yield state  # archived and cleaned up: state.json is all there is here
-                continue
-            if state is None or state.get("reducer_version") != REDUCER_VERSION:
+            else:
                 try:
-                    state = self.reconstruct(run_id)
+                    yield self.reconstruct(run_id)
                 except (StorageError, RunNotFound, OSError, ValueError):
                     continue
-            yield state
 
     # Internals --------------------------------------------------------------------------------------
+
+    def _state_after(self, folder: RunFolder, run_id: RunId, event: Json) -> Json:
+        """The run's state with ``event`` applied (updating the cached state in place). A stored state
+        the reducer cannot extend (state.json edited by hand) is rebuilt from the events instead."""
+        state = self._state_before(folder, run_id, event["event_id"])
+        try:
+            return apply_event(state, event)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            self._states.pop((get_ident(), str(run_id)), None)
+        return apply_event(self.reconstruct(run_id), event)
 
     def _state_before(self, folder: RunFolder, run_id: RunId, event_id: int) -> Json:
         """The run's state through ``event_id - 1``: cached, from state.json, or caught up from the
         events (only after a crash or an outside change). The caller may update it in place."""
-        key = str(run_id)
-        cached = self._states.get(key)
+        cached = self._states.get((get_ident(), str(run_id)))
         if cached is not None and cached["last_event_id"] == event_id - 1:
             return cached
         state = folder.read_json(folder.state_file)
         if _is_current(state, event_id - 1):
             assert state is not None
             return state
-        try:
-            if _is_current(state, -1) and state is not None and state["last_event_id"] < event_id:
-                return reconstruct(state, folder.iter_events(since_id=state["last_event_id"]))
-            return self.reconstruct(run_id)
-        except (OSError, ValueError, KeyError, TypeError) as problem:
-            raise StorageError(
-                f"run {run_id} has an unreadable event file ({problem}); run `faber runs verify` "
-                "and `faber runs repair` on it"
-            ) from None
+        if _is_current(state, -1) and state is not None and state["last_event_id"] < event_id:
+            return replay(state, folder.iter_events(since_id=state["last_event_id"]), run_id)
+        return self.reconstruct(run_id)
 
-    def _remember(self, key: str, state: Json) -> None:
+    def _remember(self, key: tuple[int, str], state: Json) -> None:
         self._states[key] = state
         self._states.move_to_end(key)
         if len(self._states) > _STATE_CACHE_SIZE:
@@ -344,6 +383,20 @@ class LocalRunStore:
             os.mkdir(path, self.dir_mode)
         except FileExistsError:
             pass
+
+
+def replay(state: Json, events: Iterator[Json], run_id: RunId) -> Json:
+    """``reconstruct(state, events)``, with an event the reducer cannot use (a file edited by hand,
+    with wrong types) reported as a StorageError naming it instead of a crash."""
+    for event in events:
+        try:
+            apply_event(state, event)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as problem:
+            raise StorageError(
+                f"event {event.get('event_id')!r} of run {run_id} is not a valid event ({type(problem).__name__}: "
+                f"{problem}); `faber runs verify` lists the damage and `faber runs repair` sets such files aside"
+            ) from None
+    return state
 
 
 def events_not_local(run_id: RunId) -> EventsNotLocal:
@@ -362,10 +415,16 @@ def select_states(states: Iterable[Json], status: str | None, work_id: str | Non
         for state in states
         if (status is None or state.get("status") == status) and (work_id is None or state.get("work_id") == work_id)
     ]
-    selected.sort(key=lambda state: state.get("created_at") or state.get("updated_at") or "", reverse=True)
+    selected.sort(key=_newest_first, reverse=True)
     if limit is not None:
         del selected[limit:]
     return selected
+
+
+def _newest_first(state: Json) -> str:
+    """The sort key of a listing: a damaged state's non-text time sorts last instead of failing the sort."""
+    stamp = state.get("created_at") or state.get("updated_at") or ""
+    return stamp if isinstance(stamp, str) else ""
 
 
 def runs_path(base_path: str, root: str, environ: Mapping[str, str]) -> str:
@@ -379,6 +438,8 @@ def _is_current(state: Json | None, last_event_id: int) -> bool:
     """True when ``state`` was written by this reducer version (and, unless -1, is through the
     given event)."""
     if state is None or state.get("reducer_version") != REDUCER_VERSION:
+        return False
+    if not isinstance(state.get("last_event_id"), int):
         return False
     return last_event_id == -1 or state.get("last_event_id") == last_event_id
 

@@ -12,7 +12,7 @@ import pytest
 from faber_backend_local_files.files import RotatingFile
 from faber_backend_local_files.run_folder import event_file_name
 from faber_backend_local_files.store import LocalRunStore
-from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound
+from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound, StorageError
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import utc_timestamp
@@ -223,6 +223,53 @@ def test_rotating_file_replaces_atomically(tmp_path: Path) -> None:
         target.write(json.dumps({"n": generation, "pad": "x" * (100 - generation * 20)}).encode(), generation)
         assert json.loads((tmp_path / "state.json").read_bytes())["n"] == generation
     assert sorted(p.name for p in tmp_path.iterdir()) == [".state.json.swap0", ".state.json.swap1", "state.json"]
+
+
+def test_a_state_returned_to_one_thread_is_not_changed_by_another(store: LocalRunStore, run_id: RunId) -> None:
+    """``append`` returns its cached state and updates it in place on the next emit: a cache shared by
+    threads made one thread's returned state change under it when another thread emitted."""
+    _, first = store.append(run_id, {"type": "checkpoint"})
+    other = threading.Thread(target=lambda: store.append(run_id, {"type": "checkpoint"}))
+    other.start()
+    other.join()
+    assert first["last_event_id"] == 1
+    _, third = store.append(run_id, {"type": "checkpoint"})
+    assert third["last_event_id"] == 3
+
+
+def test_a_symlinked_events_folder_is_refused(store: LocalRunStore, run_id: RunId, tmp_path: Path) -> None:
+    folder = Path(store.folder(run_id).path)
+    outside = tmp_path / "outside-events"
+    (folder / "events").rename(outside)
+    (folder / "events").symlink_to(outside)
+    with pytest.raises(StorageError, match="symbolic link"):
+        store.append(run_id, {"type": "checkpoint"})
+    assert sorted(p.name for p in outside.iterdir()) == [".lock", ".next-id"]
+
+
+def test_an_unreadable_event_file_is_named(store: LocalRunStore, run_id: RunId) -> None:
+    store.append(run_id, {"type": "checkpoint"})
+    events = Path(store.folder(run_id).events_dir)
+    (events / event_file_name(1, "checkpoint")).write_bytes(b'{"event_id": 1, "ty')
+    with pytest.raises(StorageError, match=r"001-checkpoint.json .* is not a valid JSON object"):
+        list(store.iter_events(run_id))
+    (events / event_file_name(1, "checkpoint")).write_text('{"event_id": 1, "type": "checkpoint", "phase": {"x": 1}}')
+    with pytest.raises(StorageError, match=r"event 1 of run .* is not a valid event"):
+        store.reconstruct(run_id)
+
+
+def test_a_damaged_state_file_never_fails_an_emit_after_its_commit(store: LocalRunStore, run_id: RunId) -> None:
+    """A state.json that claims to be current but cannot take the next event is rebuilt from the
+    events before the commit; the emit succeeds and the state is right."""
+    store.append(run_id, {"type": "checkpoint"})
+    state_file = Path(store.folder(run_id).state_file)
+    damaged = json.loads(state_file.read_text())
+    damaged["phases"] = []
+    state_file.write_text(json.dumps(damaged))
+    fresh = LocalRunStore(store.runs_dir)  # another process: no cached state
+    event, state = fresh.append(run_id, {"type": "phase_start", "phase": "build"})
+    assert event["event_id"] == 2 and state["phases"]["build"]["status"] == "in_progress"
+    assert state == fresh.reconstruct(run_id)
 
 
 def test_event_listing_in_little_memory_keeps_the_full_sort_order(tmp_path: Path) -> None:
