@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 
+import pytest
 from faber_backend_helm.config import RetryPolicy
 from faber_backend_helm.health import HealthRecord
 from helm_helpers import API_KEY, LONG_OUTAGE, outbox_of, pending_ids, received_ids, restream, stream_config
@@ -14,6 +15,8 @@ from helm_helpers import API_KEY, LONG_OUTAGE, outbox_of, pending_ids, received_
 from faber_host.testing import EventFactory, RecordingReceiver, TestProject
 
 pytest_plugins = ["helm_fixtures"]
+
+pytestmark = pytest.mark.torture  # a receiver down, answering 500, slow, trickling: in `pytest -m torture`
 
 
 def emit_workflow(project: TestProject, events: EventFactory, count: int | None = None) -> tuple[str, list[list[str]]]:

@@ -14,6 +14,8 @@ from s3_helpers import Project, emit_failed_run, event_files
 
 pytest_plugins = ["s3_fixtures"]  # the S3 server, the proxy and the projects: fixtures
 
+pytestmark = pytest.mark.torture  # the archive under dropped connections, 500s, cut bodies: in `pytest -m torture`
+
 
 def snapshot(project: Project, run_id: str) -> dict[str, bytes]:
     folder = project.run_folder(run_id)
