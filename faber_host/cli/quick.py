@@ -44,7 +44,20 @@ def local_files_settings(path: str, environ: Mapping[str, str]) -> dict[str, Any
     """The ``local_files`` config of a gateway.json that enables that backend alone and that
     ``GatewayConfig`` reads as it stands; None for anything else (a missing file means the defaults)."""
     sections = gateway_sections(path, environ)
-    return None if sections is None else sections[0]
+    if sections is None:
+        return None
+    config, redaction, limits = sections
+    if redaction is not None or limits is not None:
+        # GatewayConfig refuses what InputPolicy refuses (names, bounds, patterns that do not compile),
+        # so every command fails on a broken section: ask the same question, and leave the answer's
+        # wording to the full CLI.
+        from ..safety.policy import InputPolicy
+
+        try:
+            InputPolicy.from_settings(redaction, limits)
+        except Exception:
+            return None
+    return config
 
 
 def gateway_sections(path: str, environ: Mapping[str, str]) -> tuple[dict[str, Any], Any, Any] | None:

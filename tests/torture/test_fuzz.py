@@ -156,8 +156,9 @@ def test_run_ids(tmp_path: Path, project_dir: Path, faber: Faber, run_id: str) -
             # using it to say); anything else resolves to the one run there is, or is refused.
             assert found == parsed if parsed is not None else str(found) == run_id, (text, found)
             return
-        args = {"events": ["events", text], "show": ["runs", "show", text, "--json"],
-                "emit": ["event", "emit", text, "checkpoint"]}[command]
+        # "--" ends the options: a run reference such as "-h" is then an argument, never an option
+        args = {"events": ["events", "--", text], "show": ["runs", "show", "--json", "--", text],
+                "emit": ["event", "emit", "--", text, "checkpoint"]}[command]
         outcome = run_faber(project_dir, *args)
         assert not outcome.problems(), (text, outcome)
         assert outcome.code in (0, 2), (text, outcome)
