@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -17,6 +18,7 @@ def run_cli(args: list[str], debug: bool) -> int:
     command = build_command()
     try:
         result = command.main(args=args, prog_name="faber", standalone_mode=False)
+        sys.stdout.flush()  # a reader that went away shows here, under this policy, not at the exit's flush
     except FaberError as problem:
         if debug:
             raise
@@ -40,8 +42,12 @@ def run_cli(args: list[str], debug: bool) -> int:
             return 0
         raise
     except BrokenPipeError:
-        # The reader of our output went away (``faber events RUN | head``): not an error of ours.
-        sys.stderr.close()
+        # The reader of our output went away (``faber events RUN | head``): not an error of ours. What
+        # is still buffered has nowhere to go: stdout points at /dev/null, so the interpreter's last
+        # flush cannot fail (exit 120) either (the recipe of Python's signal documentation).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return 0
     except Exception as problem:  # the last line of defence: still one line, unless debugging
         if debug:
