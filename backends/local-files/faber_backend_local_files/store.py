@@ -108,7 +108,18 @@ class LocalRunStore:
 
     def create_run(self, metadata: Json) -> Json:
         """Create a run folder for ``metadata`` atomically: it appears complete or not at all."""
-        run_id = RunId.parse(metadata["run_id"])
+
+        def fill(staging: RunFolder) -> int:
+            staging.write_metadata(dump_document(metadata))
+            staging.write_state(dump_document(initial_state_for(metadata)), 0)
+            return 1
+
+        self._publish_new_run(RunId.parse(metadata["run_id"]), "create", fill)
+        return metadata
+
+    def _publish_new_run(self, run_id: RunId, verb: str, fill: Callable[[RunFolder], int]) -> None:
+        """Make a run folder appear complete or not at all: built under a hidden staging name (``fill``
+        writes its metadata, events and state and returns the next event id), then one rename."""
         final = self.folder(run_id, must_exist=False)
         parent = os.path.dirname(final.path)
         staging = RunFolder(os.path.join(parent, f".new-{run_id.uuid}"), self.file_mode, self.sync)
@@ -116,10 +127,9 @@ class LocalRunStore:
             self._makedirs(parent)
             os.mkdir(staging.path, self.dir_mode)
             os.mkdir(staging.events_dir, self.dir_mode)
-            staging.write_metadata(dump_document(metadata))
-            staging.write_state(dump_document(initial_state_for(metadata)), 0)
+            next_id = fill(staging)
             os.close(os.open(staging.lock_file, os.O_WRONLY | os.O_CREAT, self.file_mode))
-            overwrite_counter(staging.next_id_file, 1, self.file_mode)
+            overwrite_counter(staging.next_id_file, next_id, self.file_mode)
             if os.path.lexists(final.path):
                 raise FileExistsError(final.path)
             os.rename(staging.path, final.path)
@@ -131,8 +141,7 @@ class LocalRunStore:
             shutil.rmtree(staging.path, ignore_errors=True)
             if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
                 raise StorageError(f"run folder {final.path} already exists") from None
-            raise StorageError(f"could not create run {run_id}: {problem.strerror or problem}") from None
-        return metadata
+            raise StorageError(f"could not {verb} run {run_id}: {problem.strerror or problem}") from None
 
     def import_history(self, metadata: Json, events: list[Json]) -> None:
         """Create a run from a finished history: ``metadata`` and ``events`` as given (ids 1..n,
@@ -151,13 +160,8 @@ class LocalRunStore:
                 raise InvalidEvent(f"imported event {number} is older than the event before it")
             previous = event["timestamp"]
         state = reconstruct(initial_state_for(metadata), events)
-        final = self.folder(run_id, must_exist=False)
-        parent = os.path.dirname(final.path)
-        staging = RunFolder(os.path.join(parent, f".new-{run_id.uuid}"), self.file_mode, self.sync)
-        try:
-            self._makedirs(parent)
-            os.mkdir(staging.path, self.dir_mode)
-            os.mkdir(staging.events_dir, self.dir_mode)
+
+        def fill(staging: RunFolder) -> int:
             staging.write_metadata(dump_document(metadata))
             for event in events:
                 name = os.path.join(staging.events_dir, event_file_name(event["event_id"], event["type"]))
@@ -165,20 +169,9 @@ class LocalRunStore:
             if self.sync:
                 fsync_directory(staging.events_dir)
             staging.write_state(dump_document(state), len(events))
-            os.close(os.open(staging.lock_file, os.O_WRONLY | os.O_CREAT, self.file_mode))
-            overwrite_counter(staging.next_id_file, len(events) + 1, self.file_mode)
-            if os.path.lexists(final.path):
-                raise FileExistsError(final.path)
-            os.rename(staging.path, final.path)
-            if self.sync:
-                fsync_directory(parent)
-        except OSError as problem:
-            import shutil  # here, not at the top: the one-shot emit does not import it
+            return len(events) + 1
 
-            shutil.rmtree(staging.path, ignore_errors=True)
-            if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
-                raise StorageError(f"run folder {final.path} already exists") from None
-            raise StorageError(f"could not import run {run_id}: {problem.strerror or problem}") from None
+        self._publish_new_run(run_id, "import", fill)
 
     def load_metadata(self, run_id: RunId) -> Json:
         """The run's metadata.json."""
