@@ -30,7 +30,7 @@ from faber_hookspecs.wire import loads
 
 from ..project_root import FABER_DIR_NAME, find_project_root
 from .output import fail, print_json, warn
-from .quick import encodable, gateway_sections, leading_root
+from .quick import encodable, gateway_sections, leading_root, local_store
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs this path milliseconds)
 if TYPE_CHECKING:
@@ -109,11 +109,6 @@ def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as
     """Everything the full CLI checks before it stores the event, checked without writing anything:
     the project, its store, the run, the screened draft and what the screening redacted; None when
     this path cannot be sure."""
-    from faber_backend_local_files.store import (
-        DEFAULT_BASE_PATH,
-        LocalRunStore,
-        runs_path,
-    )
     from faber_hookspecs.errors import InvalidEvent
     from faber_hookspecs.validation import plain_draft
 
@@ -138,13 +133,7 @@ def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as
     draft = plain_draft(screened)
     if draft is None:
         return None
-    store = LocalRunStore(
-        runs_path(settings.get("base_path", DEFAULT_BASE_PATH), root, environ),
-        sync=settings.get("sync_writes", True),
-        file_mode=int(settings.get("file_mode", "0600"), 8),
-        dir_mode=int(settings.get("dir_mode", "0700"), 8),
-        one_shot=True,
-    )
+    store: LocalRunStore = local_store(settings, root, environ, one_shot=True)
     return root, store, resolve_run_ref(run_ref, store.find_runs), draft, findings
 
 

@@ -60,6 +60,19 @@ def local_files_settings(path: str, environ: Mapping[str, str]) -> dict[str, Any
     return config
 
 
+def local_store(settings: Mapping[str, Any], root: str, environ: Mapping[str, str], *, one_shot: bool = False) -> Any:
+    """The record store ``local_files_settings``/``gateway_sections`` describe, as the backend makes it."""
+    from faber_backend_local_files.store import DEFAULT_BASE_PATH, LocalRunStore, runs_path
+
+    return LocalRunStore(
+        runs_path(settings.get("base_path", DEFAULT_BASE_PATH), root, environ),
+        sync=settings.get("sync_writes", True),
+        file_mode=int(settings.get("file_mode", "0600"), 8),
+        dir_mode=int(settings.get("dir_mode", "0700"), 8),
+        one_shot=one_shot,
+    )
+
+
 def gateway_sections(path: str, environ: Mapping[str, str]) -> tuple[dict[str, Any], Any, Any] | None:
     """The ``local_files`` config, the ``redaction`` section and the ``limits`` section (None when
     absent) of a gateway.json that enables that backend alone and that ``GatewayConfig`` reads as it

@@ -24,7 +24,7 @@ import sys
 
 from ..project_root import FABER_DIR_NAME, find_project_root
 from .output import fail
-from .quick import encodable, leading_root, local_files_settings
+from .quick import encodable, leading_root, local_files_settings, local_store
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _lines(options: dict[str, str | None], environ: Mapping[str, str]) -> str | 
 
     if stdout_is_terminal():
         return None
-    from faber_backend_local_files.store import DEFAULT_BASE_PATH, LocalRunStore, runs_path, select_states
+    from faber_backend_local_files.store import select_states
     from faber_hookspecs.plain_state import plain_state
     from faber_hookspecs.run_id import validate_slug
 
@@ -119,12 +119,7 @@ def _lines(options: dict[str, str | None], environ: Mapping[str, str]) -> str | 
                                                            environ)
     if settings is None:
         return None
-    store = LocalRunStore(
-        runs_path(settings.get("base_path", DEFAULT_BASE_PATH), root, environ),
-        sync=settings.get("sync_writes", True),
-        file_mode=int(settings.get("file_mode", "0600"), 8),
-        dir_mode=int(settings.get("dir_mode", "0700"), 8),
-    )
+    store = local_store(settings, root, environ)
     limit = options.get("limit")
     states = select_states(store.list_states(org, project), options.get("status"), options.get("work_id"),
                            int(limit) if limit is not None else None)
