@@ -8,8 +8,6 @@ path can use the catalogue, the reducer and the validator without paying for pyd
 
 from __future__ import annotations
 
-from importlib import import_module
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the CLI milliseconds)
 
 _LAZY = {
@@ -114,6 +112,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'faber_hookspecs' has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
+    # __import__ rather than importlib.import_module: importing importlib (and warnings) costs the
+    # one-shot emit a third of a millisecond.
+    value = getattr(__import__(__name__ + module, fromlist=[name]), name)
     globals()[name] = value
     return value

@@ -9,20 +9,6 @@ from __future__ import annotations
 
 from . import patterns
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
-if TYPE_CHECKING:
-    from typing import NamedTuple
-
-    class _EventTypeFields(NamedTuple):
-        name: str
-        category: str
-        description: str
-        requires: tuple[str, ...] = ()
-else:
-    from collections import namedtuple
-
-    _EventTypeFields = namedtuple("_EventTypeFields", "name category description requires", defaults=((),))
-
 PHASES: tuple[str, ...] = ("frame", "architect", "build", "evaluate", "release")
 """The five FABER phases, in workflow order."""
 
@@ -32,10 +18,22 @@ VENDOR_TYPE_MAX_LENGTH = 64
 # Matched by patterns.vendor_type, which a test holds to this pattern.
 
 
-class EventType(_EventTypeFields):
-    """One catalogue entry: the type's name, its category, what it means and what it requires."""
+class EventType:
+    """One catalogue entry: the type's name, its category, what it means and what it requires.
 
-    __slots__ = ()
+    A plain slotted class rather than a namedtuple: building a namedtuple class imports collections
+    and runs generated code, about a millisecond of every one-shot ``faber event emit``."""
+
+    __slots__ = ("category", "description", "name", "requires")
+
+    def __init__(self, name: str, category: str, description: str, requires: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.category = category
+        self.description = description
+        self.requires = requires
+
+    def __repr__(self) -> str:
+        return f"EventType({self.name!r}, {self.category!r}, requires={self.requires!r})"
 
 
 def _entry(name: str, category: str, description: str, *requires: str) -> EventType:

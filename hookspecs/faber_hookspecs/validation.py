@@ -8,7 +8,6 @@ same file, for tools that want every error at once (verify, tests).
 from __future__ import annotations
 
 import os
-from functools import cache
 
 from ._event_validator import validate as _compiled_validate
 from ._schema_exceptions import JsonSchemaValueException
@@ -115,12 +114,18 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-@cache
 def schema_validator(name: str) -> Any:
-    """A ``jsonschema`` Draft 2020-12 validator for a committed schema file (slow to build; cached)."""
-    from jsonschema import Draft202012Validator
+    """A ``jsonschema`` Draft 2020-12 validator for a committed schema file (slow to build; cached,
+    in a dict rather than by functools.cache: importing functools costs the one-shot emit)."""
+    validator = _VALIDATORS.get(name)
+    if validator is None:
+        from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(load_schema(name))
+        validator = _VALIDATORS[name] = Draft202012Validator(load_schema(name))
+    return validator
+
+
+_VALIDATORS: dict[str, Any] = {}
 
 
 def _explain(event: dict[str, Any], problem: JsonSchemaValueException) -> str:

@@ -10,8 +10,11 @@
         └── 001-workflow_start.json ...   ordered by their number, not by name (1000 after 999)
 
 How an event is committed, under the run's lock: its bytes go to ``.pending`` (fsynced), ``.pending``
-is hard-linked to its final name (the commit point; a link never overwrites), the directory is
-fsynced, ``.next-id`` is advanced, state.json is updated, and ``.pending`` is removed. A writer killed
+is hard-linked to its final name (the commit point; a link never overwrites), ``.next-id`` is
+advanced, state.json is updated, and ``.pending`` is removed. Then, with the lock released, the
+directory is fsynced before the event is acknowledged: concurrent writers' directory fsyncs overlap
+and the file system commits them together (a group commit), and one covering a later link covers
+every earlier one, since links are made in id order under the lock. A writer killed
 at any instant leaves either no trace or a ``.pending`` that the next writer inspects in O(1): if its
 final name exists the event was committed and the counter is brought forward, otherwise it is dropped.
 No directory listing is needed on the emit path.
@@ -42,16 +45,7 @@ from .files import (
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any, NamedTuple
-
-    class _EventFileFields(NamedTuple):
-        event_id: int
-        type: str
-        name: str
-else:
-    from collections import namedtuple
-
-    _EventFileFields = namedtuple("_EventFileFields", "event_id type name")
+    from typing import Any
 
 EVENT_FILE_PATTERN = r"([0-9]+)-(.+)\.json"
 """The name of an event file; compiled on first listing (the emit path lists nothing, nor imports re)."""
@@ -67,10 +61,33 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class EventFile(_EventFileFields):
-    """An event file found in ``events/``: its id, type and name."""
+class EventFile(tuple[int, str, str]):
+    """An event file found in ``events/``: its id, type and name; sorted as the tuple of the three.
+
+    Written out by hand: a namedtuple would import collections on the one-shot emit path."""
 
     __slots__ = ()
+
+    def __new__(cls, event_id: int, type: str, name: str) -> EventFile:
+        return tuple.__new__(cls, (event_id, type, name))
+
+    def __getnewargs__(self) -> tuple[int, str, str]:
+        return (self[0], self[1], self[2])
+
+    @property
+    def event_id(self) -> int:
+        return self[0]
+
+    @property
+    def type(self) -> str:
+        return self[1]
+
+    @property
+    def name(self) -> str:
+        return self[2]
+
+    def __repr__(self) -> str:
+        return f"EventFile(event_id={self[0]!r}, type={self[1]!r}, name={self[2]!r})"
 
 
 class RunLock:
@@ -196,8 +213,11 @@ class RunFolder:
             last = file.event_id
         return last + 1
 
-    def commit_event(self, event_id: int, kind: str, data: bytes) -> None:
-        """Make an event file appear under its final name, durably; see the module docstring."""
+    def commit_event(self, event_id: int, kind: str, data: bytes, *, sync_directory: bool = True) -> None:
+        """Make an event file appear under its final name, durably; see the module docstring.
+
+        ``sync_directory=False`` leaves the folder's fsync to the caller (``sync_events``), who does
+        it after letting go of the run's lock: see ``LocalRunStore.append``."""
         name = event_file_name(event_id, kind)
         final = os.path.join(self.events_dir, name)
         try:
@@ -212,15 +232,22 @@ class RunFolder:
         except OSError as problem:  # no room for the directory entry, or a folder made read-only
             _unlink_quietly(self.pending_file)
             raise _storage_error(f"could not write event {event_id} of run {self.path}", problem) from None
-        if self.sync:
-            try:
-                fsync_directory(self.events_dir)
-            except OSError as problem:
-                # The event is linked but maybe not durable: say so rather than acknowledge it. The
-                # next writer's recover() counts it as committed, so a retry gets the next id.
-                raise _storage_error(
-                    f"event {event_id} of run {self.path} was written but could not be made durable", problem
-                ) from None
+        if sync_directory:
+            self.sync_events(event_id)
+
+    def sync_events(self, event_id: int) -> None:
+        """Make the events folder's entries durable (with ``sync``), up to and including event
+        ``event_id``'s link."""
+        if not self.sync:
+            return
+        try:
+            fsync_directory(self.events_dir)
+        except OSError as problem:
+            # The event is linked but maybe not durable: say so rather than acknowledge it. A retry
+            # gets the next id (the event counts as committed).
+            raise _storage_error(
+                f"event {event_id} of run {self.path} was written but could not be made durable", problem
+            ) from None
 
     def finish_commit(self, next_id: int) -> None:
         """Advance the counter and drop ``.pending`` once the event is committed."""
