@@ -283,3 +283,39 @@ def test_outside_a_project_it_says_so_in_one_line(tmp_path: Path) -> None:
     result = subprocess.run([FABER, "mcp"], cwd=tmp_path, env=clean_environ(), stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=60)
     assert "FABER project" in assert_one_line_error(result) and result.stdout == ""
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 4096, 1 << 17])
+async def test_the_pipe_transport_reads_lines_as_the_sdks_threaded_one_does(chunk: int) -> None:
+    """PipeLines (stdin read by the event loop) gives the lines the SDK's transport reads through a
+    TextIOWrapper (universal newlines, undecodable bytes replaced), however the bytes arrive."""
+    import io
+    import os
+
+    from faber_host.mcp.stdio import PipeLines
+
+    sent = ('{"a": 1}\n{"b": "\u00e9\u2603"}\r\n\n{"c": 3}\r{"d": 4}\r\r\n  \n'.encode() + b'\xff\xfe{"e"\n'
+            + b'x' * (100_000 if chunk > 1000 else 3000) + b'\n{"tail": "no newline"}')
+    expected = list(io.TextIOWrapper(io.BytesIO(sent), encoding="utf-8", errors="replace"))
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)  # the reader runs on this same event loop
+    try:
+        lines: list[str] = []
+
+        async def reader() -> None:
+            lines.extend([line async for line in PipeLines(read_end)])
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(reader)
+            start = 0
+            while start < len(sent):
+                await anyio.wait_writable(write_end)
+                start += os.write(write_end, sent[start:start + chunk])
+                await anyio.sleep(0)
+            os.close(write_end)
+            write_end = -1
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    assert lines == expected

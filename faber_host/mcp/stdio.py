@@ -3,8 +3,9 @@
 The API runs inline on the event loop: the client waits for each answer anyway, and a thread hand-off
 per call would only add latency. For the same reason answers are written by the event loop itself
 (``StdoutWriter``) rather than by the SDK's transport, which hands every write and every flush to a
-worker thread: two hand-offs, about ten context switches, per answer. Lines are still read by the
-SDK's transport. A line that is not a JSON-RPC message is answered with the error
+worker thread: two hand-offs, about ten context switches, per answer; and when stdin is a pipe (as
+every MCP client launches a server) its lines are read by the event loop too (``PipeLines``) instead
+of a worker thread's blocking reads. A line that is not a JSON-RPC message is answered with the error
 JSON-RPC calls for (-32700 or -32600) rather than dropped in silence, and the next line is served.
 When stdin ends, every request already read is answered before the server stops: a client may write
 its requests and close its end (``faber mcp < requests.jsonl``) and still hear every answer.
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import sys
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TextIO, cast
@@ -93,26 +96,45 @@ class CountAnswers:
 
 @asynccontextmanager
 async def _stdio_streams() -> AsyncIterator[tuple[Any, Any]]:
-    """The SDK's ``stdio_server`` streams, writing through ``StdoutWriter`` (unless ``sys.stdout`` is not
-    fd 1: then through the SDK's own threaded writes). While it serves, fd 1 writes to stderr, so
-    nothing a backend or a child process prints can touch the wire, and is restored at the end: what
-    the SDK does when it writes, and does with fd 0 here too."""
+    """The SDK's ``stdio_server`` streams, writing through ``StdoutWriter`` and, when stdin is a pipe,
+    reading through ``PipeLines`` (unless ``sys.stdout`` or ``sys.stdin`` is not fd 1 or 0: then
+    through the SDK's own threaded writes or reads). While it serves, fd 1 writes to stderr and fd 0
+    reads the null device, so nothing a backend or a child process reads or prints can touch the
+    wire; both are restored at the end (the SDK does the same for the streams it handles)."""
     if not _is_fd(sys.stdout, 1):
         async with stdio_server() as streams:
             yield streams
         return
     sys.stdout.flush()
     with _claimed(1, lambda: os.dup(2)) as wire:
-        async with stdio_server(stdout=cast("anyio.AsyncFile[str]", StdoutWriter(wire))) as streams:
-            yield streams
+        stdout = cast("anyio.AsyncFile[str]", StdoutWriter(wire))
+        if not _is_pipe(sys.stdin, 0):
+            async with stdio_server(stdout=stdout) as streams:
+                yield streams
+            return
+        with _claimed(0, lambda: os.open(os.devnull, os.O_RDONLY)) as wire_in:
+            stdin = cast("anyio.AsyncFile[str]", PipeLines(wire_in))
+            async with stdio_server(stdin=stdin, stdout=stdout) as streams:
+                yield streams
 
 
 def _is_fd(stream: TextIO, fd: int) -> bool:
-    """True when ``stream`` writes to file descriptor ``fd``."""
+    """True when ``stream`` reads or writes file descriptor ``fd``."""
     try:
         return stream.fileno() == fd
     except (AttributeError, OSError, ValueError):
         return False
+
+
+def _is_pipe(stream: TextIO, fd: int) -> bool:
+    """True when ``stream`` reads fd ``fd`` and that is a pipe or a socket (what the event loop can watch)."""
+    if not _is_fd(stream, fd):
+        return False
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 @contextmanager
@@ -132,6 +154,41 @@ def _claimed(fd: int, open_diversion: Callable[[], int]) -> Iterator[int]:
             os.dup2(wire, fd)
     finally:
         os.close(wire)
+
+
+class PipeLines:
+    """The lines arriving on a pipe, read by the event loop when the pipe is readable: no worker thread.
+    As the SDK's transport reads them: UTF-8 with undecodable bytes replaced, and \\n, \\r\\n or \\r
+    ending a line (each given back ending in \\n); a last line without an ending is given too."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._partial: list[bytes] = []  # the start of a line still arriving
+        self._lines: deque[bytes] = deque()
+        self._ended = False
+
+    def __aiter__(self) -> PipeLines:
+        return self
+
+    async def __anext__(self) -> str:
+        while not self._lines:
+            if self._ended:
+                raise StopAsyncIteration
+            await anyio.wait_readable(self._fd)
+            chunk = os.read(self._fd, 1 << 16)  # a readable pipe answers at once, with what it holds
+            self._ended = not chunk
+            if chunk and b"\n" not in chunk and b"\r" not in chunk:
+                self._partial.append(chunk)  # a long line: joined once, when it ends
+                continue
+            data = b"".join([*self._partial, chunk])
+            carry = b"\r" if chunk.endswith(b"\r") else b""  # perhaps the first half of a \r\n
+            lines = data[: len(data) - len(carry)].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+            *complete, rest = lines
+            self._lines.extend(line + b"\n" for line in complete)
+            self._partial = [rest + carry] if rest or carry else []
+            if self._ended and rest:
+                self._lines.append(rest)
+        return self._lines.popleft().decode("utf-8", errors="replace")
 
 
 class StdoutWriter:
