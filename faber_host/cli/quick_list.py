@@ -55,6 +55,7 @@ def try_list(args: list[str], environ: Mapping[str, str]) -> int | None:
             return None
         try:
             sys.stdout.write(lines)
+            sys.stdout.flush()
         except BrokenPipeError:  # as runner.run_cli: the reader went away, not an error of ours
             sys.stderr.close()
         return 0
@@ -125,4 +126,11 @@ def _lines(options: dict[str, str | None], environ: Mapping[str, str]) -> str | 
                            int(limit) if limit is not None else None)
     if not all(plain_state(state) for state in states):
         return None
+    KEPT.append(states)  # freed with the process, not one object at a time (see entry_point)
     return "\n".join(table_lines(COLUMNS, plain_rows(states, utc_now()))) + "\n"
+
+
+KEPT: list[object] = []
+"""What a listing leaves for the process's end to free: the console script then exits at once
+(``faber_host.cli.entry_point``) instead of freeing 10,000 states' hundred thousand objects one by one
+(about 30 ms, 6% of listing 10,000 runs)."""

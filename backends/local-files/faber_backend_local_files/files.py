@@ -82,9 +82,11 @@ bytes before it reads; at 1 MiB each call mapped and unmapped memory, about 20 Â
 
 
 def _read_all(fd: int) -> bytes:
-    """The rest of an open file, to its end."""
+    """The rest of an open regular file, to its end. A read of a regular file returns less than asked
+    only at the end of the file, so a short first read is the whole file: no second, empty read (one
+    system call per file less when ``runs list`` reads 10,000 state.json files)."""
     data = os.read(fd, _SMALL_READ)
-    if not data:
+    if len(data) < _SMALL_READ:
         return data
     chunks = [data]
     size = _SMALL_READ if len(data) < _SMALL_READ else 1 << 20  # a big file: big reads
