@@ -169,6 +169,14 @@ SETUPS: dict[str, tuple[Setup, bool]] = {
     "no runs at all": (lambda root: shutil.rmtree(root / RUNS), True),
     "empty runs folder": (lambda root: [shutil.rmtree(p) for p in (root / RUNS).iterdir()], True),
     "stray folders": (lambda root: (root / RUNS / "acme" / "widget" / "not-a-uuid").mkdir(), True),
+    "folders that are not an org or a project": (lambda root: _copy_first_under(root, "Not-A-Slug", "widget"), True),
+    "a project folder that is not a slug": (lambda root: _copy_first_under(root, "acme", "-widget"), True),
+    # What the table's parser (orjson) reads otherwise than the json module: the same table regardless.
+    "an integer beyond 64 bits": (_write_state(lambda s: s.update(artifacts={"a": {"size": 2**70}})), True),
+    "a last event id beyond 64 bits": (_write_state(lambda s: s.update(last_event_id=2**70)), True),  # rebuilt
+    "NaN in an extra field": (_write_state(lambda s: s.update(ratio=float("nan"))), True),
+    "a lone surrogate in a work id": (_write_state(lambda s: s.update(work_id="half \ud800 a pair")), True),
+    "a byte-order mark": (lambda root: _prefix_state(root, b"\xef\xbb\xbf"), True),
     "archived and cleaned up": (lambda root: _archive_first(root), True),
     "another backend enabled": (lambda root: _gateway(root, {"s3": {"enabled": True}}), False),
     "local files disabled": (lambda root: _gateway(root, {"local_files": {"enabled": False}}), False),
@@ -176,6 +184,16 @@ SETUPS: dict[str, tuple[Setup, bool]] = {
         "enabled": True, "config": {"base_path": "${RUNS:-.fractary/plugins/faber/runs}"}}}), False),
     "gateway.json broken": (lambda root: (root / GATEWAY).write_text("{"), False),
 }
+
+
+def _copy_first_under(root: Path, org: str, project: str) -> None:
+    """A copy of a run folder under an org and project folder that no run id can name."""
+    shutil.copytree(_state_of_first(root).parent, root / RUNS / org / project / _state_of_first(root).parent.name)
+
+
+def _prefix_state(root: Path, prefix: bytes) -> None:
+    path = _state_of_first(root)
+    path.write_bytes(prefix + path.read_bytes())
 
 
 def _gateway(root: Path, backends: dict[str, object]) -> None:

@@ -83,5 +83,9 @@ def _cells(run_id: str, status: str, work_id: str | None, workflow_id: str | Non
 
 
 def _clean(text: str | None) -> str | None:
-    """A value someone typed, on one line (work ids and workflow ids are free text)."""
-    return " ".join(text.split()) if text is not None and not text.isprintable() else text
+    """A value someone typed, on one line (work ids and workflow ids are free text), with whatever
+    cannot be shown (a control character, half of a surrogate pair read from a hand-edited file) as
+    U+FFFD: a listing prints every run rather than fail on one."""
+    if text is None or text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else "\ufffd" for char in " ".join(text.split()))

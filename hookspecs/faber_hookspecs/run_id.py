@@ -100,6 +100,16 @@ the record store, the state hook), and validating it costs more than the lookup.
 _PARSED_MAX = 256
 
 
+def is_slug(value: object) -> bool:
+    """True for a valid org or project slug (what ``validate_slug`` accepts)."""
+    return isinstance(value, str) and 0 < len(value) <= SLUG_MAX_LENGTH and patterns.slug(value)
+
+
+def is_uuid4(value: object) -> bool:
+    """True for a canonical, lowercase uuid4 (what ``validate_uuid`` accepts)."""
+    return isinstance(value, str) and patterns.uuid4(value)
+
+
 def validate_slug(value: str, what: str) -> str:
     """Check an org or project slug: lowercase letters, digits, '-' and '_', at most 64 characters."""
     if not isinstance(value, str) or not value:
@@ -116,7 +126,7 @@ def validate_slug(value: str, what: str) -> str:
 
 def validate_uuid(value: str) -> str:
     """Check a canonical, lowercase uuid4."""
-    if not isinstance(value, str) or not patterns.uuid4(value):
+    if not is_uuid4(value):
         raise InvalidRunId(f"invalid run uuid {_show(value)}: expected a lowercase canonical uuid4")
     return value
 

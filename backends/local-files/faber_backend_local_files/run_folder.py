@@ -44,7 +44,7 @@ from .files import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any
 
 EVENT_FILE_PATTERN = r"([0-9]+)-(.+)\.json"
@@ -339,10 +339,10 @@ class RunFolder:
 
     # State and metadata -------------------------------------------------------------------------------
 
-    def read_json(self, path: str) -> dict[str, Any] | None:
+    def read_json(self, path: str, parse: Callable[[bytes], Any] = loads) -> dict[str, Any] | None:
         """A JSON object file, or None when it is missing or not a JSON object."""
         try:
-            document = loads(read_bytes(path))
+            document = parse(read_bytes(path))
         except (OSError, ValueError, RecursionError):
             return None
         return document if isinstance(document, dict) else None
@@ -353,8 +353,8 @@ class RunFolder:
             self._state = RotatingFile(self.state_file, self.file_mode, one_shot=self.one_shot)
         self._state.write(data, last_event_id)
 
-    def read_state(self) -> dict[str, Any] | None:
-        """state.json as it stands between writes, without taking the run's lock.
+    def read_state(self, parse: Callable[[bytes], Any] = loads) -> dict[str, Any] | None:
+        """state.json as it stands between writes, without taking the run's lock (read by ``parse``).
 
         A seqlock on the event counter: writers advance ``.next-id`` before they rewrite a state
         buffer, so an unchanged counter around the read, and a state through the counter's event,
@@ -369,7 +369,7 @@ class RunFolder:
                 counter = None
             try:
                 before = read_counter(counter) if counter is not None else None
-                state = self.read_json(self.state_file)
+                state = self.read_json(self.state_file, parse)
                 after = read_counter(counter) if counter is not None else self.read_next_id()
             finally:
                 if counter is not None:
@@ -379,7 +379,7 @@ class RunFolder:
             ):
                 return state
         with file_lock(self.lock_file, shared=True):
-            return self.read_json(self.state_file)
+            return self.read_json(self.state_file, parse)
 
     def write_metadata(self, data: bytes) -> None:
         """Replace metadata.json atomically and durably."""

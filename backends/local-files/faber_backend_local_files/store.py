@@ -13,9 +13,9 @@ from _thread import get_ident  # threading.get_ident, without importing threadin
 
 from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunNotFound, StorageError
 from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for, reconstruct
-from faber_hookspecs.run_id import RunId, validate_slug
+from faber_hookspecs.run_id import RunId, is_slug, is_uuid4, validate_slug
 from faber_hookspecs.validation import validate_event
-from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, utc_timestamp
+from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, loads, utc_timestamp
 
 from .files import fsync_directory, overwrite_counter, write_new_file
 from .run_folder import CounterBehind, RunFolder, event_file_name
@@ -304,38 +304,48 @@ class LocalRunStore:
 
     def run_ids(self, org: str | None = None, project: str | None = None) -> Iterator[RunId]:
         """Every run id under the runs folder, optionally within one org and project."""
+        for org_name, project_name, uuid in self._run_folders(org, project):
+            yield RunId(org_name, project_name, uuid)
+
+    def _run_folders(self, org: str | None, project: str | None) -> Iterator[tuple[str, str, str]]:
+        """The (org, project, uuid) of every run folder, validated as ``RunId.parse`` validates them
+        (each org and project name once, not once per run); a folder that is not a run (a staging
+        folder, a stray copy) is passed over."""
         if org:
             validate_slug(org, "org")
         if project:
             validate_slug(project, "project")
         for org_name in [org] if org else _subfolders(self.runs_dir):
+            if not is_slug(org_name):
+                continue
             org_dir = os.path.join(self.runs_dir, org_name)
             for project_name in [project] if project else _subfolders(org_dir):
+                if not is_slug(project_name):
+                    continue
                 for uuid in _subfolders(os.path.join(org_dir, project_name)):
-                    try:
-                        yield RunId.parse(f"{org_name}/{project_name}/{uuid}")
-                    except InvalidRunId:
-                        continue  # a folder that is not a run (a staging folder, a stray copy)
+                    if is_uuid4(uuid):
+                        yield org_name, project_name, uuid
 
     def find_runs(self, uuid_prefix: str) -> list[str]:
         """The ids of the runs whose uuid starts with ``uuid_prefix``."""
         return [str(run_id) for run_id in self.run_ids() if run_id.uuid.startswith(uuid_prefix)]
 
-    def list_states(self, org: str | None = None, project: str | None = None) -> Iterator[Json]:
-        """The state of every run (state.json, or rebuilt when it is stale or foreign)."""
-        for run_id in self.run_ids(org, project):
-            folder = RunFolder(
-                os.path.join(self.runs_dir, run_id.org, run_id.project, run_id.uuid), self.file_mode, self.sync
-            )
-            state = folder.read_state()
-            if state is not None and _is_current(state, -1) and state.get("run_id") == str(run_id):
+    def list_states(
+        self, org: str | None = None, project: str | None = None, *, parse: Callable[[bytes], Any] = loads
+    ) -> Iterator[Json]:
+        """The state of every run (state.json, read by ``parse``, or rebuilt when it is stale or foreign)."""
+        for org_name, project_name, uuid in self._run_folders(org, project):
+            text = f"{org_name}/{project_name}/{uuid}"
+            folder = RunFolder(f"{self.runs_dir}/{text}", self.file_mode, self.sync)
+            state = folder.read_state(parse)
+            if state is not None and _is_current(state, -1) and state.get("run_id") == text:
                 yield state
             elif folder.events_removed():
                 if state is not None:
                     yield state  # archived and cleaned up: state.json is all there is here
             else:
                 try:
-                    yield self.reconstruct(run_id)
+                    yield self.reconstruct(RunId(org_name, project_name, uuid))
                 except (StorageError, RunNotFound, OSError, ValueError):
                     continue
 
