@@ -43,10 +43,8 @@ def table_lines(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[s
     cells = [["-" if value is None or value == "" else value for value in row] for row in rows]
     widths = [max(len(header), max(map(len, column), default=0)) for header, column in
               zip(headers, zip(*cells, strict=True) if cells else [()] * len(headers), strict=True)]
-    lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join([value.ljust(width) for value, width in zip(row, widths, strict=True)]).rstrip()
-              for row in cells]
-    return lines
+    line = "  ".join(f"{{:<{width}}}" for width in widths).format  # one call a row, not a ljust a cell
+    return [line(*headers).rstrip()] + [line(*row).rstrip() for row in cells]
 
 
 def print_long_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
