@@ -19,30 +19,31 @@ if TYPE_CHECKING:
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def file_lock(path: str, *, shared: bool = False) -> FileLock:
+def file_lock(path: str, *, shared: bool = False, dir_fd: int | None = None) -> FileLock:
     """Hold an flock on ``path`` (created if needed) for the duration of a ``with`` block: exclusive
     for writers, shared for readers that must not see a write in progress.
 
     flock locks belong to an open file description, so the lock excludes other processes and other
     threads of this process alike (each acquisition opens the file anew). The lock file is never
     deleted: deleting it is how the FABER reference let concurrent writers lock different inodes.
-    Yields the locked descriptor.
+    Yields the locked descriptor. ``dir_fd``: ``path`` is relative to that open folder.
     """
-    return FileLock(path, shared)
+    return FileLock(path, shared, dir_fd)
 
 
 class FileLock:
     """The context manager ``file_lock`` returns (a class, not contextlib: the CLI's one-shot emit
     does not import contextlib)."""
 
-    def __init__(self, path: str, shared: bool) -> None:
+    def __init__(self, path: str, shared: bool, dir_fd: int | None = None) -> None:
         self.path = path
         self.shared = shared
+        self.dir_fd = dir_fd
         self.fd = -1
 
     def __enter__(self) -> int:
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600, dir_fd=self.dir_fd)
         except OSError as problem:
             raise StorageError(f"cannot open lock file {self.path}: {problem.strerror}") from None
         try:
@@ -66,9 +67,10 @@ def is_same_file(fd: int, path: str) -> bool:
     return (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino)
 
 
-def read_bytes(path: str) -> bytes:
-    """Read a whole regular file without following a symlink (OSError ELOOP if it is one)."""
-    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+def read_bytes(path: str, dir_fd: int | None = None) -> bytes:
+    """Read a whole regular file without following a symlink (OSError ELOOP if it is one);
+    ``dir_fd``: ``path`` is relative to that open folder."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW, dir_fd=dir_fd)
     try:
         return _read_all(fd)
     finally:

@@ -194,11 +194,7 @@ class RunFolder:
 
     def read_next_id(self) -> int | None:
         """The counter in ``.next-id``, or None when it is missing or unreadable."""
-        try:
-            value = int(read_bytes(self.next_id_file))
-        except (OSError, ValueError):
-            return None
-        return value if value >= 1 else None
+        return read_next_id(self.next_id_file)
 
     def next_id(self) -> int:
         """The id the next event gets: the counter, or one past the highest file when the counter is
@@ -341,11 +337,7 @@ class RunFolder:
 
     def read_json(self, path: str, parse: Callable[[bytes], Any] = loads) -> dict[str, Any] | None:
         """A JSON object file, or None when it is missing or not a JSON object."""
-        try:
-            document = parse(read_bytes(path))
-        except (OSError, ValueError, RecursionError):
-            return None
-        return document if isinstance(document, dict) else None
+        return read_json(path, parse)
 
     def write_state(self, data: bytes, last_event_id: int) -> None:
         """Replace state.json atomically (not fsynced: it is rebuilt from the events if lost)."""
@@ -354,32 +346,9 @@ class RunFolder:
         self._state.write(data, last_event_id)
 
     def read_state(self, parse: Callable[[bytes], Any] = loads) -> dict[str, Any] | None:
-        """state.json as it stands between writes, without taking the run's lock (read by ``parse``).
-
-        A seqlock on the event counter: writers advance ``.next-id`` before they rewrite a state
-        buffer, so an unchanged counter around the read, and a state through the counter's event,
-        prove no write overlapped it. After a few tries (a busy run) it reads under a shared lock.
-        """
-        for _ in range(3):
-            # The counter is rewritten in place (never replaced while its folder stands), so reading it
-            # twice through one descriptor says what reading its path twice does, for fewer system calls.
-            try:
-                counter = os.open(self.next_id_file, os.O_RDONLY | _NOFOLLOW)
-            except OSError:
-                counter = None
-            try:
-                before = read_counter(counter) if counter is not None else None
-                state = self.read_json(self.state_file, parse)
-                after = read_counter(counter) if counter is not None else self.read_next_id()
-            finally:
-                if counter is not None:
-                    os.close(counter)
-            if before == after and (
-                before is None or (state is not None and state.get("last_event_id") == before - 1)
-            ):
-                return state
-        with file_lock(self.lock_file, shared=True):
-            return self.read_json(self.state_file, parse)
+        """state.json as it stands between writes, without taking the run's lock (read by ``parse``);
+        see ``read_state``."""
+        return read_state(self.state_file, self.next_id_file, self.lock_file, parse)
 
     def write_metadata(self, data: bytes) -> None:
         """Replace metadata.json atomically and durably."""
@@ -387,6 +356,57 @@ class RunFolder:
             replace_atomically(self.metadata_file, data, self.file_mode, self.sync)
         except OSError as problem:
             raise _storage_error(f"could not write {self.metadata_file}", problem) from None
+
+
+def read_json(path: str, parse: Callable[[bytes], Any] = loads, dir_fd: int | None = None) -> dict[str, Any] | None:
+    """A JSON object file, or None when it is missing or not a JSON object (``dir_fd``: ``path`` is
+    relative to that open folder)."""
+    try:
+        document = parse(read_bytes(path, dir_fd))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def read_next_id(next_id_file: str, dir_fd: int | None = None) -> int | None:
+    """The counter in a ``.next-id`` file, or None when it is missing or unreadable."""
+    try:
+        value = int(read_bytes(next_id_file, dir_fd))
+    except (OSError, ValueError):
+        return None
+    return value if value >= 1 else None
+
+
+def read_state(
+    state_file: str, next_id_file: str, lock_file: str, parse: Callable[[bytes], Any] = loads,
+    dir_fd: int | None = None,
+) -> dict[str, Any] | None:
+    """A run's state.json as it stands between writes, without taking the run's lock, read by ``parse``
+    (``dir_fd``: the paths are relative to that open folder, which spares resolving the runs folder's
+    path twice per run when ``runs list`` reads thousands of states).
+
+    A seqlock on the event counter: writers advance ``.next-id`` before they rewrite a state buffer,
+    so an unchanged counter around the read, and a state through the counter's event, prove no write
+    overlapped it. After a few tries (a busy run) it reads under a shared lock.
+    """
+    for _ in range(3):
+        # The counter is rewritten in place (never replaced while its folder stands), so reading it
+        # twice through one descriptor says what reading its path twice does, for fewer system calls.
+        try:
+            counter = os.open(next_id_file, os.O_RDONLY | _NOFOLLOW, dir_fd=dir_fd)
+        except OSError:
+            counter = None
+        try:
+            before = read_counter(counter) if counter is not None else None
+            state = read_json(state_file, parse, dir_fd)
+            after = read_counter(counter) if counter is not None else read_next_id(next_id_file, dir_fd)
+        finally:
+            if counter is not None:
+                os.close(counter)
+        if before == after and (before is None or (state is not None and state.get("last_event_id") == before - 1)):
+            return state
+    with file_lock(lock_file, shared=True, dir_fd=dir_fd):
+        return read_json(state_file, parse, dir_fd)
 
 
 class CounterBehind(Exception):

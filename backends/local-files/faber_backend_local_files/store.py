@@ -18,7 +18,7 @@ from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, loads, utc_timestamp
 
 from .files import fsync_directory, overwrite_counter, write_new_file
-from .run_folder import CounterBehind, RunFolder, event_file_name
+from .run_folder import CounterBehind, RunFolder, event_file_name, read_state
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
@@ -304,13 +304,14 @@ class LocalRunStore:
 
     def run_ids(self, org: str | None = None, project: str | None = None) -> Iterator[RunId]:
         """Every run id under the runs folder, optionally within one org and project."""
-        for org_name, project_name, uuid in self._run_folders(org, project):
-            yield RunId(org_name, project_name, uuid)
+        for org_name, project_name, uuids in self._project_folders(org, project):
+            for uuid in uuids:
+                yield RunId(org_name, project_name, uuid)
 
-    def _run_folders(self, org: str | None, project: str | None) -> Iterator[tuple[str, str, str]]:
-        """The (org, project, uuid) of every run folder, validated as ``RunId.parse`` validates them
-        (each org and project name once, not once per run); a folder that is not a run (a staging
-        folder, a stray copy) is passed over."""
+    def _project_folders(self, org: str | None, project: str | None) -> Iterator[tuple[str, str, list[str]]]:
+        """Each (org, project) folder and the uuids of its run folders, validated as ``RunId.parse``
+        validates them (each org and project name once, not once per run); a folder that is not a run
+        (a staging folder, a stray copy) is passed over."""
         if org:
             validate_slug(org, "org")
         if project:
@@ -320,11 +321,9 @@ class LocalRunStore:
                 continue
             org_dir = os.path.join(self.runs_dir, org_name)
             for project_name in [project] if project else _subfolders(org_dir):
-                if not is_slug(project_name):
-                    continue
-                for uuid in _subfolders(os.path.join(org_dir, project_name)):
-                    if is_uuid4(uuid):
-                        yield org_name, project_name, uuid
+                if is_slug(project_name):
+                    uuids = [uuid for uuid in _subfolders(os.path.join(org_dir, project_name)) if is_uuid4(uuid)]
+                    yield org_name, project_name, uuids
 
     def find_runs(self, uuid_prefix: str) -> list[str]:
         """The ids of the runs whose uuid starts with ``uuid_prefix``."""
@@ -333,21 +332,33 @@ class LocalRunStore:
     def list_states(
         self, org: str | None = None, project: str | None = None, *, parse: Callable[[bytes], Any] = loads
     ) -> Iterator[Json]:
-        """The state of every run (state.json, read by ``parse``, or rebuilt when it is stale or foreign)."""
-        for org_name, project_name, uuid in self._run_folders(org, project):
-            text = f"{org_name}/{project_name}/{uuid}"
-            folder = RunFolder(f"{self.runs_dir}/{text}", self.file_mode, self.sync)
-            state = folder.read_state(parse)
-            if state is not None and _is_current(state, -1) and state.get("run_id") == text:
-                yield state
-            elif folder.events_removed():
-                if state is not None:
-                    yield state  # archived and cleaned up: state.json is all there is here
-            else:
-                try:
-                    yield self.reconstruct(RunId(org_name, project_name, uuid))
-                except (StorageError, RunNotFound, OSError, ValueError):
-                    continue
+        """The state of every run (state.json, read by ``parse``, or rebuilt when it is stale or foreign).
+
+        Each project folder is opened once and its runs' files are read relative to it: resolving the
+        runs folder's whole path for every file was 4% of listing 10,000 runs."""
+        for org_name, project_name, uuids in self._project_folders(org, project):
+            project_dir = f"{self.runs_dir}/{org_name}/{project_name}"
+            try:
+                at = os.open(project_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:  # gone since it was listed (or a symlink put in its place): no runs here
+                continue
+            try:
+                for uuid in uuids:
+                    text = f"{org_name}/{project_name}/{uuid}"
+                    state = read_state(f"{uuid}/state.json", f"{uuid}/events/.next-id", f"{uuid}/events/.lock",
+                                       parse, at)
+                    if state is not None and _is_current(state, -1) and state.get("run_id") == text:
+                        yield state
+                    elif RunFolder(f"{project_dir}/{uuid}", self.file_mode, self.sync).events_removed():
+                        if state is not None:
+                            yield state  # archived and cleaned up: state.json is all there is here
+                    else:
+                        try:
+                            yield self.reconstruct(RunId(org_name, project_name, uuid))
+                        except (StorageError, RunNotFound, OSError, ValueError):
+                            continue
+            finally:
+                os.close(at)
 
     # Internals --------------------------------------------------------------------------------------
 
