@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             listed = new_project(work / "many", sync=False)
             reads.make_runs(listed, args.runs, events_each=2)
             step("i: runs list")
-            figures.append(reads.runs_list(listed, args.runs, count=reps(3)))
+            figures.append(reads.runs_list(listed, args.runs, count=reps(9)))  # 0.7 s a round; wall time is noisy
         if "j" in only:
             step("j: consolidate")
             figures.append(reads.consolidation(fast, big_run, args.events, work, count=reps(3)))
