@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import clean_environ
+from conftest import FABER, clean_environ
 
 from faber_host.api import Faber
 from faber_host.init import initialize
@@ -272,3 +272,32 @@ def test_plain_state_knows_every_field_of_the_state_models() -> None:
                                                                              "workflow_id", "created_at",
                                                                              "started_at", "updated_at",
                                                                              "completed_at")}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_the_console_script_prints_what_the_full_cli_prints(tmp_path: Path, template: Path, encoding: str) -> None:
+    """The installed ``faber`` (entry_point, which ends the process at once after a quick listing) prints
+    the whole table, and, when stdout cannot carry a work id (PYTHONIOENCODING=ascii), leaves the
+    listing to the full CLI and exits as it does: nothing lost, nothing printed twice."""
+    root = tmp_path / "widget"
+    shutil.copytree(template, root, symlinks=True)
+    Faber.open(root, clean_environ()).new_run("café-42")
+    env = clean_environ(PYTHONIOENCODING=encoding)
+    script = subprocess.run([FABER, "runs", "list"], cwd=root, env=env, capture_output=True, text=True,
+                            errors="replace", timeout=120)
+    full_cli = "import sys\nfrom faber_host.cli.runner import run_cli\nsys.exit(run_cli(sys.argv[1:], False))\n"
+    full = subprocess.run([sys.executable, "-c", full_cli, "runs", "list"], cwd=root, env=env, capture_output=True,
+                          text=True, errors="replace", timeout=120)
+    assert (script.returncode, _clockless(script.stdout), script.stderr) == (
+        full.returncode, _clockless(full.stdout), full.stderr)
+    if encoding == "utf-8":
+        assert script.returncode == 0 and "café-42" in script.stdout
+        assert len(script.stdout.splitlines()) == 1 + len(list((root / RUNS).glob("*/*/*/state.json")))
+
+
+def _clockless(table: str) -> list[str]:
+    """The table's lines without the columns that move with the clock (a running run's DURATION and
+    every UPDATED), which two processes a moment apart may print differently."""
+    lines = table.splitlines()
+    cut = lines[0].index("DURATION") if lines else 0
+    return [line[:cut] for line in lines]

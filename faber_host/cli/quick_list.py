@@ -46,13 +46,14 @@ def try_list(args: list[str], environ: Mapping[str, str]) -> int | None:
 
         gc.disable()  # as the full command does: thousands of states, all kept, none in cycles
         try:
-            lines = _lines(options, environ)
+            listing = _lines(options, environ)
         except Exception:  # whatever went wrong, the full CLI reports it in its own words
             return None
         finally:
             gc.enable()
-        if lines is None:
+        if listing is None:
             return None
+        lines, states = listing
         try:
             sys.stdout.write(lines)  # encoded whole before any byte is written
         except UnicodeEncodeError:  # text stdout's encoding cannot carry: the full CLI words it
@@ -61,6 +62,7 @@ def try_list(args: list[str], environ: Mapping[str, str]) -> int | None:
             sys.stdout.flush()
         except BrokenPipeError:  # as runner.run_cli: the reader went away, not an error of ours
             sys.stderr.close()
+        KEPT.append(states)  # printed and flushed: freed with the process, not one by one (entry_point)
         return 0
     except KeyboardInterrupt:
         return fail("interrupted", 130)
@@ -100,8 +102,9 @@ def _parse(args: list[str]) -> dict[str, str | None] | None:
     return options
 
 
-def _lines(options: dict[str, str | None], environ: Mapping[str, str]) -> str | None:
-    """The table as the full command prints it in a pipe, or None when this path cannot be sure."""
+def _lines(options: dict[str, str | None], environ: Mapping[str, str]) -> tuple[str, list[Any]] | None:
+    """The table as the full command prints it in a pipe, and the states it shows; or None when this
+    path cannot be sure."""
     from .screen import stdout_is_terminal
 
     if stdout_is_terminal():
@@ -129,8 +132,7 @@ def _lines(options: dict[str, str | None], environ: Mapping[str, str]) -> str | 
                            options.get("work_id"), int(limit) if limit is not None else None)
     if not all(plain_state(state) for state in states):
         return None
-    KEPT.append(states)  # freed with the process, not one object at a time (see entry_point)
-    return "\n".join(table_lines(COLUMNS, plain_rows(states, utc_now()))) + "\n"
+    return "\n".join(table_lines(COLUMNS, plain_rows(states, utc_now()))) + "\n", states
 
 
 def _table_parser() -> Callable[[bytes], Any]:
@@ -159,6 +161,7 @@ def _table_parser() -> Callable[[bytes], Any]:
 
 
 KEPT: list[object] = []
-"""What a listing leaves for the process's end to free: the console script then exits at once
-(``faber_host.cli.entry_point``) instead of freeing 10,000 states' hundred thousand objects one by one
-(about 30 ms, 6% of listing 10,000 runs)."""
+"""What a listing that printed its table leaves for the process's end to free: the console script then
+exits at once (``faber_host.cli.entry_point``) instead of freeing 10,000 states' hundred thousand objects
+one by one (about 30 ms, 6% of listing 10,000 runs). Empty whenever the full CLI ran instead, which
+gets the interpreter's usual exit."""
