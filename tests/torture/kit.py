@@ -160,6 +160,20 @@ def check_settled(run_dir: Path, run_id: str, log: LogCheck) -> list[str]:
 # Real writers ------------------------------------------------------------------------------------------
 
 
+def files_outside(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` except under ``skip`` (the runs folder): size and modification time,
+    to show that a command touched nothing outside the runs folder."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        if Path(folder) == skip:
+            dirs.clear()
+            continue
+        for name in files:
+            info = os.lstat(os.path.join(folder, name))
+            found[os.path.join(folder, name)] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
 def faber_executable() -> str:
     return str(Path(sys.executable).with_name("faber"))
 

@@ -19,7 +19,7 @@ from conftest import FABER, clean_environ
 from faber_host.api import Faber
 
 from .clirun import run_faber
-from .kit import RUNS, record
+from .kit import RUNS, files_outside, record
 
 TARGETS = {
     "an event file": "events/003-step_start.json",
@@ -123,19 +123,6 @@ def protected(run_dir: Path) -> dict[str, bytes | str]:
     return found
 
 
-def tree(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``root`` except under ``skip``: size and modification time."""
-    found = {}
-    for folder, dirs, files in os.walk(root):
-        if Path(folder) == skip:
-            dirs.clear()
-            continue
-        for name in files:
-            stat = os.lstat(os.path.join(folder, name))
-            found[os.path.join(folder, name)] = (stat.st_size, stat.st_mtime_ns)
-    return found
-
-
 @pytest.fixture
 def damaged_project(tmp_path: Path, project_dir: Path, faber: Faber) -> tuple[Path, str]:
     """A project with one run of five events (and a second, healthy run), ready to be copied."""
@@ -174,7 +161,7 @@ def test_every_command_on_every_damaged_file(tmp_path: Path, damaged_project: tu
                 path.unlink()
             damage(path, original, copy)
             before = protected(run_dir)
-            outside_before = tree(tmp_path, project / RUNS)
+            outside_before = files_outside(tmp_path, project / RUNS)
             for command in COMMANDS:
                 args = [part.format(run=run_id, short=run_id.split("/")[-1][:8]) for part in command]
                 outcome = run_faber(project, *args)
@@ -185,7 +172,7 @@ def test_every_command_on_every_damaged_file(tmp_path: Path, damaged_project: tu
                 changed = sorted(name for name in before if after.get(name) != before[name])
                 if changed:
                     failures.append(f"{target_name} {kind_name}: faber {' '.join(args)} changed {changed}")
-                if tree(tmp_path, project / RUNS) != outside_before:
+                if files_outside(tmp_path, project / RUNS) != outside_before:
                     failures.append(f"{target_name} {kind_name}: faber {' '.join(args)} wrote outside the runs folder")
             shutil.rmtree(project)
     assert not failures, "\n".join(failures[:int(os.environ.get("SHOW", "40"))]) + f"\n({len(failures)} in all)"

@@ -21,7 +21,7 @@ from faber_host.api import Faber
 from faber_host.init import template
 
 from .clirun import run_faber
-from .kit import RUNS, check_log, check_settled, record, scaled
+from .kit import RUNS, check_log, check_settled, files_outside, record, scaled
 
 FUZZ = settings(database=None, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -56,18 +56,6 @@ def plausible_drafts(draw: st.DrawFn) -> dict[str, Any]:
 
 
 drafts = plausible_drafts() | st.dictionaries(field_names, json_values, max_size=6) | json_values
-
-
-def files_outside(root: Path, runs: Path) -> dict[str, tuple[int, int]]:
-    found = {}
-    for folder, dirs, files in os.walk(root):
-        if Path(folder) == runs:
-            dirs.clear()
-            continue
-        for name in files:
-            info = os.lstat(os.path.join(folder, name))
-            found[os.path.join(folder, name)] = (info.st_size, info.st_mtime_ns)
-    return found
 
 
 def fast_project(project_dir: Path) -> Faber:

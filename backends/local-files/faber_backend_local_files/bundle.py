@@ -526,11 +526,7 @@ def check_reproduces(folder: RunFolder, bundle: ArchiveBundle) -> tuple[int, int
             if line is None:
                 raise ArchiveError(f"the local events.jsonl of run {run_id} is shorter than its manifest says")
             expected_name, expected = _expand_line(line, verbatim.get(line_number), line_number)
-            fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=events_fd)
-            try:
-                actual = _read_all(fd)
-            finally:
-                os.close(fd)
+            actual = read_bytes(name, events_fd)
             if expected_name != name or expected != actual:
                 raise ArchiveError(
                     f"event file {name} of run {run_id} differs from what its archive would restore; "
@@ -576,13 +572,6 @@ def remove_leftovers(folder: RunFolder) -> None:
     for name in names:
         if name.startswith(".events-removed-"):
             shutil.rmtree(os.path.join(folder.path, name), ignore_errors=True)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def sync_restored(path: str) -> None:
