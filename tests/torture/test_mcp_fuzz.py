@@ -54,7 +54,9 @@ def hostile_strings(run_id: str, reference: str) -> st.SearchStrategy[str]:
         f"{run_id}\x00", f"{run_id}/..", f"{run_id}/../{ref_uuid}", f"{org}/{project}/../{project}/{uuid}",
         f"{org}/{project}/{ref_uuid}/../{uuid}", f"../{run_id}", f"{org}/../{org}/{project}/{uuid}",
         "%2e%2e%2f%2e%2e%2f", "..\\..\\windows", "C:\\Windows", "//server/share", "file:///etc/passwd",
-        uuid, ref_uuid[:8], f"{org}/{project}", "é" * 70_000, "x" * 300_000, "\n".join(["line"] * 1000),
+        # A prefix of 8 or more characters names its run (and resume_run or rerun_run would run it): the
+        # fuzzed run's may be named that way; the reference's only too short to name it.
+        uuid, uuid[:8], ref_uuid[:7], f"{org}/{project}", "é" * 70_000, "x" * 300_000, "\n".join(["line"] * 1000),
         "${HOME}", "$(touch /tmp/pwned)", "`id`", "'; DROP TABLE runs; --", "{}", "[]", "null", "1e9999",
         json.dumps({"run": run_id}), "step_complete", "workflow_start", "frame", "build",
     ])
