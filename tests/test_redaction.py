@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from faber_hookspecs.errors import ConfigError, InvalidEvent
+from faber_hookspecs.errors import ConfigError, InvalidEvent, InvalidInput
 
 from faber_host.gateway.config import parse_gateway_config
 from faber_host.safety.policy import InputPolicy
@@ -74,6 +74,29 @@ def test_every_builtin_pattern_is_exercised() -> None:
 def test_ordinary_text_is_left_alone(redactor: Redactor, text: str) -> None:
     findings = Findings()
     assert redactor.redact_text(text, findings) == text and not findings
+
+
+def test_the_one_scan_for_every_trigger_redacts_what_the_pattern_loop_does() -> None:
+    """A long-lived process scans a string once for all the patterns' triggers; the one-shot emit,
+    which never loads ``re``, tests each pattern's triggers in turn. The two must agree."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    scanning, looping = Redactor(builtin_patterns()), Redactor(builtin_patterns())
+    looping._every_pattern_triggered = False  # what a process without ``re`` does
+    triggers = sorted({trigger for _, found, _, _ in BUILTIN_PATTERNS for trigger in found})
+    samples = [text for _, text, _ in CAUGHT] + LEFT_ALONE
+    pieces = st.sampled_from(triggers + [text.upper() for text in triggers] + samples) | st.text(max_size=12)
+
+    def same(text: str) -> None:
+        found_scanning, found_looping = Findings(), Findings()
+        assert scanning.redact_text(text, found_scanning) == looping.redact_text(text, found_looping), text
+        assert found_scanning.kinds == found_looping.kinds
+
+    for text in samples:
+        same(text)
+    given(st.lists(pieces, max_size=5).map(" ".join))(same)()
+    assert scanning._any_trigger is not None and looping._any_trigger is None
 
 
 @pytest.mark.parametrize(("name", "secret"), [
@@ -169,5 +192,39 @@ def test_the_size_limit_measures_what_json_dumps_gives() -> None:
     def check(value: object) -> None:
         expected = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         assert Limits(max_event_bytes=1 << 30).check_size(value, "event") == expected
+
+    check()
+
+
+def test_the_shape_checks_quick_test_agrees_with_its_explanation() -> None:
+    """check_shape tests an event with a walk that builds no paths, and walks again to name the
+    problem only when there is one: the two walks must refuse exactly the same values."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from faber_host.safety.limits import Limits
+
+    leaves = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
+              | st.sampled_from(["\udcff", "é\ud800", object(), b"bytes", {1, 2}]))
+    keys = st.text(max_size=6) | st.sampled_from([1, None, ("t",), "\udfff", "k" * 7])
+    values = st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=3) | st.tuples(inner) | st.dictionaries(keys, inner, max_size=3),
+        max_leaves=12,
+    )
+    limits = Limits(max_depth=3, max_string_length=6)
+
+    @given(values)
+    def check(value: object) -> None:
+        try:
+            limits._explain_shape(value, "event", InvalidInput)
+            explained = None
+        except InvalidInput as refusal:
+            explained = str(refusal)
+        assert limits._fits(value) == (explained is None)
+        if explained is not None:
+            with pytest.raises(InvalidInput) as raised:
+                limits.check_shape(value, "event")
+            assert str(raised.value) == explained
 
     check()

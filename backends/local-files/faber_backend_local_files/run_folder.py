@@ -114,7 +114,9 @@ class RunLock:
             path = folder.lock_file if events_here else folder.archive_lock_file
             lock = file_lock(path)
             fd = lock.__enter__()
-            if is_same_file(fd, path) and os.path.isdir(folder.events_dir) == events_here:
+            # The events lock still at its path proves the events folder stands (its path leads there);
+            # the archive lock needs a look that the events were not restored meanwhile.
+            if is_same_file(fd, path) and (events_here or not os.path.isdir(folder.events_dir)):
                 self._held = lock
                 self.events_here = events_here
                 return
