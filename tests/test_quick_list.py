@@ -277,11 +277,11 @@ def test_plain_state_knows_every_field_of_the_state_models() -> None:
 @pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
 def test_the_console_script_prints_what_the_full_cli_prints(tmp_path: Path, template: Path, encoding: str) -> None:
     """The installed ``faber`` (entry_point, which ends the process at once after a quick listing) prints
-    the whole table, and, when stdout cannot carry a work id (PYTHONIOENCODING=ascii), leaves the
-    listing to the full CLI and exits as it does: nothing lost, nothing printed twice."""
+    the whole table, as the full CLI does; when stdout cannot carry a work id (PYTHONIOENCODING=ascii)
+    both show it as a JSON escape, and JSON output stays valid JSON."""
     root = tmp_path / "widget"
     shutil.copytree(template, root, symlinks=True)
-    Faber.open(root, clean_environ()).new_run("café-42")
+    Faber.open(root, clean_environ()).new_run("café-🚀-42")
     env = clean_environ(PYTHONIOENCODING=encoding)
     script = subprocess.run([FABER, "runs", "list"], cwd=root, env=env, capture_output=True, text=True,
                             errors="replace", timeout=120)
@@ -290,9 +290,14 @@ def test_the_console_script_prints_what_the_full_cli_prints(tmp_path: Path, temp
                           text=True, errors="replace", timeout=120)
     assert (script.returncode, _clockless(script.stdout), script.stderr) == (
         full.returncode, _clockless(full.stdout), full.stderr)
-    if encoding == "utf-8":
-        assert script.returncode == 0 and "café-42" in script.stdout
-        assert len(script.stdout.splitlines()) == 1 + len(list((root / RUNS).glob("*/*/*/state.json")))
+    shown = "café-🚀-42" if encoding == "utf-8" else "caf\\u00e9-\\ud83d\\ude80-42"
+    assert script.returncode == 0 and shown in script.stdout and not script.stderr
+    assert len(script.stdout.splitlines()) == 1 + len(list((root / RUNS).glob("*/*/*/state.json")))
+    listed = subprocess.run([FABER, "runs", "list", "--json"], cwd=root, env=env, capture_output=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    if encoding == "ascii":
+        assert listed.stdout.isascii()
+    assert "café-🚀-42" in {run["work_id"] for run in json.loads(listed.stdout)}
 
 
 def _clockless(table: str) -> list[str]:

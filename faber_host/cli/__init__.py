@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import sys
 
+from .output import escape_what_the_terminal_cannot_show
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``faber`` with ``argv`` (default: the process's arguments); return the exit code."""
     args = sys.argv[1:] if argv is None else argv
+    escape_what_the_terminal_cannot_show()
     debug = "--debug" in args or os.environ.get("FABER_DEBUG") == "1"
     # (_FABER_COMPLETE asks click for shell completions instead of running the command.)
     if "emit" in args and not debug and "_FABER_COMPLETE" not in os.environ:

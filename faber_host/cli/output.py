@@ -12,6 +12,33 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+def escape_what_the_terminal_cannot_show() -> None:
+    """Have stdout write a character its encoding cannot carry (PYTHONIOENCODING=ascii, a Latin-1
+    locale) as a JSON escape, ``caf\\u00e9``, instead of failing the whole command on a work id:
+    still valid JSON in JSON output (such a character only ever stands inside a string) and readable
+    in a table. Streams that already replace or escape (UTF-8 mode's surrogateescape) are left alone."""
+    import codecs
+
+    codecs.register_error("faber-json-escape", _json_escape)
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="faber-json-escape")
+
+
+def _json_escape(problem: UnicodeError) -> tuple[str, int]:
+    if not isinstance(problem, UnicodeEncodeError):
+        raise problem
+    escaped = []
+    for char in problem.object[problem.start : problem.end]:
+        code = ord(char)
+        if code > 0xFFFF:  # beyond the first plane: a UTF-16 surrogate pair, as JSON writes it
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), problem.end
+
+
 def fail(message: str, code: int) -> int:
     """Print ``faber: error: <message>`` on stderr (one line) and return ``code``."""
     print(f"faber: error: {_one_line(message)}", file=sys.stderr)

@@ -8,13 +8,14 @@ import sys
 import typer
 from faber_hookspecs.errors import FaberError
 
-from .output import fail
+from .output import escape_what_the_terminal_cannot_show, fail
 
 
 def run_cli(args: list[str], debug: bool) -> int:
     """Parse ``args``, run the command, and map every outcome to an exit code."""
     from .app import build_command
 
+    escape_what_the_terminal_cannot_show()  # (main did, unless run_cli is called directly)
     command = build_command()
     try:
         result = command.main(args=args, prog_name="faber", standalone_mode=False)
