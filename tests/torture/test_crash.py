@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FABER, clean_environ, write_workflow
+from faber_backend_local_files.files import UnnamedFiles
 
 from faber_host.api import Faber
 
@@ -141,10 +142,18 @@ def kill_at_operation(number: int, operations: list[str]) -> Callable[[str, tupl
     return hook
 
 
+@pytest.mark.parametrize("commit", ["nameless", "pending"])
+@pytest.mark.parametrize("first", ["writer", "repair"], ids=["writer-settles", "repair-first"])
 @pytest.mark.parametrize("sync", [True, False], ids=["sync", "nosync"])
-def test_killed_before_each_step_of_a_commit(faber: Faber, project_dir: Path, sync: bool) -> None:
+def test_killed_before_each_step_of_a_commit(faber: Faber, project_dir: Path, sync: bool, first: str, commit: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Kill the writer just before its 1st, 2nd, 3rd... file operation of an emit, until an emit runs
-    to its end: every step of the commit protocol is interrupted once, in a real process."""
+    to its end: every step of the protocol is interrupted once, in a real process. After each kill,
+    either the next writer settles the run by itself (and verify then finds it clean), or `faber runs
+    verify`/`repair` go first (and the next writer carries on). Both ways of committing: a nameless
+    file (O_TMPFILE) linked into place, and ``.pending``, where the system has no nameless files."""
+    if commit == "pending":
+        monkeypatch.setattr(UnnamedFiles, "supported", False)
     if not sync:
         faber.gateway.manager.get_plugin("local_files").store.sync = False
     run_id = faber.new_run("crash-steps").run_id
@@ -174,14 +183,18 @@ def test_killed_before_each_step_of_a_commit(faber: Faber, project_dir: Path, sy
         assert status == -signal.SIGKILL
         assert log.last_id in (before, before + 1)
         points.append(f"op{number}: event {'committed' if log.last_id == before + 1 else 'not committed'}")
-        verdicts[verify_or_repair(faber, run_id, run_dir)] += 1
+        if first == "repair":
+            verdicts[verify_or_repair(faber, run_id, run_dir)] += 1
         log = settle_and_check(faber, run_id, run_dir, log, f"a kill before file operation {number}")
+        if first == "writer":
+            assert faber.verify(run_id).ok, f"not settled by the next writer after a kill before operation {number}"
     else:
         pytest.fail("the emit never finished")
     assert len(points) >= 8, f"an emit does fewer file operations than the protocol has steps: {points}"
     committed = sum("event committed" in point for point in points)
     assert 0 < committed < len(points), "some kills must land before the commit point and some after it"
-    record(f"test_killed_before_each_step_of_a_commit[{'sync' if sync else 'nosync'}]",
+    order = "writer-settles" if first == "writer" else "repair-first"
+    record(f"test_killed_before_each_step_of_a_commit[{'sync' if sync else 'nosync'}-{order}-{commit}]",
            kills_survived=len(points), events_written=check_log(run_dir, run_id).last_id,
            committed_when_killed=committed, verify_clean=verdicts["clean"], verify_repaired=verdicts["repaired"])
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FABER, clean_environ
+from faber_backend_local_files.files import UnnamedFiles
 from faber_hookspecs.errors import StorageError
 
 from faber_host.api import Faber
@@ -166,7 +167,9 @@ def test_the_link_fails_when_the_folder_needs_a_new_block(project_dir: Path, tmp
             assert not log.problems
         else:
             pytest.fail("the events folder never ran out of room")
-        assert operations[-2:] == ["os.link", "os.remove"], f"the emit failed elsewhere than at the link: {operations}"
+        # The link is the last file operation; a commit through .pending then removes it.
+        expected = ["os.link"] if UnnamedFiles.supported else ["os.link", "os.remove"]
+        assert operations[-len(expected):] == expected, f"the emit failed elsewhere than at the link: {operations}"
         log = check_log(run_dir, run_id, acknowledged=acknowledged)
         assert not log.problems and not log.pending and log.last_id == acknowledged[-1]
         (mount_point / "filler").unlink()

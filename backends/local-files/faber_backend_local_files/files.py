@@ -124,6 +124,52 @@ def write_new_file(path: str, data: bytes, mode: int, sync: bool) -> None:
     os.close(fd)
 
 
+class UnnamedFiles:
+    """Files made nameless in a folder (Linux's O_TMPFILE) and given their name in one step later.
+
+    The store creates the next event's file this way before it takes the run's lock: creating an
+    inode is the costliest step of a commit on ext4 (measured: 40 to 400 µs, against about 10 for the
+    link), and outside the lock concurrent writers create theirs side by side. A writer killed before
+    the name is given leaves nothing behind: the system frees a nameless file with its last descriptor.
+    Where the system or the file system cannot (no O_TMPFILE, no /proc), ``open`` says None once and
+    for all, and the store writes ``.pending`` instead.
+    """
+
+    supported: bool | None = None  # decided on first use, once per process
+
+    @classmethod
+    def open(cls, folder: str, mode: int) -> int | None:
+        """A nameless file in ``folder``, open for writing; None where unsupported."""
+        if cls.supported is False:
+            return None
+        try:
+            fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, mode)
+        except OSError as problem:
+            if problem.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+                raise
+            if problem.errno == errno.ENOENT and not os.path.isdir(folder):
+                return None  # the folder went away (a cleanup): the caller finds out under its lock
+            cls.supported = False  # (ENOENT on a folder that exists: a kernel without O_TMPFILE)
+            return None
+        cls.supported = True
+        return fd
+
+    @classmethod
+    def link(cls, fd: int, path: str) -> bool:
+        """Give the nameless file ``fd`` the name ``path`` (FileExistsError if taken: a link never
+        overwrites); False where /proc is missing, the one way the system offers it to any user."""
+        try:
+            # src_dir_fd (ignored for an absolute path) makes os.link call linkat, whose
+            # AT_SYMLINK_FOLLOW reaches the file behind /proc/self/fd/N instead of that link itself.
+            os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+        except FileNotFoundError:
+            if os.path.isdir("/proc/self/fd"):
+                raise
+            cls.supported = False
+            return False
+        return True
+
+
 def replace_atomically(path: str, data: bytes, mode: int, sync: bool) -> None:
     """Replace ``path`` with ``data`` in one step: readers see the old file or the new one, never a
     mix. Used for rare writes (metadata.json); the hot path uses ``RotatingFile``."""

@@ -5,19 +5,26 @@
     ├── metadata.json       replaced atomically
     └── events/
         ├── .next-id        the next event id (a hint the store verifies)
-        ├── .lock           the run's lock file, never deleted
-        ├── .pending        the event being committed, while the lock is held
+        ├── .lock           the run's lock file, never deleted; it notes the last commit begun
+        ├── .pending        the event being committed, where the system has no nameless files
         └── 001-workflow_start.json ...   ordered by their number, not by name (1000 after 999)
 
-How an event is committed, under the run's lock: its bytes go to ``.pending`` (fsynced), ``.pending``
-is hard-linked to its final name (the commit point; a link never overwrites), ``.next-id`` is
-advanced, state.json is updated, and ``.pending`` is removed. Then, with the lock released, the
-directory is fsynced before the event is acknowledged: concurrent writers' directory fsyncs overlap
-and the file system commits them together (a group commit), and one covering a later link covers
-every earlier one, since links are made in id order under the lock. A writer killed
-at any instant leaves either no trace or a ``.pending`` that the next writer inspects in O(1): if its
-final name exists the event was committed and the counter is brought forward, otherwise it is dropped.
-No directory listing is needed on the emit path.
+How an event is committed. Before the run's lock is taken, a nameless file is made in the events
+folder (O_TMPFILE: creating an inode is the costliest step, and outside the lock concurrent writers
+make theirs side by side). Under the lock: the commit is noted in the lock file (``<id> <type>``),
+the event's bytes go to the nameless file (fsynced), which is linked under its final name (the
+commit point; a link never overwrites), ``.next-id`` is advanced and state.json is updated. Then,
+with the lock released, the directory is fsynced before the event is acknowledged: concurrent
+writers' directory fsyncs overlap and the file system commits them together (a group commit), and
+one covering a later link covers every earlier one, since links are made in id order under the lock.
+
+A writer killed at any instant leaves no trace (a nameless file is freed with its descriptor) or an
+event linked before the counter was advanced, which the next writer finds in O(1) from the lock file
+it holds open anyway: the noted event exists, so the counter is brought forward. Where the system
+has no nameless files (or no /proc to link them by), the bytes go to ``.pending`` under the lock and
+it is linked instead; a writer killed then leaves a ``.pending`` that the next writer inspects in
+O(1): if its final name exists the event was committed and the counter is brought forward,
+otherwise it is dropped. No directory listing is needed on the emit path.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from .files import (
     _NOFOLLOW,
     FileLock,
     RotatingFile,
+    UnnamedFiles,
+    _write_all,
     file_lock,
     fsync_directory,
     is_same_file,
@@ -128,6 +137,28 @@ class RunLock:
             self._held.__exit__(*exc_info)
             self._held = None
 
+    # The lock file also holds the last commit a writer began: ``<id> <type>``, written before the
+    # nameless event file is linked, so that the next writer learns in O(1), from a file it has open
+    # anyway, of an event linked by a writer killed before it advanced the counter.
+
+    def record_commit(self, event_id: int, kind: str) -> None:
+        """Note, with the lock held, that event ``event_id`` of type ``kind`` is being committed."""
+        assert self._held is not None
+        os.pwrite(self._held.fd, b"%d %s\n" % (event_id, kind.encode()), 0)  # a line: older text may follow
+
+    def last_commit(self) -> tuple[int, str] | None:
+        """The commit ``record_commit`` last noted, or None (never, or the file holds something else)."""
+        assert self._held is not None
+        try:
+            line = os.pread(self._held.fd, 256, 0).split(b"\n", 1)[0].decode()
+            number, kind = line.split(" ")
+            event_id = int(number)
+        except (OSError, ValueError):
+            return None
+        if event_id < 1 or not kind or "/" in kind or kind.startswith("."):
+            return None  # not a name this store ever made: never let the lock file steer a path
+        return event_id, kind
+
 
 class RunFolder:
     """Paths and file operations of one run. Creating the object touches no file."""
@@ -204,6 +235,19 @@ class RunFolder:
         counted = self.read_next_id()
         return counted if counted is not None else self.scanned_next_id()
 
+    def settled_next_id(self, lock: RunLock) -> int:
+        """Under the run's ``lock``: finish or drop what a killed writer left (``.pending``, or an event
+        it linked without advancing the counter), and return the id the next event gets. O(1)."""
+        self.recover()
+        next_id = self.next_id()
+        began = lock.last_commit()
+        if began is not None and began[0] >= next_id:  # a commit the counter does not account for
+            event_id, kind = began
+            if os.path.lexists(self.events_dir + "/" + event_file_name(event_id, kind)):
+                overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)
+                next_id = event_id + 1
+        return next_id
+
     def scanned_next_id(self) -> int:
         """One past the highest event file's id, by listing the folder."""
         last = 0
@@ -211,13 +255,30 @@ class RunFolder:
             last = file.event_id
         return last + 1
 
-    def commit_event(self, event_id: int, kind: str, data: bytes, *, sync_directory: bool = True) -> None:
+    def open_event_file(self) -> int | None:
+        """A nameless file in the events folder for the next event, made before the run's lock is
+        taken (see ``UnnamedFiles``), or None where the system cannot (the commit uses ``.pending``)."""
+        try:
+            return UnnamedFiles.open(self.events_dir, self.file_mode)
+        except OSError as problem:
+            raise _storage_error(f"could not write an event of run {self.path}", problem) from None
+
+    def commit_event(self, event_id: int, kind: str, data: bytes, *, sync_directory: bool = True,
+                     lock: RunLock | None = None, unnamed: int | None = None) -> bool:
         """Make an event file appear under its final name, durably; see the module docstring.
 
-        ``sync_directory=False`` leaves the folder's fsync to the caller (``sync_events``), who does
-        it after letting go of the run's lock: see ``LocalRunStore.append``."""
+        ``unnamed`` (from ``open_event_file``, used once) is filled and linked under the final name,
+        after noting the commit in ``lock``; without it, the event goes through ``.pending``. Returns
+        whether it did (``finish_commit`` then removes it). ``sync_directory=False`` leaves the
+        folder's fsync to the caller (``sync_events``), who does it after letting go of the run's
+        lock: see ``LocalRunStore.append``."""
         name = event_file_name(event_id, kind)
-        final = os.path.join(self.events_dir, name)
+        final = self.events_dir + "/" + name
+        if unnamed is not None and lock is not None and self._commit_unnamed(event_id, kind, data, final, lock,
+                                                                             unnamed):
+            if sync_directory:
+                self.sync_events(event_id)
+            return False
         try:
             write_new_file(self.pending_file, data, self.file_mode, self.sync)
         except OSError as problem:
@@ -232,6 +293,21 @@ class RunFolder:
             raise _storage_error(f"could not write event {event_id} of run {self.path}", problem) from None
         if sync_directory:
             self.sync_events(event_id)
+        return True
+
+    def _commit_unnamed(self, event_id: int, kind: str, data: bytes, final: str, lock: RunLock, fd: int) -> bool:
+        """``commit_event`` through a nameless file; False where /proc is missing (nothing done)."""
+        try:
+            lock.record_commit(event_id, kind)
+            _write_all(fd, data)
+            if self.sync:
+                os.fsync(fd)
+            linked = UnnamedFiles.link(fd, final)
+        except FileExistsError:
+            raise CounterBehind(event_id) from None
+        except OSError as problem:  # a full disk, no room for the directory entry, a read-only folder
+            raise _storage_error(f"could not write event {event_id} of run {self.path}", problem) from None
+        return linked
 
     def sync_events(self, event_id: int) -> None:
         """Make the events folder's entries durable (with ``sync``), up to and including event
@@ -247,10 +323,12 @@ class RunFolder:
                 f"event {event_id} of run {self.path} was written but could not be made durable", problem
             ) from None
 
-    def finish_commit(self, next_id: int) -> None:
-        """Advance the counter and drop ``.pending`` once the event is committed."""
+    def finish_commit(self, next_id: int, *, pending: bool = True) -> None:
+        """Advance the counter and drop ``.pending`` (when the commit went through it) once the event
+        is committed."""
         overwrite_counter(self.next_id_file, next_id, self.file_mode)
-        os.unlink(self.pending_file)
+        if pending:
+            os.unlink(self.pending_file)
 
     def event_files(self) -> list[EventFile]:
         """Every event file, sorted by id (numerically: 1000 comes after 999), then type and name."""

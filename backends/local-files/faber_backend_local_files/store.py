@@ -207,12 +207,20 @@ class LocalRunStore:
         folder = self.events_folder(run_id)
         key = str(run_id)
         cache_key = (get_ident(), key)
+        unnamed = folder.open_event_file()  # its inode made outside the lock: see UnnamedFiles
+        try:
+            return self._append_locked(folder, run_id, draft, key, cache_key, unnamed)
+        finally:
+            if unnamed is not None:
+                os.close(unnamed)
+
+    def _append_locked(self, folder: RunFolder, run_id: RunId, draft: Json, key: str, cache_key: tuple[int, str],
+                       unnamed: int | None) -> tuple[Json, Json]:
         lock = folder.lock(events_here=True)  # events_folder just saw them
         with lock:
             if not lock.events_here:  # cleaned up while we waited for the lock (checked under it)
                 raise events_not_local(run_id)
-            folder.recover()
-            event_id = folder.next_id()
+            event_id = folder.settled_next_id(lock)
             event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
             validate_event(event)
             # The state is brought forward before the commit, so nothing after the commit can fail
@@ -220,20 +228,22 @@ class LocalRunStore:
             state = self._state_after(folder, run_id, event)
             try:
                 try:
-                    folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False)
+                    pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
+                                                  lock=lock, unnamed=unnamed)
                 except CounterBehind:  # .next-id was damaged or restored: trust the files, once
                     self._states.pop(cache_key, None)
                     event_id = folder.scanned_next_id()
                     event = {**event, "event_id": event_id}
                     state = self._state_after(folder, run_id, event)
-                    folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False)
+                    # (the nameless file holds the refused bytes: this rare retry goes through .pending)
+                    pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False)
             except BaseException:
                 self._states.pop(cache_key, None)
                 raise
             # Committed. From here on a failure must not become an error for the caller, who would
             # retry and store the event twice: stale bookkeeping is repaired by the next writer.
             try:
-                folder.finish_commit(event_id + 1)
+                folder.finish_commit(event_id + 1, pending=pending)
                 folder.write_state(self._dump_state(state), event_id)
             except OSError:
                 self._states.pop(cache_key, None)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from faber_backend_local_files.files import RotatingFile
+from faber_backend_local_files.files import RotatingFile, UnnamedFiles
 from faber_backend_local_files.run_folder import event_file_name
 from faber_backend_local_files.store import LocalRunStore
 from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound, StorageError
@@ -91,6 +91,61 @@ def test_killed_after_commit_before_counter_is_finished_by_the_next_writer(store
     assert state["last_event_id"] == 3
     assert not os.path.exists(folder.pending_file)
     assert [f.event_id for f in folder.event_files()] == [1, 2, 3]
+
+
+def test_an_event_linked_by_a_writer_killed_before_the_counter_is_found_through_the_lock_file(
+    store: LocalRunStore, run_id: RunId
+) -> None:
+    """The nameless-file commit leaves no .pending: the lock file notes the commit a writer began, so
+    the next writer sees an event linked without the counter advanced, whatever its type (a link
+    only refuses the same name, so a different type would otherwise get the same id)."""
+    assert UnnamedFiles.supported is not False  # this machine's file system takes O_TMPFILE
+    store.append(run_id, {"type": "workflow_start"})
+    folder = store.folder(run_id)
+    assert Path(folder.lock_file).read_bytes() == b"1 workflow_start\n"
+    # A writer killed right after linking event 2: its commit noted, the counter still at 2.
+    data = json.dumps({"event_id": 2, "type": "step_start", "phase": "build", "step": "s1",
+                       "timestamp": utc_timestamp(), "run_id": str(run_id)})
+    Path(folder.events_dir, event_file_name(2, "step_start")).write_text(data)
+    Path(folder.lock_file).write_bytes(b"2 step_start\n")
+    assert folder.read_next_id() == 2
+    event, state = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
+    assert (event["event_id"], state["last_event_id"], folder.read_next_id()) == (3, 3, 4)
+    assert [(f.event_id, f.type) for f in folder.event_files()] == [(1, "workflow_start"), (2, "step_start"),
+                                                                     (3, "checkpoint")]
+    # Killed before the link: the noted commit never happened, and its id is used.
+    Path(folder.lock_file).write_bytes(b"4 step_start\n")
+    event, _ = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 4 and folder.read_next_id() == 5
+    assert not os.path.exists(folder.pending_file)
+
+
+@pytest.mark.parametrize("planted", [b"", b"\0" * 300, b"x y\n", b"0 checkpoint\n", b"9 ../../escape\n",
+                                     b"9 .hidden\n", b"99999999999999999999999 checkpoint\n", b"9 a b\n"])
+def test_a_lock_file_holding_anything_else_steers_nothing(store: LocalRunStore, run_id: RunId, planted: bytes) -> None:
+    store.append(run_id, {"type": "workflow_start"})
+    folder = store.folder(run_id)
+    Path(folder.lock_file).write_bytes(planted)
+    event, _ = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 2 and folder.read_next_id() == 3
+    assert names(store, run_id) == [".lock", ".next-id", "001-workflow_start.json", "002-checkpoint.json"]
+
+
+def test_without_nameless_files_the_commit_goes_through_pending(
+    store: LocalRunStore, run_id: RunId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where O_TMPFILE or /proc is missing, the store writes .pending and links it, as before."""
+    monkeypatch.setattr(UnnamedFiles, "supported", False)
+    linked: list[str] = []
+    real_link = os.link
+    monkeypatch.setattr(os, "link", lambda source, *rest, **options: (linked.append(str(source)),
+                                                                       real_link(source, *rest, **options))[1])
+    for kind in ("workflow_start", "checkpoint"):
+        store.append(run_id, {"type": kind})
+    folder = store.folder(run_id)
+    assert linked == [folder.pending_file] * 2
+    assert names(store, run_id) == [".lock", ".next-id", "001-workflow_start.json", "002-checkpoint.json"]
+    assert store.reconstruct(run_id) == store.current_state(run_id)
 
 
 def test_killed_before_commit_leaves_nothing(store: LocalRunStore, run_id: RunId) -> None:
