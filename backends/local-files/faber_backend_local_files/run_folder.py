@@ -11,7 +11,8 @@
 
 How an event is committed. Before the run's lock is taken, a nameless file is made in the events
 folder (O_TMPFILE: creating an inode is the costliest step, and outside the lock concurrent writers
-make theirs side by side). Under the lock: the commit is noted in the lock file (``<id> <type>``),
+make theirs side by side). Under the lock: the commit is noted in the lock file (``<id> <type>
+<boot id>``),
 the event's bytes go to the nameless file (fsynced), which is linked under its final name (the
 commit point; a link never overwrites), ``.next-id`` is advanced and state.json is updated. Then,
 with the lock released, the directory is fsynced before the event is acknowledged: concurrent
@@ -24,7 +25,8 @@ it holds open anyway: the noted event exists, so the counter is brought forward.
 has no nameless files (or no /proc to link them by), the bytes go to ``.pending`` under the lock and
 it is linked instead; a writer killed then leaves a ``.pending`` that the next writer inspects in
 O(1): if its final name exists the event was committed and the counter is brought forward,
-otherwise it is dropped. No directory listing is needed on the emit path.
+otherwise it is dropped. No directory listing is needed on the emit path, except by the first writer
+into a run after the system restarted (a power cut may have left the counter behind the events).
 """
 
 from __future__ import annotations
@@ -137,27 +139,44 @@ class RunLock:
             self._held.__exit__(*exc_info)
             self._held = None
 
-    # The lock file also holds the last commit a writer began: ``<id> <type>``, written before the
-    # nameless event file is linked, so that the next writer learns in O(1), from a file it has open
-    # anyway, of an event linked by a writer killed before it advanced the counter.
+    # The lock file also holds the last commit a writer began: ``<id> <type> <boot id>``, written
+    # before the event file is linked, so that the next writer learns in O(1), from a file it has open
+    # anyway, of an event linked by a writer killed before it advanced the counter; and, by the boot
+    # id, whether the system restarted since (see ``RunFolder.settled_next_id``).
 
     def record_commit(self, event_id: int, kind: str) -> None:
         """Note, with the lock held, that event ``event_id`` of type ``kind`` is being committed."""
         assert self._held is not None
-        os.pwrite(self._held.fd, b"%d %s\n" % (event_id, kind.encode()), 0)  # a line: older text may follow
+        # A line: a longer older note may follow it, and is ignored.
+        os.pwrite(self._held.fd, b"%d %s %s\n" % (event_id, kind.encode(), boot_id().encode()), 0)
 
-    def last_commit(self) -> tuple[int, str] | None:
-        """The commit ``record_commit`` last noted, or None (never, or the file holds something else)."""
+    def last_commit(self) -> tuple[int, str, str] | None:
+        """The commit ``record_commit`` last noted (id, type, boot id), or None (never noted, or the
+        file holds something else)."""
         assert self._held is not None
         try:
             line = os.pread(self._held.fd, 256, 0).split(b"\n", 1)[0].decode()
-            number, kind = line.split(" ")
+            number, kind, boot = line.split(" ")
             event_id = int(number)
         except (OSError, ValueError):
             return None
         if event_id < 1 or not kind or "/" in kind or kind.startswith("."):
             return None  # not a name this store ever made: never let the lock file steer a path
-        return event_id, kind
+        return event_id, kind, boot
+
+
+_BOOT_ID: list[str] = []
+
+
+def boot_id() -> str:
+    """This boot of the system (Linux's random boot id, read once per process); empty where unknown."""
+    if not _BOOT_ID:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", "rb") as file:
+                _BOOT_ID.append(file.read(100).strip().decode("ascii", "replace"))
+        except OSError:
+            _BOOT_ID.append("")
+    return _BOOT_ID[0]
 
 
 class RunFolder:
@@ -237,15 +256,26 @@ class RunFolder:
 
     def settled_next_id(self, lock: RunLock) -> int:
         """Under the run's ``lock``: finish or drop what a killed writer left (``.pending``, or an event
-        it linked without advancing the counter), and return the id the next event gets. O(1)."""
+        it linked without advancing the counter), and return the id the next event gets. O(1), except
+        on the first commit into the run since the system started.
+
+        Neither the counter nor the note in the lock file is fsynced (the events and their names are):
+        after a power cut either may hold an older value than the events on disk, and a counter
+        behind could give the next event the id of one whose type differs (a link refuses only the
+        same name). A note from another boot, or none, sends the writer to the files themselves,
+        once per run and boot; the commit then notes this boot."""
         self.recover()
-        next_id = self.next_id()
         began = lock.last_commit()
-        if began is not None and began[0] >= next_id:  # a commit the counter does not account for
-            event_id, kind = began
-            if os.path.lexists(self.events_dir + "/" + event_file_name(event_id, kind)):
-                overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)
-                next_id = event_id + 1
+        if began is None or began[2] != boot_id():
+            next_id = self.scanned_next_id()
+            if self.read_next_id() != next_id:
+                overwrite_counter(self.next_id_file, next_id, self.file_mode)
+            return next_id
+        next_id = self.next_id()
+        event_id, kind, _ = began
+        if event_id >= next_id and os.path.lexists(self.events_dir + "/" + event_file_name(event_id, kind)):
+            overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)  # linked, counter not advanced
+            next_id = event_id + 1
         return next_id
 
     def scanned_next_id(self) -> int:
@@ -267,15 +297,20 @@ class RunFolder:
                      lock: RunLock | None = None, unnamed: int | None = None) -> bool:
         """Make an event file appear under its final name, durably; see the module docstring.
 
-        ``unnamed`` (from ``open_event_file``, used once) is filled and linked under the final name,
-        after noting the commit in ``lock``; without it, the event goes through ``.pending``. Returns
+        The commit is noted in ``lock`` (see ``RunLock.record_commit``) when given. ``unnamed`` (from
+        ``open_event_file``, used once) is filled and linked under the final name; without it, the
+        event goes through ``.pending``. Returns
         whether it did (``finish_commit`` then removes it). ``sync_directory=False`` leaves the
         folder's fsync to the caller (``sync_events``), who does it after letting go of the run's
         lock: see ``LocalRunStore.append``."""
         name = event_file_name(event_id, kind)
         final = self.events_dir + "/" + name
-        if unnamed is not None and lock is not None and self._commit_unnamed(event_id, kind, data, final, lock,
-                                                                             unnamed):
+        if lock is not None:
+            try:
+                lock.record_commit(event_id, kind)
+            except OSError as problem:
+                raise _storage_error(f"could not write event {event_id} of run {self.path}", problem) from None
+        if unnamed is not None and self._commit_unnamed(event_id, data, final, unnamed):
             if sync_directory:
                 self.sync_events(event_id)
             return False
@@ -295,10 +330,9 @@ class RunFolder:
             self.sync_events(event_id)
         return True
 
-    def _commit_unnamed(self, event_id: int, kind: str, data: bytes, final: str, lock: RunLock, fd: int) -> bool:
-        """``commit_event`` through a nameless file; False where /proc is missing (nothing done)."""
+    def _commit_unnamed(self, event_id: int, data: bytes, final: str, fd: int) -> bool:
+        """``commit_event`` through a nameless file; False where /proc is missing (nothing linked)."""
         try:
-            lock.record_commit(event_id, kind)
             _write_all(fd, data)
             if self.sync:
                 os.fsync(fd)

@@ -236,7 +236,8 @@ class LocalRunStore:
                     event = {**event, "event_id": event_id}
                     state = self._state_after(folder, run_id, event)
                     # (the nameless file holds the refused bytes: this rare retry goes through .pending)
-                    pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False)
+                    pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
+                                                  lock=lock)
             except BaseException:
                 self._states.pop(cache_key, None)
                 raise

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from faber_backend_local_files.files import RotatingFile, UnnamedFiles
-from faber_backend_local_files.run_folder import event_file_name
+from faber_backend_local_files.run_folder import RunFolder, boot_id, event_file_name
 from faber_backend_local_files.store import LocalRunStore
 from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound, StorageError
 from faber_hookspecs.run_id import RunId
@@ -102,22 +102,46 @@ def test_an_event_linked_by_a_writer_killed_before_the_counter_is_found_through_
     assert UnnamedFiles.supported is not False  # this machine's file system takes O_TMPFILE
     store.append(run_id, {"type": "workflow_start"})
     folder = store.folder(run_id)
-    assert Path(folder.lock_file).read_bytes() == b"1 workflow_start\n"
+    boot = boot_id().encode()
+    assert boot and Path(folder.lock_file).read_bytes() == b"1 workflow_start " + boot + b"\n"
     # A writer killed right after linking event 2: its commit noted, the counter still at 2.
     data = json.dumps({"event_id": 2, "type": "step_start", "phase": "build", "step": "s1",
                        "timestamp": utc_timestamp(), "run_id": str(run_id)})
     Path(folder.events_dir, event_file_name(2, "step_start")).write_text(data)
-    Path(folder.lock_file).write_bytes(b"2 step_start\n")
+    Path(folder.lock_file).write_bytes(b"2 step_start " + boot + b"\n")
     assert folder.read_next_id() == 2
     event, state = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
     assert (event["event_id"], state["last_event_id"], folder.read_next_id()) == (3, 3, 4)
     assert [(f.event_id, f.type) for f in folder.event_files()] == [(1, "workflow_start"), (2, "step_start"),
                                                                      (3, "checkpoint")]
     # Killed before the link: the noted commit never happened, and its id is used.
-    Path(folder.lock_file).write_bytes(b"4 step_start\n")
+    Path(folder.lock_file).write_bytes(b"4 step_start " + boot + b"\n")
     event, _ = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
     assert event["event_id"] == 4 and folder.read_next_id() == 5
     assert not os.path.exists(folder.pending_file)
+
+
+def test_after_a_restart_the_first_writer_trusts_the_files_not_the_counter(
+    store: LocalRunStore, run_id: RunId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither .next-id nor the lock file's note is fsynced: after a power cut both may be older than
+    the events that reached the disk. A note from another boot sends the first writer to the files."""
+    for kind in ("workflow_start", "checkpoint", "step_start"):
+        store.append(run_id, {"type": kind} if kind != "step_start" else {"type": kind, "phase": "build", "step": "s"})
+    folder = store.folder(run_id)
+    # As a power cut may leave them: the counter and the note from before event 3, of the last boot.
+    Path(folder.next_id_file).write_text("3\n")
+    Path(folder.lock_file).write_bytes(b"2 checkpoint 00000000-0000-4000-8000-000000000000\n")
+    event, state = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})  # not step_start's name
+    assert event["event_id"] == 4 and state == store.reconstruct(run_id)
+    assert folder.read_next_id() == 5
+    assert Path(folder.lock_file).read_bytes().split(b" ")[2] == boot_id().encode() + b"\n"
+    # This boot's note: the counter is trusted again (a counter set back now is the damage case).
+    listed: list[str] = []
+    real_scan = RunFolder.scanned_next_id
+    monkeypatch.setattr(RunFolder, "scanned_next_id", lambda self: (listed.append(self.path), real_scan(self))[1])
+    event, _ = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 5 and listed == []
 
 
 @pytest.mark.parametrize("planted", [b"", b"\0" * 300, b"x y\n", b"0 checkpoint\n", b"9 ../../escape\n",
