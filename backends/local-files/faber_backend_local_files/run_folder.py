@@ -11,10 +11,10 @@
 
 How an event is committed. Before the run's lock is taken, a nameless file is made in the events
 folder (O_TMPFILE: creating an inode is the costliest step, and outside the lock concurrent writers
-make theirs side by side). Under the lock: the commit is noted in the lock file (``<id> <type>
-<boot id>``),
-the event's bytes go to the nameless file (fsynced), which is linked under its final name (the
-commit point; a link never overwrites), ``.next-id`` is advanced and state.json is updated. Then,
+make theirs side by side). Under the lock: the commit is noted in the lock file (its id, type and the
+system's boot id), the event's bytes go to the nameless file (fsynced), which is linked under its
+final name (the commit point; a link never overwrites), ``.next-id`` is advanced and state.json is
+updated. Then,
 with the lock released, the directory is fsynced before the event is acknowledged: concurrent
 writers' directory fsyncs overlap and the file system commits them together (a group commit), and
 one covering a later link covers every earlier one, since links are made in id order under the lock.
@@ -299,10 +299,9 @@ class RunFolder:
 
         The commit is noted in ``lock`` (see ``RunLock.record_commit``) when given. ``unnamed`` (from
         ``open_event_file``, used once) is filled and linked under the final name; without it, the
-        event goes through ``.pending``. Returns
-        whether it did (``finish_commit`` then removes it). ``sync_directory=False`` leaves the
-        folder's fsync to the caller (``sync_events``), who does it after letting go of the run's
-        lock: see ``LocalRunStore.append``."""
+        event goes through ``.pending``. Returns whether it did (``finish_commit`` then removes it).
+        ``sync_directory=False`` leaves the folder's fsync to the caller (``sync_events``), who does
+        it after letting go of the run's lock: see ``LocalRunStore.append``."""
         name = event_file_name(event_id, kind)
         final = self.events_dir + "/" + name
         if lock is not None:
