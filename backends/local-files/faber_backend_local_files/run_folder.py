@@ -14,10 +14,10 @@ folder (O_TMPFILE: creating an inode is the costliest step, and outside the lock
 make theirs side by side). Under the lock: the commit is noted in the lock file (its id, type and the
 system's boot id), the event's bytes go to the nameless file (fsynced), which is linked under its
 final name (the commit point; a link never overwrites), ``.next-id`` is advanced and state.json is
-updated. Then,
-with the lock released, the directory is fsynced before the event is acknowledged: concurrent
-writers' directory fsyncs overlap and the file system commits them together (a group commit), and
-one covering a later link covers every earlier one, since links are made in id order under the lock.
+updated. Then, with the lock released, the directory is fsynced before the event is acknowledged:
+concurrent writers' directory fsyncs overlap and the file system commits them together (a group
+commit), and one covering a later link covers every earlier one, since links are made in id order
+under the lock.
 
 A writer killed at any instant leaves no trace (a nameless file is freed with its descriptor) or an
 event linked before the counter was advanced, which the next writer finds in O(1) from the lock file
