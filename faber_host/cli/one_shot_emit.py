@@ -26,11 +26,11 @@ import os
 import sys
 
 from faber_hookspecs.errors import FaberError
-from faber_hookspecs.wire import loads
+from faber_hookspecs.wire import encodable, loads
 
 from ..project_root import FABER_DIR_NAME, find_project_root
 from .output import fail, print_json, warn
-from .quick import encodable, gateway_sections, leading_root, local_store
+from .quick import gateway_sections, leading_root, local_store
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs this path milliseconds)
 if TYPE_CHECKING:

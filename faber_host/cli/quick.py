@@ -31,15 +31,6 @@ def leading_root(args: list[str]) -> tuple[str | None, int] | None:
     return root, index
 
 
-def encodable(text: str) -> bool:
-    """False for an argument holding surrogates (bytes that were not UTF-8): the full CLI's to judge."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def local_files_settings(path: str, environ: Mapping[str, str]) -> dict[str, Any] | None:
     """The ``local_files`` config of a gateway.json that enables that backend alone and that
     ``GatewayConfig`` reads as it stands; None for anything else (a missing file means the defaults)."""

@@ -22,9 +22,11 @@ from __future__ import annotations
 import os
 import sys
 
+from faber_hookspecs.wire import encodable
+
 from ..project_root import FABER_DIR_NAME, find_project_root
 from .output import fail
-from .quick import encodable, leading_root, local_files_settings, local_store
+from .quick import leading_root, local_files_settings, local_store
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from _json import encode_basestring, make_encoder
 
 from faber_hookspecs.errors import InvalidInput
+from faber_hookspecs.wire import encodable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
 if TYPE_CHECKING:
@@ -71,14 +72,14 @@ class Limits:
         while stack:
             item, depth = stack.pop()
             if isinstance(item, str):
-                if len(item) > max_length or not (item.isascii() or _is_unicode(item)):
+                if len(item) > max_length or not (item.isascii() or encodable(item)):
                     return False
             elif isinstance(item, (dict, list, tuple)):
                 if depth > max_depth:
                     return False
                 if isinstance(item, dict):
                     for key, child in item.items():
-                        if not isinstance(key, str) or len(key) > max_length or not (key.isascii() or _is_unicode(key)):
+                        if not isinstance(key, str) or len(key) > max_length or not (key.isascii() or encodable(key)):
                             return False
                         stack.append((child, depth + 1))
                 else:
@@ -124,14 +125,11 @@ class Limits:
                 f"invalid {what}: {_at(where)}a string of {len(text):,} characters is longer than the "
                 f"limit of {self.max_string_length:,} (limits.max_string_length in gateway.json)"
             )
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:  # an unpaired surrogate: undecodable bytes of an argument
-                raise error(
-                    f"invalid {what}: {_at(where)}a string is not valid Unicode (an unpaired surrogate, "
-                    "or bytes that are not UTF-8)"
-                ) from None
+        if not (text.isascii() or encodable(text)):  # an unpaired surrogate: undecodable bytes of an argument
+            raise error(
+                f"invalid {what}: {_at(where)}a string is not valid Unicode (an unpaired surrogate, "
+                "or bytes that are not UTF-8)"
+            )
 
     def check_size(self, value: Any, what: str, error: type[InvalidInput] = InvalidInput) -> int:
         """Raise ``error`` when ``value`` encodes to more than ``max_event_bytes``; return the size."""
@@ -148,15 +146,6 @@ class Limits:
                 "(limits.max_event_bytes in gateway.json); store large content as an artifact and refer to it"
             )
         return size
-
-
-def _is_unicode(text: str) -> bool:
-    """False for a string holding an unpaired surrogate (undecodable bytes of an argument)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def show_key(key: object) -> str:

@@ -13,7 +13,7 @@ from ._event_validator import validate as _compiled_validate
 from ._schema_exceptions import JsonSchemaValueException
 from .catalogue import is_known_type, required_fields
 from .errors import InvalidEvent
-from .wire import ARTIFACT_FIELD_ORDER, DRAFT_FIELDS, ERROR_FIELD_ORDER, canonical_event
+from .wire import ARTIFACT_FIELD_ORDER, DRAFT_FIELDS, ERROR_FIELD_ORDER, canonical_event, encodable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _plain_json(value: object) -> bool:
     null, no NaN or infinity, no text that UTF-8 cannot encode (a lone surrogate). Exact types only:
     a subclass may serialise differently."""
     if type(value) is str:
-        return value.isascii() or _encodable(value)
+        return value.isascii() or encodable(value)
     if type(value) is bool or type(value) is int:
         return True
     if type(value) is float:
@@ -95,14 +95,6 @@ def _plain_json(value: object) -> bool:
     if type(value) is list:
         return all(_plain_json(item) for item in value)
     return False
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def load_schema(name: str) -> dict[str, Any]:

@@ -115,6 +115,16 @@ def indented_json(value: Any, *, reuse: bool = False) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def encodable(text: str) -> bool:
+    """False for a string UTF-8 cannot encode: one holding an unpaired surrogate (the undecodable
+    bytes of an argument or a file name)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def loads(data: bytes | str) -> Any:
     """Exactly ``json.loads(data)``: well-formed JSON text in UTF-8 goes straight to the json module's
     C scanner; anything else (an error, a byte-order mark, another encoding) to ``json.loads`` itself,

@@ -205,17 +205,16 @@ class LocalRunStore:
         if unknown:
             raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
         folder = self.events_folder(run_id)
-        key = str(run_id)
-        cache_key = (get_ident(), key)
         unnamed = folder.open_event_file()  # its inode made outside the lock: see UnnamedFiles
         try:
-            return self._append_locked(folder, run_id, draft, key, cache_key, unnamed)
+            return self._append_locked(folder, run_id, draft, unnamed)
         finally:
             if unnamed is not None:
                 os.close(unnamed)
 
-    def _append_locked(self, folder: RunFolder, run_id: RunId, draft: Json, key: str, cache_key: tuple[int, str],
-                       unnamed: int | None) -> tuple[Json, Json]:
+    def _append_locked(self, folder: RunFolder, run_id: RunId, draft: Json, unnamed: int | None) -> tuple[Json, Json]:
+        key = str(run_id)
+        cache_key = (get_ident(), key)
         lock = folder.lock(events_here=True)  # events_folder just saw them
         with lock:
             if not lock.events_here:  # cleaned up while we waited for the lock (checked under it)
