@@ -154,10 +154,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.events:,})")
 
         run_id = str(faber.resolve(long_run))
-        quiet_poll = median_of(args.rounds * 5, lambda: in_process(lambda: faber.gateway.ask("faber_load_run",
-                                                                                         run_id=run_id)))
+        quiet_poll = median_of(args.rounds * 5, lambda: in_process(lambda: faber.gateway.store.load_run(run_id)))
         listing_poll = median_of(args.rounds, lambda: in_process(lambda: list(
-            faber.gateway.ask("faber_load_events", run_id=run_id, since_id=args.events))))
+            faber.gateway.store.events(run_id, args.events))))
         print(f"events --follow, one poll with nothing new: {quiet_poll * 1000:.1f} ms (reading the state); "
               f"listing the log instead: {listing_poll * 1000:.1f} ms")
         for interval in (0.5, 0.1):

@@ -95,7 +95,7 @@ class Faber:
         return resolve_run_ref(ref, self._find)
 
     def _find(self, prefix: str) -> list[str]:
-        return list(self.gateway.ask("faber_find_runs", uuid_prefix=prefix))
+        return self.gateway.store.find_runs(prefix)
 
     # Runs -------------------------------------------------------------------------------------------
 
@@ -153,11 +153,11 @@ class Faber:
             metadata = RunMetadata.model_validate(document)
         except ValidationError as problem:
             raise InvalidInput(f"invalid run: {_first_error(problem)}") from None
-        return self.gateway.ask("faber_create_run", metadata=metadata)  # type: ignore[no-any-return]
+        return self.gateway.store.create_run(metadata)
 
     def run(self, ref: str) -> RunRecord:
         """The run's metadata, state and any defects found while reading it."""
-        return self.gateway.ask("faber_load_run", run_id=str(self.resolve(ref)))  # type: ignore[no-any-return]
+        return self.gateway.store.load_run(str(self.resolve(ref)))
 
     def list_runs(
         self,
@@ -175,7 +175,7 @@ class Faber:
         if limit is not None and limit < 1:
             raise InvalidInput("--limit must be at least 1")
         query = RunQuery(org=org, project=project, status=status, work_id=work_id, limit=limit)
-        return self.gateway.ask("faber_list_runs", query=query)  # type: ignore[no-any-return]
+        return self.gateway.store.list_runs(query)
 
     # Events -----------------------------------------------------------------------------------------
 
@@ -223,11 +223,10 @@ class Faber:
         except ValidationError as problem:
             raise InvalidEvent(f"invalid event: {_first_error(problem)}") from None
         run_id = str(self.resolve(run))
-        stored = self.gateway.ask("faber_store_event", run_id=run_id, draft=draft)
+        stored = self.gateway.store.append(run_id, draft)
         warnings = [findings.describe("the event")] if findings else []
-        if self.gateway.has_listeners("faber_emit_event"):
-            warnings += self.gateway.broadcast("faber_emit_event", event=stored.event, state=stored.state)
-        warnings += self.gateway.broadcast("faber_persist_state", run_id=run_id, state=stored.state)
+        warnings += self.gateway.emit_event(stored.event, stored.state)
+        warnings += self.gateway.persist_state(run_id, stored.state)
         if stored.event.type == "workflow_complete":
             from .archive.archiver import after_complete
 
@@ -243,7 +242,7 @@ class Faber:
         if since_id < 0:
             raise InvalidInput("--since-id must be 0 or more")
         run_id = str(self.resolve(run))
-        for event in self.gateway.ask("faber_load_events", run_id=run_id, since_id=since_id):
+        for event in self.gateway.store.events(run_id, since_id):
             if (type is None or event.type == type) and (phase is None or event.phase == phase):
                 yield event
 
@@ -272,10 +271,10 @@ class Faber:
         checked = -recheck
         waited = 0.0
         while True:
-            state = self.gateway.ask("faber_load_run", run_id=run_id).state
+            state = self.gateway.store.load_run(run_id).state
             if state.last_event_id > seen or waited - checked >= recheck:
                 checked = waited
-                for event in self.gateway.ask("faber_load_events", run_id=run_id, since_id=seen):
+                for event in self.gateway.store.events(run_id, seen):
                     seen = event.event_id
                     yield event
             if state.status in TERMINAL_STATUSES and state.last_event_id <= seen:
@@ -311,8 +310,11 @@ class Faber:
     def reconstruct(self, run: str, *, write: bool = False) -> tuple[RunState, list[str]]:
         """The run's state rebuilt from its events; with ``write``, stored as its state (state.json)."""
         run_id = str(self.resolve(run))
-        state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
-        warnings = self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state) if write else []
+        state = self.gateway.store.reconstruct(run_id)
+        warnings: list[str] = []
+        if write:
+            self.gateway.store.save_state(run_id, state)
+            warnings = self.gateway.persist_state(run_id, state)
         return state, warnings
 
     # Seeing runs ------------------------------------------------------------------------------------
@@ -361,7 +363,7 @@ class Faber:
         from .views.timeline import build_timeline
 
         run_id = record.metadata.run_id
-        loaded = self.gateway.ask("faber_load_events", run_id=run_id, since_id=0)
+        loaded = self.gateway.store.events(run_id)
         events: Iterable[dict[str, Any]] = (event.model_dump(mode="json", exclude_none=True) for event in loaded)
         if keep is not None:
             events = keep(events)
@@ -375,7 +377,7 @@ class Faber:
         found = []
         for relation, run_id in related_runs(record):
             try:
-                status: str | None = self.gateway.ask("faber_load_run", run_id=run_id).state.status
+                status: str | None = self.gateway.store.load_run(run_id).state.status
             except (RunNotFound, InvalidRunId):
                 status = None
             found.append(RelatedRun(run_id, relation, status))
@@ -386,14 +388,14 @@ class Faber:
     def flush(self, backend: str | None = None, run: str | None = None) -> list[FlushOutcome]:
         """Deliver now what backends hold back (an event stream's outbox): ``backend``'s, or every
         enabled backend's that holds something back; every run's, or only ``run``'s."""
-        flushers = [impl.plugin_name for impl in self.gateway.hook.faber_flush.get_hookimpls()]
+        flushers = self.gateway.flushers()
         if backend is not None and backend not in flushers:
             if backend not in self.gateway.enabled():
                 enabled = ", ".join(self.gateway.enabled())
                 raise InvalidInput(f"backend {backend!r} is not enabled; enabled: {enabled} (see `faber backends`)")
             raise InvalidInput(f"backend {backend!r} holds nothing back: it does not implement faber_flush")
         run_id = str(self.resolve(run)) if run is not None else None
-        answers, failures = self.gateway.collect("faber_flush", only=backend, run_id=run_id)
+        answers, failures = self.gateway.flush(run_id, only=backend)
         outcomes = [FlushOutcome(name, report=report) for name, report in answers if isinstance(report, FlushReport)]
         outcomes += [FlushOutcome(name, error=warning) for name, warning in failures]
         order = {name: index for index, name in enumerate(self.gateway.enabled())}
@@ -532,17 +534,16 @@ class Faber:
     def verify(self, run: str) -> VerifyReport:
         """Check the run's stored files: ids gap-free, every event valid, the cached state equal to the
         state rebuilt from the events, the id counter right. ``report.ok`` only when all hold."""
-        return self.gateway.ask("faber_verify_run", run_id=str(self.resolve(run)))  # type: ignore[no-any-return]
+        return self.gateway.store.verify(str(self.resolve(run)))
 
     def repair(self, run: str) -> RepairReport:
         """Rebuild what can be rebuilt from the events (state, id counter), move unreadable files to
         events/.quarantine/ (nothing is deleted), and verify again. Backends that cache state get
         the rebuilt state."""
         run_id = str(self.resolve(run))
-        report: RepairReport = self.gateway.ask("faber_repair_run", run_id=run_id)
+        report = self.gateway.store.repair(run_id)
         if report.actions:
-            state: RunState = self.gateway.ask("faber_reconstruct_state", run_id=run_id)
-            self.gateway.broadcast("faber_persist_state", run_id=run_id, state=state)
+            self.gateway.persist_state(run_id, self.gateway.store.reconstruct(run_id))
         return report
 
     # Archive ----------------------------------------------------------------------------------------
@@ -604,13 +605,13 @@ class Faber:
         for value, what in ((org, "org"), (project, "project")):
             if value is not None:
                 validate_slug(value, what)
-        if not self.gateway.has_listeners("faber_list_archived_runs"):
+        if not self.gateway.can_list_archive():
             from .archive.archiver import NO_ARCHIVE_BACKEND
 
             raise ConfigError(NO_ARCHIVE_BACKEND)
         runs: list[ArchivedRun] = []
         query = ArchiveQuery(org=org, project=project)
-        for outcome in self.gateway.collect_outcomes("faber_list_archived_runs", query=query):
+        for outcome in self.gateway.list_archived_runs(query):
             if outcome.error is not None:
                 raise ArchiveError(f"listing the archive of backend {outcome.backend!r} failed: {outcome.error}")
             runs.extend(outcome.result)

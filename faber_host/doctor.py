@@ -98,18 +98,17 @@ def _load_backends(project: Project, config: GatewayConfig) -> tuple[Gateway | N
         check_hooks(manager)
     except FaberError as problem:
         checks.append(DoctorCheck("backends", "hooks", "fail", str(problem)))
-    if not manager.hook.faber_store_event.get_hookimpls():
-        checks.append(DoctorCheck(
-            "backends", "record store", "fail",
-            "no enabled backend stores events: enable local_files in gateway.json",
-        ))
     if any(check.verdict == "fail" for check in checks):
         return None, checks
-    return Gateway(project, config, manager, backend_report(config, context, available)), checks
+    try:
+        gateway = Gateway(project, config, manager, backend_report(config, context, available))
+    except FaberError as problem:
+        return None, [*checks, DoctorCheck("backends", "record store", "fail", str(problem))]
+    return gateway, [*checks, DoctorCheck("backends", "record store", "ok", gateway.store_backend)]
 
 
 def _health_checks(gateway: Gateway) -> list[DoctorCheck]:
-    answers, failures = gateway.collect("faber_check_health")
+    answers, failures = gateway.check_health()
     checks: list[DoctorCheck] = []
     for name, answer in answers:
         for check in answer:

@@ -64,7 +64,7 @@ def rerun_of(faber: Faber, original: str) -> str:
         metadata.relationships.child_runs.append(child)
         return metadata
 
-    faber.gateway.ask("faber_update_metadata", run_id=original, update=link)
+    faber.gateway.store.update_metadata(original, link)
     faber.emit(child, "workflow_rerun", metadata={
         "rerun_of": original, "parent_run_id": original, "root_run_id": original,
         "parameter_changes": {"model": {"from": "fast", "to": "slow"}}, "workflow_changes": ["build: step added"]})

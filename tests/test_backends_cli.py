@@ -38,7 +38,7 @@ def test_installed_backends_are_listed_with_hooks_enabled_first(faber_project: T
     assert names[:2] == ["local_files", "sink"], "the enabled ones first, in gateway.json order"
     info = listed(faber_project)["local_files"]
     assert set(info) == {"name", "distribution", "version", "enabled", "installed", "entry_point", "hooks", "error"}
-    assert "faber_store_event" in info["hooks"] and "faber_check_health" in info["hooks"]  # type: ignore[operator]
+    assert "faber_record_store" in info["hooks"] and "faber_check_health" in info["hooks"]  # type: ignore[operator]
 
 
 def test_an_enabled_backend_that_is_not_installed_is_listed_not_fatal(faber_project: TestProject) -> None:

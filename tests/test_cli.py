@@ -77,7 +77,7 @@ def test_runs_list_and_show_table_output(cli: Cli) -> None:
 def test_backends_lists_local_files_with_its_hooks(cli: Cli) -> None:
     (entry,) = [b for b in cli.json("backends", "--json") if b["name"] == "local_files"]
     assert entry["enabled"] is True and entry["distribution"] == "faber-backend-local-files"
-    assert "faber_store_event" in entry["hooks"] and entry["version"]
+    assert "faber_record_store" in entry["hooks"] and entry["version"]
 
 
 def test_schema_command(cli: Cli) -> None:

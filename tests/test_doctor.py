@@ -46,10 +46,11 @@ def test_a_healthy_project(faber_project: TestProject) -> None:
     result = faber_project.cli("doctor")
     assert result.exit_code == 0, result.stdout
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:5]] == ["ok"] * 5
+    assert [line.split()[0] for line in lines[:6]] == ["ok"] * 6
     assert "config: gateway.json" in lines[2] and "enabled: local_files" in lines[2]
-    assert lines[4].startswith("ok    local_files: runs folder writable")
-    assert lines[-1] == "verdict: ready (5 checks passed, 0 with a warning)"
+    assert lines[4].split() == ["ok", "backends:", "record", "store", "local_files"], "which store is active"
+    assert lines[5].startswith("ok    local_files: runs folder writable")
+    assert lines[-1] == "verdict: ready (6 checks passed, 0 with a warning)"
 
 
 def test_outside_a_project(tmp_path: Path) -> None:
@@ -89,6 +90,30 @@ def test_every_broken_backend_is_named_and_the_others_still_load(faber_project: 
 def test_no_record_store(faber_project: TestProject) -> None:
     faber_project.disable("local_files")
     assert ("backends", "record store", "fail") in checks(faber_project)
+
+
+class SecondStore:
+    """A backend that offers a record store of its own (the local files' store, for the test)."""
+
+    def __init__(self, config: object, context: BackendContext) -> None:
+        from faber_backend_local_files.plugin import LocalFilesBackend, LocalFilesConfig
+
+        self.store = LocalFilesBackend(LocalFilesConfig(), context).store
+
+    @hookimpl
+    def faber_record_store(self) -> object:
+        return self.store
+
+
+def test_two_record_stores(faber_project: TestProject) -> None:
+    faber_project.enable("second_store", backend=SecondStore)
+    result = faber_project.cli("doctor", "--json")
+    assert result.exit_code == 1
+    (check,) = [c for c in result.json()["checks"] if c["name"] == "record store"]
+    assert check["verdict"] == "fail"
+    assert "more than one record store (local_files, second_store): enable exactly one" in check["detail"]
+    emit = faber_project.cli("runs", "list")
+    assert emit.exit_code != 0 and "enable exactly one" in emit.stderr and "Traceback" not in emit.stderr
 
 
 def test_an_unwritable_runs_folder(faber_project: TestProject) -> None:

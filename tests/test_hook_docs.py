@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from faber_hookspecs.specs import FaberSpec
+from faber_hookspecs.store import RecordStore
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs" / "backends.md"
@@ -43,12 +44,29 @@ def hook_tests() -> frozenset[str]:
         for path in folder.rglob("test_*.py"):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             names |= {node.name for node in ast.walk(tree)
-                      if isinstance(node, ast.FunctionDef) and node.name.startswith("test_hook_")}
+                      if isinstance(node, ast.FunctionDef) and node.name.startswith(("test_hook_", "test_store_"))}
     return frozenset(names)
 
 
+STORE_METHODS = sorted(name for name, _ in inspect.getmembers(RecordStore, inspect.isfunction) if not name.startswith("_"))
+
+
 def test_there_are_hooks_to_check() -> None:
-    assert "faber_emit_event" in HOOKS and "faber_store_event" in HOOKS and len(HOOKS) >= 12
+    assert "faber_emit_event" in HOOKS and "faber_record_store" in HOOKS and len(HOOKS) == 11
+    assert "append" in STORE_METHODS and len(STORE_METHODS) == 15
+
+
+@pytest.mark.parametrize("method", STORE_METHODS)
+def test_every_store_method_is_documented_and_tested(method: str) -> None:
+    signature = inspect.signature(getattr(RecordStore, method))
+    params = [p for p in signature.parameters.values() if p.name != "self"]
+    shown = ", ".join(
+        f"{p.name}: {p.annotation}" + (f" = {p.default!r}" if p.default is not inspect.Parameter.empty else "")
+        for p in params
+    )
+    text = DOCS.read_text(encoding="utf-8")
+    assert f"### RecordStore.{method}\n\n```python\n{method}({shown}) -> {signature.return_annotation}\n```" in text
+    assert f"test_store_{method}" in hook_tests(), f"no test named test_store_{method}"
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -1,11 +1,13 @@
 """One test per hook specification (``test_hook_<name>``), datasette style: each shows the host calling
-the hook with its documented arguments and using the answer as documented. ``test_hook_docs.py``
-fails when a hookspec has no such test. Backends here are plain classes given to the testing kit's
-``faber_gateway`` fixture, as a third party would write them."""
+the hook with its documented arguments and using the answer as documented, and one test per method of
+the record store protocol (``test_store_<method>``), called through the API with a store that records
+its calls. ``test_hook_docs.py`` fails when a hookspec has no such test. Backends here are plain
+classes given to the testing kit's ``faber_gateway`` fixture, as a third party would write them."""
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -27,12 +29,13 @@ from faber_hookspecs.archive import (
     RemovedEvents,
     RunRef,
 )
-from faber_hookspecs.errors import ArchiveError, BackendError, IntegrityError, RunNotFound
-from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.errors import ArchiveError, BackendError, ConfigError, IntegrityError, RunNotFound
+from faber_hookspecs.events import Event
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
+from faber_hookspecs.records import BackendContext, RunQuery, RunRecord
 from faber_hookspecs.reports import FlushReport, HealthCheck
 from faber_hookspecs.state import RunState
+from faber_hookspecs.store import RecordStore
 from faber_hookspecs.wire import utc_timestamp
 
 from faber_host.api import Faber
@@ -40,7 +43,7 @@ from faber_host.testing import EventFactory, GatewayFactory, TestProject
 
 
 class Probe:
-    """Records every call it sees and passes firstresult questions on (returns None)."""
+    """Records every notification it sees."""
 
     calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
 
@@ -51,38 +54,6 @@ class Probe:
         Probe.calls.append((hook, kwargs))
 
     @hookimpl
-    def faber_create_run(self, metadata: RunMetadata) -> None:
-        self._saw("faber_create_run", metadata=metadata)
-
-    @hookimpl
-    def faber_store_event(self, run_id: str, draft: EventDraft) -> None:
-        self._saw("faber_store_event", run_id=run_id, draft=draft)
-
-    @hookimpl
-    def faber_update_metadata(self, run_id: str, update: Callable[[RunMetadata], RunMetadata]) -> None:
-        self._saw("faber_update_metadata", run_id=run_id, update=update)
-
-    @hookimpl
-    def faber_load_run(self, run_id: str) -> None:
-        self._saw("faber_load_run", run_id=run_id)
-
-    @hookimpl
-    def faber_load_events(self, run_id: str, since_id: int) -> None:
-        self._saw("faber_load_events", run_id=run_id, since_id=since_id)
-
-    @hookimpl
-    def faber_reconstruct_state(self, run_id: str) -> None:
-        self._saw("faber_reconstruct_state", run_id=run_id)
-
-    @hookimpl
-    def faber_list_runs(self, query: RunQuery) -> None:
-        self._saw("faber_list_runs", query=query)
-
-    @hookimpl
-    def faber_find_runs(self, uuid_prefix: str) -> None:
-        self._saw("faber_find_runs", uuid_prefix=uuid_prefix)
-
-    @hookimpl
     def faber_emit_event(self, event: Event, state: RunState) -> None:
         self._saw("faber_emit_event", event=event, state=state)
 
@@ -91,71 +62,163 @@ class Probe:
         self._saw("faber_persist_state", run_id=run_id, state=state)
 
 
+class RecordingStore:
+    """A third-party record store: the local files' store behind a backend of its own, recording each
+    call it gets (as ``(method, arguments)`` in ``Probe.calls``)."""
+
+    def __init__(self, config: object, context: BackendContext) -> None:
+        from faber_backend_local_files.plugin import LocalFilesBackend, LocalFilesConfig
+
+        self.inner = LocalFilesBackend(LocalFilesConfig(), context).store
+
+    @hookimpl
+    def faber_record_store(self) -> RecordingStore:
+        return self
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        inner = getattr(self.inner, method)
+
+        def recorded(*args: Any) -> Any:
+            Probe.calls.append((method, dict(zip(inspect.signature(inner).parameters, args, strict=False))))
+            return inner(*args)
+
+        return recorded
+
+
 def seen(hook: str) -> list[dict[str, Any]]:
     return [kwargs for name, kwargs in Probe.calls if name == hook]
 
 
 @pytest.fixture
 def probed(faber_project: TestProject, faber_gateway: GatewayFactory) -> Iterator[Faber]:
-    """The API with the Probe enabled beside local_files."""
+    """The API with the Probe enabled, and the RecordingStore as the record store."""
     Probe.calls = []
-    yield Faber(faber_project.project, faber_gateway(backends={"probe": Probe}))
+    faber_project.enable("recording", backend=RecordingStore)
+    faber_project.enable("probe", backend=Probe)
+    faber_project.only("recording", "probe")
+    yield faber_project.faber()
     Probe.calls = []
 
 
 # Record store: writes ----------------------------------------------------------------------------
 
 
-def test_hook_faber_create_run(probed: Faber) -> None:
+def test_hook_faber_record_store(faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+    faber_project.enable("recording", backend=RecordingStore)
+    faber_project.only("recording")
+    gateway = faber_project.gateway()
+    assert (gateway.store_backend, type(gateway.store)) == ("recording", RecordingStore)
+    assert isinstance(gateway.store, RecordStore), "the protocol is checked when the gateway opens"
+    faber_project.only("recording", "local_files")
+    with pytest.raises(ConfigError, match=r"more than one record store \(local_files, recording\): enable exactly one"):
+        faber_project.gateway()
+    faber_project.enable("probe", backend=Probe)
+    faber_project.only("probe")
+    with pytest.raises(BackendError, match="no record store is enabled"):
+        faber_project.gateway()
+
+
+def seen_store(method: str) -> list[dict[str, Any]]:
+    return [kwargs for name, kwargs in Probe.calls if name == method]
+
+
+# The record store, through the API ---------------------------------------------------------------
+
+
+def test_store_create_run(probed: Faber) -> None:
     metadata = probed.new_run("42", params={"ticket": "W-42"})
-    (call,) = seen("faber_create_run")
+    (call,) = seen_store("create_run")
     assert call["metadata"].run_id == metadata.run_id and call["metadata"].params == {"ticket": "W-42"}
-    assert probed.run(metadata.run_id).metadata.work_id == "42", "the probe passed on; local_files stored it"
+    assert probed.run(metadata.run_id).metadata.work_id == "42", "stored"
 
 
-class MemoryStore:
-    """A record store that answers faber_store_event before local_files (registered later)."""
-
-    def __init__(self, config: object, context: BackendContext) -> None:
-        self.events: list[Event] = []
-
-    @hookimpl
-    def faber_store_event(self, run_id: str, draft: EventDraft) -> StoredEvent:
-        event = Event.model_validate(
-            {**draft.to_json(), "event_id": 1000 + len(self.events), "timestamp": "2026-01-01T00:00:00.000Z",
-             "run_id": run_id}
-        )
-        self.events.append(event)
-        return StoredEvent(event=event, state=RunState(run_id=run_id, phases={}, last_event_id=event.event_id))
-
-
-def test_hook_faber_store_event(probed: Faber, faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+def test_store_append(probed: Faber) -> None:
     run_id = probed.new_run("1").run_id
     stored = probed.emit(run_id, "step_start", phase="build", step="compile")
-    (call,) = seen("faber_store_event")
+    (call,) = seen_store("append")
     assert call["run_id"] == run_id and call["draft"].type == "step_start" and call["draft"].step == "compile"
-    assert stored.event.event_id == 1
-    # firstresult: a store that answers wins, and local_files is not asked.
-    other = Faber(faber_project.project, faber_gateway(backends={"memory": MemoryStore}))
-    answered = other.emit(run_id, "checkpoint")
-    assert answered.event.event_id == 1000
-    assert [event.event_id for event in other.events(run_id)] == [1], "local_files never saw it"
+    assert stored.event.event_id == 1 and stored.state.last_event_id == 1
+    assert [event.event_id for event in probed.events(run_id)] == [1]
 
 
-def test_hook_faber_update_metadata(probed: Faber) -> None:
+def test_store_update_metadata(probed: Faber) -> None:
     run_id = probed.new_run("1").run_id
 
     def add_child(metadata: RunMetadata) -> RunMetadata:
         metadata.relationships.child_runs.append(run_id)
         return metadata
 
-    updated = probed.gateway.ask("faber_update_metadata", run_id=run_id, update=add_child)
-    assert seen("faber_update_metadata")[0]["update"] is add_child
+    updated = probed.gateway.store.update_metadata(run_id, add_child)
+    assert seen_store("update_metadata")[0]["update"] is add_child
     assert updated.relationships.child_runs == [run_id]
     assert probed.run(run_id).metadata.relationships.child_runs == [run_id], "stored"
 
 
-# Fan-out -------------------------------------------------------------------------------------------
+def test_store_save_state(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    probed.emit(run_id, "workflow_start")
+    state_file = Path(probed.run(run_id).location) / "state.json"
+    state_file.write_text("{}")
+    probed.reconstruct(run_id, write=False)
+    assert seen_store("save_state") == [] and state_file.read_text() == "{}", "only when asked"
+    state, _ = probed.reconstruct(run_id, write=True)
+    assert seen_store("save_state") == [{"run_id": run_id, "state": state}]
+    assert json.loads(state_file.read_text())["last_event_id"] == 1
+
+
+def test_store_import_history(probed: Faber, faber_events: EventFactory) -> None:
+    template = probed.new_run("9")
+    run_id = faber_events.run_id()
+    metadata = template.model_copy(update={"run_id": run_id})
+    events = faber_events.events(faber_events.workflow()[:4], run_id=run_id)
+    record = probed.gateway.store.import_history(metadata, events)
+    (call,) = seen_store("import_history")
+    assert call["metadata"].run_id == run_id and [e.event_id for e in call["events"]] == [1, 2, 3, 4]
+    assert record.metadata.run_id == run_id and record.state.last_event_id == 4
+    assert [event.to_json() for event in probed.events(run_id)] == [event.to_json() for event in events], "as given"
+    assert seen("faber_emit_event") == [], "history, not news"
+
+
+def test_store_load_run(probed: Faber) -> None:
+    run_id = probed.new_run("7").run_id
+    record = probed.run(run_id)
+    assert isinstance(record, RunRecord) and record.metadata.work_id == "7"
+    assert seen_store("load_run") == [{"run_id": run_id}]
+
+
+def test_store_events(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    for _ in range(4):
+        probed.emit(run_id, "checkpoint")
+    assert [event.event_id for event in probed.events(run_id, since_id=2)] == [3, 4]
+    assert seen_store("events") == [{"run_id": run_id, "since_id": 2}]
+
+
+def test_store_reconstruct(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    probed.emit(run_id, "workflow_start")
+    state, _ = probed.reconstruct(run_id)
+    assert state.status == "in_progress" and state.last_event_id == 1
+    assert seen_store("reconstruct") == [{"run_id": run_id}]
+
+
+def test_store_list_runs(probed: Faber) -> None:
+    first = probed.new_run("1").run_id
+    probed.new_run("2")
+    assert [state.run_id for state in probed.list_runs(work_id="1")] == [first]
+    assert seen_store("list_runs")[0]["query"] == RunQuery(work_id="1")
+
+
+def test_store_find_runs(probed: Faber) -> None:
+    run_id = probed.new_run("1").run_id
+    uuid = run_id.split("/")[2]
+    assert str(probed.resolve(uuid[:8])) == run_id
+    assert seen_store("find_runs") == [{"uuid_prefix": uuid[:8]}]
+    assert str(probed.resolve(run_id)) == run_id
+    assert len(seen_store("find_runs")) == 1, "a full run id needs no search"
+
+
+# Notifications -------------------------------------------------------------------------------------
 
 
 def test_hook_faber_emit_event(probed: Faber, faber_events: EventFactory) -> None:
@@ -176,61 +239,6 @@ def test_hook_faber_persist_state(probed: Faber) -> None:
     assert len(seen("faber_persist_state")) == 1, "a rebuilt state is persisted only when asked"
     probed.reconstruct(run_id, write=True)
     assert [call["run_id"] for call in seen("faber_persist_state")] == [run_id, run_id]
-
-
-# Record store: reads -----------------------------------------------------------------------------
-
-
-def test_hook_faber_load_run(probed: Faber) -> None:
-    run_id = probed.new_run("7").run_id
-    record = probed.run(run_id)
-    assert isinstance(record, RunRecord) and record.metadata.work_id == "7"
-    assert seen("faber_load_run") == [{"run_id": run_id}]
-
-
-def test_hook_faber_load_events(probed: Faber) -> None:
-    run_id = probed.new_run("1").run_id
-    for _ in range(4):
-        probed.emit(run_id, "checkpoint")
-    assert [event.event_id for event in probed.events(run_id, since_id=2)] == [3, 4]
-    assert seen("faber_load_events") == [{"run_id": run_id, "since_id": 2}]
-
-
-def test_hook_faber_reconstruct_state(probed: Faber) -> None:
-    run_id = probed.new_run("1").run_id
-    probed.emit(run_id, "workflow_start")
-    state, _ = probed.reconstruct(run_id)
-    assert state.status == "in_progress" and state.last_event_id == 1
-    assert seen("faber_reconstruct_state") == [{"run_id": run_id}]
-
-
-class EmptyLister:
-    """Answers faber_list_runs with [] — an answer, not a pass (the firstresult pitfall)."""
-
-    def __init__(self, config: object, context: BackendContext) -> None:
-        pass
-
-    @hookimpl
-    def faber_list_runs(self, query: RunQuery) -> list[RunState]:
-        return []
-
-
-def test_hook_faber_list_runs(probed: Faber, faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
-    first = probed.new_run("1").run_id
-    probed.new_run("2")
-    assert [state.run_id for state in probed.list_runs(work_id="1")] == [first]
-    assert seen("faber_list_runs")[0]["query"] == RunQuery(work_id="1")
-    silenced = Faber(faber_project.project, faber_gateway(backends={"empty": EmptyLister}))
-    assert silenced.list_runs() == [], "[] is an answer: local_files is not asked"
-
-
-def test_hook_faber_find_runs(probed: Faber) -> None:
-    run_id = probed.new_run("1").run_id
-    uuid = run_id.split("/")[2]
-    assert str(probed.resolve(uuid[:8])) == run_id
-    assert seen("faber_find_runs") == [{"uuid_prefix": uuid[:8]}]
-    assert str(probed.resolve(run_id)) == run_id
-    assert len(seen("faber_find_runs")) == 1, "a full run id needs no search"
 
 
 # Archive (issue 5's hooks) -----------------------------------------------------------------------
@@ -337,10 +345,10 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_hook_faber_consolidate_run(faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
+def test_store_consolidate(faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
     faber = Faber(faber_project.project, faber_gateway())
     run_id = finished_run(faber, events=12)
-    bundle = faber.gateway.hook.faber_consolidate_run(run_id=run_id)  # local_files answers
+    bundle = faber.gateway.store.consolidate(run_id)
     assert isinstance(bundle, ArchiveBundle) and bundle.run_id == run_id
     assert [entry.name for entry in bundle.files()] == ["events.jsonl", "state.json", "metadata.json", "manifest.json"]
     lines = bundle.path("events.jsonl").read_bytes().splitlines()
@@ -394,10 +402,10 @@ def test_hook_faber_restore_run(faber_project: TestProject, faber_gateway: Gatew
         faber.restore_run(run_id)  # the shelf answered None: it does not hold the run
 
 
-def test_hook_faber_import_run(faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path) -> None:
+def test_store_import_bundle(faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path) -> None:
     here = Faber(faber_project.project, faber_gateway())
     run_id = finished_run(here)
-    bundle: ArchiveBundle = here.gateway.ask("faber_consolidate_run", run_id=run_id)
+    bundle = here.gateway.store.consolidate(run_id)
     elsewhere = TestProject(tmp_path / "elsewhere").faber()
 
     damaged = bundle.model_copy(update={"directory": tmp_path / "damaged"})
@@ -405,33 +413,33 @@ def test_hook_faber_import_run(faber_project: TestProject, faber_gateway: Gatewa
     events = damaged.path("events.jsonl")
     events.write_bytes(events.read_bytes().replace(b"step 1", b"step X"))
     with pytest.raises(IntegrityError, match="damaged and was refused"):
-        elsewhere.gateway.ask("faber_import_run", bundle=damaged)
+        elsewhere.gateway.store.import_bundle(damaged)
     with pytest.raises(RunNotFound):
         elsewhere.run(run_id)
 
-    record = elsewhere.gateway.ask("faber_import_run", bundle=bundle)
+    record = elsewhere.gateway.store.import_bundle(bundle)
     assert isinstance(record, RunRecord) and record.metadata.run_id == run_id and record.events_local
     assert record.state.status == "completed" and record.state.last_event_id == 5
     assert event_files(elsewhere, run_id) == event_files(here, run_id), "byte for byte"
     with pytest.raises(ArchiveError, match="already has its events on this machine"):
-        elsewhere.gateway.ask("faber_import_run", bundle=bundle)
+        elsewhere.gateway.store.import_bundle(bundle)
 
 
-def test_hook_faber_cleanup_run(faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path) -> None:
+def test_store_cleanup(faber_project: TestProject, faber_gateway: GatewayFactory, tmp_path: Path) -> None:
     faber = shelved(faber_project, faber_gateway, tmp_path, shelf=None)
     run_id = finished_run(faber)
     sha256 = faber.archive_run(run_id).manifest_sha256
     before = event_files(faber, run_id)
     size = sum(len(data) for data in before.values())
 
-    dry = faber.gateway.ask("faber_cleanup_run", run_id=run_id, manifest_sha256=sha256, dry_run=True)
+    dry = faber.gateway.store.cleanup(run_id, sha256, dry_run=True)
     assert dry == RemovedEvents(run_id=run_id, files=5, bytes=size, dry_run=True)
     assert event_files(faber, run_id) == before
     with pytest.raises(ArchiveError, match="changed since it was archived"):
-        faber.gateway.ask("faber_cleanup_run", run_id=run_id, manifest_sha256="0" * 64, dry_run=False)
+        faber.gateway.store.cleanup(run_id, "0" * 64, dry_run=False)
     assert event_files(faber, run_id) == before, "another bundle: nothing removed"
 
-    removed = faber.gateway.ask("faber_cleanup_run", run_id=run_id, manifest_sha256=sha256, dry_run=False)
+    removed = faber.gateway.store.cleanup(run_id, sha256, dry_run=False)
     assert removed == RemovedEvents(run_id=run_id, files=5, bytes=size, dry_run=False)
     folder = Path(faber.run(run_id).location)
     assert not (folder / "events").exists()
@@ -563,7 +571,7 @@ def test_hook_faber_flush(faber_project: TestProject) -> None:
 # Integrity and workflow runs (issue 3's hooks) ---------------------------------------------------
 
 
-def test_hook_faber_verify_run(probed: Faber) -> None:
+def test_store_verify(probed: Faber) -> None:
     run_id = probed.new_run("1").run_id
     probed.emit(run_id, "workflow_start")
     report = probed.verify(run_id)
@@ -572,14 +580,17 @@ def test_hook_faber_verify_run(probed: Faber) -> None:
     (faber_dir / "runs" / run_id / "events" / "001-workflow_start.json").write_text("{torn")
     damaged = probed.verify(run_id)
     assert not damaged.ok and damaged.problems
+    assert seen_store("verify") == [{"run_id": run_id}] * 2
 
 
-def test_hook_faber_repair_run(probed: Faber) -> None:
+def test_store_repair(probed: Faber) -> None:
     run_id = probed.new_run("1").run_id
     probed.emit(run_id, "workflow_start")
     (probed.project.faber_dir / "runs" / run_id / "state.json").write_text("{}")
     report = probed.repair(run_id)
     assert not report.before.ok and report.after.ok and report.actions
+    assert seen_store("repair") == [{"run_id": run_id}]
+    assert json.loads((probed.project.faber_dir / "runs" / run_id / "state.json").read_text())["last_event_id"] == 1
 
 
 AUTONOMOUS_WORKFLOW = {

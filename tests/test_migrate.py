@@ -178,7 +178,7 @@ def test_bad_old_files_are_refused_with_one_line(faber: Faber, cli: Cli, project
     assert ok.splitlines()[0].endswith("(1 event)")
 
 
-def test_hook_faber_import_history(faber: Faber, project_dir: Path) -> None:
+def test_migrate_imports_history_through_the_store(faber: Faber, project_dir: Path) -> None:
     """The record store imports a history as given, or refuses it whole."""
     run_id = str(RunId.generate("acme", "widget-service"))
     metadata = RunMetadata(run_id=run_id, work_id="1", workflow_id="default", created_at="2025-01-01T00:00:00.000Z")
@@ -194,13 +194,13 @@ def test_hook_faber_import_history(faber: Faber, project_dir: Path) -> None:
         ([event(1, 0, "acme/other/" + run_id.rsplit("/", 1)[1])], "belongs to run"),
     ):
         with pytest.raises(InvalidEvent, match=problem):
-            faber.gateway.ask("faber_import_history", metadata=metadata, events=events)
+            faber.gateway.store.import_history(metadata, events)
         assert snapshot(project_dir) == before  # refused whole: no folder, no staging left behind
     with pytest.raises(InvalidEvent, match="needs"):  # each event is checked against its type's rules
         LocalRunStore(str(project_dir / "runs"), sync=False).import_history(
             metadata.to_json(), [event(1, 0).to_json() | {"type": "step_start"}])
 
-    record = faber.gateway.ask("faber_import_history", metadata=metadata, events=[
+    record = faber.gateway.store.import_history(metadata, [
         event(1, 0, type="workflow_start"), event(2, 0), event(3, 9, type="workflow_complete")])
     assert isinstance(record, RunRecord) and record.warnings == []
     assert (record.state.status, record.state.last_event_id, record.state.completed_at) == (
@@ -209,4 +209,4 @@ def test_hook_faber_import_history(faber: Faber, project_dir: Path) -> None:
         "2025-01-01T00:00:00.000Z", "2025-01-01T00:00:00.000Z", "2025-01-01T00:00:09.000Z"]
     assert faber.emit(run_id, "checkpoint").event.event_id == 4  # the counter is right
     with pytest.raises(StorageError, match="already exists"):
-        faber.gateway.ask("faber_import_history", metadata=metadata, events=[event(1, 0)])
+        faber.gateway.store.import_history(metadata, [event(1, 0)])

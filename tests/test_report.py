@@ -190,7 +190,7 @@ def test_the_report_is_self_contained_and_its_timeline_matches_the_events(
 def test_the_lineage_of_a_run_and_of_its_rerun(faber: Faber, story: str) -> None:
     child = rerun_of(faber, story)
     lost = "acme/widget-service/0b0e1c9a-5a7e-4c1d-9f0e-2b7d3c4e5f60"  # a re-run that is not here (any more)
-    faber.gateway.ask("faber_update_metadata", run_id=story, update=lambda metadata: metadata.model_copy(
+    faber.gateway.store.update_metadata(story, lambda metadata: metadata.model_copy(
         update={"relationships": metadata.relationships.model_copy(
             update={"child_runs": [*metadata.relationships.child_runs, lost]})}))
 

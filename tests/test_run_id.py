@@ -93,7 +93,7 @@ def test_prefix_shorter_than_8_is_refused(faber: Faber) -> None:
 
 
 def test_ambiguous_prefix_lists_the_candidates(faber: Faber) -> None:
-    store = faber.gateway.manager.get_plugin("local_files").store
+    store = faber.gateway.store.files
     first = RunId.parse(faber.new_run("1").run_id)
     # Make a second run whose uuid shares the first 8 characters.
     twin = RunId("acme", "widget-service", first.uuid[:9] + ("a" if first.uuid[9] != "a" else "b") + first.uuid[10:])

@@ -1,7 +1,7 @@
 """Archiving runs: consolidate, archive with verification, clean up safely, restore.
 
 The host only orchestrates, through hooks: the record store consolidates, cleans up and imports
-(``faber_consolidate_run``, ``faber_cleanup_run``, ``faber_import_run``); archive backends copy, verify,
+(``consolidate``, ``cleanup``, ``import_bundle``); archive backends copy, verify,
 list and fetch (``faber_archive_run``, ``faber_list_archived_runs``, ``faber_restore_run``). The rule that
 matters is here: local event files are removed only after every archive backend verified its copy of
 the very bundle that reproduces them.

@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING
 from faber_hookspecs.archive import (
     ArchiveBundle,
     ArchiveLocation,
-    ArchivePolicy,
     ArchiveReceipt,
     ArchiveRecord,
     ProgressCallback,
-    RemovedEvents,
     no_progress,
 )
 from faber_hookspecs.errors import ArchiveError, ConfigError, FaberError, RunInProgress
 from faber_hookspecs.metadata import RunMetadata
+from faber_hookspecs.records import RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.wire import utc_timestamp
 
@@ -34,7 +33,7 @@ NO_ARCHIVE_BACKEND = (
 def consolidate(faber: Faber, ref: str) -> ConsolidateResult:
     """Write the run's bundle (events.jsonl, state, metadata, manifest) next to its events."""
     run_id = str(faber.resolve(ref))
-    bundle: ArchiveBundle = faber.gateway.ask("faber_consolidate_run", run_id=run_id)
+    bundle = faber.gateway.store.consolidate(run_id)
     return ConsolidateResult(
         run_id=run_id,
         directory=str(bundle.directory),
@@ -50,7 +49,7 @@ def archive(
     verified, then (``cleanup``) remove the local event files. Raises ArchiveIncomplete, with every
     receipt, when a backend failed; nothing local is removed then, and running it again completes it."""
     run_id = str(faber.resolve(ref))
-    if not faber.gateway.has_listeners("faber_archive_run"):
+    if not faber.gateway.has_archive():
         raise ConfigError(NO_ARCHIVE_BACKEND)
     record = faber.run(run_id)
     recorded = record.metadata.archive
@@ -66,7 +65,7 @@ def archive(
             f"run {run_id} is {record.state.status}: archive it once it has finished, "
             "or pass --force to archive it as it stands"
         )
-    bundle: ArchiveBundle = faber.gateway.ask("faber_consolidate_run", run_id=run_id)
+    bundle = faber.gateway.store.consolidate(run_id)
     receipts = _receipts(faber, record, bundle, progress)
     result = ArchiveResult(
         run_id=run_id,
@@ -93,9 +92,7 @@ def archive(
     )
     _record(faber, run_id, archive_record)
     if cleanup:
-        removed: RemovedEvents = faber.gateway.ask(
-            "faber_cleanup_run", run_id=run_id, manifest_sha256=bundle.manifest_sha256, dry_run=False
-        )
+        removed = faber.gateway.store.cleanup(run_id, bundle.manifest_sha256, dry_run=False)
         _record(faber, run_id, archive_record.model_copy(update={"events_removed_at": utc_timestamp()}))
         result = result.model_copy(update={"cleanup": removed})
     return result
@@ -104,8 +101,7 @@ def archive(
 def after_complete(faber: Faber, run_id: str) -> list[str]:
     """Do what the archive backends' policies ask when a run completes; return warnings, never raise:
     the completion is stored already and must not look failed."""
-    outcomes = faber.gateway.collect_outcomes("faber_archive_policy")
-    policies = [outcome.result for outcome in outcomes if isinstance(outcome.result, ArchivePolicy)]
+    policies = faber.gateway.archive_policies()
     if not policies:
         return []
     archive_it = any(policy.archive_on_complete for policy in policies)
@@ -121,11 +117,13 @@ def after_complete(faber: Faber, run_id: str) -> list[str]:
     return []
 
 
-def _receipts(faber: Faber, record: object, bundle: ArchiveBundle, progress: ProgressCallback) -> list[ArchiveReceipt]:
+def _receipts(
+    faber: Faber, record: RunRecord, bundle: ArchiveBundle, progress: ProgressCallback
+) -> list[ArchiveReceipt]:
     """Every archive backend's receipt; a backend that raised, or answered for another bundle, gets an
     unverified receipt that says so."""
     receipts = []
-    for outcome in faber.gateway.collect_outcomes("faber_archive_run", run=record, bundle=bundle, progress=progress):
+    for outcome in faber.gateway.archive_run(record, bundle, progress):
         receipt = outcome.result
         if isinstance(receipt, ArchiveReceipt):
             receipt = receipt.model_copy(update={"backend": outcome.backend})  # named as gateway.json names it
@@ -146,4 +144,4 @@ def _record(faber: Faber, run_id: str, record: ArchiveRecord) -> None:
     def update(metadata: RunMetadata) -> RunMetadata:
         return metadata.model_copy(update={"archive": record})
 
-    faber.gateway.ask("faber_update_metadata", run_id=run_id, update=update)
+    faber.gateway.store.update_metadata(run_id, update)

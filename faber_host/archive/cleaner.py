@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from faber_hookspecs.archive import RemovedEvents
 from faber_hookspecs.errors import FaberError, InvalidInput
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.wire import utc_timestamp
@@ -57,9 +56,7 @@ def _clean_one(faber: Faber, run_id: str, days: float, now: datetime, dry_run: b
             "archive it again",
         )
     try:
-        removed: RemovedEvents = faber.gateway.ask(
-            "faber_cleanup_run", run_id=run_id, manifest_sha256=archive.manifest_sha256, dry_run=dry_run
-        )
+        removed = faber.gateway.store.cleanup(run_id, archive.manifest_sha256, dry_run=dry_run)
     except FaberError as problem:
         return CleanupEntry(run_id=run_id, action="failed", reason=str(problem))
     if not dry_run:
@@ -68,7 +65,7 @@ def _clean_one(faber: Faber, run_id: str, days: float, now: datetime, dry_run: b
         def update(metadata: RunMetadata) -> RunMetadata:
             return metadata.model_copy(update={"archive": stamped})
 
-        faber.gateway.ask("faber_update_metadata", run_id=run_id, update=update)
+        faber.gateway.store.update_metadata(run_id, update)
     return CleanupEntry(
         run_id=run_id, action="would_remove" if dry_run else "removed", files=removed.files, bytes=removed.bytes
     )

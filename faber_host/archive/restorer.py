@@ -41,21 +41,19 @@ def restore(
             manifest_sha256=local.metadata.archive.manifest_sha256 if local.metadata.archive else "",
             already_local=True,
         )
-    if not faber.gateway.has_listeners("faber_restore_run"):
+    if not faber.gateway.can_restore():
         raise ConfigError(NO_ARCHIVE_BACKEND)
     recorded = local.metadata.archive if local is not None else None
     expected = expected_manifest_sha256 or (recorded.manifest_sha256 if recorded and not trust_archive else None)
     staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=faber.project.faber_dir))
     try:
-        bundle: ArchiveBundle | None = faber.gateway.hook.faber_restore_run(
-            run_ref=RunRef(run_id=run_id, url=recorded.url if recorded else None),
-            destination=staging,
-            progress=progress,
+        bundle = faber.gateway.restore_run(
+            RunRef(run_id=run_id, url=recorded.url if recorded else None), staging, progress
         )
         if bundle is None:
             raise ArchiveError(f"run {run_id} is in no enabled archive (see `faber runs list --archived`)")
         verify_bundle(bundle, run_id, expected)
-        record: RunRecord = faber.gateway.ask("faber_import_run", bundle=bundle)
+        record = faber.gateway.store.import_bundle(bundle)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _record_restore(faber, run_id, bundle, recorded)
@@ -74,7 +72,7 @@ def ensure_events_local(faber: Faber, ref: str, progress: ProgressCallback = no_
     try:
         record = faber.run(ref)
     except RunNotFound:
-        if not faber.gateway.has_listeners("faber_restore_run"):
+        if not faber.gateway.can_restore():
             raise
         return restore(faber, ref, progress=progress)  # unknown here: from the archive, if it is there
     if record.events_local:
@@ -144,4 +142,4 @@ def _record_restore(faber: Faber, run_id: str, bundle: ArchiveBundle, recorded: 
     def update(metadata: RunMetadata) -> RunMetadata:
         return metadata.model_copy(update={"archive": record})
 
-    faber.gateway.ask("faber_update_metadata", run_id=run_id, update=update)
+    faber.gateway.store.update_metadata(run_id, update)

@@ -194,4 +194,6 @@ def _persist_state(root: str, run_id: str, state: dict[str, Any]) -> list[str]:
     from ..api import Faber
 
     gateway = Faber.open(root).gateway
-    return gateway.broadcast("faber_persist_state", run_id=run_id, state=RunState.model_validate(state))
+    model = RunState.model_validate(state)
+    gateway.store.save_state(run_id, model)
+    return gateway.persist_state(run_id, model)

@@ -91,7 +91,7 @@ def migrate_old_state(
     if dry_run:
         return MigrationResult(path, None, len(events), plan.recovered, plan.not_recovered, dry_run=True,
                                events=[event.to_json() for event in events])
-    faber.gateway.ask("faber_import_history", metadata=metadata, events=events)
+    faber.gateway.store.import_history(metadata, events)
     migrated_at = plan.metadata["migrated_from"]["migrated_at"]
     _write_marker(marker, {"run_id": run_id, "sha256": sha256, "migrated_at": migrated_at})
     return MigrationResult(path, run_id, len(events), plan.recovered, plan.not_recovered)

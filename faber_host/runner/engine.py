@@ -212,7 +212,7 @@ class WorkflowRunner:
         )
         started = time.monotonic()
         try:
-            result = self.faber.gateway.hook.faber_execute_step(step=step, context=context, output=self.display.output)
+            result = self.faber.gateway.execute_step(step, context, self.display.output)
         except Exception as problem:  # an executor's own failure fails the step, not the run's bookkeeping
             return _executor_error(f"the executor raised {type(problem).__name__}: {problem}", started)
         if result is not None and not isinstance(result, StepResult):

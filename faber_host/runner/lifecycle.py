@@ -22,7 +22,6 @@ from faber_hookspecs.errors import (
     FaberError,
     InvalidInput,
     NotResumable,
-    ResumeVetoed,
     RunBusy,
 )
 from faber_hookspecs.metadata import ParameterChange, Relationships, RunMetadata
@@ -238,7 +237,7 @@ def begin_resume(faber: Faber, view: RunView, *, force: bool) -> tuple[RunView, 
     if state.started_at is None and state.status == "pending":  # never started: this is its start
         _record_start(faber, metadata, view.workflow, view.fingerprint_now)
     else:
-        _ask_backends(faber, view.record, context)
+        faber.gateway.on_resume(view.record, context)
         details: dict[str, Any] = {
             "resume_from": resume_from.model_dump(mode="json"),
             "completed_steps": [f"{p}:{s}" for p, steps in context.completed_steps.items() for s in steps],
@@ -262,24 +261,6 @@ def begin_resume(faber: Faber, view: RunView, *, force: bool) -> tuple[RunView, 
                    force=True, holding_lock=True), resume_from
 
 
-def _ask_backends(faber: Faber, record: RunRecord, context: ResumeContext) -> None:
-    """``faber_on_resume``: every backend in turn; the first refusal (or failure) stops the resume."""
-    for implementation in faber.gateway.hook.faber_on_resume.get_hookimpls():
-        name = implementation.plugin_name
-        arguments = {"run": record, "context": context}
-        try:
-            implementation.function(**{key: arguments[key] for key in implementation.argnames})
-        except ResumeVetoed as veto:
-            run = _short(record.metadata.run_id)
-            raise ResumeVetoed(f"backend {name!r} refused to resume run {run}: {veto}") from None
-        except FaberError as problem:
-            raise type(problem)(f"backend {name!r} could not prepare the resume: {problem}") from None
-        except Exception as problem:  # a backend's bug must stop the resume, reported by name
-            raise ResumeVetoed(
-                f"backend {name!r} failed while preparing the resume: {type(problem).__name__}: {problem}"
-            ) from None
-
-
 def _record_start(faber: Faber, metadata: RunMetadata, workflow: ResolvedWorkflow, now: WorkflowFingerprint) -> None:
     faber.emit_draft(metadata.run_id, {
         "type": "workflow_start", "status": "started",
@@ -296,7 +277,7 @@ def _update_metadata(faber: Faber, run_id: str, changes: dict[str, Any]) -> RunM
     def update(current: RunMetadata) -> RunMetadata:
         return current.model_copy(update=changes)
 
-    return faber.gateway.ask("faber_update_metadata", run_id=run_id, update=update)  # type: ignore[no-any-return]
+    return faber.gateway.store.update_metadata(run_id, update)
 
 
 # New runs ----------------------------------------------------------------------------------------
@@ -406,7 +387,7 @@ def create_rerun(
             return current.model_copy(update={"relationships": current.relationships.model_copy(
                 update={"child_runs": list(dict.fromkeys(children))})})
 
-        faber.gateway.ask("faber_update_metadata", run_id=original.run_id, update=add_child)
+        faber.gateway.store.update_metadata(original.run_id, add_child)
     except FaberError as problem:
         warnings.append(f"the new run was created, but {original.run_id}'s child_runs could not be updated: {problem}")
     return metadata, workflow, warnings

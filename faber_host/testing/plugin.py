@@ -34,8 +34,9 @@ def faber_gateway(faber_project: TestProject) -> GatewayFactory:
 
         gateway = faber_gateway("my_backend", config={"my_backend": {...}}, backends={"my_backend": MyBackend})
 
-    The names given are enabled, every other backend disabled; ``local_files`` (the record store) is
-    always enabled. ``backends`` gives classes that are not installed as entry points."""
+    The names given are enabled, every other backend disabled; ``local_files`` is enabled too as the
+    record store unless a class given in ``backends`` offers one (``faber_record_store``).
+    ``backends`` gives classes that are not installed as entry points."""
 
     def open_gateway(
         *names: str,
@@ -46,7 +47,8 @@ def faber_gateway(faber_project: TestProject) -> GatewayFactory:
         backends = backends or {}
         for name in {*names, *backends}:
             faber_project.enable(name, config.get(name), backend=backends.get(name))
-        faber_project.only("local_files", *names, *backends)
+        offers_store = any(hasattr(backend, "faber_record_store") for backend in backends.values())
+        faber_project.only(*(() if offers_store else ("local_files",)), *names, *backends)
         return faber_project.gateway()
 
     return open_gateway

@@ -232,7 +232,7 @@ class ArchivePolicy(BaseModel):
 
 
 class RemovedEvents(BaseModel):
-    """What a record store answers to ``faber_cleanup_run``: what it removed (or would remove)."""
+    """What a record store answers to ``cleanup``: what it removed (or would remove)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

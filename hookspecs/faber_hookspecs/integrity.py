@@ -1,6 +1,6 @@
 """The integrity of a stored run: what ``faber runs verify`` finds and ``faber runs repair`` does.
 
-The record store knows its own files, so it answers ``faber_verify_run`` and ``faber_repair_run``;
+The record store knows its own files, so it answers ``verify`` and ``repair``;
 these models are how it reports.
 """
 

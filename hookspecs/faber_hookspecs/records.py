@@ -14,7 +14,7 @@ from .state import RunState
 
 
 class StoredEvent(BaseModel):
-    """What the record store answers to ``faber_store_event``: the event and the state after it."""
+    """What the record store answers to ``append``: the event and the state after it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -36,7 +36,7 @@ class RunRecord(BaseModel):
 
 
 class RunQuery(BaseModel):
-    """Filters for ``faber_list_runs``; every filter is optional."""
+    """Filters for the record store's ``list_runs``; every filter is optional."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -155,7 +155,7 @@ def test_killed_before_each_step_of_a_commit(faber: Faber, project_dir: Path, sy
     if commit == "pending":
         monkeypatch.setattr(UnnamedFiles, "supported", False)
     if not sync:
-        faber.gateway.manager.get_plugin("local_files").store.sync = False
+        faber.gateway.store.files.sync = False
     run_id = faber.new_run("crash-steps").run_id
     run_dir = project_dir / RUNS / run_id
     for _ in range(2):  # both state buffers exist from here on, as in a long-running run
@@ -204,7 +204,7 @@ def test_killed_before_each_step_of_creating_a_run(faber: Faber, project_dir: Pa
     runs_root = project_dir / RUNS
     kills = 0
     for number in range(1, 200):
-        before = set(faber.gateway.ask("faber_find_runs", uuid_prefix=""))
+        before = set(faber.gateway.store.find_runs(""))
 
         def create(ack: Callable[[int], None], number: int = number) -> None:
             sys.addaudithook(kill_at_operation(number, []))
@@ -214,7 +214,7 @@ def test_killed_before_each_step_of_creating_a_run(faber: Faber, project_dir: Pa
         writer = fork_writer(create)
         status = writer.wait()
         created = writer.read_acknowledged() == [1]
-        after = set(faber.gateway.ask("faber_find_runs", uuid_prefix=""))
+        after = set(faber.gateway.store.find_runs(""))
         new = after - before
         assert len(new) <= 1
         for run_id in new:  # a run that is listed is whole: it can be read and written
@@ -286,7 +286,7 @@ def test_faber_run_killed_at_random_instants_then_resumed(faber: Faber, project_
     verdicts: Counter[str] = Counter()
     events = 0
     for round_number in range(rounds):
-        known = set(faber.gateway.ask("faber_find_runs", uuid_prefix=""))
+        known = set(faber.gateway.store.find_runs(""))
         known_folders = run_folders(project_dir)
         command = [FABER, "run", "crash-loop", "--work-id", f"round-{round_number}"]
         run_id = None
@@ -308,7 +308,7 @@ def test_faber_run_killed_at_random_instants_then_resumed(faber: Faber, project_
             process.wait(timeout=60)
             kills += process.returncode == -signal.SIGKILL
             if run_id is None:
-                new = set(faber.gateway.ask("faber_find_runs", uuid_prefix="")) - known
+                new = set(faber.gateway.store.find_runs("")) - known
                 if not new:
                     break  # killed before the run was created: nothing to resume
                 (run_id,) = new

@@ -60,98 +60,16 @@ class LocalFilesBackend:
     def __init__(self, config: LocalFilesConfig, context: BackendContext) -> None:
         self.config = config
         self.runs_dir = runs_dir_for(config, context)
-        self.store = LocalRunStore(
+        self.store = FilesRecordStore(LocalRunStore(
             os.fspath(self.runs_dir),
             sync=config.sync_writes,
             file_mode=int(config.file_mode, 8),
             dir_mode=int(config.dir_mode, 8),
-        )
-
-    # Writes ------------------------------------------------------------------------------------------
-
-    @hookimpl(trylast=True)
-    def faber_create_run(self, metadata: RunMetadata) -> RunMetadata:
-        self.store.create_run(metadata.to_json())
-        return metadata
-
-    @hookimpl(trylast=True)
-    def faber_store_event(self, run_id: str, draft: EventDraft) -> StoredEvent:
-        event, state = self.store.append(RunId.parse(run_id), draft.to_json())
-        return StoredEvent(
-            event=Event.model_validate(event),
-            state=stored(RunState, state, f"the state of run {run_id} after event {event['event_id']}"),
-        )
-
-    @hookimpl(trylast=True)
-    def faber_import_history(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
-        self.store.import_history(metadata.to_json(), [event.to_json() for event in events])
-        return self.faber_load_run(metadata.run_id)
-
-    @hookimpl(trylast=True)
-    def faber_update_metadata(
-        self, run_id: str, update: Callable[[RunMetadata], RunMetadata]
-    ) -> RunMetadata:
-        def apply(current: dict) -> dict:  # type: ignore[type-arg]
-            return update(stored(RunMetadata, current, f"metadata.json of run {run_id}")).to_json()
-
-        return RunMetadata.model_validate(self.store.update_metadata(RunId.parse(run_id), apply))
+        ))
 
     @hookimpl
-    def faber_persist_state(self, run_id: str, state: RunState) -> None:
-        # After an emit, state.json was already written under the lock in append: nothing to do. This
-        # matters for rebuilt states (reconstruct --write, repair), written unless a newer one is there.
-        parsed = RunId.parse(run_id)
-        if not self.store.wrote_state(parsed, state.last_event_id):
-            self.store.write_state_if_newer(parsed, state.model_dump(mode="json"))
-
-    # Reads -------------------------------------------------------------------------------------------
-
-    @hookimpl(trylast=True)
-    def faber_load_run(self, run_id: str) -> RunRecord:
-        parsed = RunId.parse(run_id)
-        metadata, state, warnings = inspect_run(self.store, parsed)
-        folder = self.store.folder(parsed)
-        return RunRecord(
-            metadata=stored(RunMetadata, metadata, f"metadata.json of run {run_id}"),
-            state=stored(RunState, state, f"the state of run {run_id}"),
-            location=folder.path,
-            warnings=warnings,
-            events_local=not folder.events_removed(),
-        )
-
-    @hookimpl(trylast=True)
-    def faber_load_events(self, run_id: str, since_id: int) -> Iterator[Event]:
-        events = self.store.iter_events(RunId.parse(run_id), since_id)
-        return (stored(Event, event, f"event {event.get('event_id')!r} of run {run_id}") for event in events)
-
-    @hookimpl(trylast=True)
-    def faber_reconstruct_state(self, run_id: str) -> RunState:
-        parsed = RunId.parse(run_id)
-        self.store.forget_state(parsed)  # whoever rebuilds a state may be about to replace state.json
-        return stored(RunState, self.store.reconstruct(parsed), f"the state rebuilt for run {run_id}")
-
-    @hookimpl(trylast=True)
-    def faber_list_runs(self, query: RunQuery) -> list[RunState]:
-        with collection_paused():  # thousands of states and models, all kept: see collection_paused
-            # No limit here: a damaged state is skipped, and the next run takes its place.
-            states = select_states(self.store.list_states(query.org, query.project), query.status, query.work_id,
-                                   None)
-            models: list[RunState] = []
-            for state in states:
-                if query.limit is not None and len(models) >= query.limit:
-                    break
-                try:
-                    models.append(stored(RunState, state, "a listed run's state"))
-                except StorageError:
-                    continue  # a damaged run is reported when it is read, not by hiding the others
-            del states  # freed now, before the collector, when it resumes, walks what is still young
-        return models
-
-    @hookimpl(trylast=True)
-    def faber_find_runs(self, uuid_prefix: str) -> list[str]:
-        return self.store.find_runs(uuid_prefix)
-
-    # Operations --------------------------------------------------------------------------------------
+    def faber_record_store(self) -> FilesRecordStore:
+        return self.store
 
     @hookimpl
     def faber_check_health(self) -> list[HealthCheck]:
@@ -168,35 +86,107 @@ class LocalFilesBackend:
             )]
         return [HealthCheck(name="runs folder writable", verdict="ok", detail=str(self.runs_dir))]
 
-    # Integrity ----------------------------------------------------------------------------------------
 
-    @hookimpl(trylast=True)
-    def faber_verify_run(self, run_id: str) -> VerifyReport:
-        return verify_run(self.store, RunId.parse(run_id))
+class FilesRecordStore:
+    """The ``RecordStore`` protocol on ``LocalRunStore``: models in, models out, plain JSON on disk."""
 
-    @hookimpl(trylast=True)
-    def faber_repair_run(self, run_id: str) -> RepairReport:
-        return repair_run(self.store, RunId.parse(run_id))
+    def __init__(self, files: LocalRunStore) -> None:
+        self.files = files
 
-    # Archive -----------------------------------------------------------------------------------------
+    # Writes ------------------------------------------------------------------------------------------
 
-    @hookimpl(trylast=True)
-    def faber_consolidate_run(self, run_id: str) -> ArchiveBundle:
-        from .archiving import consolidate_run
+    def create_run(self, metadata: RunMetadata) -> RunMetadata:
+        self.files.create_run(metadata.to_json())
+        return metadata
 
-        return consolidate_run(self.store, RunId.parse(run_id))
+    def append(self, run_id: str, draft: EventDraft) -> StoredEvent:
+        event, state = self.files.append(RunId.parse(run_id), draft.to_json())
+        return StoredEvent(
+            event=Event.model_validate(event),
+            state=stored(RunState, state, f"the state of run {run_id} after event {event['event_id']}"),
+        )
 
-    @hookimpl(trylast=True)
-    def faber_cleanup_run(self, run_id: str, manifest_sha256: str, dry_run: bool) -> RemovedEvents:
-        from .archiving import cleanup_run
+    def update_metadata(self, run_id: str, update: Callable[[RunMetadata], RunMetadata]) -> RunMetadata:
+        def apply(current: dict) -> dict:  # type: ignore[type-arg]
+            return update(stored(RunMetadata, current, f"metadata.json of run {run_id}")).to_json()
 
-        return cleanup_run(self.store, RunId.parse(run_id), manifest_sha256, dry_run=dry_run)
+        return RunMetadata.model_validate(self.files.update_metadata(RunId.parse(run_id), apply))
 
-    @hookimpl(trylast=True)
-    def faber_import_run(self, bundle: ArchiveBundle) -> RunRecord:
+    def save_state(self, run_id: str, state: RunState) -> None:
+        # After an emit, state.json was already written under the lock in append: nothing to do. This
+        # matters for rebuilt states (reconstruct --write, repair), written unless a newer one is there.
+        parsed = RunId.parse(run_id)
+        if not self.files.wrote_state(parsed, state.last_event_id):
+            self.files.write_state_if_newer(parsed, state.model_dump(mode="json"))
+
+    def import_history(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
+        self.files.import_history(metadata.to_json(), [event.to_json() for event in events])
+        return self.load_run(metadata.run_id)
+
+    def import_bundle(self, bundle: ArchiveBundle) -> RunRecord:
         from .archiving import import_run
 
-        return self.faber_load_run(str(import_run(self.store, bundle)))
+        return self.load_run(str(import_run(self.files, bundle)))
+
+    # Reads -------------------------------------------------------------------------------------------
+
+    def load_run(self, run_id: str) -> RunRecord:
+        parsed = RunId.parse(run_id)
+        metadata, state, warnings = inspect_run(self.files, parsed)
+        folder = self.files.folder(parsed)
+        return RunRecord(
+            metadata=stored(RunMetadata, metadata, f"metadata.json of run {run_id}"),
+            state=stored(RunState, state, f"the state of run {run_id}"),
+            location=folder.path,
+            warnings=warnings,
+            events_local=not folder.events_removed(),
+        )
+
+    def events(self, run_id: str, since_id: int = 0) -> Iterator[Event]:
+        events = self.files.iter_events(RunId.parse(run_id), since_id)
+        return (stored(Event, event, f"event {event.get('event_id')!r} of run {run_id}") for event in events)
+
+    def reconstruct(self, run_id: str) -> RunState:
+        parsed = RunId.parse(run_id)
+        self.files.forget_state(parsed)  # whoever rebuilds a state may be about to replace state.json
+        return stored(RunState, self.files.reconstruct(parsed), f"the state rebuilt for run {run_id}")
+
+    def list_runs(self, query: RunQuery) -> list[RunState]:
+        with collection_paused():  # thousands of states and models, all kept: see collection_paused
+            # No limit here: a damaged state is skipped, and the next run takes its place.
+            states = select_states(self.files.list_states(query.org, query.project), query.status, query.work_id,
+                                   None)
+            models: list[RunState] = []
+            for state in states:
+                if query.limit is not None and len(models) >= query.limit:
+                    break
+                try:
+                    models.append(stored(RunState, state, "a listed run's state"))
+                except StorageError:
+                    continue  # a damaged run is reported when it is read, not by hiding the others
+            del states  # freed now, before the collector, when it resumes, walks what is still young
+        return models
+
+    def find_runs(self, uuid_prefix: str) -> list[str]:
+        return self.files.find_runs(uuid_prefix)
+
+    # Archive and integrity ---------------------------------------------------------------------------
+
+    def consolidate(self, run_id: str) -> ArchiveBundle:
+        from .archiving import consolidate_run
+
+        return consolidate_run(self.files, RunId.parse(run_id))
+
+    def cleanup(self, run_id: str, manifest_sha256: str, dry_run: bool) -> RemovedEvents:
+        from .archiving import cleanup_run
+
+        return cleanup_run(self.files, RunId.parse(run_id), manifest_sha256, dry_run=dry_run)
+
+    def verify(self, run_id: str) -> VerifyReport:
+        return verify_run(self.files, RunId.parse(run_id))
+
+    def repair(self, run_id: str) -> RepairReport:
+        return repair_run(self.files, RunId.parse(run_id))
 
 
 M = TypeVar("M", bound=BaseModel)

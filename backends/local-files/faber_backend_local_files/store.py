@@ -453,7 +453,7 @@ def events_not_local(run_id: RunId) -> EventsNotLocal:
 
 
 def select_states(states: Iterable[Json], status: str | None, work_id: str | None, limit: int | None) -> list[Json]:
-    """What ``faber_list_runs`` answers, before its models: the states with that status and work id
+    """What ``list_runs`` answers, before its models: the states with that status and work id
     (when given), newest first, at most ``limit`` of them. Shared with ``faber runs list``'s quick path."""
     selected = [
         state
