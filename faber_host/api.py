@@ -36,7 +36,7 @@ from faber_hookspecs.errors import (
 )
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
-from faber_hookspecs.records import BackendContext, RunQuery, RunRecord
+from faber_hookspecs.records import RunQuery, RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.reports import FlushReport
 from faber_hookspecs.run_id import RunId, validate_slug
@@ -654,17 +654,15 @@ def describe_backends(
     root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> list[BackendInfo]:
     """Every installed backend and every one named in gateway.json: distribution, version, enabled,
-    hooks, and why it cannot be used if it cannot. Creates no backend, so it works when the gateway
-    does not open (it is how you find out why)."""
+    hooks, and why it cannot be used if it cannot. It never fails for a backend's sake, so it works
+    when the gateway does not open (it is how you find out why)."""
+    from .gateway import backend_context
     from .gateway.config import load_gateway_config
-    from .gateway.plugins import backend_report
+    from .gateway.plugins import load_backends
 
     project = Project.find(root, environ)
     config = load_gateway_config(project.gateway_file, project.environ)
-    context = BackendContext(
-        root=project.root, faber_dir=project.faber_dir, config_file=project.gateway_file, environ=project.environ
-    )
-    return backend_report(config, context)
+    return load_backends(config, backend_context(project)).report
 
 
 def doctor(root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> list[DoctorCheck]:

@@ -14,20 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from faber_hookspecs.errors import FaberError
-from faber_hookspecs.records import BackendContext
 from faber_hookspecs.reports import HealthCheck, Verdict
 
-from .gateway import Gateway
+from .gateway import Gateway, backend_context
 from .gateway.config import GatewayConfig, load_gateway_config
-from .gateway.plugins import (
-    backend_report,
-    check_hooks,
-    discover_backends,
-    load_backend,
-    new_plugin_manager,
-    register_backend,
-    register_builtins,
-)
+from .gateway.plugins import load_backends
 from .project import Project
 
 
@@ -76,32 +67,18 @@ def diagnose(root: str | os.PathLike[str] | None = None, environ: Mapping[str, s
 
 
 def _load_backends(project: Project, config: GatewayConfig) -> tuple[Gateway | None, list[DoctorCheck]]:
-    """Load each enabled backend on its own, so every broken one is reported, not only the first."""
-    context = BackendContext(
-        root=project.root, faber_dir=project.faber_dir, config_file=project.gateway_file, environ=project.environ
-    )
-    available = discover_backends()
-    manager = new_plugin_manager()
-    checks: list[DoctorCheck] = []
-    for name in config.enabled_backends():
-        try:
-            plugin = load_backend(name, config.backends[name].config, context, available)
-            register_backend(manager, name, plugin)
-        except FaberError as problem:
-            checks.append(DoctorCheck(name, "loads", "fail", str(problem)))
-            continue
-        dist = available[name].dist
-        label = f"{dist.name} {dist.version}" if dist else available[name].value
-        checks.append(DoctorCheck(name, "loads", "ok", label))
-    register_builtins(manager)
-    try:
-        check_hooks(manager)
-    except FaberError as problem:
-        checks.append(DoctorCheck("backends", "hooks", "fail", str(problem)))
-    if any(check.verdict == "fail" for check in checks):
+    """Every enabled backend's load, from the one load report; the gateway when all loaded."""
+    loaded = load_backends(config, backend_context(project))
+    checks = [
+        DoctorCheck(info.name, "loads", "fail", info.error) if info.error
+        else DoctorCheck(info.name, "loads", "ok", f"{info.distribution} {info.version}" if info.distribution
+                         else info.entry_point or "")
+        for info in loaded.report[:len(config.enabled_backends())]
+    ]
+    if loaded.failures:
         return None, checks
     try:
-        gateway = Gateway(project, config, manager, backend_report(config, context, available))
+        gateway = Gateway(project, config, loaded.manager, loaded.report)
     except FaberError as problem:
         return None, [*checks, DoctorCheck("backends", "record store", "fail", str(problem))]
     return gateway, [*checks, DoctorCheck("backends", "record store", "ok", gateway.store_backend)]

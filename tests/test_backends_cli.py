@@ -45,10 +45,13 @@ def test_an_enabled_backend_that_is_not_installed_is_listed_not_fatal(faber_proj
     faber_project.enable("carrier_pigeon")
     info = listed(faber_project)
     assert info["carrier_pigeon"]["installed"] is False
-    assert info["carrier_pigeon"]["error"] == "enabled but not installed: install the distribution that provides it"
+    assert info["carrier_pigeon"]["error"] == (
+        f"backend 'carrier_pigeon' is enabled in {faber_project.gateway_file} but not installed: install the "
+        "distribution that provides the entry point 'carrier_pigeon' in the group 'faber.backends' (or disable it there)"
+    ), "the error the gateway raises, word for word: one load report"
     assert faber_project.cli("runs", "list").exit_code == 1, "other commands refuse such a gateway"
     table = faber_project.cli("backends").stdout
-    assert "not installed" in table and "error: enabled but not installed" in table
+    assert "not installed" in table and "error: backend 'carrier_pigeon' is enabled" in table
 
 
 def test_an_invalid_config_is_shown_on_its_backend(faber_project: TestProject) -> None:

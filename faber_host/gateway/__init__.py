@@ -33,7 +33,7 @@ from faber_hookspecs.store import RecordStore
 from ..project import Project
 from ..safety.policy import InputPolicy
 from .config import GatewayConfig, load_gateway_config
-from .plugins import BackendInfo, make_plugin_manager, register_builtins
+from .plugins import BackendInfo, load_backends
 
 if TYPE_CHECKING:
     from faber_hookspecs.execution import StepContext, StepResult
@@ -67,9 +67,9 @@ class Gateway:
         """Load gateway.json and every enabled backend. ``available`` replaces entry-point discovery
         (tests use it to plug in a backend that is not installed)."""
         config = load_gateway_config(project.gateway_file, project.environ)
-        manager, backends = make_plugin_manager(config, backend_context(project), available)
-        backends += register_builtins(manager)
-        return cls(project, config, manager, backends)
+        loaded = load_backends(config, backend_context(project), available)
+        loaded.raise_first_failure()
+        return cls(project, config, loaded.manager, loaded.report)
 
     @cached_property
     def input_policy(self) -> InputPolicy:

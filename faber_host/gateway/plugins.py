@@ -1,10 +1,11 @@
 """Discover backends through entry points and build the plugin manager from gateway.json.
 
-Nothing happens at import time. ``make_plugin_manager`` creates a fresh ``PluginManager`` (one per
+Nothing happens at import time. ``load_backends`` creates a fresh ``PluginManager`` (one per
 Gateway, so tests never share one), adds the hook specifications, loads each *enabled* backend's entry
 point on its own (a broken backend is reported by its distribution name and does not hide the others'
-errors), validates its config, registers it under its entry point name, and finally calls
-``check_pending()`` so a misspelled hook fails loudly.
+errors), validates its config, registers it under its entry point name, and calls ``check_pending()``
+so a misspelled hook fails loudly. It is the one place backends are loaded: the gateway, ``faber
+doctor`` and ``faber backends`` all read its report.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from typing import Any
 
 import pluggy
-from faber_hookspecs.errors import BackendError, ConfigError
+from faber_hookspecs.errors import BackendError, ConfigError, FaberError
 from faber_hookspecs.markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from faber_hookspecs.records import BackendContext
 from faber_hookspecs.specs import FaberSpec
@@ -83,25 +84,55 @@ def extra_backends(backends: Mapping[str, EntryPoint]) -> Iterator[None]:
         _EXTRA_BACKENDS.reset(token)
 
 
-def make_plugin_manager(
+@dataclass
+class LoadedBackends:
+    """A plugin manager with every enabled backend that loaded, and the report of every backend: the
+    enabled ones in gateway.json's order (with ``error`` when one could not be used), the host's
+    built-ins, then the installed ones that are not enabled. ``faber doctor``, ``faber backends`` and
+    every gateway read this one report."""
+
+    manager: pluggy.PluginManager
+    report: list[BackendInfo]
+    failures: list[FaberError] = field(default_factory=list)
+
+    def raise_first_failure(self) -> None:
+        """A gateway needs every enabled backend: the first that could not load is the error."""
+        if self.failures:
+            raise self.failures[0]
+
+
+def load_backends(
     config: GatewayConfig,
     context: BackendContext,
     available: Mapping[str, EntryPoint] | None = None,
-) -> tuple[pluggy.PluginManager, list[BackendInfo]]:
-    """A ready plugin manager with every enabled backend registered, and a report of all backends.
-    The first backend that cannot be loaded raises its error."""
+) -> LoadedBackends:
+    """Load each enabled backend on its own (a broken one is reported by name and never hides the
+    others), register the host's built-ins, and check every hook name."""
     available = discover_backends() if available is None else available
     manager = new_plugin_manager()
-    report: list[BackendInfo] = []
+    loaded = LoadedBackends(manager, [])
     for name in config.enabled_backends():
-        plugin = load_backend(name, config.backends[name].config, context, available)
-        register_backend(manager, name, plugin)
-        report.append(_info(name, available[name], enabled=True, hooks=_hook_names(manager, plugin)))
-    check_hooks(manager)
-    for name, entry_point in sorted(available.items()):
-        if name not in {info.name for info in report}:
-            report.append(_info(name, entry_point, enabled=False, hooks=[]))
-    return manager, report
+        entry_point = available.get(name)
+        try:
+            plugin = load_backend(name, config.backends[name].config, context, available)
+            register_backend(manager, name, plugin)
+            check_hooks(manager)
+        except FaberError as problem:
+            if manager.get_plugin(name) is not None:
+                manager.unregister(name=name)
+            loaded.failures.append(problem)
+            info = _info(name, entry_point, enabled=True, hooks=[]) if entry_point else _not_installed(name, True)
+            info.error = str(problem)
+            loaded.report.append(info)
+            continue
+        assert entry_point is not None
+        loaded.report.append(_info(name, entry_point, enabled=True, hooks=_hook_names(manager, plugin)))
+    loaded.report += register_builtins(manager)
+    enabled = set(config.enabled_backends())
+    for name in sorted((set(available) | {n for n in config.backends if n not in enabled}) - enabled):
+        entry_point = available.get(name)
+        loaded.report.append(describe_backend(name, entry_point) if entry_point else _not_installed(name, False))
+    return loaded
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -152,8 +183,8 @@ def register_builtins(manager: pluggy.PluginManager) -> list[BackendInfo]:
 
     plugin = ShellExecutor()
     manager.register(plugin, name=ShellExecutor.name)
-    return [BackendInfo(name=ShellExecutor.name, distribution="faber-host", version=None, enabled=True,
-                        installed=True, hooks=_hook_names(manager, plugin))]
+    return [BackendInfo(name=ShellExecutor.name, distribution="faber-host", version=_version("faber-host"),
+                        enabled=True, installed=True, hooks=_hook_names(manager, plugin))]
 
 
 def describe_backend(name: str, entry_point: EntryPoint) -> BackendInfo:
@@ -166,63 +197,6 @@ def describe_backend(name: str, entry_point: EntryPoint) -> BackendInfo:
         return info
     info.hooks = implemented_hooks(factory)
     return info
-
-
-def backend_report(
-    config: GatewayConfig, context: BackendContext, available: Mapping[str, EntryPoint] | None = None
-) -> list[BackendInfo]:
-    """Every backend that is installed or named in gateway.json, without creating any: the enabled
-    ones first, in gateway.json order. A backend that cannot be used carries its ``error`` (not
-    installed, fails to import, invalid config), so the report never fails as a whole."""
-    available = discover_backends() if available is None else available
-    named = [name for name in config.backends if name in available or config.backends[name].enabled]
-    ordered = [*config.enabled_backends(), *sorted((set(available) | set(named)) - set(config.enabled_backends()))]
-    report = []
-    for name in ordered:
-        settings = config.backends.get(name)
-        enabled = bool(settings and settings.enabled)
-        entry_point = available.get(name)
-        if entry_point is None:
-            distribution = KNOWN_DISTRIBUTIONS.get(name)
-            hint = f"pip install {distribution}" if distribution else "install the distribution that provides it"
-            report.append(BackendInfo(
-                name=name, distribution=distribution, version=None, enabled=enabled, installed=False,
-                error=f"enabled but not installed: {hint}" if enabled else None,
-            ))
-            continue
-        info = describe_backend(name, entry_point)
-        info.enabled = enabled
-        if enabled and info.error is None and settings is not None:
-            info.error = _config_problem(name, entry_point, settings.config, context)
-        report.append(info)
-    count = len(config.enabled_backends())
-    return [*report[:count], *builtin_report(), *report[count:]]
-
-
-def builtin_report() -> list[BackendInfo]:
-    """The host's own plugins (the ``shell`` step executor...), always enabled, with faber-host's version."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    infos = register_builtins(new_plugin_manager())
-    for info in infos:
-        try:
-            info.version = version(info.distribution) if info.distribution else None
-        except PackageNotFoundError:
-            pass
-    return infos
-
-
-def _config_problem(
-    name: str, entry_point: EntryPoint, raw_config: dict[str, Any], context: BackendContext
-) -> str | None:
-    config_model = getattr(entry_point.load(), "config_model", None)
-    if isinstance(config_model, type) and issubclass(config_model, BaseModel):
-        try:
-            config_model.model_validate(raw_config)
-        except ValidationError as problem:
-            where = f"backends.{name}.config"
-            return "invalid config: " + describe_validation_error(problem, context.config_file, where)
-    return None
 
 
 def implemented_hooks(factory: object) -> list[str]:
@@ -273,6 +247,20 @@ def _info(name: str, entry_point: EntryPoint, *, enabled: bool, hooks: list[str]
         hooks=hooks,
         entry_point=entry_point.value,
     )
+
+
+def _not_installed(name: str, enabled: bool) -> BackendInfo:
+    distribution = KNOWN_DISTRIBUTIONS.get(name)
+    hint = f"pip install {distribution}" if distribution else "install the distribution that provides it"
+    return BackendInfo(name=name, distribution=distribution, version=None, enabled=enabled, installed=False,
+                       error=f"enabled but not installed: {hint}" if enabled else None)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
 
 
 def _distribution_label(entry_point: EntryPoint) -> str:
