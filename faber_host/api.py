@@ -662,7 +662,7 @@ def describe_backends(
 
     project = Project.find(root, environ)
     config = load_gateway_config(project.gateway_file, project.environ)
-    return load_backends(config, backend_context(project)).report
+    return load_backends(config, backend_context(project), describe_disabled=True).report
 
 
 def doctor(root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> list[DoctorCheck]:

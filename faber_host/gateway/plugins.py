@@ -105,9 +105,13 @@ def load_backends(
     config: GatewayConfig,
     context: BackendContext,
     available: Mapping[str, EntryPoint] | None = None,
+    *,
+    describe_disabled: bool = False,
 ) -> LoadedBackends:
     """Load each enabled backend on its own (a broken one is reported by name and never hides the
-    others), register the host's built-ins, and check every hook name."""
+    others), register the host's built-ins, and check every hook name. ``describe_disabled`` imports
+    the installed backends that are not enabled too, to list their hooks (``faber backends``); every
+    other command leaves them unimported."""
     available = discover_backends() if available is None else available
     manager = new_plugin_manager()
     loaded = LoadedBackends(manager, [])
@@ -131,7 +135,11 @@ def load_backends(
     enabled = set(config.enabled_backends())
     for name in sorted((set(available) | {n for n in config.backends if n not in enabled}) - enabled):
         entry_point = available.get(name)
-        loaded.report.append(describe_backend(name, entry_point) if entry_point else _not_installed(name, False))
+        if entry_point is None:
+            loaded.report.append(_not_installed(name, False))
+        else:
+            loaded.report.append(describe_backend(name, entry_point) if describe_disabled
+                                 else _info(name, entry_point, enabled=False, hooks=[]))
     return loaded
 
 
