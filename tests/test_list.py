@@ -75,6 +75,13 @@ def test_relative_times_and_durations() -> None:
     assert relative_time("2026-11-26T12:00:05.000Z", now) == "in 5s"
     assert [format_duration(ms) for ms in (0, 999, 1840, 45_210, 125_000, 3_720_000, 97_200_000)] == [
         "0ms", "999ms", "1.8s", "45s", "2m 05s", "1h 02m", "1d 03h"]
+    # Any size a step may report: years past 365 days, one bound past that, nothing for nonsense.
+    year = 365 * 86_400_000
+    assert [format_duration(ms) for ms in (364 * 86_400_000, year, 2 * year + 15 * 86_400_000, 999 * year,
+                                           1000 * year, 10**30, float("inf"), -5, float("nan"))] == [
+        "364d 00h", "1y 000d", "2y 015d", "999y 000d", ">999y", ">999y", ">999y", "-", "-"]
+    assert relative_time("1026-11-26T12:00:00.000Z", now) == ">999y ago"
+    assert relative_time("2024-11-26T12:00:00.000Z", now) == "2y ago"
     state = RunState.model_validate({
         "run_id": "acme/w/ee04a6d4-8111-4fde-8172-e0639c154b63", "status": "in_progress", "work_id": "1",
         "workflow_id": "default", "started_at": "2026-11-26T11:00:00.000Z", "updated_at": "2026-11-26T11:58:00.000Z",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -14,7 +15,7 @@ app = typer.Typer(
     name="faber",
     help="Run IDs, durable event logs, resume and re-run for FABER workflows.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -62,5 +63,26 @@ doctor.register(app)
 
 def build_command() -> Any:
     """The click command behind the typer app (what ``main`` runs; typer vendors its own click, so
-    the type is typer's)."""
-    return typer.main.get_command(app)
+    the type is typer's), with its help made to read well."""
+    command = typer.main.get_command(app)
+    _tidy_help(command)
+    return command
+
+
+def _tidy_help(command: Any) -> None:
+    """Help that reads as prose: each paragraph reflowed to the terminal (a docstring's own line
+    breaks would cut phrases in two; a paragraph that starts with ``\b`` keeps its lines), a flag
+    shown without a ``<bool>`` placeholder, and a value shown by its name (``--work-id WORK_ID``)
+    rather than its Python type."""
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(
+            p.removeprefix("\b\n") if p.startswith("\b") else " ".join(p.split()) for p in paragraphs
+        )
+    help_option = command.get_help_option(typer.Context(command, help_option_names=["-h", "--help"]))
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if param.metavar is None:
+            flag = getattr(param, "is_flag", False)
+            param.metavar = "" if flag else (param.name or "value").upper()
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_help(sub)

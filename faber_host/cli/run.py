@@ -53,9 +53,11 @@ def run(
 ) -> None:
     """Execute a FABER workflow as a tracked run, resume a stopped run, or re-run one with changes.
 
-    faber run WORKFLOW --work-id W [--param k=v]...    a new run
-    faber run --resume RUN [--step phase:step]          the same run, from the first step not completed
-    faber run --rerun RUN [--param k=v]...              a new run of the same work, linked to RUN
+    \b
+    faber run WORKFLOW --work-id W [--param k=v]...   a new run
+    faber run --resume RUN [--step phase:step]        the same run, from the first
+                                                      step not completed
+    faber run --rerun RUN [--param k=v]...            a new run of the same work
 
     Exit codes: 0 completed, 1 failed, 2 bad usage, 3 paused (an approval or an agent step),
     4 approval denied, 130/143 cancelled (Ctrl-C/SIGTERM; the run can be resumed).

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+_DAY_MS = 86_400_000
+_YEAR_DAYS = 365
+
 
 def format_duration(ms: int | float | None) -> str:
-    """``850ms``, ``1.8s``, ``45s``, ``2m 05s``, ``1h 02m``, ``3d 04h``; ``-`` for None."""
-    if ms is None:
+    """``850ms``, ``1.8s``, ``45s``, ``2m 05s``, ``1h 02m``, ``3d 04h``, ``2y 015d``; ``>999y`` past
+    that (a reported figure can be anything); ``-`` for None or a negative duration."""
+    if ms is None or ms != ms or ms < 0:  # (ms != ms: NaN)
         return "-"
+    if ms >= 1000 * _YEAR_DAYS * _DAY_MS:
+        return ">999y"
     ms = int(ms)
     if ms < 1000:
         return f"{ms}ms"
@@ -25,7 +31,10 @@ def format_duration(ms: int | float | None) -> str:
     if hours < 24:
         return f"{hours}h {minutes:02d}m"
     days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
+    if days < _YEAR_DAYS:
+        return f"{days}d {hours:02d}h"
+    years, days = divmod(days, _YEAR_DAYS)
+    return f"{years}y {days:03d}d"
 
 
 def utc_now() -> datetime:
@@ -48,7 +57,9 @@ def relative_ms(delta: int) -> str:
 
 def _coarse(ms: int) -> str:
     seconds = ms // 1000
-    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "m")):
+    if seconds >= 1000 * _YEAR_DAYS * 86_400:
+        return ">999y"
+    for size, unit in ((_YEAR_DAYS * 86_400, "y"), (86_400, "d"), (3_600, "h"), (60, "m")):
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
