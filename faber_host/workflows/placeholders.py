@@ -155,7 +155,7 @@ class _Lexer:
 
     def scan(self, i: int, end: int, kind: str, outer: tuple[str, ...]) -> int:
         """Read ``text[i:end]`` in context ``kind`` until that context closes; the offset after it."""
-        text, depth = self.text, 0
+        text, begin, depth, cases = self.text, i, 0, 0
         inside = (*outer, kind)
         while i < end:
             match = self.placeholders.get(i)
@@ -193,17 +193,23 @@ class _Lexer:
                 i = self.scan(i + 1, end, "double", inside)
             elif char == "}" and kind == "parameter":
                 return i + 1
+            elif self.keyword(i, begin, "case"):
+                cases += 1
+                i += 4
+            elif cases and self.keyword(i, begin, "esac"):
+                cases -= 1
+                i += 4
             elif char == "(":
                 depth += 1
                 i += 1
-            elif char == ")" and depth:
-                depth -= 1
+            elif char == ")" and (depth or cases):  # a subshell's end, or a case pattern's
+                depth -= depth > 0
                 i += 1
             elif char == ")" and kind == "subshell":
                 return i + 1
             elif char == ")" and kind == "arithmetic" and text.startswith("))", i):
                 return i + 2
-            elif char == "#" and (i == 0 or text[i - 1] in " \t\n;&|()`"):
+            elif char == "#" and (i == begin or text[i - 1] in " \t\n;&|()`"):
                 comment_end = text.find("\n", i, end)
                 i = end if comment_end < 0 else comment_end
             elif text.startswith("<<", i) and not text.startswith("<<<", i):
@@ -213,6 +219,14 @@ class _Lexer:
             else:
                 i += 1
         return end
+
+    def keyword(self, i: int, begin: int, word: str) -> bool:
+        """Whether ``word`` (a reserved word) starts at ``i`` in a command's first position."""
+        after = self.text[i + len(word):i + len(word) + 1]
+        if not self.text.startswith(word, i) or after not in ("", " ", "\t", "\n", ";", "&", "|", ")", "`"):
+            return False
+        before = self.text[begin:i].rstrip(" \t")
+        return not before or before.endswith((";", "&", "|", "(", "\n", "`", "{", "!", "then", "do", "else"))
 
     def mark(self, start: int, end: int, kind: str) -> None:
         for offset, match in self.placeholders.items():
