@@ -49,7 +49,7 @@ def refs(outside: Path) -> list[str]:
 def test_the_cli_takes_names_only_and_its_error_tells_nothing_about_files(
     cli: Cli, project_dir: Path, outside: Path
 ) -> None:
-    paths = refs(outside)[:3] + ["../outside/evil.json", ".fractary/plugins/faber/workflows/good.json", "./good"]
+    paths = [*refs(outside)[:3], "../outside/evil.json", ".fractary/plugins/faber/workflows/good.json", "./good"]
     for ref in paths:  # (every name of refs() goes through MCP below, in less time)
         line = assert_one_line_error(cli("run", ref, "--work-id", "1"), 2)
         assert line == f"faber: error: unknown workflow {ref!r}: {KNOWN}", line

@@ -111,7 +111,7 @@ def _stop_on_timeout(process: subprocess.Popen[bytes], timed_out: threading.Even
     _stop(process)
 
 
-def _start(command: str, context: StepContext) -> tuple[subprocess.Popen[bytes], set[signal.Signals]]:
+def _start(command: str, context: StepContext) -> tuple[subprocess.Popen[bytes], set[int | signal.Signals]]:
     """Start ``command`` in a new process group with SIGINT and SIGTERM blocked in this thread; return
     it and the signal mask to restore once the caller is ready to stop it."""
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, CANCEL_SIGNALS)
@@ -158,7 +158,7 @@ def _signal_group(group: int, signum: int) -> bool:
     return True
 
 
-def _child_setup(parent: int, mask: set[signal.Signals]) -> Callable[[], None]:
+def _child_setup(parent: int, mask: set[int | signal.Signals]) -> Callable[[], None]:
     """A function for the child to run before exec: restore the signal mask the parent had before it
     held SIGINT and SIGTERM back, and, on Linux, ask to be sent SIGKILL when faber dies
     (PR_SET_PDEATHSIG). prctl is looked up here, in the parent: the child, forked from a process that

@@ -3,7 +3,6 @@ children included, and records the run as cancelled. Repeated: leaving children 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
