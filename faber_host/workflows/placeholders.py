@@ -117,7 +117,10 @@ def shell_command(run: str, names: Collection[str], where: str) -> str:
 
     An InvalidInput names a placeholder that ``names`` does not define; a ConfigError one in a place
     where a variable cannot stand for it."""
-    contexts = _Lexer(run).contexts()
+    try:
+        contexts = _Lexer(run).contexts()
+    except RecursionError:  # the lexer descends once per nested $( ), ` `, " ", ${ }
+        raise ConfigError(f"{where}: the command nests quotes and substitutions too deeply") from None
 
     def replace(match: re.Match[str]) -> str:
         if match["escaped"] is not None:
