@@ -170,7 +170,7 @@ class _Lexer:
                 i = match.end()
                 continue
             char = text[i]
-            if char == "\\" and kind not in ("single", "quoted-heredoc"):
+            if char == "\\":
                 self.mark(i + 1, i + 2, "escaped")
                 i += 2
             elif char == "$" and text.startswith("$((", i):
@@ -205,8 +205,10 @@ class _Lexer:
             elif char == "(":
                 depth += 1
                 i += 1
-            elif char == ")" and (depth or cases):  # a subshell's end, or a case pattern's
-                depth -= depth > 0
+            elif char == ")" and depth:
+                depth -= 1
+                i += 1
+            elif char == ")" and cases:  # the end of a case pattern, not of the $( ) around it
                 i += 1
             elif char == ")" and kind == "subshell":
                 return i + 1
