@@ -116,9 +116,15 @@ class Faber:
         workflow_fingerprint: WorkflowFingerprint | None = None,
         parameter_changes: Mapping[str, ParameterChange] | None = None,
     ) -> RunMetadata:
-        """Create a run with a new id and return its metadata (nothing is executed)."""
+        """Create a run with a new id and return its metadata (nothing is executed). ``workflow_id``
+        names one of the project's workflows, never a file (checked here unless the caller resolved
+        the workflow, as ``workflow_fingerprint`` shows)."""
         if not isinstance(work_id, str) or not work_id.strip():
             raise InvalidInput("a work id is required (the issue or ticket the run works on)")
+        if workflow_fingerprint is None:
+            from .workflows import WorkflowLibrary
+
+            WorkflowLibrary(self.project).find(workflow_id)
         org, project = self.project.identity(org, project)
         run_id = RunId.generate(org, project)
         policy = self.gateway.input_policy
@@ -421,7 +427,7 @@ class Faber:
         project: str | None = None,
         display: Display | None = None,
     ) -> RunOutcome:
-        """Create a run of ``workflow`` (an id, ``fractary-faber:core``, or a file) for ``work_id`` and
+        """Create a run of ``workflow`` (an id such as ``default`` or ``fractary-faber:core``) for ``work_id`` and
         execute it. ``phases`` limits the phases run; ``autonomy`` overrides the workflow's level."""
         from .runner import lifecycle
         from .runner.cancel import CancelScope

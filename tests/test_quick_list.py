@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FABER, clean_environ
+from conftest import FABER, clean_environ, write_workflow
 
 from faber_host.api import Faber
 from faber_host.init import initialize
@@ -43,6 +43,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     initialize(root, "acme", "widget", clean_environ())
     faber = Faber.open(root, clean_environ())
     faber.new_run("1")
+    write_workflow(root, {"id": "release"})
     second = faber.new_run("2", workflow_id="release").run_id
     faber.emit(second, "workflow_start")
     faber.emit(second, "step_start", phase="build", step="compile")

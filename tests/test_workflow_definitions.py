@@ -112,8 +112,9 @@ def test_fractary_faber_namespace_finds_the_project_copy_then_the_bundled_one(
     [
         ([{"id": "a", "extends": "b"}, {"id": "b", "extends": "a"}],
          "b.json: $.extends: workflows extend each other in a circle (a → b → a)"),
-        ([{"id": "a", "extends": "nope"}], "a.json: $.extends: no workflow 'nope'"),
-        ([{"id": "a", "extends": "acme:core"}], "a.json: $.extends: unknown workflow namespace 'acme'"),
+        ([{"id": "a", "extends": "nope"}],
+         "a.json: $.extends: unknown workflow 'nope': the project's workflows are a, core, default"),
+        ([{"id": "a", "extends": "acme:core"}], "a.json: $.extends: unknown workflow 'acme:core'"),
         ([{"id": "a", "extends": "b", "skip_steps": ["merge-pr"]},
           {"id": "b", "phases": {"build": {"steps": [{"id": "x", "run": "true"}]}}}],
          "a.json: $.skip_steps[0]: no step 'merge-pr' in the workflow (its steps: x)"),
@@ -152,11 +153,10 @@ BAD_DEFINITIONS = [
 def test_bad_definitions_are_refused_by_the_model_and_the_schema(
     project_dir: Path, library: WorkflowLibrary, document: dict[str, Any], where: str
 ) -> None:
-    path = project_dir / "bad.json"
-    path.write_text(json.dumps(document))
+    (project_dir / ".fractary/plugins/faber/workflows/bad.json").write_text(json.dumps(document))
     with pytest.raises(ConfigError) as caught:
-        resolve_workflow(library, str(path))
-    assert str(caught.value).startswith("bad.json: ") and where in str(caught.value)
+        resolve_workflow(library, "bad")
+    assert str(caught.value).startswith(".fractary/plugins/faber/workflows/bad.json: ") and where in str(caught.value)
     assert not Draft202012Validator(load_schema("workflow")).is_valid(document)
 
 
@@ -169,10 +169,9 @@ def test_the_schema_accepts_the_reference_files_and_is_2020_12() -> None:
 
 
 def test_invalid_json_names_the_line(project_dir: Path, library: WorkflowLibrary) -> None:
-    path = project_dir / "broken.json"
-    path.write_text('{"id": "x",\n  "phases": }')
+    (project_dir / ".fractary/plugins/faber/workflows/broken.json").write_text('{"id": "x",\n  "phases": }')
     with pytest.raises(ConfigError, match=r"broken.json: not valid JSON: Expecting value at line 2, column 13"):
-        resolve_workflow(library, str(path))
+        resolve_workflow(library, "broken")
 
 
 def test_a_bad_workflow_is_one_clear_line_from_the_cli_and_creates_no_run(cli: Any, project_dir: Path) -> None:
@@ -180,14 +179,14 @@ def test_a_bad_workflow_is_one_clear_line_from_the_cli_and_creates_no_run(cli: A
     line = assert_one_line_error(cli("run", "bad", "--work-id", "1"), 2)
     assert ".fractary/plugins/faber/workflows/bad.json: $.phases.build.steps[0].retires: unknown key" in line
     line = assert_one_line_error(cli("run", "nope", "--work-id", "1"), 2)
-    assert "no workflow 'nope'" in line and "known workflows: bad, core, default" in line
+    assert line.endswith("unknown workflow 'nope': the project's workflows are bad, core, default")
     write_workflow(project_dir, {"id": "needs", "phases": {"build": {"steps": [{"id": "x", "run": "echo {target}"}]}}})
     line = assert_one_line_error(cli("run", "needs", "--work-id", "1"), 2)
     assert "$.phases.build.steps[0].run: uses {target}" in line and "--param target=VALUE" in line
     assert cli.json("runs", "list", "--json") == []
 
 
-def test_placeholders_are_quoted_for_the_shell_and_left_alone_elsewhere(
+def test_placeholders_refer_to_the_environment_in_the_shell_and_are_filled_elsewhere(
     project_dir: Path, library: WorkflowLibrary
 ) -> None:
     write_workflow(project_dir, {"id": "p", "phases": {"build": {"steps": [
@@ -197,7 +196,9 @@ def test_placeholders_are_quoted_for_the_shell_and_left_alone_elsewhere(
     ]}}})
     workflow = resolve_workflow(library, "p")
     filled = fill_placeholders(workflow, placeholder_values("42", "acme/w/r", {"msg": "hi; touch pwned"}))
-    assert filled.find_step("build:sh").run == "echo 'hi; touch pwned' ${HOME} {msg} $(echo 42)"  # type: ignore[union-attr]
+    assert filled.find_step("build:sh").run == (  # type: ignore[union-attr]
+        'echo "${FABER_PARAM_MSG}" ${HOME} {msg} $(echo "${FABER_WORK_ID}")'
+    )
     agent = filled.find_step("build:agent")
     assert agent is not None and agent.prompt == "Fix 42 in {branch}"  # {branch} is for the agent
     assert agent.arguments == {"list": ["hi; touch pwned", 3], "deep": {"k": "acme/w/r"}}

@@ -18,7 +18,8 @@ def run(
     ctx: typer.Context,
     workflow: Annotated[
         Optional[str],
-        typer.Argument(help="The workflow to run: an id (default, demo...), fractary-faber:core, or a file.",
+        typer.Argument(help="The workflow to run, by id: a file's name in .fractary/plugins/faber/workflows "
+                                "(without .json), or a bundled one (default, fractary-faber:core).",
                        show_default=False),
     ] = None,
     work_id: Annotated[

@@ -147,7 +147,10 @@ class FaberTools:
     async def start_run(
         self,
         work_id: Annotated[str, Field(description="The work item the run is for: an issue or ticket id.")],
-        workflow_id: Annotated[str, Field(description="The workflow the run follows.")] = "default",
+        workflow_id: Annotated[str, Field(
+            description="The id of the workflow the run follows: one of the project's (a file's name in "
+                        ".fractary/plugins/faber/workflows, without .json) or a bundled one; never a path."
+        )] = "default",
         params: Annotated[
             dict[str, Any] | None,
             Field(description="Run parameters by name (letters, digits, '_'); steps see them as FABER_PARAM_<NAME>."),

@@ -23,6 +23,7 @@ from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.state import RunState
 from faber_hookspecs.workflow import ResolvedPhase, ResolvedStep, ResolvedWorkflow
 
+from ..workflows.placeholders import environment_variable
 from . import progress
 from .cancel import CancelScope
 from .display import Display
@@ -271,7 +272,7 @@ class WorkflowRunner:
 def step_environment(
     faber: Faber, metadata: RunMetadata, workflow: ResolvedWorkflow, step: ResolvedStep, attempt: int
 ) -> dict[str, str]:
-    """The FABER_* variables a step sees."""
+    """The FABER_* variables a step sees; a ``run`` command's placeholders refer to them."""
     environment = {
         "FABER_RUN_ID": metadata.run_id,
         "FABER_WORK_ID": metadata.work_id or "",
@@ -282,9 +283,8 @@ def step_environment(
         "FABER_ROOT": str(faber.project.root),
     }
     for name, value in metadata.params.items():
-        environment[f"FABER_PARAM_{name.upper()}"] = str(value)
+        environment[environment_variable(name)] = str(value)
     return environment
-
 
 
 def _executor_error(message: str, started: float) -> StepResult:

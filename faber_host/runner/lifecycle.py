@@ -70,17 +70,21 @@ class RunView:
 
 
 def load_workflow_for(faber: Faber, metadata: RunMetadata) -> ResolvedWorkflow:
-    """The run's workflow as it is defined now: from the file it started with, else by its id."""
+    """The run's workflow as it is defined now, named by the file it started with (a workflow's id
+    may differ from its file's name), else by its id. Only names are looked up, never a stored path."""
     library = WorkflowLibrary(faber.project)
     recorded = metadata.workflow_fingerprint
-    if recorded is not None and recorded.file:
-        path = Path(recorded.file)
-        path = path if path.is_absolute() else faber.project.root / path
-        if path.is_file():
-            return resolve_workflow(library, str(path))
-    if not metadata.workflow_id:
+    names = [Path(recorded.file).stem] if recorded is not None and recorded.file else []
+    names += [metadata.workflow_id] if metadata.workflow_id else []
+    if not names:
         raise ConfigError(f"run {metadata.run_id} does not record which workflow it runs")
-    return resolve_workflow(library, metadata.workflow_id)
+    for name in names[:-1]:
+        try:
+            library.find(name)
+        except ConfigError:
+            continue
+        return resolve_workflow(library, name)
+    return resolve_workflow(library, names[-1])
 
 
 def selection_for(metadata: RunMetadata, workflow: ResolvedWorkflow, start_at: str | None = None) -> progress.Selection:

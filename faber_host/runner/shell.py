@@ -5,11 +5,16 @@ It is an ordinary plugin of the ``faber_execute_step`` hook, registered by the h
 without ``run`` (agent steps).
 
 The command runs in the project root, in its own process group (so a timeout or a cancellation
-stops everything it started), with the run's FABER_* variables added to the environment and stdin
-closed. stdout and stderr are read together, line by line, for the live display and for the tail
-the step's event keeps. On Linux the shell is also killed if faber itself dies (``PR_SET_PDEATHSIG``),
-so a killed ``faber run`` does not leave its step running on; processes the shell started in the
-background can still outlive it.
+stops everything it started), with the run's FABER_* variables added to the environment (a ``run``
+command's placeholders refer to them) and stdin closed. stdout and stderr are read together, line by
+line, for the live display and for the tail the step's event keeps.
+
+Stopping a step (Ctrl-C or SIGTERM, which CancelScope turns into RunCancelled; a timeout) sends
+SIGTERM to its process group, then SIGKILL to whatever is left of the group after a grace period:
+the shell and every process it started in the background. SIGINT and SIGTERM are held back while the
+shell starts, so a cancellation cannot land between the fork and the point where the step can be
+stopped. On Linux the shell is also killed if faber itself is killed (``PR_SET_PDEATHSIG``); processes
+the shell started in the background can outlive a faber killed by SIGKILL.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from faber_hookspecs.markers import hookimpl
+
+from .cancel import CANCEL_SIGNALS
 
 if TYPE_CHECKING:
     from faber_hookspecs.execution import StepContext, StepResult
@@ -50,25 +57,16 @@ class ShellExecutor:
         from faber_hookspecs.execution import OUTPUT_TAIL_LINES, StepResult, tail_of
 
         started = time.monotonic()
-        parent = os.getpid()
-        process = subprocess.Popen(
-            [SHELL, "-c", step.run],
-            cwd=context.working_directory,
-            env={**os.environ, **context.environment},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with(parent),
-        )
         timed_out = threading.Event()
         timer = None
-        if step.timeout is not None:
-            timer = threading.Timer(step.timeout, _stop_on_timeout, (process, timed_out))
-            timer.daemon = True
-            timer.start()
         lines: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+        process, mask = _start(step.run, context)
         try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a cancellation held back meanwhile lands here
+            if step.timeout is not None:
+                timer = threading.Timer(step.timeout, _stop_on_timeout, (process, timed_out))
+                timer.daemon = True
+                timer.start()
             assert process.stdout is not None
             for raw in process.stdout:
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -113,37 +111,73 @@ def _stop_on_timeout(process: subprocess.Popen[bytes], timed_out: threading.Even
     _stop(process)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the step's whole process group: SIGTERM, then SIGKILL after a grace period."""
-    for signum, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _die_with(parent: int) -> Callable[[], None] | None:
-    """A function for the child to run before exec, asking Linux to send it SIGKILL when faber dies
-    (PR_SET_PDEATHSIG); None elsewhere. prctl is looked up here, in the parent: the child, forked
-    from a process that may have other threads, only calls it."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
+def _start(command: str, context: StepContext) -> tuple[subprocess.Popen[bytes], set[int | signal.Signals]]:
+    """Start ``command`` in a new process group with SIGINT and SIGTERM blocked in this thread; return
+    it and the signal mask to restore once the caller is ready to stop it."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, CANCEL_SIGNALS)
     try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
+        return subprocess.Popen(
+            [SHELL, "-c", command],
+            cwd=context.working_directory,
+            env={**os.environ, **context.environment},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_child_setup(os.getpid(), mask),
+        ), mask
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the step's whole process group: SIGTERM, then SIGKILL after a grace period to whatever
+    is left of it, background children that outlived the shell included."""
+    _signal_group(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None and not _signal_group(process.pid, 0):
+            return
+        time.sleep(0.02)
+    _signal_group(process.pid, signal.SIGKILL)
+    try:
+        process.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:  # uninterruptible in the kernel: nothing more to do from here
+        pass
+
+
+def _signal_group(group: int, signum: int) -> bool:
+    """Send ``signum`` to a process group (0: only ask whether it exists); False when it is empty."""
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member we may not signal is still a member
+        return True
+    return True
+
+
+def _child_setup(parent: int, mask: set[int | signal.Signals]) -> Callable[[], None]:
+    """A function for the child to run before exec: restore the signal mask the parent had before it
+    held SIGINT and SIGTERM back, and, on Linux, ask to be sent SIGKILL when faber dies
+    (PR_SET_PDEATHSIG). prctl is looked up here, in the parent: the child, forked from a process that
+    may have other threads, only calls it."""
+    prctl = None
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            pass
     kill = int(signal.SIGKILL)
 
-    def request() -> None:
-        prctl(1, kill, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # faber died before the request took effect
-            os._exit(137)
+    def setup() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if prctl is not None:
+            prctl(1, kill, 0, 0, 0)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # faber died before the request took effect
+                os._exit(137)
 
-    return request
+    return setup

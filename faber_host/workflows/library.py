@@ -1,26 +1,30 @@
-"""Where workflows come from: find a workflow file by id, and read and validate it.
+"""Where workflows come from: find a workflow by its name, and read and validate it.
 
-A workflow is named by its id (``default``), by a namespaced id (``fractary-faber:core``, as the
-FABER reference writes ``extends``; ``project:deploy``), or by the path of its file. An id is looked
-up in config.json's ``workflows`` list, then as ``workflows/<id>.json`` in the project, then among the
-workflows bundled with faber-host (``core`` and ``default``, which ``faber init`` copies).
-The ``fractary-faber:`` namespace means the same search; ``project:`` leaves out the bundled ones.
+Workflows are named, never located. ``deploy`` is ``deploy.json`` in the project's workflows folder
+(``.fractary/plugins/faber/workflows``), else among the workflows bundled with faber-host (``core``
+and ``default``, which ``faber init`` copies); ``fractary-faber:core`` (as the FABER reference writes
+``extends``) is the same search, and ``project:deploy`` leaves the bundled ones out. A name is an id
+(lower-case letters, digits, '-' and '_'), never a path: anything else, and a file whose real path is
+outside its folder (a symlink leading out), is an unknown workflow, with one message that does not
+tell whether some file exists.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from faber_hookspecs.errors import ConfigError
-from faber_hookspecs.workflow import WorkflowDefinition
+from faber_hookspecs.workflow import WORKFLOW_REF_PATTERN, WorkflowDefinition
 from pydantic import ValidationError
 
 from ..project import Project
 
 NAMESPACES = ("fractary-faber", "project")
+_NAME = re.compile(WORKFLOW_REF_PATTERN)
 
 
 class WorkflowLibrary:
@@ -35,39 +39,23 @@ class WorkflowLibrary:
         """The workflows shipped with faber-host."""
         return Path(str(files("faber_host").joinpath("templates", "workflows")))
 
-    def is_path(self, ref: str) -> bool:
-        """True when ``ref`` names a file rather than a workflow id."""
-        return ref.endswith(".json") or "/" in ref or "\\" in ref
-
     def find(self, ref: str) -> Path:
-        """The file of the workflow ``ref`` (an id, a namespaced id, or a path)."""
-        if self.is_path(ref):
-            path = Path(ref).expanduser()
-            path = path if path.is_absolute() else Path.cwd() / path
-            if not path.is_file():
-                raise ConfigError(f"workflow file {ref} does not exist")
-            return path.resolve()
+        """The file of the workflow named ``ref`` (an id or a namespaced id)."""
         namespace, _, workflow_id = ref.rpartition(":")
-        if namespace and namespace not in NAMESPACES:
-            raise ConfigError(
-                f"unknown workflow namespace {namespace!r} in {ref!r}: use {' or '.join(NAMESPACES)}, or a bare id"
-            )
-        for candidate in self._candidates(workflow_id, bundled=namespace != "project"):
-            if candidate.is_file():
-                return candidate.resolve()
+        if _NAME.fullmatch(ref) and (not namespace or namespace in NAMESPACES):
+            for folder in self._folders(bundled=namespace != "project"):
+                path = _inside(folder, f"{workflow_id}.json")
+                if path is not None:
+                    return path
         known = ", ".join(self.known_ids()) or "none"
-        raise ConfigError(
-            f"no workflow {ref!r}: not in {self.project.config_file.name}'s workflows list, no "
-            f"{self.project.workflows_dir / (workflow_id + '.json')} (known workflows: {known})"
-        )
+        raise ConfigError(f"unknown workflow {ref[:100]!r}: the project's workflows are {known}")
 
     def known_ids(self) -> list[str]:
-        """The ids a user can name: listed in config.json, in the workflows folder, or bundled."""
-        ids = {entry["id"] for entry in self._config_entries()}
-        for folder in (self.project.workflows_dir, self.bundled_dir):
-            if folder.is_dir():
-                ids.update(path.stem for path in folder.glob("*.json"))
-        return sorted(ids)
+        """The names a user can give: the workflows folder's and the bundled ones."""
+        return sorted({
+            path.stem for folder in self._folders(bundled=True) if folder.is_dir() for path in folder.glob("*.json")
+            if _NAME.fullmatch(path.stem) and _inside(folder, path.name) is not None
+        })
 
     def read(self, path: Path) -> WorkflowDefinition:
         """The validated definition in ``path``; a ConfigError names the file and the JSON path."""
@@ -82,24 +70,18 @@ class WorkflowLibrary:
         except ValueError:
             return str(path)
 
-    def _candidates(self, workflow_id: str, *, bundled: bool) -> list[Path]:
-        found = []
-        for entry in self._config_entries():
-            if entry["id"] == workflow_id:
-                found.append(self.project.config_file.parent / entry["file"])
-        found.append(self.project.workflows_dir / f"{workflow_id}.json")
-        if bundled:
-            found.append(self.bundled_dir / f"{workflow_id}.json")
-        return found
+    def _folders(self, *, bundled: bool) -> list[Path]:
+        return [self.project.workflows_dir, self.bundled_dir] if bundled else [self.project.workflows_dir]
 
-    def _config_entries(self) -> list[dict[str, str]]:
-        workflows = self.project.read_config().get("workflows")
-        if not isinstance(workflows, list):
-            return []
-        return [
-            entry for entry in workflows
-            if isinstance(entry, dict) and isinstance(entry.get("id"), str) and isinstance(entry.get("file"), str)
-        ]
+
+def _inside(folder: Path, name: str) -> Path | None:
+    """The real path of ``folder / name`` when it is a file in ``folder`` (not a link out of it); else None."""
+    path = folder / name
+    try:
+        real, real_folder = path.resolve(strict=True), folder.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, or a symlink loop
+        return None
+    return real if real.parent == real_folder and real.is_file() else None
 
 
 def read_document(path: Path) -> dict[str, Any]:

@@ -47,7 +47,7 @@ class _Link:
 
 
 def resolve_workflow(library: WorkflowLibrary, ref: str) -> ResolvedWorkflow:
-    """The workflow ``ref`` (an id, a namespaced id or a file) with its ``extends`` chain merged."""
+    """The workflow named ``ref`` (an id or a namespaced id) with its ``extends`` chain merged."""
     chain = _chain(library, library.find(ref))
     phases = [_merge_phase(chain, name) for name in PHASES]
     phases = _skip(chain, phases)

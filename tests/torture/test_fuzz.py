@@ -230,7 +230,7 @@ def test_workflow_files(tmp_path: Path, project_dir: Path, faber: Faber) -> None
     from faber_host.workflows import WorkflowLibrary, resolve_workflow
 
     base = template("workflows/default.json")
-    workflow_file = project_dir / "fuzzed.json"
+    workflow_file = project_dir / ".fractary/plugins/faber/workflows/fuzzed.json"
     outside = files_outside(tmp_path, project_dir / RUNS)
     tried = 0
 
@@ -273,10 +273,10 @@ def test_workflow_files(tmp_path: Path, project_dir: Path, faber: Faber) -> None
         except (ValueError, TypeError, UnicodeEncodeError):
             return
         try:
-            resolve_workflow(WorkflowLibrary(faber.project), str(workflow_file))
+            resolve_workflow(WorkflowLibrary(faber.project), "fuzzed")
         except FaberError as problem:
             assert "\n" not in str(problem), str(problem)
-        outcome = run_faber(project_dir, "run", str(workflow_file), "--work-id", "fuzz", "--autonomy", "dry-run")
+        outcome = run_faber(project_dir, "run", "fuzzed", "--work-id", "fuzz", "--autonomy", "dry-run")
         assert not [p for p in outcome.problems() if not p.startswith("exit code 3")], (document, outcome)
 
     run_it()
