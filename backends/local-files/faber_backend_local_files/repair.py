@@ -3,7 +3,8 @@
 Under the run's lock: finish or drop a half-done commit; move every unreadable or invalid event file,
 and the losers of a duplicate id, to ``events/.quarantine/``; give each id left without an event a
 ``log_repaired`` event saying what happened to it (ids stay gap-free and are never reused for
-something else); rebuild metadata.json if it is unusable (the old file goes to quarantine too);
+something else), except past a gap longer than the run has files, which only a counter could have
+named: the events beyond it are renumbered to follow the log (originals kept in quarantine); rebuild metadata.json if it is unusable (the old file goes to quarantine too);
 then rewrite ``.next-id`` and state.json from the events. The result is checked with
 ``verify_run``.
 """
@@ -56,22 +57,44 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
             folder.write_metadata(dump_document(metadata))
             actions.append("wrote a new metadata.json from the run id and the events")
 
-        events = {event["event_id"]: event for event in scan.events}
-        lost = {file.event_id: file.name for file in scan.bad_files}
+        found = {event["event_id"]: event for event in scan.events}
+        lost = {file.event_id: file.name for file in scan.bad_files if file.event_id not in found}
+        events: dict[int, Json] = {}
         # A filler takes the time of the event before it (or after it), so times keep growing with ids.
         previous_time = scan.events[0]["timestamp"] if scan.events else None
-        for event_id in range(1, scan.highest_id + 1):
-            if event_id in events:
-                previous_time = events[event_id]["timestamp"]
-                continue
-            event = _placeholder(run_id, event_id, lost.get(event_id), previous_time)
-            folder.commit_event(event_id, event["type"], dump_event(event))
-            os.unlink(folder.pending_file)
-            events[event_id] = event
+        # Ids no file holds get a filler each, as long as there are no more of them than files: a
+        # longer gap was named by a counter, not left by lost files (an id is only ever given after
+        # the one before it), so the events after it are renumbered to follow the log instead.
+        budget = scan.files
+        last = 0
+        for found_id in sorted(found.keys() | lost.keys()):
+            gap = found_id - last - 1
+            if gap > budget:
+                gap = 0
+            budget -= gap
+            for event_id in range(last + 1, last + gap + 1):
+                event = _placeholder(run_id, event_id, None, previous_time)
+                _commit(folder, event)
+                events[event_id] = event
+                actions.append(f"recorded event {event_id} as log_repaired ({event['message']})")
+            last += gap + 1
+            if found_id in lost:
+                event = _placeholder(run_id, last, lost[found_id], previous_time)
+                _commit(folder, event)
+                actions.append(f"recorded event {last} as log_repaired ({event['message']})")
+            elif found_id != last:
+                moved = _quarantine(folder, os.path.join(folder.events_dir, scan.kept[found_id]), store.dir_mode)
+                quarantined.append(moved)
+                event = {**found[found_id], "event_id": last}
+                _commit(folder, event)
+                actions.append(f"renumbered event {found_id} as {last}: no file ever held ids {last} to "
+                               f"{found_id - 1}, an id a counter skipped to (the original is kept as {moved})")
+            else:
+                event = found[found_id]
+            events[last] = event
             previous_time = event["timestamp"]
-            actions.append(f"recorded event {event_id} as log_repaired ({event['message']})")
 
-        next_id = scan.highest_id + 1
+        next_id = last + 1
         if folder.read_next_id() != next_id:
             overwrite_counter(folder.next_id_file, next_id, folder.file_mode)
             actions.append(f"set events/.next-id to {next_id}")
@@ -83,6 +106,11 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
     return RepairReport(
         run_id=str(run_id), actions=actions, quarantined=quarantined, before=before, after=verify_run(store, run_id)
     )
+
+
+def _commit(folder: RunFolder, event: Json) -> None:
+    folder.commit_event(event["event_id"], event["type"], dump_event(event))
+    os.unlink(folder.pending_file)
 
 
 def _quarantine(folder: RunFolder, path: str, dir_mode: int) -> str:

@@ -257,7 +257,8 @@ class RunFolder:
     def settled_next_id(self, lock: RunLock) -> int:
         """Under the run's ``lock``: finish or drop what a killed writer left (``.pending``, or an event
         it linked without advancing the counter), and return the id the next event gets. O(1), except
-        on the first commit into the run since the system started.
+        on the first commit into the run since the system started, and when the counter disagrees
+        with the last commit noted (a counter set ahead by hand would otherwise open a gap).
 
         Neither the counter nor the note in the lock file is fsynced (the events and their names are):
         after a power cut either may hold an older value than the events on disk, and a counter
@@ -267,15 +268,25 @@ class RunFolder:
         self.recover()
         began = lock.last_commit()
         if began is None or began[2] != boot_id():
-            next_id = self.scanned_next_id()
-            if self.read_next_id() != next_id:
-                overwrite_counter(self.next_id_file, next_id, self.file_mode)
-            return next_id
+            return self._counter_from_files()
         next_id = self.next_id()
         event_id, kind, _ = began
-        if event_id >= next_id and os.path.lexists(self.events_dir + "/" + event_file_name(event_id, kind)):
-            overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)  # linked, counter not advanced
-            next_id = event_id + 1
+        if next_id in (event_id, event_id + 1):
+            if os.path.lexists(self.events_dir + "/" + event_file_name(event_id, kind)):
+                if next_id == event_id:  # linked, counter not advanced
+                    overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)
+                return event_id + 1
+            if next_id == event_id:  # killed before the link: the id is still free
+                return next_id
+        # The counter disagrees with the last commit (set by hand, copied from elsewhere, absurd):
+        # never trust it into a gap. The id after the last event file is the one the store would give.
+        return self._counter_from_files()
+
+    def _counter_from_files(self) -> int:
+        """One past the last event file, written to ``.next-id`` when it says otherwise."""
+        next_id = self.scanned_next_id()
+        if self.read_next_id() != next_id:
+            overwrite_counter(self.next_id_file, next_id, self.file_mode)
         return next_id
 
     def scanned_next_id(self) -> int:
