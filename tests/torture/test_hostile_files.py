@@ -5,12 +5,21 @@ program; a hang guard (a subprocess timeout) where the failure once was an endle
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from conftest import FABER, Cli, clean_environ
 
+from faber_host.api import Faber
+from faber_host.testing import AWS_TEST_ENVIRONMENT
+
 from .kit import RUNS, check_log, check_settled, record
+from .test_s3_archive import archiving  # noqa: F401  (the fixture: moto's S3 server, a fresh bucket)
 
 ABSURD = 10**20 - 1  # 99999999999999999999: the counter the issue planted
 HANG_GUARD = 20  # seconds: only against an endless loop (the answer comes in well under one)
@@ -96,3 +105,88 @@ def test_repair_keeps_the_file_the_store_wrote_over_a_planted_duplicate(cli: Cli
     log = check_log(folder, run)
     assert log.ids == [1, 2, 3] and not log.problems and not check_settled(folder, run, log)
     assert log.events[2].get("message") != "planted"
+
+
+# Leftovers of killed commands ----------------------------------------------------------------------------
+
+STAGING = (".restore-", ".events-restoring-", ".archive-new-", ".archive-scratch-", ".new-", ".events-removed-")
+
+
+def staged(root: Path) -> list[str]:
+    """Every staging folder or temporary file under ``root`` (the project's FABER folder)."""
+    return sorted(str(path.relative_to(root)) for path in root.rglob(".*")
+                  if path.name.startswith(STAGING) or ".tmp-" in path.name)
+
+
+def start(project: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([FABER, *args], cwd=project, env=clean_environ(**AWS_TEST_ENVIRONMENT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def stop_when(process: subprocess.Popen[str], appeared: Callable[[], bool], what: str) -> None:
+    """SIGSTOP ``process`` as soon as ``appeared()`` (polled), so that it is caught at that point."""
+    deadline = time.monotonic() + 60
+    while not appeared():
+        assert process.poll() is None, f"the command ended before {what} appeared: {process.communicate()}"
+        assert time.monotonic() < deadline, f"{what} never appeared"
+        time.sleep(0.0005)
+    os.killpg(process.pid, signal.SIGSTOP)
+
+
+def killed(process: subprocess.Popen[str]) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=HANG_GUARD) == -signal.SIGKILL
+
+
+def test_killed_restores_and_consolidations_leave_nothing_behind(archiving: tuple[Faber, Any, str],
+                                                                 project_dir: Path) -> None:
+    faber, _, _ = archiving
+    faber_dir = project_dir / RUNS.parent
+    # A run big enough (about 50 MB) that a restore or a consolidation is caught in the middle.
+    big = faber.new_run("big").run_id
+    for number in range(250):
+        faber.emit_draft(big, {"type": "checkpoint", "metadata": {"number": number, "blob": "x" * 200_000}})
+    small = faber.new_run("small").run_id
+    faber.emit(small, "workflow_complete")
+    for run in (big, small):
+        faber.archive_run(run, cleanup=True, force=True)
+    run_dir = project_dir / RUNS / big
+
+    # Killed while downloading; a restore running meanwhile (of another run) keeps its download folder.
+    first = start(project_dir, "restore", big)
+    stop_when(first, lambda: any(faber_dir.glob(".restore-*")), "the download folder")
+    download = next(faber_dir.glob(".restore-*"))
+    meanwhile = subprocess.run([FABER, "restore", small], cwd=project_dir, capture_output=True, text=True,
+                               env=clean_environ(**AWS_TEST_ENVIRONMENT), timeout=120)
+    assert meanwhile.returncode == 0, meanwhile
+    assert download.is_dir(), "a live restore's download folder was removed"
+    killed(first)
+    # Killed while expanding the events into the run; it had removed the first one's download folder.
+    second = start(project_dir, "restore", big)
+    stop_when(second, lambda: any(run_dir.glob(".events-restoring-*")), "the restore's staging folder")
+    killed(second)
+    assert not download.exists()
+    left = staged(faber_dir)
+    pid = str(second.pid)
+    assert [name.rpartition("-")[::2] for name in left] == [(".restore-" + left[0][9:].rpartition("-")[0], pid),
+                                                            (f"runs/{big}/.events-restoring", pid)], left
+
+    # The next restore removes what the killed ones left, and restores the run.
+    again = subprocess.run([FABER, "restore", big], cwd=project_dir, capture_output=True, text=True,
+                           env=clean_environ(**AWS_TEST_ENVIRONMENT), timeout=120)
+    assert again.returncode == 0 and not again.stderr, again
+    assert staged(faber_dir) == []
+    assert guarded(Cli(project_dir), "runs", "verify", big).returncode == 0
+
+    # A consolidation killed midway: verify reports its staging folder, repair removes it.
+    third = start(project_dir, "consolidate", big)
+    stop_when(third, lambda: any(run_dir.glob(".archive-new-*")), "the consolidation's staging folder")
+    killed(third)
+    report = guarded(Cli(project_dir), "runs", "verify", big)
+    assert report.returncode == 1 and "leftover: .archive-new-" in report.stdout, report.stdout
+    repaired = guarded(Cli(project_dir), "runs", "repair", big)
+    assert repaired.returncode == 0 and "removed .archive-new-" in repaired.stdout, repaired
+    assert staged(faber_dir) == []
+    log = check_log(run_dir, big)
+    assert log.ids == list(range(1, 251)) and not log.problems and not check_settled(run_dir, big, log)
+    record("test_killed_restores_and_consolidations_leave_nothing_behind", kills_survived=3, events_written=251)

@@ -29,9 +29,9 @@ from .bundle import (
     remove_events,
     remove_leftovers,
 )
-from .files import fsync_directory, read_bytes, replace_atomically, sync_filesystem, write_new_file
+from .files import fsync_directory, read_bytes, remove_dead_leftovers, replace_atomically, sync_filesystem, write_new_file
 from .run_folder import RunFolder
-from .store import LocalRunStore, events_not_local
+from .store import NEW_RUN_LEFTOVERS, LocalRunStore, events_not_local
 
 
 def consolidate_run(store: LocalRunStore, run_id: RunId) -> ArchiveBundle:
@@ -41,6 +41,7 @@ def consolidate_run(store: LocalRunStore, run_id: RunId) -> ArchiveBundle:
         if not os.path.isdir(folder.events_dir):
             raise events_not_local(run_id)
         folder.recover()
+        remove_leftovers(folder)  # a consolidation killed earlier
         return consolidate(folder, run_id, current_state(folder), store.dir_mode)
 
 
@@ -141,6 +142,7 @@ def _restore_events_into(store: LocalRunStore, folder: RunFolder, run_id: RunId,
 def _restore_new_run(store: LocalRunStore, folder: RunFolder, run_id: RunId, bundle: ArchiveBundle) -> None:
     parent = os.path.dirname(folder.path)
     store._makedirs(parent)
+    remove_dead_leftovers(parent, NEW_RUN_LEFTOVERS)
     staging = os.path.join(parent, f".restore-{run_id.uuid}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     os.mkdir(staging, store.dir_mode)

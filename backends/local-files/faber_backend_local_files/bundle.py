@@ -45,7 +45,15 @@ from faber_hookspecs.reducer import REDUCER_VERSION
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import dump_document
 
-from .files import exchange_paths, file_lock, fsync_directory, overwrite_counter, read_bytes, sync_filesystem
+from .files import (
+    exchange_paths,
+    file_lock,
+    fsync_directory,
+    overwrite_counter,
+    read_bytes,
+    remove_dead_leftovers,
+    sync_filesystem,
+)
 from .run_folder import EVENT_FILE_RE, RunFolder, event_file_name
 
 ARCHIVE_DIR = "archive"
@@ -563,15 +571,25 @@ def remove_events(folder: RunFolder, bundle: ArchiveBundle, *, dry_run: bool) ->
     return RemovedEvents(run_id=bundle.run_id, files=files, bytes=size)
 
 
-def remove_leftovers(folder: RunFolder) -> None:
-    """Delete event folders a cleanup renamed away (verified before the rename) but could not delete."""
+LEFTOVERS = (".events-restoring-", ".archive-new-", ".archive-scratch-", f"{ARCHIVE_DIR}.old-", ".events-removed-",
+             ".metadata.json.tmp-", ".state.json.tmp-")
+"""What a command killed midway leaves in a run's folder, named ``<prefix><pid>``: a restore's, a
+consolidation's or a cleanup's staging folder, a temporary file of an atomic replace."""
+
+
+def remove_leftovers(folder: RunFolder) -> list[str]:
+    """Delete what killed commands left in the run's folder (``LEFTOVERS`` of processes that are gone),
+    and event folders a cleanup renamed away (verified before the rename) but could not delete yet;
+    call with the run's lock held. Returns the names of the leftovers."""
+    removed = remove_dead_leftovers(folder.path, LEFTOVERS)
     try:
         names = os.listdir(folder.path)
     except FileNotFoundError:
-        return
+        return removed
     for name in names:
         if name.startswith(".events-removed-"):
             shutil.rmtree(os.path.join(folder.path, name), ignore_errors=True)
+    return removed
 
 
 def sync_restored(path: str) -> None:

@@ -21,9 +21,9 @@ from faber_hookspecs.reducer import REDUCER_VERSION, initial_state_for, reconstr
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import validate_event
 
-from .files import file_lock
+from .files import dead_leftovers, file_lock
 from .run_folder import EventFile, RunFolder, event_file_name
-from .store import LocalRunStore
+from .store import NEW_RUN_LEFTOVERS, LocalRunStore
 
 Json = dict[str, Any]
 _MAX_FILE_WARNINGS = 5
@@ -91,6 +91,12 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
         if scan.metadata is not None:
             rebuilt = reconstruct(initial_state_for(scan.metadata), scan.events)
             check_state(scan, folder.read_json(folder.state_file), rebuilt)
+        from .bundle import LEFTOVERS
+
+        for name in dead_leftovers(folder.path, LEFTOVERS):
+            scan.add("leftover", f"{name} was left by a command that was killed", name)
+        for name in dead_leftovers(*run_leftovers(folder, run_id)):
+            scan.add("leftover", f"../{name} was left by a command that was killed", f"../{name}")
     return VerifyReport(
         run_id=str(run_id),
         ok=not scan.problems,
@@ -98,6 +104,11 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
         last_event_id=scan.highest_id,
         problems=scan.problems,
     )
+
+
+def run_leftovers(folder: RunFolder, run_id: RunId) -> tuple[str, tuple[str, ...]]:
+    """Where a killed creation or restore of this run leaves its staging folder, and its prefixes."""
+    return os.path.dirname(folder.path), tuple(f"{prefix}{run_id.uuid}-" for prefix in NEW_RUN_LEFTOVERS)
 
 
 def scan_run(folder: RunFolder, run_id: RunId, *, metadata: Json | None = None) -> RunScan:

@@ -20,8 +20,9 @@ from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import canonical_event, dump_document, dump_event, utc_timestamp
 
-from .files import fsync_directory, overwrite_counter
-from .inspection import scan_run, verify_run
+from .bundle import remove_leftovers
+from .files import fsync_directory, overwrite_counter, remove_dead_leftovers
+from .inspection import run_leftovers, scan_run, verify_run
 from .run_folder import RunFolder
 from .store import LocalRunStore
 
@@ -36,6 +37,8 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
     actions: list[str] = []
     quarantined: list[str] = []
     with folder.lock():
+        for name in remove_leftovers(folder) + remove_dead_leftovers(*run_leftovers(folder, run_id)):
+            actions.append(f"removed {name}, left by a command that was killed")
         committed = folder.recover()
         if before.problems and any(p.code == "pending_write" for p in before.problems):
             actions.append(

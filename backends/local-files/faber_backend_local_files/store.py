@@ -17,7 +17,7 @@ from faber_hookspecs.run_id import RunId, is_slug, is_uuid4, validate_slug
 from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, loads, utc_timestamp
 
-from .files import fsync_directory, overwrite_counter, write_new_file
+from .files import fsync_directory, overwrite_counter, remove_dead_leftovers, write_new_file
 from .run_folder import CounterBehind, RunFolder, event_file_name, read_state
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
@@ -31,6 +31,10 @@ DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
 """The runs folder, relative to the project root, unless gateway.json or FABER_RUNS_PATH says otherwise."""
 
 _STATE_CACHE_SIZE = 64
+
+NEW_RUN_LEFTOVERS = (".new-", ".restore-")
+"""The staging folders of a run creation or a restore as a new run, ``<prefix><uuid>-<pid>`` in the
+project folder: what such a command killed midway leaves, removed by the next one."""
 
 
 class LocalRunStore:
@@ -122,13 +126,14 @@ class LocalRunStore:
         writes its metadata, events and state and returns the next event id), then one rename."""
         final = self.folder(run_id, must_exist=False)
         parent = os.path.dirname(final.path)
-        staging = RunFolder(os.path.join(parent, f".new-{run_id.uuid}"), self.file_mode, self.sync)
+        staging = RunFolder(os.path.join(parent, f".new-{run_id.uuid}-{os.getpid()}"), self.file_mode, self.sync)
         try:
             self._makedirs(parent)
+            remove_dead_leftovers(parent, NEW_RUN_LEFTOVERS)
             os.mkdir(staging.path, self.dir_mode)
             os.mkdir(staging.events_dir, self.dir_mode)
             next_id = fill(staging)
-            os.close(os.open(staging.lock_file, os.O_WRONLY | os.O_CREAT, self.file_mode))
+            os.close(os.open(staging.lock_file, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, self.file_mode))
             overwrite_counter(staging.next_id_file, next_id, self.file_mode)
             if os.path.lexists(final.path):
                 raise FileExistsError(final.path)
