@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import FABER, Cli, clean_environ
+from conftest import FABER, Cli, assert_one_line_error, clean_environ
 
 from faber_host.api import Faber
 from faber_host.testing import AWS_TEST_ENVIRONMENT
@@ -190,3 +190,79 @@ def test_killed_restores_and_consolidations_leave_nothing_behind(archiving: tupl
     log = check_log(run_dir, big)
     assert log.ids == list(range(1, 251)) and not log.problems and not check_settled(run_dir, big, log)
     record("test_killed_restores_and_consolidations_leave_nothing_behind", kills_survived=3, events_written=251)
+
+
+# Links planted where faber writes ----------------------------------------------------------------------
+
+
+def test_links_planted_under_fractary_are_never_followed(tmp_path: Path, cli: Cli, project_dir: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_text("outside data\n")
+    faber_dir = project_dir / RUNS.parent
+
+    # faber init: a .gitignore keeps machine-local state (where such links would live) out of git.
+    subprocess.run(["git", "init", "-q", str(project_dir)], check=True)
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", f"{RUNS}/x/y/z/state.json",
+                              f"{RUNS.parent}/outbox/event_stream/x.ndjson", f"{RUNS.parent}/gateway.json"],
+                             cwd=project_dir, capture_output=True, text=True)
+    assert ignored.stdout.split() == [f"{RUNS}/x/y/z/state.json", f"{RUNS.parent}/outbox/event_stream/x.ndjson"]
+    (faber_dir / ".gitignore").write_text("# mine\n")
+    assert "unchanged .fractary/plugins/faber/.gitignore" in cli.ok("init")
+    assert (faber_dir / ".gitignore").read_text() == "# mine\n"
+    (faber_dir / "config.json").rename(outside / "config.json")
+    (faber_dir / "config.json").symlink_to(outside / "config.json")
+    before = (outside / "config.json").read_bytes()
+    assert "symbolic link" in assert_one_line_error(cli("init"), code=1)
+    assert (outside / "config.json").read_bytes() == before and not list(outside.glob("*.bak-*"))
+    (faber_dir / "config.json").unlink()
+    (outside / "config.json").rename(faber_dir / "config.json")
+
+    # The Helm outbox and the JSON Lines mirror: a link at a run's file is refused (a warning: the
+    # event itself is stored), never written through.
+    gateway_file = faber_dir / "gateway.json"
+    gateway = json.loads(gateway_file.read_text())
+    gateway["backends"]["event_stream"] = {"enabled": True, "config": {"service_url": "http://127.0.0.1:9/v1/events"}}
+    gateway["backends"]["jsonl_mirror"] = {"enabled": True}
+    gateway_file.write_text(json.dumps(gateway))
+    run, folder = new_run(cli)
+    org, project, uuid = run.split("/")
+    for planted in (faber_dir / "outbox/event_stream" / org / project / f"{uuid}.ndjson",
+                    faber_dir / "mirror" / org / project / f"{uuid}.jsonl"):
+        planted.parent.mkdir(parents=True, exist_ok=True)
+        planted.unlink(missing_ok=True)
+        planted.symlink_to(victim)
+    emitted = cli("event", "emit", run, "checkpoint")
+    assert emitted.returncode == 0 and emitted.stdout.strip() == "1", emitted
+    assert emitted.stderr.count("symbolic link") == 2 and "Traceback" not in emitted.stderr, emitted.stderr
+    assert victim.read_text() == "outside data\n"
+    # A link at the outbox's folder of a project: the same.
+    (faber_dir / "outbox/event_stream" / org / project).rename(outside / "project")
+    (faber_dir / "outbox/event_stream" / org / project).symlink_to(outside / "project")
+    assert "symbolic link" in cli("event", "emit", run, "checkpoint").stderr
+    assert victim.read_text() == "outside data\n" and len(list((outside / "project").iterdir())) == 1
+    gateway_file.write_text(json.dumps({**gateway, "backends": {
+        name: entry for name, entry in gateway["backends"].items() if name not in ("event_stream", "jsonl_mirror")}}))
+
+    # events/.quarantine: a link (repair would move files out of the run), a file (repair ended in
+    # "internal error"): one line, nothing moved.
+    (folder / "events" / "002-checkpoint.json").write_text("{ torn")
+    for kind in ("link", "file"):
+        quarantine = folder / "events" / ".quarantine"
+        if kind == "link":
+            quarantine.symlink_to(outside, target_is_directory=True)
+        else:
+            quarantine.write_text("not a folder\n")
+        line = assert_one_line_error(cli("runs", "repair", run), code=1)
+        assert ("a symbolic link" if kind == "link" else "not a folder") in line, line
+        assert (folder / "events" / "002-checkpoint.json").read_text() == "{ torn"
+        quarantine.unlink()
+    assert sorted(path.name for path in outside.iterdir()) == ["project", "victim.txt"]
+    assert cli("runs", "repair", run).returncode == 0
+
+    # The archive folder: consolidating through a link would write the bundle outside.
+    (folder / "archive").symlink_to(outside, target_is_directory=True)
+    assert "symbolic link" in assert_one_line_error(cli("consolidate", run), code=1)
+    assert sorted(path.name for path in outside.iterdir()) == ["project", "victim.txt"]
+    record("test_links_planted_under_fractary_are_never_followed", inputs_tried=8)

@@ -12,8 +12,10 @@ then rewrite ``.next-id`` and state.json from the events. The result is checked 
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
+from faber_hookspecs.errors import StorageError
 from faber_hookspecs.integrity import RepairReport
 from faber_hookspecs.reducer import initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId
@@ -37,6 +39,8 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
     actions: list[str] = []
     quarantined: list[str] = []
     with folder.lock():
+        if os.path.lexists(os.path.join(folder.events_dir, QUARANTINE)):
+            _check_quarantine(folder)  # before anything is changed
         for name in remove_leftovers(folder) + remove_dead_leftovers(*run_leftovers(folder, run_id)):
             actions.append(f"removed {name}, left by a command that was killed")
         committed = folder.recover()
@@ -123,7 +127,7 @@ def _quarantine(folder: RunFolder, path: str, dir_mode: int) -> str:
     try:
         os.mkdir(target_dir, dir_mode)
     except FileExistsError:
-        pass
+        _check_quarantine(folder)
     name = os.path.basename(path)
     target = os.path.join(target_dir, name)
     counter = 1
@@ -134,6 +138,19 @@ def _quarantine(folder: RunFolder, path: str, dir_mode: int) -> str:
     fsync_directory(target_dir)
     fsync_directory(os.path.dirname(path))
     return os.path.relpath(target, folder.path)
+
+
+def _check_quarantine(folder: RunFolder) -> None:
+    """Files are moved only into a real folder of the run: a link at events/.quarantine would move
+    them out of the runs folder, a file or another file system would fail the move halfway."""
+    target_dir = os.path.join(folder.events_dir, QUARANTINE)
+    found = os.lstat(target_dir)
+    if stat.S_ISDIR(found.st_mode) and found.st_dev == os.lstat(folder.events_dir).st_dev:
+        return
+    what = ("a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a folder" if not stat.S_ISDIR(found.st_mode)
+            else "on another file system")
+    raise StorageError(f"events/{QUARANTINE} of run folder {folder.path} is {what}; repair moves files only into "
+                       "a folder of the run: move it away and repair again (nothing was changed)")
 
 
 def _placeholder(run_id: RunId, event_id: int, lost_file: str | None, previous_time: str | None) -> Json:
