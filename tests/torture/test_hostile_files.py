@@ -19,6 +19,7 @@ from faber_host.api import Faber
 from faber_host.testing import AWS_TEST_ENVIRONMENT
 
 from .kit import RUNS, check_log, check_settled, record
+from .test_full_disk import try_mount, unmount
 from .test_s3_archive import archiving  # noqa: F401  (the fixture: moto's S3 server, a fresh bucket)
 
 ABSURD = 10**20 - 1  # 99999999999999999999: the counter the issue planted
@@ -138,8 +139,9 @@ def killed(process: subprocess.Popen[str]) -> None:
     assert process.wait(timeout=HANG_GUARD) == -signal.SIGKILL
 
 
-def test_killed_restores_and_consolidations_leave_nothing_behind(archiving: tuple[Faber, Any, str],
-                                                                 project_dir: Path) -> None:
+def test_killed_restores_and_consolidations_leave_nothing_behind(
+    archiving: tuple[Faber, Any, str], project_dir: Path  # noqa: F811 (the fixture imported above)
+) -> None:
     faber, _, _ = archiving
     faber_dir = project_dir / RUNS.parent
     # A run big enough (about 50 MB) that a restore or a consolidation is caught in the middle.
@@ -245,19 +247,32 @@ def test_links_planted_under_fractary_are_never_followed(tmp_path: Path, cli: Cl
     gateway_file.write_text(json.dumps({**gateway, "backends": {
         name: entry for name, entry in gateway["backends"].items() if name not in ("event_stream", "jsonl_mirror")}}))
 
-    # events/.quarantine: a link (repair would move files out of the run), a file (repair ended in
-    # "internal error"): one line, nothing moved.
+    # events/.quarantine: a link (repair would move files out of the run), a file or another file
+    # system (repair ended in "internal error"): one line, nothing moved.
     (folder / "events" / "002-checkpoint.json").write_text("{ torn")
-    for kind in ("link", "file"):
-        quarantine = folder / "events" / ".quarantine"
+    quarantine = folder / "events" / ".quarantine"
+    mounted = False
+    for kind, expected in (("link", "a symbolic link"), ("file", "not a folder"), ("mount", "another file system")):
         if kind == "link":
             quarantine.symlink_to(outside, target_is_directory=True)
-        else:
+        elif kind == "file":
             quarantine.write_text("not a folder\n")
-        line = assert_one_line_error(cli("runs", "repair", run), code=1)
-        assert ("a symbolic link" if kind == "link" else "not a folder") in line, line
-        assert (folder / "events" / "002-checkpoint.json").read_text() == "{ torn"
-        quarantine.unlink()
+        else:
+            quarantine.mkdir()
+            mounted = try_mount(["-t", "tmpfs", "-o", "size=1m", "tmpfs", str(quarantine)]) is None
+            if not mounted:  # mounting is not allowed here: the other two cases still ran
+                quarantine.rmdir()
+                continue
+        try:
+            line = assert_one_line_error(cli("runs", "repair", run), code=1)
+            assert expected in line, line
+            assert (folder / "events" / "002-checkpoint.json").read_text() == "{ torn"
+        finally:
+            if kind == "mount":
+                unmount(quarantine)
+                quarantine.rmdir()
+            else:
+                quarantine.unlink()
     assert sorted(path.name for path in outside.iterdir()) == ["project", "victim.txt"]
     assert cli("runs", "repair", run).returncode == 0
 
@@ -265,4 +280,5 @@ def test_links_planted_under_fractary_are_never_followed(tmp_path: Path, cli: Cl
     (folder / "archive").symlink_to(outside, target_is_directory=True)
     assert "symbolic link" in assert_one_line_error(cli("consolidate", run), code=1)
     assert sorted(path.name for path in outside.iterdir()) == ["project", "victim.txt"]
-    record("test_links_planted_under_fractary_are_never_followed", inputs_tried=8)
+    record("test_links_planted_under_fractary_are_never_followed", inputs_tried=9 if mounted else 8,
+           quarantine_mounted=str(mounted))

@@ -30,7 +30,14 @@ from .bundle import (
     remove_events,
     remove_leftovers,
 )
-from .files import fsync_directory, read_bytes, remove_dead_leftovers, replace_atomically, sync_filesystem, write_new_file
+from .files import (
+    fsync_directory,
+    read_bytes,
+    remove_dead_leftovers,
+    replace_atomically,
+    sync_filesystem,
+    write_new_file,
+)
 from .run_folder import RunFolder
 from .store import NEW_RUN_LEFTOVERS, LocalRunStore, events_not_local
 

@@ -4,9 +4,9 @@ Under the run's lock: finish or drop a half-done commit; move every unreadable o
 and the losers of a duplicate id, to ``events/.quarantine/``; give each id left without an event a
 ``log_repaired`` event saying what happened to it (ids stay gap-free and are never reused for
 something else), except past a gap longer than the run has files, which only a counter could have
-named: the events beyond it are renumbered to follow the log (originals kept in quarantine); rebuild metadata.json if it is unusable (the old file goes to quarantine too);
-then rewrite ``.next-id`` and state.json from the events. The result is checked with
-``verify_run``.
+named: the events beyond it are renumbered to follow the log (originals kept in quarantine); rebuild
+metadata.json if it is unusable (the old file goes to quarantine too); then rewrite ``.next-id`` and
+state.json from the events. The result is checked with ``verify_run``.
 """
 
 from __future__ import annotations

@@ -133,7 +133,8 @@ class LocalRunStore:
             os.mkdir(staging.path, self.dir_mode)
             os.mkdir(staging.events_dir, self.dir_mode)
             next_id = fill(staging)
-            os.close(os.open(staging.lock_file, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, self.file_mode))
+            lock_flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            os.close(os.open(staging.lock_file, lock_flags, self.file_mode))
             overwrite_counter(staging.next_id_file, next_id, self.file_mode)
             if os.path.lexists(final.path):
                 raise FileExistsError(final.path)
