@@ -230,7 +230,7 @@ def test_killed_before_each_step_of_creating_a_run(faber: Faber, project_dir: Pa
     else:
         pytest.fail("creating a run never finished")
     # Each creation removes the staging folders killed ones left (their processes are gone).
-    leftovers = [p.name for p in runs_root.rglob(".new-*")]
+    leftovers = [p.name for p in runs_root.glob("*/*/.staging/*")]
     assert not leftovers, leftovers
     record("test_killed_before_each_step_of_creating_a_run", kills_survived=kills)
 

@@ -110,13 +110,13 @@ def test_repair_keeps_the_file_the_store_wrote_over_a_planted_duplicate(cli: Cli
 
 # Leftovers of killed commands ----------------------------------------------------------------------------
 
-STAGING = (".restore-", ".events-restoring-", ".archive-new-", ".archive-scratch-", ".new-", ".events-removed-")
+STAGING = (".restore-", ".events-restoring-", ".archive-new-", ".archive-scratch-", ".events-removed-")
 
 
 def staged(root: Path) -> list[str]:
     """Every staging folder or temporary file under ``root`` (the project's FABER folder)."""
-    return sorted(str(path.relative_to(root)) for path in root.rglob(".*")
-                  if path.name.startswith(STAGING) or ".tmp-" in path.name)
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*")
+                  if path.name.startswith(STAGING) or ".tmp-" in path.name or path.parent.name == ".staging")
 
 
 def start(project: Path, *args: str) -> subprocess.Popen[str]:

@@ -33,13 +33,12 @@ from .bundle import (
 from .files import (
     fsync_directory,
     read_bytes,
-    remove_dead_leftovers,
     replace_atomically,
     sync_filesystem,
     write_new_file,
 )
 from .run_folder import RunFolder
-from .store import NEW_RUN_LEFTOVERS, LocalRunStore, events_not_local
+from .store import LocalRunStore, events_not_local
 
 
 def consolidate_run(store: LocalRunStore, run_id: RunId) -> ArchiveBundle:
@@ -150,9 +149,7 @@ def _restore_events_into(store: LocalRunStore, folder: RunFolder, run_id: RunId,
 
 def _restore_new_run(store: LocalRunStore, folder: RunFolder, run_id: RunId, bundle: ArchiveBundle) -> None:
     parent = os.path.dirname(folder.path)
-    store._makedirs(parent)
-    remove_dead_leftovers(parent, NEW_RUN_LEFTOVERS)
-    staging = os.path.join(parent, f".restore-{run_id.uuid}-{os.getpid()}")
+    staging = os.path.join(store.staging_dir(parent), f"restore-{run_id.uuid}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     os.mkdir(staging, store.dir_mode)
     try:

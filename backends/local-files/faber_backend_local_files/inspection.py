@@ -23,7 +23,7 @@ from faber_hookspecs.validation import validate_event
 
 from .files import dead_leftovers, file_lock
 from .run_folder import EventFile, RunFolder, event_file_name
-from .store import NEW_RUN_LEFTOVERS, LocalRunStore
+from .store import NEW_RUN_LEFTOVERS, STAGING_DIR, LocalRunStore
 
 Json = dict[str, Any]
 _MAX_FILE_WARNINGS = 5
@@ -96,7 +96,8 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
         for name in dead_leftovers(folder.path, LEFTOVERS):
             scan.add("leftover", f"{name} was left by a command that was killed", name)
         for name in dead_leftovers(*run_leftovers(folder, run_id)):
-            scan.add("leftover", f"../{name} was left by a command that was killed", f"../{name}")
+            where = f"../{STAGING_DIR}/{name}"
+            scan.add("leftover", f"{where} was left by a command that was killed", where)
     return VerifyReport(
         run_id=str(run_id),
         ok=not scan.problems,
@@ -108,7 +109,8 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
 
 def run_leftovers(folder: RunFolder, run_id: RunId) -> tuple[str, tuple[str, ...]]:
     """Where a killed creation or restore of this run leaves its staging folder, and its prefixes."""
-    return os.path.dirname(folder.path), tuple(f"{prefix}{run_id.uuid}-" for prefix in NEW_RUN_LEFTOVERS)
+    staging = os.path.join(os.path.dirname(folder.path), STAGING_DIR)
+    return staging, tuple(f"{prefix}{run_id.uuid}-" for prefix in NEW_RUN_LEFTOVERS)
 
 
 def scan_run(folder: RunFolder, run_id: RunId, *, metadata: Json | None = None) -> RunScan:

@@ -32,9 +32,11 @@ DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
 
 _STATE_CACHE_SIZE = 64
 
-NEW_RUN_LEFTOVERS = (".new-", ".restore-")
-"""The staging folders of a run creation or a restore as a new run, ``<prefix><uuid>-<pid>`` in the
-project folder: what such a command killed midway leaves, removed by the next one."""
+STAGING_DIR = ".staging"
+"""Where a run is built before it appears in one rename: ``runs/{org}/{project}/.staging/`` holds
+``new-<uuid>-<pid>`` (a creation) and ``restore-<uuid>-<pid>`` (a restore as a new run). Its own folder,
+so that removing what a killed one left costs a listing of the few folders there, not of every run."""
+NEW_RUN_LEFTOVERS = ("new-", "restore-")
 
 
 class LocalRunStore:
@@ -126,10 +128,10 @@ class LocalRunStore:
         writes its metadata, events and state and returns the next event id), then one rename."""
         final = self.folder(run_id, must_exist=False)
         parent = os.path.dirname(final.path)
-        staging = RunFolder(os.path.join(parent, f".new-{run_id.uuid}-{os.getpid()}"), self.file_mode, self.sync)
+        staging = RunFolder(os.path.join(parent, STAGING_DIR, f"new-{run_id.uuid}-{os.getpid()}"), self.file_mode,
+                            self.sync)
         try:
-            self._makedirs(parent)
-            remove_dead_leftovers(parent, NEW_RUN_LEFTOVERS)
+            self.staging_dir(parent)
             os.mkdir(staging.path, self.dir_mode)
             os.mkdir(staging.events_dir, self.dir_mode)
             next_id = fill(staging)
@@ -148,6 +150,20 @@ class LocalRunStore:
             if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
                 raise StorageError(f"run folder {final.path} already exists") from None
             raise StorageError(f"could not {verb} run {run_id}: {problem.strerror or problem}") from None
+
+    def staging_dir(self, parent: str) -> str:
+        """The project folder ``parent``'s staging folder (see ``STAGING_DIR``), made if needed and
+        refused if it is a link; what killed commands left in it is removed first."""
+        self._makedirs(parent)
+        path = os.path.join(parent, STAGING_DIR)
+        try:
+            os.mkdir(path, self.dir_mode)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                raise StorageError(f"{path} is a symbolic link or not a folder; faber builds runs only in a "
+                                   "folder of the runs folder: move it away and try again") from None
+            remove_dead_leftovers(path, NEW_RUN_LEFTOVERS)
+        return path
 
     def import_history(self, metadata: Json, events: list[Json]) -> None:
         """Create a run from a finished history: ``metadata`` and ``events`` as given (ids 1..n,
