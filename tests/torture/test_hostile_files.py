@@ -13,7 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
+import pytest
 from conftest import FABER, Cli, assert_one_line_error, clean_environ
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp_support import call
 
 from faber_host.api import Faber
 from faber_host.testing import AWS_TEST_ENVIRONMENT
@@ -81,6 +86,25 @@ def test_a_counter_ahead_of_the_files_is_never_trusted(cli: Cli) -> None:
     assert cli.ok("event", "emit", run, "checkpoint").strip() == "6"
     assert cli("runs", "verify", run).returncode == 0
     record("test_a_counter_ahead_of_the_files_is_never_trusted", inputs_tried=3)
+
+
+@pytest.mark.anyio
+async def test_mcp_verify_run_answers_for_an_absurd_counter(cli: Cli, tmp_path: Path) -> None:
+    """The real `faber mcp` over stdio: verify_run named 10^20 missing ids as a list, without end."""
+    run, folder = new_run(cli, "workflow_start")
+    far = json.loads((folder / "events" / "001-workflow_start.json").read_bytes())
+    far.update(event_id=ABSURD + 1, type="checkpoint")
+    (folder / "events" / f"{ABSURD + 1}-checkpoint.json").write_text(json.dumps(far, indent=2) + "\n")
+    (folder / "events" / ".next-id").write_text(f"{ABSURD * 10}\n")
+    server = StdioServerParameters(command=FABER, args=["mcp"], cwd=cli.cwd, env=clean_environ())
+    with open(tmp_path / "server.log", "w") as log, anyio.fail_after(3 * HANG_GUARD):  # a server starts too
+        async with Client(stdio_client(server, errlog=log)) as client:
+            report = await call(client, "verify_run", run=run)
+    assert not report["ok"] and report["last_event_id"] == ABSURD + 1
+    messages = [problem["message"] for problem in report["problems"]]
+    assert f"{ABSURD - 1} event id(s) have no valid event: 2-{ABSURD}" in messages, messages
+    assert f"events/.next-id is {ABSURD * 10}, ahead of the last event {ABSURD + 1}, expected {ABSURD + 2}" \
+        in messages, messages
 
 
 def planted_bytes(event: dict[str, object]) -> bytes:
