@@ -1,6 +1,7 @@
 """``faber init``: prepare ``.fractary/plugins/faber/`` in a project.
 
-It writes config.json, gateway.json, the FABER ``core`` and ``default`` workflows and the runs folder.
+It writes config.json, gateway.json, the FABER ``core`` and ``default`` workflows, the runs folder and a
+.gitignore that keeps machine-local state (runs, outboxes) out of git.
 Files that exist are rewritten in the current format (keeping what they say that is still valid),
 but only after the old file is copied to ``NAME.bak-<timestamp>``; each file's fate is reported, so
 nothing is lost and nothing changes silently.
