@@ -22,7 +22,6 @@ from faber_hookspecs.run_id import RunId
 
 from .bundle import (
     ARCHIVE_DIR,
-    check_archive_folder,
     consolidate,
     current_state,
     expand_events,
@@ -114,7 +113,7 @@ def import_run(store: LocalRunStore, bundle: ArchiveBundle) -> RunId:
 
 
 def _restore_events_into(store: LocalRunStore, folder: RunFolder, run_id: RunId, bundle: ArchiveBundle) -> None:
-    check_archive_folder(folder)  # its lock is the run's lock now
+    folder.check_archive_folder()  # its lock is the run's lock now
     if not folder.events_removed():
         raise ArchiveError(
             f"{folder.path} exists but holds no run (no events/ and no archive/manifest.json); "

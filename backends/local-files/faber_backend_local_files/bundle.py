@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,19 +187,6 @@ def file_id(name: str) -> int:
     return int(name[: name.index("-")])
 
 
-def check_archive_folder(folder: RunFolder) -> None:
-    """Refuse a run whose ``archive`` is a symbolic link or not a folder: the bundle, its lock and a
-    cleanup's removals would otherwise go through it, out of the runs folder."""
-    try:
-        found = os.lstat(os.path.join(folder.path, ARCHIVE_DIR))
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(found.st_mode):
-        what = "a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a folder"
-        raise StorageError(f"the archive folder of run folder {folder.path} is {what}; faber never writes "
-                           "through it: move it away and try again")
-
-
 # Consolidate ---------------------------------------------------------------------------------------------
 
 
@@ -215,7 +201,7 @@ def consolidate(
     """
     if not os.path.isdir(folder.events_dir):
         raise EventsNotLocal(f"the events of run {run_id} are not on this machine; `faber restore {run_id}` first")
-    check_archive_folder(folder)
+    folder.check_archive_folder()
     staging = os.path.join(folder.path, f".archive-{'new' if install else 'scratch'}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -401,7 +387,7 @@ def current_state(folder: RunFolder) -> dict[str, Any] | None:
 
 def load_local_bundle(folder: RunFolder, run_id: RunId) -> ArchiveBundle | None:
     """The bundle in ``archive/`` as it stands, or None when there is none (or it is unreadable)."""
-    check_archive_folder(folder)
+    folder.check_archive_folder()
     directory = os.path.join(folder.path, ARCHIVE_DIR)
     try:
         data = read_bytes(os.path.join(directory, MANIFEST_FILE))
@@ -572,7 +558,7 @@ def remove_events(folder: RunFolder, bundle: ArchiveBundle, *, dry_run: bool) ->
     events/ is renamed away in one step before it is deleted, so a crash never leaves a half-deleted
     log that looks like a real one; a leftover is removed by the next cleanup.
     """
-    check_archive_folder(folder)
+    folder.check_archive_folder()
     files, size = check_reproduces(folder, bundle)
     if dry_run:
         return RemovedEvents(run_id=bundle.run_id, files=files, bytes=size, dry_run=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from faber_hookspecs.errors import StorageError
 from faber_hookspecs.wire import loads
@@ -122,6 +123,8 @@ class RunLock:
         while True:
             if events_here is None:
                 events_here = os.path.isdir(folder.events_dir)
+            if not events_here:
+                folder.check_archive_folder()
             path = folder.lock_file if events_here else folder.archive_lock_file
             lock = file_lock(path)
             fd = lock.__enter__()
@@ -198,6 +201,18 @@ class RunFolder:
         self.sync = sync
         self.one_shot = one_shot
         self._state: RotatingFile | None = None  # made on the first write: readers never need it
+
+    def check_archive_folder(self) -> None:
+        """Refuse a run whose ``archive`` is a symbolic link or not a folder: the run's lock, its bundle
+        and a cleanup's removals would otherwise go through it, out of the runs folder."""
+        try:
+            found = os.lstat(self.path + "/archive")
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(found.st_mode):
+            what = "a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a folder"
+            raise StorageError(f"the archive folder of run folder {self.path} is {what}; faber never writes "
+                               "through it: move it away and try again")
 
     def events_removed(self) -> bool:
         """True when the run's events were archived and removed here (its manifest stays)."""
