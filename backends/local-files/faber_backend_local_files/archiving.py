@@ -29,13 +29,7 @@ from .bundle import (
     remove_events,
     remove_leftovers,
 )
-from .files import (
-    fsync_directory,
-    read_bytes,
-    replace_atomically,
-    sync_filesystem,
-    write_new_file,
-)
+from .files import fsync_directory, read_bytes, replace_atomically, sync_filesystem, write_new_file
 from .run_folder import RunFolder
 from .store import LocalRunStore, events_not_local
 
