@@ -1,6 +1,7 @@
 """``faber init``: prepare ``.fractary/plugins/faber/`` in a project.
 
-It writes config.json, gateway.json, the FABER ``core`` and ``default`` workflows and the runs folder.
+It writes config.json, gateway.json, the FABER ``core`` and ``default`` workflows, the runs folder and a
+.gitignore that keeps machine-local state (runs, outboxes) out of git.
 Files that exist are rewritten in the current format (keeping what they say that is still valid),
 but only after the old file is copied to ``NAME.bak-<timestamp>``; each file's fate is reported, so
 nothing is lost and nothing changes silently.
@@ -9,6 +10,7 @@ nothing is lost and nothing changes silently.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ def initialize(
     """Create or upgrade the FABER folder of ``root``; return the project and what changed."""
     target = Project(root.resolve(), environ)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    _refuse_links(target.root, [*FABER_DIR.parts, "workflows"], [*FABER_DIR.parts, "runs"])
     try:
         target.workflows_dir.mkdir(parents=True, exist_ok=True)
         (target.faber_dir / "runs").mkdir(mode=0o700, exist_ok=True)
@@ -62,7 +65,46 @@ def initialize(
     for name in WORKFLOW_TEMPLATES:
         path = target.workflows_dir / f"{name}.json"
         changes.append(_write(path, *_workflow(path, name), stamp))
+    changes.append(_write_gitignore(target.faber_dir / ".gitignore"))
     return target, changes
+
+
+GITIGNORE = """\
+# Written by `faber init`. What faber keeps for this machine only stays out of git: runs, outboxes,
+# mirrors, runner locks and restore downloads. Nothing in them (a symbolic link included) can then
+# arrive with a clone. config.json, gateway.json and workflows/ are meant to be committed.
+/runs/
+/outbox/
+/mirror/
+/runners/
+/.restore-*
+*.bak-*
+"""
+
+
+def _write_gitignore(path: Path) -> FileChange:
+    """Create the FABER folder's .gitignore; one that exists is the user's and is kept as it is."""
+    if os.path.lexists(path):
+        return FileChange(path, "unchanged", detail="" if path.is_file() and not path.is_symlink() else "not a file")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(GITIGNORE)
+    except OSError as problem:
+        raise StorageError(f"cannot write {path}: {problem.strerror}") from None
+    return FileChange(path, "created")
+
+
+def _refuse_links(root: Path, *paths: list[str]) -> None:
+    """Refuse to write through a symbolic link under the project (one could arrive with a clone and
+    lead init's writes, a backup copy included, anywhere)."""
+    for parts in paths:
+        path = root
+        for part in parts:
+            path = path / part
+            if path.is_symlink():
+                raise StorageError(f"{path} is a symbolic link; faber init never writes through links under "
+                                   f"{FABER_DIR.parts[0]}/: remove it and run faber init again")
 
 
 def template(name: str) -> dict[str, Any]:
@@ -126,6 +168,7 @@ def _read_old(path: Path) -> tuple[dict[str, Any], str]:
 
 def _write(path: Path, document: dict[str, Any], note: str, stamp: str) -> FileChange:
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    _refuse_links(path.parent, [path.name])
     try:
         if path.exists():
             old_text = path.read_bytes()

@@ -35,7 +35,7 @@ def test_init_creates_everything(tmp_path: Path) -> None:
 def test_init_twice_changes_nothing(tmp_path: Path) -> None:
     Cli(tmp_path).ok("init", "--org", "acme", "--project", "widget")
     output = Cli(tmp_path).ok("init")
-    assert output.count("unchanged") == 4
+    assert output.count("unchanged") == 5  # the four files and .gitignore
     assert not list((tmp_path / FABER).rglob("*.bak-*"))
 
 

@@ -3,11 +3,13 @@ and let the record store expand it, byte for byte."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from faber_backend_local_files.files import remove_dead_leftovers
 from faber_hookspecs.archive import ArchiveBundle, ArchiveLocation, ArchiveRecord, ProgressCallback, RunRef, no_progress
 from faber_hookspecs.errors import AmbiguousRun, ArchiveError, ConfigError, InvalidRunId, RunNotFound
 from faber_hookspecs.metadata import RunMetadata
@@ -21,6 +23,9 @@ from .verify import verify_bundle
 
 if TYPE_CHECKING:
     from ..api import Faber
+
+DOWNLOAD_PREFIX = ".restore-"
+"""A restore's download folder in the project's FABER folder: ``.restore-<random>-<pid>``."""
 
 
 def restore(
@@ -45,7 +50,9 @@ def restore(
         raise ConfigError(NO_ARCHIVE_BACKEND)
     recorded = local.metadata.archive if local is not None else None
     expected = expected_manifest_sha256 or (recorded.manifest_sha256 if recorded and not trust_archive else None)
-    staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=faber.project.faber_dir))
+    # Named after this process, so that the next restore removes it if this one is killed.
+    remove_dead_leftovers(str(faber.project.faber_dir), (DOWNLOAD_PREFIX,))
+    staging = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, suffix=f"-{os.getpid()}", dir=faber.project.faber_dir))
     try:
         bundle = faber.gateway.restore_run(
             RunRef(run_id=run_id, url=recorded.url if recorded else None), staging, progress

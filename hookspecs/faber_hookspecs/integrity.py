@@ -20,6 +20,7 @@ ProblemCode = Literal[
     "state_mismatch",  # state.json differs from the state rebuilt from the events
     "metadata_invalid",  # metadata.json is missing, unreadable or invalid
     "pending_write",  # a writer was killed in the middle of a commit (events/.pending)
+    "leftover",  # a staging folder or temporary file of a killed command (restore, archive, creation)
 ]
 
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from faber_hookspecs.nofollow import open_beneath, refused
 from faber_hookspecs.wire import utc_timestamp
 
 from .config import RetryPolicy
@@ -46,7 +47,8 @@ class HealthRecord:
     def read(self) -> StreamHealth:
         """The recorded outage, or a healthy record when there is none (or it is unreadable)."""
         try:
-            document = json.loads(self.path.read_bytes())
+            with os.fdopen(open_beneath(self.path.parent, self.path.name, os.O_RDONLY), "rb") as file:
+                document = json.loads(file.read())
             return StreamHealth(
                 failures=int(document["failures"]),
                 retry_after=float(document["retry_after"]),
@@ -78,5 +80,10 @@ class HealthRecord:
     def _write(self, record: StreamHealth) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{HEALTH_FILE}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(record.__dict__), encoding="utf-8")
+        try:  # never through a link planted at the temporary name
+            fd = open_beneath(self.path.parent, temporary.name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        except OSError as problem:
+            raise refused(temporary, problem) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(json.dumps(record.__dict__))
         os.replace(temporary, self.path)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faber_hookspecs.errors import StorageError
+from faber_hookspecs.nofollow import open_beneath, refused
 from faber_hookspecs.run_id import RunId
 
 from .envelope import line_key
@@ -63,12 +64,23 @@ class Outbox:
         folder = self.root / run.org / run.project
         return folder / f"{run.uuid}.ndjson", folder / f"{run.uuid}.cursor"
 
+    def _open(self, path: Path, flags: int, *, make_dirs: bool = False) -> int:
+        """Open a file of the outbox without following a link below its folder (a link planted at a
+        run's outbox file once made an append truncate and extend the file it pointed to)."""
+        try:
+            return open_beneath(self.root, path.relative_to(self.root).as_posix(), flags, FILE_MODE,
+                                dir_mode=DIR_MODE if make_dirs else None)
+        except FileNotFoundError:
+            raise
+        except OSError as problem:
+            raise refused(path, problem) from None
+
     # Locks ------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self._ensure_dir(self.root)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+        fd = self._open(self.root / ".lock", os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -80,7 +92,7 @@ class Outbox:
         """Hold the right to send outbox lines. With ``wait=False``, yields False at once when another
         process holds it (that process will send what is there)."""
         self._ensure_dir(self.root)
-        fd = os.open(self.root / ".send.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+        fd = self._open(self.root / ".send.lock", os.O_RDWR | os.O_CREAT)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -98,10 +110,8 @@ class Outbox:
         data_path, _ = self._paths(run_id)
         try:
             with self._locked():
-                created = not data_path.exists()
-                if created:
-                    self._ensure_dir(data_path.parent)
-                fd = os.open(data_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+                created = not os.path.lexists(data_path)
+                fd = self._open(data_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, make_dirs=True)
                 try:
                     if not created:
                         _cut_torn_tail(fd)
@@ -120,7 +130,7 @@ class Outbox:
         data_path, cursor_path = self._paths(batch.run_id)
         with self._locked():
             try:
-                size = data_path.stat().st_size
+                size = os.lstat(data_path).st_size
             except FileNotFoundError:  # removed by hand meanwhile: nothing left to mark
                 cursor_path.unlink(missing_ok=True)
                 return
@@ -137,7 +147,7 @@ class Outbox:
         appended 8 before 7). Call with ``sending`` held; cheap when they already are."""
         data_path, cursor_path = self._paths(run_id)
         with self._locked():
-            if not data_path.exists():
+            if not os.path.lexists(data_path):
                 return
             lines = self._pending_lines(data_path, cursor_path)
             keys = [line_key(line)[1] for line in lines]
@@ -157,7 +167,7 @@ class Outbox:
             lines: list[bytes] = []
             end = start
             try:
-                with open(data_path, "rb") as source:
+                with os.fdopen(self._open(data_path, os.O_RDONLY), "rb") as source:
                     source.seek(start)
                     for line in source:
                         if not line.endswith(b"\n") or len(lines) >= limit:
@@ -171,7 +181,7 @@ class Outbox:
     def pending(self, run_id: str) -> int:
         """How many lines of the run wait in the outbox."""
         data_path, cursor_path = self._paths(run_id)
-        if not data_path.exists():
+        if not os.path.lexists(data_path):
             return 0
         with self._locked():
             return len(self._pending_lines(data_path, cursor_path))
@@ -180,7 +190,7 @@ class Outbox:
         """True when the run has lines waiting (cheap: one stat when it has none)."""
         data_path, cursor_path = self._paths(run_id)
         try:
-            size = data_path.stat().st_size
+            size = os.lstat(data_path).st_size
         except FileNotFoundError:
             return False
         return size > self._cursor(cursor_path, data_path)
@@ -200,29 +210,29 @@ class Outbox:
 
     def _pending_lines(self, data_path: Path, cursor_path: Path) -> list[bytes]:
         try:
-            with open(data_path, "rb") as source:
+            with os.fdopen(self._open(data_path, os.O_RDONLY), "rb") as source:
                 source.seek(self._cursor(cursor_path, data_path))
                 return [line for line in source if line.endswith(b"\n")]
         except FileNotFoundError:
             return []
 
-    @staticmethod
-    def _cursor(cursor_path: Path, data_path: Path) -> int:
+    def _cursor(self, cursor_path: Path, data_path: Path) -> int:
         try:
-            value = int(cursor_path.read_text(encoding="ascii").strip() or "0")
+            with os.fdopen(self._open(cursor_path, os.O_RDONLY), "rb") as source:
+                value = int(source.read(64).decode("ascii").strip() or "0")
         except FileNotFoundError:
             return 0
-        except (ValueError, UnicodeDecodeError):
-            return 0  # unreadable: send everything again rather than skip anything
+        except (ValueError, UnicodeDecodeError, StorageError):
+            return 0  # unreadable (or a link): send everything again rather than skip anything
         try:
-            size = data_path.stat().st_size
+            size = os.lstat(data_path).st_size
         except FileNotFoundError:
             return 0
         return value if 0 <= value <= size else 0
 
     def _replace(self, path: Path, data: bytes) -> None:
         temporary = path.with_name(f".{path.name}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        fd = self._open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
             os.write(fd, data)
             if self.sync:

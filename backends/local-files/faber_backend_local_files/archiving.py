@@ -41,6 +41,7 @@ def consolidate_run(store: LocalRunStore, run_id: RunId) -> ArchiveBundle:
         if not os.path.isdir(folder.events_dir):
             raise events_not_local(run_id)
         folder.recover()
+        remove_leftovers(folder)  # a consolidation killed earlier
         return consolidate(folder, run_id, current_state(folder), store.dir_mode)
 
 
@@ -106,6 +107,7 @@ def import_run(store: LocalRunStore, bundle: ArchiveBundle) -> RunId:
 
 
 def _restore_events_into(store: LocalRunStore, folder: RunFolder, run_id: RunId, bundle: ArchiveBundle) -> None:
+    folder.check_archive_folder()  # its lock is the run's lock now
     if not folder.events_removed():
         raise ArchiveError(
             f"{folder.path} exists but holds no run (no events/ and no archive/manifest.json); "
@@ -140,8 +142,7 @@ def _restore_events_into(store: LocalRunStore, folder: RunFolder, run_id: RunId,
 
 def _restore_new_run(store: LocalRunStore, folder: RunFolder, run_id: RunId, bundle: ArchiveBundle) -> None:
     parent = os.path.dirname(folder.path)
-    store._makedirs(parent)
-    staging = os.path.join(parent, f".restore-{run_id.uuid}-{os.getpid()}")
+    staging = os.path.join(store.staging_dir(parent), f"restore-{run_id.uuid}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     os.mkdir(staging, store.dir_mode)
     try:

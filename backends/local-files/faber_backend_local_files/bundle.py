@@ -45,7 +45,15 @@ from faber_hookspecs.reducer import REDUCER_VERSION
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import dump_document
 
-from .files import exchange_paths, file_lock, fsync_directory, overwrite_counter, read_bytes, sync_filesystem
+from .files import (
+    exchange_paths,
+    file_lock,
+    fsync_directory,
+    overwrite_counter,
+    read_bytes,
+    remove_dead_leftovers,
+    sync_filesystem,
+)
 from .run_folder import EVENT_FILE_RE, RunFolder, event_file_name
 
 ARCHIVE_DIR = "archive"
@@ -193,6 +201,7 @@ def consolidate(
     """
     if not os.path.isdir(folder.events_dir):
         raise EventsNotLocal(f"the events of run {run_id} are not on this machine; `faber restore {run_id}` first")
+    folder.check_archive_folder()
     staging = os.path.join(folder.path, f".archive-{'new' if install else 'scratch'}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -378,6 +387,7 @@ def current_state(folder: RunFolder) -> dict[str, Any] | None:
 
 def load_local_bundle(folder: RunFolder, run_id: RunId) -> ArchiveBundle | None:
     """The bundle in ``archive/`` as it stands, or None when there is none (or it is unreadable)."""
+    folder.check_archive_folder()
     directory = os.path.join(folder.path, ARCHIVE_DIR)
     try:
         data = read_bytes(os.path.join(directory, MANIFEST_FILE))
@@ -412,7 +422,7 @@ def expand_events(bundle: ArchiveBundle, events_dir: str, file_mode: int) -> int
     last_name = None
     first_name = None
     jsonl = _HashingLines(str(bundle.path(EVENTS_FILE)))
-    events_fd = os.open(events_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    events_fd = os.open(events_dir, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW)
     try:
         for line_number, line in enumerate(jsonl, 1):
             name, data = _expand_line(line, verbatim.get(line_number), line_number)
@@ -548,6 +558,7 @@ def remove_events(folder: RunFolder, bundle: ArchiveBundle, *, dry_run: bool) ->
     events/ is renamed away in one step before it is deleted, so a crash never leaves a half-deleted
     log that looks like a real one; a leftover is removed by the next cleanup.
     """
+    folder.check_archive_folder()
     files, size = check_reproduces(folder, bundle)
     if dry_run:
         return RemovedEvents(run_id=bundle.run_id, files=files, bytes=size, dry_run=True)
@@ -563,15 +574,25 @@ def remove_events(folder: RunFolder, bundle: ArchiveBundle, *, dry_run: bool) ->
     return RemovedEvents(run_id=bundle.run_id, files=files, bytes=size)
 
 
-def remove_leftovers(folder: RunFolder) -> None:
-    """Delete event folders a cleanup renamed away (verified before the rename) but could not delete."""
+LEFTOVERS = (".events-restoring-", ".archive-new-", ".archive-scratch-", f"{ARCHIVE_DIR}.old-", ".events-removed-",
+             ".metadata.json.tmp-", ".state.json.tmp-")
+"""What a command killed midway leaves in a run's folder, named ``<prefix><pid>``: a restore's, a
+consolidation's or a cleanup's staging folder, a temporary file of an atomic replace."""
+
+
+def remove_leftovers(folder: RunFolder) -> list[str]:
+    """Delete what killed commands left in the run's folder (``LEFTOVERS`` of processes that are gone),
+    and event folders a cleanup renamed away (verified before the rename) but could not delete yet;
+    call with the run's lock held. Returns the names of the leftovers."""
+    removed = remove_dead_leftovers(folder.path, LEFTOVERS)
     try:
         names = os.listdir(folder.path)
     except FileNotFoundError:
-        return
+        return removed
     for name in names:
         if name.startswith(".events-removed-"):
             shutil.rmtree(os.path.join(folder.path, name), ignore_errors=True)
+    return removed
 
 
 def sync_restored(path: str) -> None:

@@ -285,6 +285,55 @@ def exchange_paths(first: str, second: str) -> bool:
     return True
 
 
+def dead_leftovers(folder: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The names in ``folder`` that start with one of ``prefixes`` and end in ``-<pid>`` of a process
+    that is gone: what a killed command left (staging folders, temporary files). A live process's,
+    this process's included (another thread's restore), is never among them."""
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for name in names:
+        if name.startswith(prefixes):
+            pid = name.rpartition("-")[2]
+            if pid.isdigit() and not process_alive(int(pid)):
+                found.append(name)
+    return sorted(found)
+
+
+def remove_dead_leftovers(folder: str, prefixes: tuple[str, ...]) -> list[str]:
+    """Remove ``dead_leftovers(folder, prefixes)`` (a link or file is unlinked, never followed);
+    return their names."""
+    import shutil
+
+    removed = dead_leftovers(folder, prefixes)
+    for name in removed:
+        path = os.path.join(folder, name)
+        try:
+            os.unlink(path)  # a file, or a link planted under such a name
+        except IsADirectoryError:
+            shutil.rmtree(path, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """True when process ``pid`` exists (this one included), as far as this system can tell."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except (OverflowError, ValueError):  # not a pid at all
+        return False
+    return True
+
+
 def sync_filesystem(path: str) -> None:
     """Make everything written to the filesystem holding ``path`` durable, in one call.
 

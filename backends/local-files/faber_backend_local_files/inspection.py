@@ -21,9 +21,9 @@ from faber_hookspecs.reducer import REDUCER_VERSION, initial_state_for, reconstr
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import validate_event
 
-from .files import file_lock
-from .run_folder import EventFile, RunFolder
-from .store import LocalRunStore
+from .files import dead_leftovers, file_lock
+from .run_folder import EventFile, RunFolder, event_file_name
+from .store import NEW_RUN_LEFTOVERS, STAGING_DIR, LocalRunStore
 
 Json = dict[str, Any]
 _MAX_FILE_WARNINGS = 5
@@ -36,6 +36,8 @@ class RunScan:
     metadata: Json | None
     events: list[Json] = field(default_factory=list)
     """One valid event per id, in id order: the log as it can be trusted."""
+    kept: dict[int, str] = field(default_factory=dict)
+    """The file each of ``events`` was read from, by id."""
     bad_files: list[EventFile] = field(default_factory=list)
     """Event files that are unreadable, invalid, or lose to another file with the same id."""
     problems: list[IntegrityProblem] = field(default_factory=list)
@@ -89,6 +91,13 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
         if scan.metadata is not None:
             rebuilt = reconstruct(initial_state_for(scan.metadata), scan.events)
             check_state(scan, folder.read_json(folder.state_file), rebuilt)
+        from .bundle import LEFTOVERS
+
+        for name in dead_leftovers(folder.path, LEFTOVERS):
+            scan.add("leftover", f"{name} was left by a command that was killed", name)
+        for name in dead_leftovers(*run_leftovers(folder, run_id)):
+            where = f"../{STAGING_DIR}/{name}"
+            scan.add("leftover", f"{where} was left by a command that was killed", where)
     return VerifyReport(
         run_id=str(run_id),
         ok=not scan.problems,
@@ -96,6 +105,12 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
         last_event_id=scan.highest_id,
         problems=scan.problems,
     )
+
+
+def run_leftovers(folder: RunFolder, run_id: RunId) -> tuple[str, tuple[str, ...]]:
+    """Where a killed creation or restore of this run leaves its staging folder, and its prefixes."""
+    staging = os.path.join(os.path.dirname(folder.path), STAGING_DIR)
+    return staging, tuple(f"{prefix}{run_id.uuid}-" for prefix in NEW_RUN_LEFTOVERS)
 
 
 def scan_run(folder: RunFolder, run_id: RunId, *, metadata: Json | None = None) -> RunScan:
@@ -118,23 +133,42 @@ def scan_run(folder: RunFolder, run_id: RunId, *, metadata: Json | None = None) 
     for event_id in sorted(candidates):
         found = candidates[event_id]
         if len(found) > 1:
-            # Keep the earliest write; the others cannot be events of this id in this log.
-            found.sort(key=lambda item: (item[1]["timestamp"], item[0].name))
+            # Keep the file the store itself would have written (its canonical name: a copy planted as
+            # 0002-x.json beside 002-x.json loses), then the earliest write.
+            found.sort(key=lambda item: (item[0].name != event_file_name(event_id, item[0].type),
+                                         item[1]["timestamp"], item[0].name))
             for file, _ in found[1:]:
                 scan.bad_files.append(file)
                 scan.add("event_duplicate_id", f"{file.name} claims id {event_id}, already held by {found[0][0].name}",
                          f"events/{file.name}")
         scan.events.append(found[0][1])
-    held = {event["event_id"] for event in scan.events}
-    missing = [i for i in range(1, scan.highest_id + 1) if i not in held]
-    if missing:
-        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
-        scan.add("event_gap", f"{len(missing)} event id(s) have no valid event: {shown}")
+        scan.kept[event_id] = found[0][0].name
+    # Missing ids as ranges, in time and memory of the files present: a file named 10^20 names a gap
+    # of 10^20 ids, which must not become a list.
+    gaps = id_gaps([event["event_id"] for event in scan.events], scan.highest_id)
+    if gaps:
+        shown = ", ".join(str(start) if start == end else f"{start}-{end}" for start, end in gaps[:10])
+        count = sum(end - start + 1 for start, end in gaps)
+        scan.add("event_gap", f"{count} event id(s) have no valid event: {shown}{' ...' if len(gaps) > 10 else ''}")
     counter = folder.read_next_id()
-    if counter != scan.highest_id + 1:
+    expected = scan.highest_id + 1
+    if counter != expected:
         found_text = "missing or unreadable" if counter is None else str(counter)
-        scan.add("next_id_wrong", f"events/.next-id is {found_text}, expected {scan.highest_id + 1}", "events/.next-id")
+        if counter is not None and counter > expected:
+            found_text += f", ahead of the last event {scan.highest_id}"  # never trusted: see settled_next_id
+        scan.add("next_id_wrong", f"events/.next-id is {found_text}, expected {expected}", "events/.next-id")
     return scan
+
+
+def id_gaps(ids: list[int], highest: int) -> list[tuple[int, int]]:
+    """The ranges (first, last) of ids from 1 to ``highest`` that ``ids`` (sorted) do not hold."""
+    gaps = []
+    previous = 0
+    for event_id in [*ids, highest + 1]:
+        if event_id > previous + 1:
+            gaps.append((previous + 1, event_id - 1))
+        previous = max(previous, event_id)
+    return gaps
 
 
 def check_state(scan: RunScan, stored: Json | None, rebuilt: Json) -> None:

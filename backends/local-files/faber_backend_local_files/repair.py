@@ -3,24 +3,28 @@
 Under the run's lock: finish or drop a half-done commit; move every unreadable or invalid event file,
 and the losers of a duplicate id, to ``events/.quarantine/``; give each id left without an event a
 ``log_repaired`` event saying what happened to it (ids stay gap-free and are never reused for
-something else); rebuild metadata.json if it is unusable (the old file goes to quarantine too);
-then rewrite ``.next-id`` and state.json from the events. The result is checked with
-``verify_run``.
+something else), except past a gap longer than the run has files, which only a counter could have
+named: the events beyond it are renumbered to follow the log (originals kept in quarantine); rebuild
+metadata.json if it is unusable (the old file goes to quarantine too); then rewrite ``.next-id`` and
+state.json from the events. The result is checked with ``verify_run``.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
+from faber_hookspecs.errors import StorageError
 from faber_hookspecs.integrity import RepairReport
 from faber_hookspecs.reducer import initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import canonical_event, dump_document, dump_event, utc_timestamp
 
-from .files import fsync_directory, overwrite_counter
-from .inspection import scan_run, verify_run
+from .bundle import remove_leftovers
+from .files import fsync_directory, overwrite_counter, remove_dead_leftovers
+from .inspection import run_leftovers, scan_run, verify_run
 from .run_folder import RunFolder
 from .store import LocalRunStore
 
@@ -35,6 +39,10 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
     actions: list[str] = []
     quarantined: list[str] = []
     with folder.lock():
+        if os.path.lexists(os.path.join(folder.events_dir, QUARANTINE)):
+            _check_quarantine(folder)  # before anything is changed
+        for name in remove_leftovers(folder) + remove_dead_leftovers(*run_leftovers(folder, run_id)):
+            actions.append(f"removed {name}, left by a command that was killed")
         committed = folder.recover()
         if before.problems and any(p.code == "pending_write" for p in before.problems):
             actions.append(
@@ -56,22 +64,44 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
             folder.write_metadata(dump_document(metadata))
             actions.append("wrote a new metadata.json from the run id and the events")
 
-        events = {event["event_id"]: event for event in scan.events}
-        lost = {file.event_id: file.name for file in scan.bad_files}
+        found = {event["event_id"]: event for event in scan.events}
+        lost = {file.event_id: file.name for file in scan.bad_files if file.event_id not in found}
+        events: dict[int, Json] = {}
         # A filler takes the time of the event before it (or after it), so times keep growing with ids.
         previous_time = scan.events[0]["timestamp"] if scan.events else None
-        for event_id in range(1, scan.highest_id + 1):
-            if event_id in events:
-                previous_time = events[event_id]["timestamp"]
-                continue
-            event = _placeholder(run_id, event_id, lost.get(event_id), previous_time)
-            folder.commit_event(event_id, event["type"], dump_event(event))
-            os.unlink(folder.pending_file)
-            events[event_id] = event
+        # Ids no file holds get a filler each, as long as there are no more of them than files: a
+        # longer gap was named by a counter, not left by lost files (an id is only ever given after
+        # the one before it), so the events after it are renumbered to follow the log instead.
+        budget = scan.files
+        last = 0
+        for found_id in sorted(found.keys() | lost.keys()):
+            gap = found_id - last - 1
+            if gap > budget:
+                gap = 0
+            budget -= gap
+            for event_id in range(last + 1, last + gap + 1):
+                event = _placeholder(run_id, event_id, None, previous_time)
+                _commit(folder, event)
+                events[event_id] = event
+                actions.append(f"recorded event {event_id} as log_repaired ({event['message']})")
+            last += gap + 1
+            if found_id in lost:
+                event = _placeholder(run_id, last, lost[found_id], previous_time)
+                _commit(folder, event)
+                actions.append(f"recorded event {last} as log_repaired ({event['message']})")
+            elif found_id != last:
+                moved = _quarantine(folder, os.path.join(folder.events_dir, scan.kept[found_id]), store.dir_mode)
+                quarantined.append(moved)
+                event = {**found[found_id], "event_id": last}
+                _commit(folder, event)
+                actions.append(f"renumbered event {found_id} as {last}: no file ever held ids {last} to "
+                               f"{found_id - 1}, an id a counter skipped to (the original is kept as {moved})")
+            else:
+                event = found[found_id]
+            events[last] = event
             previous_time = event["timestamp"]
-            actions.append(f"recorded event {event_id} as log_repaired ({event['message']})")
 
-        next_id = scan.highest_id + 1
+        next_id = last + 1
         if folder.read_next_id() != next_id:
             overwrite_counter(folder.next_id_file, next_id, folder.file_mode)
             actions.append(f"set events/.next-id to {next_id}")
@@ -85,6 +115,11 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
     )
 
 
+def _commit(folder: RunFolder, event: Json) -> None:
+    folder.commit_event(event["event_id"], event["type"], dump_event(event))
+    os.unlink(folder.pending_file)
+
+
 def _quarantine(folder: RunFolder, path: str, dir_mode: int) -> str:
     """Move ``path`` into events/.quarantine/ under a name not yet used; return where, relative to
     the run's folder."""
@@ -92,7 +127,7 @@ def _quarantine(folder: RunFolder, path: str, dir_mode: int) -> str:
     try:
         os.mkdir(target_dir, dir_mode)
     except FileExistsError:
-        pass
+        _check_quarantine(folder)
     name = os.path.basename(path)
     target = os.path.join(target_dir, name)
     counter = 1
@@ -103,6 +138,19 @@ def _quarantine(folder: RunFolder, path: str, dir_mode: int) -> str:
     fsync_directory(target_dir)
     fsync_directory(os.path.dirname(path))
     return os.path.relpath(target, folder.path)
+
+
+def _check_quarantine(folder: RunFolder) -> None:
+    """Files are moved only into a real folder of the run: a link at events/.quarantine would move
+    them out of the runs folder, a file or another file system would fail the move halfway."""
+    target_dir = os.path.join(folder.events_dir, QUARANTINE)
+    found = os.lstat(target_dir)
+    if stat.S_ISDIR(found.st_mode) and found.st_dev == os.lstat(folder.events_dir).st_dev:
+        return
+    what = ("a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a folder" if not stat.S_ISDIR(found.st_mode)
+            else "on another file system")
+    raise StorageError(f"events/{QUARANTINE} of run folder {folder.path} is {what}; repair moves files only into "
+                       "a folder of the run: move it away and repair again (nothing was changed)")
 
 
 def _placeholder(run_id: RunId, event_id: int, lost_file: str | None, previous_time: str | None) -> Json:

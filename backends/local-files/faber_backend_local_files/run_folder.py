@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from faber_hookspecs.errors import StorageError
 from faber_hookspecs.wire import loads
@@ -122,6 +123,8 @@ class RunLock:
         while True:
             if events_here is None:
                 events_here = os.path.isdir(folder.events_dir)
+            if not events_here:
+                folder.check_archive_folder()
             path = folder.lock_file if events_here else folder.archive_lock_file
             lock = file_lock(path)
             fd = lock.__enter__()
@@ -199,6 +202,18 @@ class RunFolder:
         self.one_shot = one_shot
         self._state: RotatingFile | None = None  # made on the first write: readers never need it
 
+    def check_archive_folder(self) -> None:
+        """Refuse a run whose ``archive`` is a symbolic link or not a folder: the run's lock, its bundle
+        and a cleanup's removals would otherwise go through it, out of the runs folder."""
+        try:
+            found = os.lstat(self.path + "/archive")
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(found.st_mode):
+            what = "a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a folder"
+            raise StorageError(f"the archive folder of run folder {self.path} is {what}; faber never writes "
+                               "through it: move it away and try again")
+
     def events_removed(self) -> bool:
         """True when the run's events were archived and removed here (its manifest stays)."""
         return not os.path.isdir(self.events_dir) and os.path.isfile(self.manifest_file)
@@ -257,7 +272,8 @@ class RunFolder:
     def settled_next_id(self, lock: RunLock) -> int:
         """Under the run's ``lock``: finish or drop what a killed writer left (``.pending``, or an event
         it linked without advancing the counter), and return the id the next event gets. O(1), except
-        on the first commit into the run since the system started.
+        on the first commit into the run since the system started, and when the counter disagrees
+        with the last commit noted (a counter set ahead by hand would otherwise open a gap).
 
         Neither the counter nor the note in the lock file is fsynced (the events and their names are):
         after a power cut either may hold an older value than the events on disk, and a counter
@@ -267,15 +283,25 @@ class RunFolder:
         self.recover()
         began = lock.last_commit()
         if began is None or began[2] != boot_id():
-            next_id = self.scanned_next_id()
-            if self.read_next_id() != next_id:
-                overwrite_counter(self.next_id_file, next_id, self.file_mode)
-            return next_id
+            return self._counter_from_files()
         next_id = self.next_id()
         event_id, kind, _ = began
-        if event_id >= next_id and os.path.lexists(self.events_dir + "/" + event_file_name(event_id, kind)):
-            overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)  # linked, counter not advanced
-            next_id = event_id + 1
+        if next_id in (event_id, event_id + 1):
+            if os.path.lexists(self.events_dir + "/" + event_file_name(event_id, kind)):
+                if next_id == event_id:  # linked, counter not advanced
+                    overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)
+                return event_id + 1
+            if next_id == event_id:  # killed before the link: the id is still free
+                return next_id
+        # The counter disagrees with the last commit (set by hand, copied from elsewhere, absurd):
+        # never trust it into a gap. The id after the last event file is the one the store would give.
+        return self._counter_from_files()
+
+    def _counter_from_files(self) -> int:
+        """One past the last event file, written to ``.next-id`` when it says otherwise."""
+        next_id = self.scanned_next_id()
+        if self.read_next_id() != next_id:
+            overwrite_counter(self.next_id_file, next_id, self.file_mode)
         return next_id
 
     def scanned_next_id(self) -> int:

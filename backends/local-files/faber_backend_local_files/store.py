@@ -17,7 +17,7 @@ from faber_hookspecs.run_id import RunId, is_slug, is_uuid4, validate_slug
 from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, loads, utc_timestamp
 
-from .files import fsync_directory, overwrite_counter, write_new_file
+from .files import fsync_directory, overwrite_counter, remove_dead_leftovers, write_new_file
 from .run_folder import CounterBehind, RunFolder, event_file_name, read_state
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
@@ -31,6 +31,12 @@ DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
 """The runs folder, relative to the project root, unless gateway.json or FABER_RUNS_PATH says otherwise."""
 
 _STATE_CACHE_SIZE = 64
+
+STAGING_DIR = ".staging"
+"""Where a run is built before it appears in one rename: ``runs/{org}/{project}/.staging/`` holds
+``new-<uuid>-<pid>`` (a creation) and ``restore-<uuid>-<pid>`` (a restore as a new run). Its own folder,
+so that removing what a killed one left costs a listing of the few folders there, not of every run."""
+NEW_RUN_LEFTOVERS = ("new-", "restore-")
 
 
 class LocalRunStore:
@@ -122,13 +128,15 @@ class LocalRunStore:
         writes its metadata, events and state and returns the next event id), then one rename."""
         final = self.folder(run_id, must_exist=False)
         parent = os.path.dirname(final.path)
-        staging = RunFolder(os.path.join(parent, f".new-{run_id.uuid}"), self.file_mode, self.sync)
+        staging = RunFolder(os.path.join(parent, STAGING_DIR, f"new-{run_id.uuid}-{os.getpid()}"), self.file_mode,
+                            self.sync)
         try:
-            self._makedirs(parent)
+            self.staging_dir(parent)
             os.mkdir(staging.path, self.dir_mode)
             os.mkdir(staging.events_dir, self.dir_mode)
             next_id = fill(staging)
-            os.close(os.open(staging.lock_file, os.O_WRONLY | os.O_CREAT, self.file_mode))
+            lock_flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            os.close(os.open(staging.lock_file, lock_flags, self.file_mode))
             overwrite_counter(staging.next_id_file, next_id, self.file_mode)
             if os.path.lexists(final.path):
                 raise FileExistsError(final.path)
@@ -142,6 +150,20 @@ class LocalRunStore:
             if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
                 raise StorageError(f"run folder {final.path} already exists") from None
             raise StorageError(f"could not {verb} run {run_id}: {problem.strerror or problem}") from None
+
+    def staging_dir(self, parent: str) -> str:
+        """The project folder ``parent``'s staging folder (see ``STAGING_DIR``), made if needed and
+        refused if it is a link; what killed commands left in it is removed first."""
+        self._makedirs(parent)
+        path = os.path.join(parent, STAGING_DIR)
+        try:
+            os.mkdir(path, self.dir_mode)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                raise StorageError(f"{path} is a symbolic link or not a folder; faber builds runs only in a "
+                                   "folder of the runs folder: move it away and try again") from None
+            remove_dead_leftovers(path, NEW_RUN_LEFTOVERS)
+        return path
 
     def import_history(self, metadata: Json, events: list[Json]) -> None:
         """Create a run from a finished history: ``metadata`` and ``events`` as given (ids 1..n,

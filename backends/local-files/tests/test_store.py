@@ -40,7 +40,8 @@ def test_new_run_layout(store: LocalRunStore, run_id: RunId) -> None:
     assert Path(folder.next_id_file).read_text() == "1\n"
     assert json.loads(Path(folder.state_file).read_text())["last_event_id"] == 0
     parent = Path(folder.path).parent
-    assert [p.name for p in parent.iterdir()] == [run_id.uuid], "no staging folder may be left behind"
+    assert sorted(p.name for p in parent.iterdir()) == [".staging", run_id.uuid]
+    assert not list((parent / ".staging").iterdir()), "no staging folder may be left behind"
 
 
 def test_ids_start_at_one_and_files_sort_numerically(store: LocalRunStore, run_id: RunId) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from faber_hookspecs import hookimpl
 from faber_hookspecs.events import Event
+from faber_hookspecs.nofollow import open_beneath, refused
 from faber_hookspecs.records import BackendContext
 from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
@@ -56,10 +57,15 @@ class JsonlMirror:
         if self.types is not None and event.type not in self.types:
             return
         target = self.mirror_file(event.run_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
         line = json.dumps(event.to_json(), ensure_ascii=False) + "\n"  # the event file's form, on one line
-        # One write on an O_APPEND file: lines of concurrent writers never interleave.
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # One write on an O_APPEND file: lines of concurrent writers never interleave. Opened without
+        # following a link below the mirror folder: a planted one must not lead the write elsewhere.
+        try:
+            fd = open_beneath(self.root, target.relative_to(self.root).as_posix(),
+                              os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600, dir_mode=0o700)
+        except OSError as problem:
+            raise refused(target, problem) from None
         try:
             os.write(fd, line.encode("utf-8"))
         finally:
