@@ -11,7 +11,7 @@ from __future__ import annotations
 from _json import encode_basestring, make_encoder
 
 from faber_hookspecs.errors import InvalidInput
-from faber_hookspecs.wire import encodable
+from faber_hookspecs.wire import encodable, loads
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
 if TYPE_CHECKING:
@@ -100,10 +100,7 @@ class Limits:
                 self._check_string(item, what, where, error)
             elif isinstance(item, (dict, list, tuple)):
                 if depth > self.max_depth:
-                    raise error(
-                        f"invalid {what}: {_at(where)}nested more than {self.max_depth} levels deep "
-                        "(limits.max_depth in gateway.json)"
-                    )
+                    raise error(self.too_deep(what, where))
                 if isinstance(item, dict):
                     for key, child in item.items():
                         if not isinstance(key, str):
@@ -118,6 +115,20 @@ class Limits:
                     raise error(f"invalid {what}: {_at(where)}{item} is not a JSON number")
             elif not (item is None or isinstance(item, (bool, int))):
                 raise error(f"invalid {what}: {_at(where)}a {type(item).__name__} is not a JSON value")
+
+    def too_deep(self, what: str, where: str = "") -> str:
+        """The refusal of a value nested deeper than ``max_depth`` (at ``where``, when known)."""
+        return (f"invalid {what}: {_at(where)}nested more than {self.max_depth} levels deep "
+                "(limits.max_depth in gateway.json)")
+
+    def parse(self, text: bytes | str, what: str, error: type[InvalidInput] = InvalidInput) -> Any:
+        """JSON text as a value, for a door that reads one (``--data``, an old state file, an archive).
+        Nesting deeper than the parser can follow is refused as ``check_shape`` refuses it; malformed
+        text raises ValueError, for the door to word."""
+        try:
+            return loads(text)
+        except RecursionError:
+            raise error(self.too_deep(what)) from None
 
     def _check_string(self, text: str, what: str, where: str, error: type[InvalidInput]) -> None:
         if len(text) > self.max_string_length:
