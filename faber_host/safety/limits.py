@@ -8,6 +8,7 @@ recurses, whatever the depth. Standard library only (the CLI's one-shot emit pat
 
 from __future__ import annotations
 
+import sys
 from _json import encode_basestring, make_encoder
 
 from faber_hookspecs.errors import InvalidInput
@@ -121,14 +122,22 @@ class Limits:
         return (f"invalid {what}: {_at(where)}nested more than {self.max_depth} levels deep "
                 "(limits.max_depth in gateway.json)")
 
+    def too_many_digits(self, what: str) -> str:
+        """The refusal of an integer longer than Python converts to or from text."""
+        return f"invalid {what}: a number has more than {sys.get_int_max_str_digits():,} digits"
+
     def parse(self, text: bytes | str, what: str, error: type[InvalidInput] = InvalidInput) -> Any:
         """JSON text as a value, for a door that reads one (``--data``, an old state file, an archive).
-        Nesting deeper than the parser can follow is refused as ``check_shape`` refuses it; malformed
-        text raises ValueError, for the door to word."""
+        What the parser gives up on (nesting too deep, a number too long) is refused as the checks of
+        the value refuse it; malformed text raises ValueError, for the door to word."""
         try:
             return loads(text)
         except RecursionError:
             raise error(self.too_deep(what)) from None
+        except ValueError as problem:
+            if type(problem) is ValueError:  # not a JSONDecodeError nor a UnicodeDecodeError: a number too long
+                raise error(self.too_many_digits(what)) from None
+            raise
 
     def _check_string(self, text: str, what: str, where: str, error: type[InvalidInput]) -> None:
         if len(text) > self.max_string_length:
@@ -146,8 +155,8 @@ class Limits:
         """Raise ``error`` when ``value`` encodes to more than ``max_event_bytes``; return the size."""
         try:
             size = len("".join(_compact(value, 0)).encode("utf-8"))
-        except ValueError as problem:  # an integer with more digits than Python will print
-            raise error(f"invalid {what}: {problem}") from None
+        except ValueError:  # an integer with more digits than Python will print
+            raise error(self.too_many_digits(what)) from None
         except (TypeError, RecursionError):  # not JSON at all: check_shape refuses it with its reason
             self.check_shape(value, what, error)
             raise
