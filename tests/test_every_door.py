@@ -336,7 +336,7 @@ def _argument(hostile: Hostile) -> bool:
 
 def _sent_by_the_mcp_client(hostile: Hostile) -> bool:
     # The SDK's client encodes NaN as null and refuses to encode values nested beyond its own limit:
-    # such values never leave it (test_mcp_fuzz sends raw JSON-RPC to the real server for those).
+    # such values never leave it, so they never reach a tool through this door.
     value = hostile.value if hostile.event is None else hostile.event
     return not (isinstance(value, float) and value != value) and depth_of(value) <= 100
 
