@@ -86,8 +86,9 @@ class FaberSpec:
         """Create a run whose history happened elsewhere: ``metadata`` (a new, valid run id) and its
         ``events`` exactly as given, ids 1..n and timestamps kept, instead of assigned now.
 
-        Called by ``faber migrate``, which rebuilds a run from the old single-file state (a restore
-        from an archive goes through ``faber_import_run``, which takes a verified bundle instead). The record
+        Called by ``faber migrate``, which rebuilds a run from the old single-file state, after the host
+        screened and validated the metadata and every event as it does a new one (a restore from an
+        archive goes through ``faber_import_run``, which takes a verified bundle instead). The record
         store validates every event (ids gap-free from 1, the run's id, timestamps never going
         back), makes the whole run appear atomically and durably (complete or not at all), rebuilds
         its state with ``faber_hookspecs.reducer`` and returns the run as ``faber_load_run`` would.
