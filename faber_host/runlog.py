@@ -165,6 +165,7 @@ def _unchanged(screen: Any, document: Any, model: type[BaseModel], what: str, wh
     if screened != document:
         raise InvalidInput(
             f"{where} holds what looks like a secret ({', '.join(sorted(findings.kinds))}), which the host "
-            "redacts before storing; a restore cannot change the archived files"
+            "redacts before storing; a restore cannot change the archived files (restore it in a project "
+            "whose gateway.json redaction lets it through)"
         )
     _valid(model, screened, what, InvalidInput)
