@@ -430,6 +430,27 @@ def test_every_door_is_driven() -> None:
         assert all(door.carries(hostile) for hostile in INPUTS), door.name
 
 
+def test_screening_what_was_stored_changes_nothing() -> None:
+    """A restore refuses a bundle that the screening would change, so the screening must leave what
+    it stored as it is: each secret in each place, screened twice, is screened once."""
+    policy = InputPolicy.default()
+    for hostile in INPUTS:
+        if not hostile.secret:
+            continue
+        text = hostile.value if isinstance(hostile.value, str) else json.dumps(hostile.value)
+        places: list[dict[str, Any]] = [
+            {"message": text}, {"metadata": {"note": hostile.value}}, {"metadata": {text: "value"}},
+            {"metadata": {"deep": [{text: {"db_password": text}}]}}, {"artifacts": [{"type": "file", "name": text}]},
+            {"error": {"code": "E", "message": text}}, {"correlation_id": text, "user": text},
+        ]
+        for place in places:
+            once, _ = policy.screen_event({"type": "checkpoint", **place})
+            assert policy.screen_event(once)[0] == once, (hostile.name, place)
+            document = {"run_id": "acme/w/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12, "params": place}
+            stored_metadata, _ = policy.screen_metadata(document)
+            assert policy.screen_metadata(stored_metadata)[0] == stored_metadata, (hostile.name, place)
+
+
 def test_a_bundle_the_host_wrote_restores(project: Project) -> None:
     """The restore's screening refuses no archive the host wrote: redacted secrets come back as they were."""
     project.with_s3()
