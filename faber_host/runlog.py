@@ -9,7 +9,7 @@ reaches a run's files has passed ``screen_event`` or ``screen_metadata`` here, w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -158,7 +158,10 @@ def check_restored(policy: InputPolicy, bundle: ArchiveBundle) -> None:
         raise IntegrityError(f"{refused}: it is not the JSON the host writes") from None
 
 
-def _unchanged(screen: Any, document: Any, model: type[BaseModel], what: str, where: str) -> None:
+def _unchanged(
+    screen: Callable[[dict[str, Any]], tuple[dict[str, Any], Findings]], document: Any, model: type[BaseModel],
+    what: str, where: str,
+) -> None:
     if not isinstance(document, dict):
         raise InvalidInput(f"invalid {what}: {where} is not a JSON object")
     screened, findings = screen(document)
