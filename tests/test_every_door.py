@@ -27,7 +27,7 @@ from faber_backend_local_files.bundle import digest_entry, event_file_bytes
 from faber_backend_local_files.run_folder import event_file_name
 from faber_hookspecs.errors import FaberError
 from mcp import Client
-from mcp_support import fail
+from mcp_types import TextContent
 
 from faber_host.api import Faber
 from faber_host.mcp.server import build_server
@@ -250,9 +250,11 @@ def _mcp(project: Project, tool: str, arguments: dict[str, Any]) -> Outcome:
     async def call() -> Outcome:
         async with Client(build_server(project.faber())) as client:
             result = await client.call_tool(tool, arguments)
-            if result.is_error:
-                return await fail(client, tool, **arguments)
+        if not result.is_error:
             return None
+        (block,) = result.content
+        assert isinstance(block, TextContent) and "\n" not in block.text and "Traceback" not in block.text, block
+        return block.text
 
     return anyio.run(call)
 
