@@ -21,7 +21,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from faber_hookspecs.archive import ArchivedRun, ArchiveQuery, ProgressCallback, no_progress
@@ -29,12 +29,11 @@ from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import (
     ArchiveError,
     ConfigError,
-    InvalidEvent,
     InvalidInput,
     InvalidRunId,
     RunNotFound,
 )
-from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.events import Event
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
 from faber_hookspecs.records import RunQuery, RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
@@ -44,11 +43,12 @@ from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
 from pydantic import ValidationError
 
+from . import runlog
 from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
 from .gateway import Gateway
 from .project import Project, git_environment
-from .run_ref import current_user, resolve_run_ref
-from .safety.limits import show_key
+from .run_ref import current_user
+from .runlog import EmitResult
 
 if TYPE_CHECKING:  # the run commands load these when called; every other command stays lighter
     from faber_hookspecs.integrity import RepairReport, VerifyReport
@@ -63,15 +63,6 @@ if TYPE_CHECKING:  # the run commands load these when called; every other comman
     from .views.timeline import Timeline
 
 PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
-
-
-@dataclass(frozen=True)
-class EmitResult:
-    """A stored event, the run's state after it, and warnings from backends that failed to follow."""
-
-    event: Event
-    state: RunState
-    warnings: list[str] = field(default_factory=list)
 
 
 class Faber:
@@ -92,10 +83,7 @@ class Faber:
     def resolve(self, ref: str) -> RunId:
         """A run named by its full id, its uuid, or a unique uuid prefix of at least 8 characters
         (optionally after ``org/project/``)."""
-        return resolve_run_ref(ref, self._find)
-
-    def _find(self, prefix: str) -> list[str]:
-        return self.gateway.store.find_runs(prefix)
+        return runlog.resolve(self.gateway, ref)
 
     # Runs -------------------------------------------------------------------------------------------
 
@@ -127,8 +115,8 @@ class Faber:
             WorkflowLibrary(self.project).find(workflow_id)
         org, project = self.project.identity(org, project)
         run_id = RunId.generate(org, project)
-        policy = self.gateway.input_policy
-        policy.limits.check_shape(dict(params or {}), "run parameters")
+        # The parameters' shape first: building the metadata walks them, whatever their depth.
+        self.gateway.input_policy.limits.check_shape(dict(params or {}), "run parameters")
         branch, commit = git_environment(self.project.root)
         try:
             metadata = RunMetadata(
@@ -153,13 +141,9 @@ class Faber:
                 workflow_fingerprint=workflow_fingerprint,
                 parameter_changes=dict(parameter_changes or {}),
             )
-            # Parameters and descriptions are screened like events: a secret passed as a parameter is
-            # stored redacted (steps should read secrets from their environment, not from parameters).
-            document, _ = policy.screen_metadata(metadata.to_json())
-            metadata = RunMetadata.model_validate(document)
         except ValidationError as problem:
-            raise InvalidInput(f"invalid run: {_first_error(problem)}") from None
-        return self.gateway.store.create_run(metadata)
+            raise InvalidInput(f"invalid run: {runlog.first_error(problem)}") from None
+        return runlog.create_run(self.gateway, metadata)
 
     def run(self, ref: str) -> RunRecord:
         """The run's metadata, state and any defects found while reading it."""
@@ -217,27 +201,12 @@ class Faber:
     def emit_draft(self, run: str, fields: Mapping[str, Any], *, source: str = "faber-api") -> EmitResult:
         """Record an event given as a JSON object of draft fields (what ``--data`` and MCP send);
         ``user`` and ``source`` default to the current user and ``source``."""
-        if not isinstance(fields, Mapping):
-            raise InvalidEvent("invalid event: it must be a JSON object of event fields")
-        # The one place events are screened: limits, then secret redaction, before any backend (the
-        # store, an archive, a stream) sees them. The one-shot CLI path calls the same policy.
-        screened, findings = self.gateway.input_policy.screen_event(
-            {"user": current_user(), "source": source, **fields}
-        )
-        try:
-            draft = EventDraft.model_validate(screened)
-        except ValidationError as problem:
-            raise InvalidEvent(f"invalid event: {_first_error(problem)}") from None
-        run_id = str(self.resolve(run))
-        stored = self.gateway.store.append(run_id, draft)
-        warnings = [findings.describe("the event")] if findings else []
-        warnings += self.gateway.emit_event(stored.event, stored.state)
-        warnings += self.gateway.persist_state(run_id, stored.state)
-        if stored.event.type == "workflow_complete":
+        result = runlog.emit(self.gateway, run, fields, source=source)
+        if result.event.type == "workflow_complete":
             from .archive.archiver import after_complete
 
-            warnings += after_complete(self, run_id)
-        return EmitResult(stored.event, stored.state, warnings)
+            result.warnings.extend(after_complete(self, result.event.run_id))
+        return result
 
     def events(
         self, run: str, *, type: str | None = None, phase: str | None = None, since_id: int = 0
@@ -687,12 +656,3 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(name, str) or not re.fullmatch(PARAM_NAME_PATTERN, name):
             raise InvalidInput(f"invalid parameter name {str(name)[:64]!r}: use letters, digits and '_'")
     return dict(params)
-
-
-def _first_error(problem: ValidationError) -> str:
-    error = problem.errors()[0]
-    where = ".".join(show_key(part) for part in error["loc"])
-    message = " ".join(str(error["msg"]).removeprefix("Value error, ").split())
-    if error["type"] == "extra_forbidden":
-        message = "unknown field"
-    return f"{where}: {message}" if where else message

@@ -17,6 +17,7 @@ from faber_hookspecs.records import RunRecord
 from faber_hookspecs.run_id import RunId, is_uuid_prefix
 from faber_hookspecs.wire import utc_timestamp
 
+from ..runlog import check_restored
 from .archiver import NO_ARCHIVE_BACKEND
 from .results import RestoreResult
 from .verify import verify_bundle
@@ -60,6 +61,7 @@ def restore(
         if bundle is None:
             raise ArchiveError(f"run {run_id} is in no enabled archive (see `faber runs list --archived`)")
         verify_bundle(bundle, run_id, expected)
+        check_restored(faber.gateway.input_policy, bundle)  # what no door would store, no archive brings in
         record = faber.gateway.store.import_bundle(bundle)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -40,11 +40,11 @@ def emit(
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored event as JSON.")] = False,
 ) -> None:
     """Record an event durably and print its id."""
-    fields = read_json_option(data, "--data") if data is not None else {}
+    faber = open_faber(ctx)
+    fields = read_json_option(data, "--data", faber.gateway.input_policy.limits) if data is not None else {}
     options = {"type": event_type, "phase": phase, "step": step, "status": status,
                "message": message, "duration_ms": duration_ms}
     fields.update({key: value for key, value in options.items() if value is not None})
-    faber = open_faber(ctx)
     result = faber.emit_draft(run, fields, source="faber-cli")
     for message_text in result.warnings:
         warn(message_text)

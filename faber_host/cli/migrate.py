@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .context import open_faber
-from .output import print_json
+from .output import print_json, warn
 
 
 def migrate(
@@ -29,6 +29,8 @@ def migrate(
     """Import the old single-file state (from before run IDs) as a run, with its events rebuilt as far
     as the file allows; say what could not be recovered. The old file is kept as it is."""
     result = open_faber(ctx).migrate(file, work_id=work_id, workflow_id=workflow, dry_run=dry_run, force=force)
+    for warning in result.warnings:
+        warn(warning)
     if as_json:
         print_json(result.to_json())
         return

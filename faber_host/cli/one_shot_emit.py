@@ -11,8 +11,8 @@ written, and the full CLI runs instead. It goes ahead only with:
 - a gateway.json that enables ``local_files`` alone, written exactly as ``GatewayConfig`` reads it
   with nothing to coerce or expand (no ``${VAR}``): ``quick.gateway_sections``;
 - fields that pass the gateway's input policy (size limits, then secret redaction:
-  ``InputPolicy.screen_event``, the very call ``Faber.emit_draft`` makes), so a secret is redacted
-  here exactly as on the full CLI, before anything is written;
+  ``InputPolicy.screen_event``, the very call the emit core ``runlog.screen_draft`` makes), so a
+  secret is redacted here exactly as on the full CLI, before anything is written;
 - a draft that ``plain_draft`` builds without pydantic, and a run that its name resolves to.
 
 Every mistake a user can make therefore takes the full CLI's path, which also words the error: the
@@ -124,7 +124,7 @@ def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as
         return None
     settings, redaction, limits = gateway
     # The same policy, built from the same sections, as Gateway.input_policy; and the same call, on
-    # the same fields, as Faber.emit_draft. A config error or a refused event: the full CLI words it.
+    # the same fields, as runlog.screen_draft. A config error or a refused event: the full CLI words it.
     policy = InputPolicy.from_settings(redaction, limits)
     try:
         screened, findings = policy.screen_event({"user": current_user(), "source": "faber-cli", **fields})

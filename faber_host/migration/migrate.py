@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faber_hookspecs.errors import InvalidInput, RunNotFound, StorageError
-from faber_hookspecs.events import Event
-from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import dump_document, utc_timestamp
-from pydantic import ValidationError
 
+from .. import runlog
 from ..run_ref import current_user
-from .rebuild import MigrationPlan, plan_migration
+from ..safety.limits import Limits
+from .rebuild import plan_migration
 
 if TYPE_CHECKING:
     from ..api import Faber
@@ -43,6 +42,7 @@ class MigrationResult:
     already_migrated: bool = False
     dry_run: bool = False
     events: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The result as JSON (``faber migrate --json``)."""
@@ -54,6 +54,7 @@ class MigrationResult:
             "dry_run": self.dry_run,
             "recovered": self.recovered,
             "not_recovered": self.not_recovered,
+            "warnings": self.warnings,
             **({"events": self.events} if self.dry_run else {}),
         }
 
@@ -71,7 +72,8 @@ def migrate_old_state(
 ) -> MigrationResult:
     """Import the old state file (default: the project's ``.fractary/plugins/faber/state.json``)."""
     path = (source or faber.project.faber_dir / OLD_STATE_NAME).expanduser()
-    old, sha256 = read_old_state(path)
+    policy = faber.gateway.input_policy
+    old, sha256 = read_old_state(path, policy.limits)
     marker = path.with_name(path.name + MARKER_SUFFIX)
     if not force and not dry_run:
         previous = _previous_migration(faber, marker, sha256)
@@ -87,17 +89,27 @@ def migrate_old_state(
         old, run_id=run_id, source=shown, source_sha256=sha256, migrated_at=utc_timestamp(),
         migrated_by=current_user(), workflow_id=workflow_id, work_id=work_id,
     )
-    metadata, events = _validated(plan, path)
+    # The run goes through the checks every new run and event goes through (limits, secret redaction,
+    # the models), so what the old file held is stored, and shown, as any door would have stored it.
+    try:
+        if dry_run:
+            metadata, events, findings = runlog.screen_history(policy, plan.metadata, plan.events)
+        else:
+            record, warnings = runlog.import_history(faber.gateway, plan.metadata, plan.events)
+            metadata, events = record.metadata, []
+    except InvalidInput as problem:
+        raise type(problem)(f"{path} cannot be migrated: {problem}") from None
+    origin = metadata.model_extra["migrated_from"] if metadata.model_extra else {}
+    recovered, not_recovered = origin["recovered"], origin["not_recovered"]
     if dry_run:
-        return MigrationResult(path, None, len(events), plan.recovered, plan.not_recovered, dry_run=True,
-                               events=[event.to_json() for event in events])
-    faber.gateway.store.import_history(metadata, events)
-    migrated_at = plan.metadata["migrated_from"]["migrated_at"]
-    _write_marker(marker, {"run_id": run_id, "sha256": sha256, "migrated_at": migrated_at})
-    return MigrationResult(path, run_id, len(events), plan.recovered, plan.not_recovered)
+        return MigrationResult(path, None, len(events), recovered, not_recovered, dry_run=True,
+                               events=[event.to_json() for event in events],
+                               warnings=[findings.describe("the imported run")] if findings else [])
+    _write_marker(marker, {"run_id": run_id, "sha256": sha256, "migrated_at": origin["migrated_at"]})
+    return MigrationResult(path, run_id, len(plan.events), recovered, not_recovered, warnings=warnings)
 
 
-def read_old_state(path: Path) -> tuple[dict[str, Any], str]:
+def read_old_state(path: Path, limits: Limits) -> tuple[dict[str, Any], str]:
     """The old state file as a JSON object, and the SHA-256 of its bytes."""
     try:
         data = path.read_bytes()
@@ -108,8 +120,10 @@ def read_old_state(path: Path) -> tuple[dict[str, Any], str]:
     except OSError as problem:
         raise StorageError(f"cannot read {path}: {problem.strerror or problem}") from None
     try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as problem:
+        document = limits.parse(data, "run")
+    except InvalidInput as problem:
+        raise InvalidInput(f"{path} cannot be migrated: {problem}") from None
+    except ValueError as problem:  # UnicodeDecodeError too
         raise InvalidInput(f"{path} is not valid JSON ({problem}); it was left as it is") from None
     if not isinstance(document, dict):
         raise InvalidInput(f"{path} holds {type(document).__name__}, not the JSON object of an old FABER state")
@@ -119,17 +133,6 @@ def read_old_state(path: Path) -> tuple[dict[str, Any], str]:
     if not isinstance(document.get("phases", {}), dict):
         raise InvalidInput(f"{path}: 'phases' must be an object of phases, as in the old FABER state")
     return document, hashlib.sha256(data).hexdigest()
-
-
-def _validated(plan: MigrationPlan, path: Path) -> tuple[RunMetadata, list[Event]]:
-    try:
-        metadata = RunMetadata.model_validate(plan.metadata)
-        events = [Event.model_validate(event) for event in plan.events]
-    except ValidationError as problem:
-        error = problem.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise InvalidInput(f"{path} cannot be migrated: {where}: {error['msg']}") from None
-    return metadata, events
 
 
 def _previous_migration(faber: Faber, marker: Path, sha256: str) -> str | None:

@@ -183,6 +183,7 @@ class _Planner:
                 "sha256": sha256,
                 "migrated_at": migrated_at,
                 "migrated_by": migrated_by,
+                "recovered": self.recovered,
                 "not_recovered": self.not_recovered,
                 "old_state": dict(old),
             },

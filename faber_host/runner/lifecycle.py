@@ -373,6 +373,8 @@ def create_rerun(
         relationships=Relationships(rerun_of=original.run_id, parent_run_id=original.run_id),
         root_run_id=original.root_run_id or original.run_id, workflow_fingerprint=now, parameter_changes=changes,
     )
+    # The changes as stored (screened: a secret among them is redacted), not as given.
+    changes = metadata.parameter_changes
     shown = ", ".join(f"{k}: {c.from_!r} → {c.to!r}" for k, c in changes.items()) or "no parameter changed"
     details: dict[str, Any] = {
         "rerun_of": original.run_id, "parent_run_id": original.run_id, "root_run_id": metadata.root_run_id,

@@ -2,8 +2,9 @@
 
 ``InputPolicy`` (policy.py) screens an event draft or a run's metadata: the size limits of limits.py
 first (so no later step works on a hostile size), then the secret redaction of redaction.py. The host
-applies it in one place, ``faber_host.api.Faber`` (``emit_draft`` and ``new_run``), before any hook
-sees the data, so the record store, the archive and the event stream only ever receive screened data.
+applies it in one place, the emit core ``faber_host.runlog``, before any hook sees the data, whatever
+the door (API, CLI, MCP, migration, a restored archive), so the record store, the archive and the
+event stream only ever receive screened data.
 
 Standard library only, on purpose: the CLI's one-shot ``faber event emit`` path must call it without
 loading pydantic. ``gateway/config.py`` validates the same settings with its models, using the

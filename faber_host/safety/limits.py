@@ -8,10 +8,11 @@ recurses, whatever the depth. Standard library only (the CLI's one-shot emit pat
 
 from __future__ import annotations
 
+import sys
 from _json import encode_basestring, make_encoder
 
 from faber_hookspecs.errors import InvalidInput
-from faber_hookspecs.wire import encodable
+from faber_hookspecs.wire import encodable, loads
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
 if TYPE_CHECKING:
@@ -100,10 +101,7 @@ class Limits:
                 self._check_string(item, what, where, error)
             elif isinstance(item, (dict, list, tuple)):
                 if depth > self.max_depth:
-                    raise error(
-                        f"invalid {what}: {_at(where)}nested more than {self.max_depth} levels deep "
-                        "(limits.max_depth in gateway.json)"
-                    )
+                    raise error(self.too_deep(what, where))
                 if isinstance(item, dict):
                     for key, child in item.items():
                         if not isinstance(key, str):
@@ -118,6 +116,28 @@ class Limits:
                     raise error(f"invalid {what}: {_at(where)}{item} is not a JSON number")
             elif not (item is None or isinstance(item, (bool, int))):
                 raise error(f"invalid {what}: {_at(where)}a {type(item).__name__} is not a JSON value")
+
+    def too_deep(self, what: str, where: str = "") -> str:
+        """The refusal of a value nested deeper than ``max_depth`` (at ``where``, when known)."""
+        return (f"invalid {what}: {_at(where)}nested more than {self.max_depth} levels deep "
+                "(limits.max_depth in gateway.json)")
+
+    def too_many_digits(self, what: str) -> str:
+        """The refusal of an integer longer than Python converts to or from text."""
+        return f"invalid {what}: a number has more than {sys.get_int_max_str_digits():,} digits"
+
+    def parse(self, text: bytes | str, what: str, error: type[InvalidInput] = InvalidInput) -> Any:
+        """JSON text as a value, for a door that reads one (``--data``, an old state file, an archive).
+        What the parser gives up on (nesting too deep, a number too long) is refused as the checks of
+        the value refuse it; malformed text raises ValueError, for the door to word."""
+        try:
+            return loads(text)
+        except RecursionError:
+            raise error(self.too_deep(what)) from None
+        except ValueError as problem:
+            if type(problem) is ValueError:  # not a JSONDecodeError nor a UnicodeDecodeError: a number too long
+                raise error(self.too_many_digits(what)) from None
+            raise
 
     def _check_string(self, text: str, what: str, where: str, error: type[InvalidInput]) -> None:
         if len(text) > self.max_string_length:
@@ -135,8 +155,8 @@ class Limits:
         """Raise ``error`` when ``value`` encodes to more than ``max_event_bytes``; return the size."""
         try:
             size = len("".join(_compact(value, 0)).encode("utf-8"))
-        except ValueError as problem:  # an integer with more digits than Python will print
-            raise error(f"invalid {what}: {problem}") from None
+        except ValueError:  # an integer with more digits than Python will print
+            raise error(self.too_many_digits(what)) from None
         except (TypeError, RecursionError):  # not JSON at all: check_shape refuses it with its reason
             self.check_shape(value, what, error)
             raise

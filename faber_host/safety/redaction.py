@@ -265,7 +265,9 @@ class Redactor:
                 new_key = self.redact_text(key, findings) if isinstance(key, str) else key
                 while new_key in out:  # two keys that became equal once redacted stay two keys
                     new_key = f"{new_key}~"
-                if self.secret_fields and isinstance(key, str) and is_secret_field(key):
+                # The name as given and as stored: a stored name that reads as a secret's must hold a
+                # redacted value too, or screening what was stored would change it (a restore checks that).
+                if self.secret_fields and isinstance(key, str) and (is_secret_field(key) or is_secret_field(new_key)):
                     out[new_key] = self._redact_field(item, findings)
                 else:
                     out[new_key] = self.redact(item, findings)

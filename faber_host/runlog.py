@@ -1,0 +1,173 @@
+"""The run log: the one way events and run metadata enter a run's record.
+
+Every door (the Python API and so the CLI and the MCP tools, ``faber migrate``, a restored archive)
+hands what it was given to this module, which screens it (``InputPolicy``: the size and shape limits,
+then secret redaction), validates it against the models, and only then lets the record store keep it
+and the listeners hear of it. A door adds parsing and presentation, never checks of its own, so what
+reaches a run's files has passed ``screen_event`` or ``screen_metadata`` here, whatever its door.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from faber_hookspecs.archive import EVENTS_FILE, METADATA_FILE, ArchiveBundle
+from faber_hookspecs.errors import IntegrityError, InvalidEvent, InvalidInput
+from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.metadata import RunMetadata
+from faber_hookspecs.records import RunRecord
+from faber_hookspecs.run_id import RunId
+from faber_hookspecs.state import RunState
+from pydantic import BaseModel, ValidationError
+
+from .gateway import Gateway
+from .run_ref import current_user, resolve_run_ref
+from .safety.limits import show_key
+from .safety.policy import InputPolicy
+from .safety.redaction import Findings
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class EmitResult:
+    """A stored event, the run's state after it, and warnings from backends that failed to follow."""
+
+    event: Event
+    state: RunState
+    warnings: list[str] = field(default_factory=list)
+
+
+# Screening: the checks every door shares ------------------------------------------------------------
+
+
+def screen_draft(policy: InputPolicy, fields: Mapping[str, Any], *, source: str) -> tuple[EventDraft, Findings]:
+    """A new event's fields screened and validated; ``user`` and ``source`` default to the current
+    user and ``source``. Raises InvalidEvent saying what is wrong."""
+    if not isinstance(fields, Mapping):
+        raise InvalidEvent("invalid event: it must be a JSON object of event fields")
+    screened, findings = policy.screen_event({"user": current_user(), "source": source, **fields})
+    return _valid(EventDraft, screened, "event", InvalidEvent), findings
+
+
+def screen_event(policy: InputPolicy, document: Any) -> tuple[Event, Findings]:
+    """An event that happened elsewhere (an imported history, a restored archive): the same screening
+    and validation as a new one, its id, time and run kept."""
+    screened, findings = policy.screen_event(document)
+    return _valid(Event, screened, "event", InvalidEvent), findings
+
+
+def screen_metadata(policy: InputPolicy, document: Any) -> tuple[RunMetadata, Findings]:
+    """A run's metadata (metadata.json) screened and validated; the fields the host writes itself are
+    left as they are. Raises InvalidInput saying what is wrong."""
+    if not isinstance(document, dict):
+        raise InvalidInput("invalid run: its metadata must be a JSON object")
+    screened, findings = policy.screen_metadata(document)
+    return _valid(RunMetadata, screened, "run", InvalidInput), findings
+
+
+def first_error(problem: ValidationError) -> str:
+    """The first thing pydantic found wrong, as ``path: message`` on one line."""
+    error = problem.errors()[0]
+    where = ".".join(show_key(part) for part in error["loc"])
+    message = " ".join(str(error["msg"]).removeprefix("Value error, ").split())
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    return f"{where}: {message}" if where else message
+
+
+def _valid(model: type[Model], document: dict[str, Any], what: str, error: type[InvalidInput]) -> Model:
+    try:
+        return model.model_validate(document)
+    except ValidationError as problem:
+        raise error(f"invalid {what}: {first_error(problem)}") from None
+
+
+# Writing: screen, validate, store, fan out ----------------------------------------------------------
+
+
+def resolve(gateway: Gateway, ref: str) -> RunId:
+    """The run ``ref`` names (its full id, its uuid, or a unique uuid prefix), among the store's runs."""
+    return resolve_run_ref(ref, gateway.store.find_runs)
+
+
+def emit(gateway: Gateway, run: str, fields: Mapping[str, Any], *, source: str) -> EmitResult:
+    """Record one new event in the run ``run`` names: screened and validated (before the run is even
+    looked up), stored durably, then handed to the listeners. Their failures become warnings."""
+    draft, findings = screen_draft(gateway.input_policy, fields, source=source)
+    run_id = str(resolve(gateway, run))
+    stored = gateway.store.append(run_id, draft)
+    warnings = [findings.describe("the event")] if findings else []
+    warnings += gateway.emit_event(stored.event, stored.state)
+    warnings += gateway.persist_state(run_id, stored.state)
+    return EmitResult(stored.event, stored.state, warnings)
+
+
+def create_run(gateway: Gateway, metadata: RunMetadata) -> RunMetadata:
+    """Create a run from its metadata, screened first: a secret passed as a parameter or a description
+    is stored redacted (steps should read secrets from their environment, not from parameters)."""
+    screened, _ = screen_metadata(gateway.input_policy, metadata.to_json())
+    return gateway.store.create_run(screened)
+
+
+def import_history(
+    gateway: Gateway, metadata: dict[str, Any], events: list[dict[str, Any]]
+) -> tuple[RunRecord, list[str]]:
+    """Create a run whose history happened elsewhere (``faber migrate``): its metadata and each event
+    through the same screening and validation as a new one (ids and times kept), then stored whole.
+    Returns the run and what the screening redacted."""
+    checked, events_checked, findings = screen_history(gateway.input_policy, metadata, events)
+    record = gateway.store.import_history(checked, events_checked)
+    return record, [findings.describe("the imported run")] if findings else []
+
+
+def screen_history(
+    policy: InputPolicy, metadata: dict[str, Any], events: list[dict[str, Any]]
+) -> tuple[RunMetadata, list[Event], Findings]:
+    """``import_history``'s checks without storing anything (``faber migrate --dry-run`` shows them)."""
+    checked, findings = screen_metadata(policy, metadata)
+    screened = []
+    for document in events:
+        event, found = screen_event(policy, document)
+        screened.append(event)
+        for kind, count in found.kinds.items():
+            findings.kinds[kind] = findings.kinds.get(kind, 0) + count
+    return checked, screened, findings
+
+
+def check_restored(policy: InputPolicy, bundle: ArchiveBundle) -> None:
+    """Refuse an archived bundle holding what no door would have stored: its metadata and each event
+    must pass the screening and validation unchanged. A restore brings the files back byte for byte,
+    so it cannot redact: a bundle that needs it (written under other settings, or altered) is refused
+    whole, before anything is expanded. Raises IntegrityError."""
+    refused = f"the archive of run {bundle.run_id} was refused"
+    try:
+        with open(bundle.path(METADATA_FILE), "rb") as handle:
+            _unchanged(policy.screen_metadata, policy.limits.parse(handle.read(), "run"), RunMetadata, "run",
+                       METADATA_FILE)
+        with open(bundle.path(EVENTS_FILE), "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                _unchanged(policy.screen_event, policy.limits.parse(line, "event"), Event, "event",
+                           f"{EVENTS_FILE} line {number}")
+    except InvalidInput as problem:
+        raise IntegrityError(f"{refused}: {problem}") from None
+    except ValueError:
+        raise IntegrityError(f"{refused}: it is not the JSON the host writes") from None
+
+
+def _unchanged(
+    screen: Callable[[dict[str, Any]], tuple[dict[str, Any], Findings]], document: Any, model: type[BaseModel],
+    what: str, where: str,
+) -> None:
+    if not isinstance(document, dict):
+        raise InvalidInput(f"invalid {what}: {where} is not a JSON object")
+    screened, findings = screen(document)
+    if screened != document:
+        raise InvalidInput(
+            f"{where} holds what looks like a secret ({', '.join(sorted(findings.kinds))}), which the host "
+            "redacts before storing; a restore cannot change the archived files (restore it in a project "
+            "whose gateway.json redaction lets it through)"
+        )
+    _valid(model, screened, what, InvalidInput)
