@@ -36,7 +36,7 @@ from faber_hookspecs.errors import (
 )
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
-from faber_hookspecs.records import BackendContext, RunQuery, RunRecord
+from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
 from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.reports import FlushReport
 from faber_hookspecs.run_id import RunId, validate_slug
@@ -45,7 +45,7 @@ from faber_hookspecs.wire import utc_timestamp
 from pydantic import ValidationError
 
 from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
-from .gateway import Gateway
+from .gateway import Gateway, Lazy
 from .project import Project, git_environment
 from .run_ref import current_user, resolve_run_ref
 from .safety.limits import show_key
@@ -67,11 +67,24 @@ PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 
 @dataclass(frozen=True)
 class EmitResult:
-    """A stored event, the run's state after it, and warnings from backends that failed to follow."""
+    """A stored event, the run's state after it (built when first asked for), and warnings from
+    backends that failed to follow."""
 
-    event: Event
-    state: RunState
+    stored: StoredEvent = field(repr=False)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def event(self) -> Event:
+        return self.stored.event
+
+    @property
+    def state(self) -> RunState:
+        return self.stored.state
+
+    @property
+    def position(self) -> Mapping[str, Any]:
+        """Where the run stands after the event (status, current phase and step), cheaply."""
+        return self.stored.position
 
 
 class Faber:
@@ -225,14 +238,16 @@ class Faber:
         run_id = str(self.resolve(run))
         stored = self.gateway.ask("faber_store_event", run_id=run_id, draft=draft)
         warnings = [findings.describe("the event")] if findings else []
+        state = Lazy(lambda: stored.state)  # built only for a backend that takes it
         if self.gateway.has_listeners("faber_emit_event"):
-            warnings += self.gateway.broadcast("faber_emit_event", event=stored.event, state=stored.state)
-        warnings += self.gateway.broadcast("faber_persist_state", run_id=run_id, state=stored.state)
+            warnings += self.gateway.broadcast("faber_emit_event", event=stored.event, state=state)
+        keeper = self.gateway.manager.get_name(stored.keeper) if stored.keeper is not None else None
+        warnings += self.gateway.broadcast("faber_persist_state", besides=(keeper,), run_id=run_id, state=state)
         if stored.event.type == "workflow_complete":
             from .archive.archiver import after_complete
 
             warnings += after_complete(self, run_id)
-        return EmitResult(stored.event, stored.state, warnings)
+        return EmitResult(stored, warnings)
 
     def events(
         self, run: str, *, type: str | None = None, phase: str | None = None, since_id: int = 0

@@ -7,7 +7,7 @@ hook on its own, so one failing backend is reported as a warning and never stops
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import EntryPoint
@@ -21,6 +21,13 @@ from ..project import Project
 from ..safety.policy import InputPolicy
 from .config import GatewayConfig, load_gateway_config
 from .plugins import BackendInfo, make_plugin_manager, register_builtins
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A hook argument worked out only if some implementation takes it (a long run's state model)."""
+
+    value: Callable[[], Any]
 
 
 @dataclass(frozen=True)
@@ -99,15 +106,17 @@ class Gateway:
                     outcomes.append(HookOutcome(implementation.plugin_name, result, None))
         return outcomes
 
-    def broadcast(self, hook_name: str, **kwargs: Any) -> list[str]:
-        """Call every implementation of a broadcast hook in isolation; return a warning per failure."""
-        _, failures = self.collect(hook_name, **kwargs)
+    def broadcast(self, hook_name: str, *, besides: Collection[str] = (), **kwargs: Any) -> list[str]:
+        """Call every implementation of a broadcast hook (but ``besides``') in isolation; return a
+        warning per failure."""
+        _, failures = self.collect(hook_name, besides=besides, **kwargs)
         return [warning for _, warning in failures]
 
     def collect(
-        self, hook_name: str, *, only: str | None = None, **kwargs: Any
+        self, hook_name: str, *, only: str | None = None, besides: Collection[str] = (), **kwargs: Any
     ) -> tuple[list[tuple[str, Any]], list[tuple[str, str]]]:
-        """Call every implementation of a broadcast hook (or only backend ``only``'s) in isolation.
+        """Call every implementation of a broadcast hook (or only backend ``only``'s, or all but
+        ``besides``') in isolation; a ``Lazy`` argument is worked out for the first that takes it.
 
         Returns each backend's answer that is not None, as ``(backend name, answer)`` in call order,
         and ``(backend name, warning)`` for each backend that failed."""
@@ -115,9 +124,12 @@ class Gateway:
         failures: list[tuple[str, str]] = []
         for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
             name = implementation.plugin_name
-            if only is not None and name != only:
+            if (only is not None and name != only) or name in besides:
                 continue
             try:
+                for arg in implementation.argnames:
+                    if isinstance(kwargs[arg], Lazy):
+                        kwargs[arg] = kwargs[arg].value()
                 answer = implementation.function(**{arg: kwargs[arg] for arg in implementation.argnames})
             except FaberError as problem:
                 failures.append((name, f"backend {name!r} ({hook_name}): {problem}"))
@@ -132,4 +144,4 @@ class Gateway:
         """The backends enabled in gateway.json, in its order (the host's built-ins aside)."""
         return self.config.enabled_backends()
 
-__all__ = ["BackendInfo", "Gateway", "GatewayConfig", "HookOutcome"]
+__all__ = ["BackendInfo", "Gateway", "GatewayConfig", "HookOutcome", "Lazy"]

@@ -25,7 +25,7 @@ from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
+from faber_hookspecs.records import POSITION_FIELDS, BackendContext, RunQuery, RunRecord, StoredEvent
 from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
@@ -76,11 +76,22 @@ class LocalFilesBackend:
 
     @hookimpl(trylast=True)
     def faber_store_event(self, run_id: str, draft: EventDraft) -> StoredEvent:
-        event, state = self.store.append(RunId.parse(run_id), draft.to_json())
-        return StoredEvent(
-            event=Event.model_validate(event),
-            state=stored(RunState, state, f"the state of run {run_id} after event {event['event_id']}"),
-        )
+        parsed = RunId.parse(run_id)
+        event, state = self.store.append(parsed, draft.to_json())
+        event_id = event["event_id"]
+        what = f"the state of run {run_id} after event {event_id}"
+
+        def load_state() -> RunState:
+            # ``state`` is this thread's cached state, which its next emit changes in place: a model
+            # of it serves only if it is still this event's (validation copies it in one step).
+            if state is not None:
+                model = stored(RunState, state, what)
+                if model.last_event_id == event_id:
+                    return model
+            return stored(RunState, self.store.state_at(parsed, event_id), what)
+
+        position = {name: state[name] for name in POSITION_FIELDS} if state is not None else None
+        return StoredEvent(Event.model_validate(event), load_state=load_state, position=position, keeper=self)
 
     @hookimpl(trylast=True)
     def faber_import_history(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
@@ -98,11 +109,9 @@ class LocalFilesBackend:
 
     @hookimpl
     def faber_persist_state(self, run_id: str, state: RunState) -> None:
-        # After an emit, state.json was already written under the lock in append: nothing to do. This
-        # matters for rebuilt states (reconstruct --write, repair), written unless a newer one is there.
-        parsed = RunId.parse(run_id)
-        if not self.store.wrote_state(parsed, state.last_event_id):
-            self.store.write_state_if_newer(parsed, state.model_dump(mode="json"))
+        # A rebuilt state (reconstruct --write, repair), written unless a newer one is there. The host
+        # does not hand back the state of an event this store stored (StoredEvent.keeper).
+        self.store.write_state_if_newer(RunId.parse(run_id), state.model_dump(mode="json"))
 
     # Reads -------------------------------------------------------------------------------------------
 
@@ -126,9 +135,7 @@ class LocalFilesBackend:
 
     @hookimpl(trylast=True)
     def faber_reconstruct_state(self, run_id: str) -> RunState:
-        parsed = RunId.parse(run_id)
-        self.store.forget_state(parsed)  # whoever rebuilds a state may be about to replace state.json
-        return stored(RunState, self.store.reconstruct(parsed), f"the state rebuilt for run {run_id}")
+        return stored(RunState, self.store.reconstruct(RunId.parse(run_id)), f"the state rebuilt for run {run_id}")
 
     @hookimpl(trylast=True)
     def faber_list_runs(self, query: RunQuery) -> list[RunState]:

@@ -20,7 +20,7 @@ from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import canonical_event, dump_document, dump_event, utc_timestamp
 
 from .files import fsync_directory, overwrite_counter
-from .inspection import scan_run, verify_run
+from .inspection import cached_state, scan_run, verify_run
 from .run_folder import RunFolder
 from .store import LocalRunStore
 
@@ -75,8 +75,9 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
         if folder.read_next_id() != next_id:
             overwrite_counter(folder.next_id_file, next_id, folder.file_mode)
             actions.append(f"set events/.next-id to {next_id}")
-        state = reconstruct(initial_state_for(metadata), (events[i] for i in sorted(events)))
-        if folder.read_json(folder.state_file) != state:
+        ordered = [events[i] for i in sorted(events)]
+        state = reconstruct(initial_state_for(metadata), ordered)
+        if cached_state(folder.read_json(folder.state_file), ordered) != state:
             folder.write_state(dump_document(state), state["last_event_id"])
             actions.append(f"rebuilt state.json from {len(events)} events")
         store.forget(run_id)

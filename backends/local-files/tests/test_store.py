@@ -274,9 +274,10 @@ def test_state_readers_never_see_a_partial_state(store: LocalRunStore, run_id: R
     def reader() -> None:
         nonlocal reads
         while not stop.is_set():
-            state = store.folder(run_id).read_state()
+            state, counter = store.folder(run_id).read_state()
             reads += 1
-            if state is None or state != store.reconstruct_prefix(run_id, state["last_event_id"]):
+            if (state is None or counter is None or state["last_event_id"] >= counter
+                    or state != store.reconstruct_prefix(run_id, state["last_event_id"])):
                 bad.append(state)
 
     def reconstruct_prefix(run: RunId, last: int) -> dict[str, object]:
