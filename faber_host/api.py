@@ -242,7 +242,8 @@ class Faber:
         if self.gateway.has_listeners("faber_emit_event"):
             warnings += self.gateway.broadcast("faber_emit_event", event=stored.event, state=state)
         keeper = self.gateway.manager.get_name(stored.keeper) if stored.keeper is not None else None
-        warnings += self.gateway.broadcast("faber_persist_state", besides=(keeper,), run_id=run_id, state=state)
+        warnings += self.gateway.broadcast("faber_persist_state", besides=[keeper] if keeper else [], run_id=run_id,
+                                           state=state)
         if stored.event.type == "workflow_complete":
             from .archive.archiver import after_complete
 

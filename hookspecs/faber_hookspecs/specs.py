@@ -68,7 +68,9 @@ class FaberSpec:
         record store assigns the next ``event_id`` (1, 2, 3... gap-free, under a lock that holds
         across processes and threads) and the ``timestamp``, makes the event durable before
         returning (unless ``sync_writes`` is off), and updates its state cache with
-        ``faber_hookspecs.reducer.apply_event`` in the same critical section. firstresult.
+        ``faber_hookspecs.reducer.apply_event`` in the same critical section. The state may be given
+        lazily (``StoredEvent(load_state=...)``); ``keeper`` spares the store ``faber_persist_state``.
+        firstresult.
         """
 
     @_hookspec(firstresult=True)
@@ -109,7 +111,9 @@ class FaberSpec:
     def faber_persist_state(self, run_id: str, state: RunState) -> None:
         """The run's state is ``state``: keep a copy if you cache state.
 
-        Called after each stored event and after ``faber runs reconstruct --write`` or a repair.
+        Called after each stored event (not on the store that kept it: ``StoredEvent.keeper``) and
+        after ``faber runs reconstruct --write`` or a repair. The model is built only for an
+        implementation that takes ``state``.
         Implementations must ignore a state older than the one they hold (compare
         ``last_event_id``), because callers in other processes may arrive out of order. Broadcast.
         """

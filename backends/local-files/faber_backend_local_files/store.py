@@ -452,7 +452,8 @@ def checkpoint_due(event: Json, state_size: int) -> bool:
     after every workflow-level event (a run that ends, pauses or resumes leaves it current), and
     after every event whose id is a multiple of ``checkpoint_interval(state_size)``. The rule needs
     nothing but the event and the file's size, so every writer applies it alike, in any process."""
-    return event["type"].startswith("workflow_") or event["event_id"] % checkpoint_interval(state_size) == 0
+    kind: str = event["type"]
+    return kind.startswith("workflow_") or event["event_id"] % checkpoint_interval(state_size) == 0
 
 
 def _indented_by_orjson(state: Json) -> bytes:
