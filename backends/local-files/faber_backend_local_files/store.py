@@ -277,12 +277,10 @@ class LocalRunStore:
         state, counter = folder.read_state()
         return self._caught_up(folder, run_id, state, (counter or folder.next_id()) - 1)
 
-    def state_at(self, run_id: RunId, event_id: int, known: Json | None = None) -> Json:
-        """The run's state just after event ``event_id``: ``known`` (what ``append`` returned) while it
-        still is that state, else this thread's cached state, else read (and remembered) as
-        ``current_state`` reads it; rebuilt through that event if the run has moved on since."""
-        if known is not None and known["last_event_id"] == event_id:
-            return known
+    def state_at(self, run_id: RunId, event_id: int) -> Json:
+        """The run's state just after event ``event_id``: this thread's cached state while it is that
+        one, else read (and remembered) as ``current_state`` reads it; rebuilt through that event if
+        the run has moved on since."""
         cache_key = (get_ident(), str(run_id))
         cached = self._states.get(cache_key)
         if cached is not None and cached["last_event_id"] == event_id:
