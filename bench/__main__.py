@@ -21,13 +21,14 @@ from .timing import Figure, fmt_time, render_table
 from .workload import fill_run, new_project, open_api
 
 REPO = Path(__file__).resolve().parent.parent
-ALL = "abcdefghijk"
+ALL = "abcdefghijks"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="events in the big run (f, g, h, j, k)")
     parser.add_argument("--runs", type=int, default=10_000, help="runs in the tree that i lists")
+    parser.add_argument("--steps", type=int, default=10_000, help="completed steps in the long workflow of s")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every repetition count")
     parser.add_argument("--only", default=ALL, help="figures to run, e.g. a,b,d")
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / ".work",
@@ -97,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             step("k: peak memory")
             figures.append(reads.peak_memory(fast, big_run, args.events))
             figures.append(reads.consolidation_memory(fast, big_run, args.events))
+        if "s" in only:
+            step(f"s: emit cost at the end of a {args.steps:,}-step workflow")
+            figures.extend(emit.emit_cost_state_growth(fast, args.steps, 10, batch=50, count=reps(8)))
         table = render_table(figures)
         took = fmt_time(time.perf_counter() - started)
         command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])

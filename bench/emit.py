@@ -1,13 +1,16 @@
-"""Figures a, b, c and f: the cost of one emit through the Python API, against the disk's limit."""
+"""Figures a, b, c, f and s: the cost of one emit through the Python API, against the disk's limit."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from .timing import Figure, fmt_rate, median, paired_ratio, per_operation, rounds
-from .workload import PlainWriter, drafts, fill_run, open_api
+from .timing import Figure, fmt_rate, fmt_time, median, paired_ratio, per_operation, rounds
+from .workload import PlainWriter, drafts, fill_run, fill_steps, open_api, step_drafts
 
 
 def _emitter(root: Path, run_id: str):  # type: ignore[no-untyped-def]
@@ -100,3 +103,55 @@ def emit_cost_growth(root: Path, big_run: str, big_size: int, batch: int, count:
     return Figure("f", f"emit cost at event {big_size:,} ÷ at event 100 (sync off)", ratio, "≤ 1.2", ratio <= 1.2,
                   f"{count}×{batch}",
                   f"{median(costs['big']) * 1e6:.0f} µs vs {median(costs['small']) * 1e6:.0f} µs")
+
+
+def emit_cost_state_growth(root: Path, big_steps: int, small_steps: int, batch: int, count: int) -> list[Figure]:
+    """s: the cost of an emit at the end of a long workflow (a run of ``big_steps`` completed steps,
+    each event adding to its state) ÷ at the start of one (``small_steps``; a new such run every round,
+    so it stays small), sync_writes off; through the Python API (a long-lived process) and through the
+    one-shot CLI (a new process per event)."""
+    big_run = open_api(root).new_run("bench-s").run_id
+    fill_steps(root, big_run, big_steps)
+    big_drafts = step_drafts(big_steps + 1)
+    faber = open_api(root)
+
+    def api(run_id: str, pending: object) -> float:
+        # Each emit's position read, as the MCP server answers emit_event with it.
+        return per_operation(lambda _index: faber.emit(run_id, **next(pending)).position, batch)  # type: ignore[call-overload]
+
+    def small_api() -> float:
+        run_id = open_api(root).new_run("bench-s").run_id
+        fill_steps(root, run_id, small_steps)
+        pending = step_drafts(small_steps + 1)
+        assert faber.emit(run_id, **next(pending)).position  # as for the big run
+        return api(run_id, pending)
+
+    # Warm up: imports, and the big run's state read once into this process's cache (what a long-lived
+    # process does once per run; then each emit brings it forward and rewrites state.json at times).
+    assert faber.emit(big_run, **next(big_drafts)).position
+    costs = rounds({"small": small_api, "big": lambda: api(big_run, big_drafts)}, count)
+    ratio = paired_ratio(costs["big"], costs["small"])
+    figures = [Figure("s", f"emit into a run of {big_steps:,} completed steps ÷ of {small_steps} (API, sync off)",
+                      ratio, "≤ 1.5", ratio <= 1.5, f"{count}×{batch}",
+                      f"{median(costs['big']) * 1e6:.0f} µs vs {median(costs['small']) * 1e6:.0f} µs")]
+
+    faber_cli = str(Path(sys.executable).with_name("faber"))
+    number = iter(range(10**9))
+
+    def one_shot(run_id: str) -> float:
+        step = f"cli-{next(number):05d}"
+        start = time.perf_counter()
+        subprocess.run([faber_cli, "event", "emit", run_id, "step_start", "--phase", "build", "--step", step],
+                       cwd=root, stdout=subprocess.DEVNULL, check=True)
+        return time.perf_counter() - start
+
+    small_run = open_api(root).new_run("bench-s").run_id
+    fill_steps(root, small_run, small_steps)
+    one_shot(small_run), one_shot(big_run)
+    times = rounds({"small": lambda: one_shot(small_run), "big": lambda: one_shot(big_run)}, 2 * count)
+    ratio = median(times["big"]) / median(times["small"])
+    figures.append(Figure("s", f"one-shot `faber event emit` into the {big_steps:,}-step run ÷ into a "
+                               f"{small_steps}-step run (medians)", ratio, "≤ 1.5", ratio <= 1.5,
+                          f"{2 * count}+{2 * count}",
+                          f"{fmt_time(median(times['big']))} vs {fmt_time(median(times['small']))}"))
+    return figures

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from itertools import cycle, islice
+from itertools import count, cycle, islice
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,18 @@ def drafts(count: int) -> Iterator[dict[str, Any]]:
     return islice(cycle(list(workflow_cycle())), count)
 
 
+def step_drafts(first: int) -> Iterator[dict[str, Any]]:
+    """A long workflow's build phase from step ``first`` on: each step a new one (started, then
+    completed), so the run's state grows by a step every two events."""
+    for number in count(first):
+        step = f"step-{number:05d}"
+        yield {"type": "step_start", "phase": "build", "step": step, "status": "started",
+               "message": f"{step}: started by the agent"}
+        yield {"type": "step_complete", "phase": "build", "step": step, "status": "completed",
+               "duration_ms": 1234, "message": f"{step}: done",
+               "metadata": {"tool": "claude-code", "tokens": 5123, "files_changed": 3}}
+
+
 def new_project(root: Path, *, sync: bool) -> Path:
     """An initialised project with sync_writes on or off."""
     root.mkdir(parents=True)
@@ -71,24 +83,31 @@ def runs_dir(root: Path) -> str:
     return os.fspath(root / ".fractary/plugins/faber/runs")
 
 
-def fill_run(root: Path, run_id: str, count: int) -> None:
-    """Give a run ``count`` more workflow events, in the store's exact format: event files named and
-    written as the store writes them, the counter, and a state.json rebuilt by the store's reducer.
-    Written directly (one open and write per file, no fsync, no state per event), so a 100,000-event
-    run takes seconds: this is setting up, not what is measured."""
+def fill_run(root: Path, run_id: str, events: int, pending: Iterator[dict[str, Any]] | None = None) -> None:
+    """Give a run ``events`` more events (``pending``'s, by default the workflow cycle's), in the store's
+    exact format: event files named and written as the store writes them, the counter, and a
+    state.json rebuilt by the store's reducer. Written directly (one open and write per file, no fsync,
+    no state per event), so a 100,000-event run takes seconds: this is setting up, not what is measured."""
     store = LocalRunStore(runs_dir(root), sync=False)
     parsed = RunId.parse(run_id)
     folder = store.folder(parsed)
     first = folder.next_id()
-    for event_id, draft in enumerate(drafts(count), start=first):
+    for event_id, draft in enumerate(islice(pending or drafts(events), events), start=first):
         event = canonical_event({"user": "bench", "source": "bench", **draft, "event_id": event_id,
                                  "timestamp": utc_timestamp(), "run_id": run_id})
         path = os.path.join(folder.events_dir, event_file_name(event_id, event["type"]))
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(descriptor, dump_event(event))
         os.close(descriptor)
-    overwrite_counter(folder.next_id_file, first + count, 0o600)
+    overwrite_counter(folder.next_id_file, first + events, 0o600)
     store.write_state_if_newer(parsed, store.reconstruct(parsed))
+
+
+def fill_steps(root: Path, run_id: str, steps: int) -> None:
+    """Give a new run the start of a long workflow: ``steps`` build steps, each started and completed."""
+    fill_run(root, run_id, 2, iter([{"type": "workflow_start", "message": "starting the workflow"},
+                                    {"type": "phase_start", "phase": "build", "message": "entering build"}]))
+    fill_run(root, run_id, 2 * steps, step_drafts(1))
 
 
 def sample_event_bytes() -> bytes:

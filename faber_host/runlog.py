@@ -17,12 +17,12 @@ from faber_hookspecs.archive import EVENTS_FILE, METADATA_FILE, ArchiveBundle
 from faber_hookspecs.errors import IntegrityError, InvalidEvent, InvalidInput
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import RunRecord
+from faber_hookspecs.records import RunRecord, StoredEvent
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
 from pydantic import BaseModel, ValidationError
 
-from .gateway import Gateway
+from .gateway import Gateway, Lazy
 from .run_ref import current_user, resolve_run_ref
 from .safety.limits import show_key
 from .safety.policy import InputPolicy
@@ -33,11 +33,24 @@ Model = TypeVar("Model", bound=BaseModel)
 
 @dataclass(frozen=True)
 class EmitResult:
-    """A stored event, the run's state after it, and warnings from backends that failed to follow."""
+    """A stored event, the run's state after it (built when first asked for), and warnings from
+    backends that failed to follow."""
 
-    event: Event
-    state: RunState
+    stored: StoredEvent = field(repr=False)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def event(self) -> Event:
+        return self.stored.event
+
+    @property
+    def state(self) -> RunState:
+        return self.stored.state
+
+    @property
+    def position(self) -> Mapping[str, Any]:
+        """Where the run stands after the event (status, current phase and step), cheaply."""
+        return self.stored.position
 
 
 # Screening: the checks every door shares ------------------------------------------------------------
@@ -100,9 +113,10 @@ def emit(gateway: Gateway, run: str, fields: Mapping[str, Any], *, source: str) 
     run_id = str(resolve(gateway, run))
     stored = gateway.store.append(run_id, draft)
     warnings = [findings.describe("the event")] if findings else []
-    warnings += gateway.emit_event(stored.event, stored.state)
-    warnings += gateway.persist_state(run_id, stored.state)
-    return EmitResult(stored.event, stored.state, warnings)
+    state = Lazy(lambda: stored.state)  # built only for a backend that takes it
+    warnings += gateway.emit_event(stored.event, state)
+    warnings += gateway.persist_state(run_id, state)
+    return EmitResult(stored, warnings)
 
 
 def create_run(gateway: Gateway, metadata: RunMetadata) -> RunMetadata:

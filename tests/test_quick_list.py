@@ -307,3 +307,23 @@ def _clockless(table: str) -> list[str]:
     lines = table.splitlines()
     cut = lines[0].index("DURATION") if lines else 0
     return [line[:cut] for line in lines]
+
+
+def _checkpoint_behind(root: Path) -> None:
+    """The run of work id 2 with state.json as its state before any event: a checkpoint the log has
+    moved past (as a long run's is between two rewrites), whose status says pending."""
+    from faber_hookspecs.reducer import initial_state_for
+
+    for metadata_file in (root / RUNS).glob("acme/widget/*/metadata.json"):
+        metadata = json.loads(metadata_file.read_text())
+        if metadata["work_id"] == "2":
+            (metadata_file.parent / "state.json").write_text(json.dumps(initial_state_for(metadata)))
+            return
+    raise AssertionError("no run of work id 2")
+
+
+def test_a_checkpoint_behind_the_log_is_brought_forward(tmp_path: Path, template: Path) -> None:
+    result, quick = both_ways(tmp_path, template, ["runs", "list", "--work-id", "2"], setup=_checkpoint_behind)
+    assert quick
+    (row,) = result.stdout.splitlines()[1:]
+    assert " in_progress " in f" {row} " and " pending " not in f" {row} ", row

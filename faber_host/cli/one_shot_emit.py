@@ -105,7 +105,7 @@ def _parse(args: list[str]) -> tuple[str | None, str, dict[str, str], bool] | No
 
 
 def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as_json: bool,
-             environ: Mapping[str, str]) -> tuple[str, LocalRunStore, RunId, dict[str, Any], Findings] | None:
+             environ: Mapping[str, str]) -> tuple[LocalRunStore, RunId, dict[str, Any], Findings] | None:
     """Everything the full CLI checks before it stores the event, checked without writing anything:
     the project, its store, the run, the screened draft and what the screening redacted; None when
     this path cannot be sure."""
@@ -134,21 +134,18 @@ def _prepare(root_option: str | None, run_ref: str, options: dict[str, str], _as
     if draft is None:
         return None
     store: LocalRunStore = local_store(settings, root, environ, one_shot=True)
-    return root, store, resolve_run_ref(run_ref, store.find_runs), draft, findings
+    return store, resolve_run_ref(run_ref, store.find_runs), draft, findings
 
 
-def _store(root: str, store: LocalRunStore, run_id: RunId, draft: dict[str, Any], findings: Findings, *,
+def _store(store: LocalRunStore, run_id: RunId, draft: dict[str, Any], findings: Findings, *,
            as_json: bool) -> int:
     """Store the event and print what the full CLI prints; errors as ``runner.run_cli`` words them."""
     from faber_hookspecs.wire import canonical_event
 
     try:
-        event, state = store.append(run_id, draft)
-        warnings = [findings.describe("the event")] if findings else []
-        if not store.wrote_state(run_id, event["event_id"]):
-            warnings += _persist_state(root, str(run_id), state)
-        for warning in warnings:
-            warn(warning)
+        event, _ = store.append(run_id, draft)
+        if findings:
+            warn(findings.describe("the event"))
         if as_json:
             print_json(canonical_event(event))
         else:
@@ -184,16 +181,3 @@ def _fields(options: dict[str, str]) -> dict[str, Any] | None:
         fields["duration_ms"] = int(duration)
     fields.update(options)
     return fields
-
-
-def _persist_state(root: str, run_id: str, state: dict[str, Any]) -> list[str]:
-    """What the full CLI does after an emit whose state.json write failed: hand the state to the
-    ``faber_persist_state`` hook (rare, so the cost of loading the gateway does not matter)."""
-    from faber_hookspecs.state import RunState
-
-    from ..api import Faber
-
-    gateway = Faber.open(root).gateway
-    model = RunState.model_validate(state)
-    gateway.store.save_state(run_id, model)
-    return gateway.persist_state(run_id, model)

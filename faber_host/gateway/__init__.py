@@ -42,6 +42,13 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Lazy:
+    """A hook argument worked out only if some implementation takes it (a long run's state model)."""
+
+    value: Callable[[], Any]
+
+
+@dataclass(frozen=True)
 class HookOutcome:
     """One backend's answer to a broadcast hook, or the error it raised."""
 
@@ -82,11 +89,11 @@ class Gateway:
 
     # Notifications -----------------------------------------------------------------------------------
 
-    def emit_event(self, event: Event, state: RunState) -> list[str]:
+    def emit_event(self, event: Event, state: RunState | Lazy) -> list[str]:
         """Tell every sink about a stored event; a warning per sink that failed."""
         return self._warnings("faber_emit_event", event=event, state=state)
 
-    def persist_state(self, run_id: str, state: RunState) -> list[str]:
+    def persist_state(self, run_id: str, state: RunState | Lazy) -> list[str]:
         """Tell every state cache the run's state; a warning per cache that failed."""
         return self._warnings("faber_persist_state", run_id=run_id, state=state)
 
@@ -174,7 +181,8 @@ class Gateway:
     def _collect(
         self, hook_name: str, *, only: str | None = None, bare: bool = False, **kwargs: Any
     ) -> tuple[list[tuple[str, Any]], list[tuple[str, str]]]:
-        """Call every implementation of a broadcast hook (or only backend ``only``'s) in isolation.
+        """Call every implementation of a broadcast hook (or only backend ``only``'s) in isolation; a
+        ``Lazy`` argument is worked out for the first that takes it.
 
         Returns each backend's answer that is not None, as ``(backend name, answer)`` in call order,
         and ``(backend name, problem)`` for each backend that failed: the bare problem with ``bare``,
@@ -228,7 +236,11 @@ def find_record_store(manager: pluggy.PluginManager, config_file: Path) -> tuple
 
 
 def _call(implementation: Any, **kwargs: Any) -> Any:
-    """Call one hook implementation with the arguments it takes (pluggy passes only those)."""
+    """Call one hook implementation with the arguments it takes (pluggy passes only those); a
+    ``Lazy`` argument is worked out once, for the first implementation that takes it."""
+    for name in implementation.argnames:
+        if isinstance(kwargs[name], Lazy):
+            kwargs[name] = kwargs[name].value()
     return implementation.function(**{name: kwargs[name] for name in implementation.argnames})
 
 
@@ -236,4 +248,4 @@ def _short(run: RunRecord) -> str:
     return run.metadata.run_id.rsplit("/", 1)[-1][:8]
 
 
-__all__ = ["BackendInfo", "Gateway", "GatewayConfig", "HookOutcome", "backend_context"]
+__all__ = ["BackendInfo", "Gateway", "GatewayConfig", "HookOutcome", "Lazy", "backend_context"]

@@ -7,7 +7,8 @@ same here as in state.json, metadata.json, the event files and ``faber ... --jso
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from faber_hookspecs.events import Event, Phase
 from faber_hookspecs.metadata import RunMetadata
@@ -33,15 +34,16 @@ class EmittedEvent(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, event: Event, state: RunState, warnings: list[str]) -> EmittedEvent:
+    def of(cls, event: Event, position: Mapping[str, Any], warnings: list[str]) -> EmittedEvent:
+        """From the stored event and where the run stands after it (``EmitResult.position``)."""
         return cls(
             event_id=event.event_id,
             run_id=event.run_id,
             type=event.type,
             timestamp=event.timestamp,
-            run_status=state.status,
-            current_phase=state.current_phase,
-            current_step=state.current_step,
+            run_status=position["status"],
+            current_phase=position["current_phase"],
+            current_step=position["current_step"],
             warnings=warnings,
         )
 

@@ -119,7 +119,7 @@ class FaberTools:
         }
         draft = {key: value for key, value in fields.items() if value is not None}
         result = await self.blocking(self.faber.emit_draft, run, draft, source=EVENT_SOURCE)
-        return EmittedEvent.of(result.event, result.state, result.warnings)
+        return EmittedEvent.of(result.event, result.position, result.warnings)
 
     async def get_events(
         self,

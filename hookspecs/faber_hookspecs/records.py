@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,14 +13,43 @@ from .events import Event
 from .metadata import RunMetadata
 from .state import RunState
 
+POSITION_FIELDS = ("status", "current_phase", "current_step")
+"""The fields of a run's state that say where it stands (``StoredEvent.position``)."""
 
-class StoredEvent(BaseModel):
-    """What the record store answers to ``append``: the event and the state after it."""
 
-    model_config = ConfigDict(frozen=True)
+class StoredEvent:
+    """What the record store answers to ``append``: the event and the state after it, given as
+    ``state`` or built by ``load_state`` when first asked for (building a long run's state costs in
+    proportion to its size, and most emits never look at it). ``position``: the state's
+    ``POSITION_FIELDS``, when the store has them at hand."""
 
-    event: Event
-    state: RunState
+    def __init__(
+        self, event: Event, state: RunState | None = None, *, load_state: Callable[[], RunState] | None = None,
+        position: Mapping[str, Any] | None = None,
+    ) -> None:
+        if (state is None) == (load_state is None):
+            raise TypeError("StoredEvent takes a state or a load_state, not both")
+        self.event = event
+        self._state = state
+        self._load_state = load_state
+        self._position = position
+
+    @property
+    def position(self) -> Mapping[str, Any]:
+        """Where the run stands after the event (its status, current phase and step), without
+        building the whole state when the store gave them."""
+        if self._position is None:
+            state = self.state
+            self._position = {name: getattr(state, name) for name in POSITION_FIELDS}
+        return self._position
+
+    @property
+    def state(self) -> RunState:
+        """The run's state just after the event."""
+        if self._state is None:
+            assert self._load_state is not None
+            self._state = self._load_state()
+        return self._state
 
 
 class RunRecord(BaseModel):

@@ -105,9 +105,15 @@ def _new_phase() -> dict[str, Any]:
 
 
 def _step(phase: dict[str, Any], step_id: str) -> dict[str, Any]:
-    for existing in phase["steps"]:
-        if existing["id"] == step_id:
-            return existing  # type: ignore[no-any-return]
+    steps = phase["steps"]
+    if len(steps) < _INDEXED_FROM:
+        for existing in steps:
+            if existing["id"] == step_id:
+                return existing  # type: ignore[no-any-return]
+    else:
+        found = _step_index(steps).get(step_id)
+        if found is not None:
+            return found
     step: dict[str, Any] = {
         "id": step_id,
         "status": "pending",
@@ -120,6 +126,29 @@ def _step(phase: dict[str, Any], step_id: str) -> dict[str, Any]:
     }
     phase["steps"].append(step)
     return step
+
+
+_INDEXED_FROM = 16
+"""A phase with this many steps finds them by id through an index, not by a scan: a scan per event
+made an emit, and a rebuild, cost time in proportion to the workflow's length."""
+
+_STEP_INDEXES: dict[int, tuple[list[dict[str, Any]], dict[str, dict[str, Any]], int]] = {}
+
+
+def _step_index(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The steps of a phase by id (the first of an id, as a scan finds it), kept per list and extended
+    as the list grows. Valid because only ``apply_event`` changes a state's step lists, and only by
+    appending; the entry holds the list itself, so its ``id()`` cannot be reused while it is kept."""
+    entry = _STEP_INDEXES.get(id(steps))
+    if entry is None or entry[0] is not steps or entry[2] > len(steps):
+        if len(_STEP_INDEXES) >= 64:  # states of runs long forgotten: start afresh
+            _STEP_INDEXES.clear()
+        entry = (steps, {}, 0)
+    index, known = entry[1], entry[2]
+    for step in steps[known:]:
+        index.setdefault(step["id"], step)
+    _STEP_INDEXES[id(steps)] = (steps, index, len(steps))
+    return index
 
 
 def _record_error(state: State, event: EventJson) -> None:

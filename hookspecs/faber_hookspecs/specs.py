@@ -75,8 +75,9 @@ class FaberSpec:
     def faber_persist_state(self, run_id: str, state: RunState) -> None:
         """The run's state is ``state``: keep a copy if you cache state.
 
-        Called after each stored event and after ``faber runs reconstruct --write`` or a repair.
-        Implementations must ignore a state older than the one they hold (compare
+        Called after each stored event and after ``faber runs reconstruct --write`` or a repair (the
+        record store keeps its own state: it is not a listener). The model is built only for an
+        implementation that takes ``state``. Implementations must ignore a state older than the one they hold (compare
         ``last_event_id``), because callers in other processes may arrive out of order. Broadcast.
         """
 

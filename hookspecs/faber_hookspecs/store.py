@@ -36,7 +36,10 @@ class RecordStore(Protocol):
         """Append a screened, validated draft: assign the next ``event_id`` (1, 2, 3... gap-free, under
         a lock that holds across processes and threads, and across machines for a shared store) and
         the ``timestamp``, make the event durable before returning (unless the store's config turns
-        syncing off), and return it with the run's state after it (``faber_hookspecs.reducer``)."""
+        syncing off), and return it with the run's state after it (``faber_hookspecs.reducer``). The
+        state may be given lazily (``StoredEvent(event, load_state=...)``: a long run's state costs its
+        size to build, and most emits never look at it), with ``position`` (status, current phase and
+        step) when the store has it at hand."""
 
     def update_metadata(self, run_id: str, update: Callable[[RunMetadata], RunMetadata]) -> RunMetadata:
         """Replace the run's metadata with ``update(current)``, atomically, under the run's lock."""

@@ -142,19 +142,29 @@ def check_log(run_dir: Path, run_id: str, *, acknowledged: Iterable[int] = (), k
 
 def check_settled(run_dir: Path, run_id: str, log: LogCheck) -> list[str]:
     """What must hold once a writer has finished normally after any crash: no half-done commit left,
-    the counter right after the last event, state.json equal to the state rebuilt from the events."""
+    the counter right after the last event, state.json a whole checkpoint never ahead of the log:
+    the state rebuilt from the events up to its last_event_id."""
     problems = []
     if log.pending:
         problems.append("events/.pending is still there")
     if log.counter != log.last_id + 1:
         problems.append(f".next-id is {log.counter}, expected {log.last_id + 1}")
-    metadata = json.loads((run_dir / "metadata.json").read_bytes())
-    rebuilt = reconstruct(initial_state_for(metadata), (log.events[i] for i in log.ids))
     stored = json.loads((run_dir / "state.json").read_bytes())
+    through = stored.get("last_event_id")
+    if not isinstance(through, int) or through > log.last_id:
+        return [*problems, f"state.json is through event {through!r}, and the log ends at {log.last_id}"]
+    rebuilt = rebuilt_state(run_dir, log, through)
     if stored != rebuilt:
         differing = sorted(k for k in set(stored) | set(rebuilt) if stored.get(k) != rebuilt.get(k))
-        problems.append(f"state.json differs from the state rebuilt from the events in {differing[:6]}")
+        problems.append(f"state.json differs from the state rebuilt from events 1..{through} in {differing[:6]}")
     return problems
+
+
+def rebuilt_state(run_dir: Path, log: LogCheck, through: int | None = None) -> dict[str, Any]:
+    """The state the reducer makes of the log's events (up to event ``through``, default all)."""
+    metadata = json.loads((run_dir / "metadata.json").read_bytes())
+    last = log.last_id if through is None else through
+    return reconstruct(initial_state_for(metadata), (log.events[i] for i in log.ids if i <= last))
 
 
 # Real writers ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import FABER, clean_environ, write_workflow
 from faber_backend_local_files.files import UnnamedFiles
+from faber_backend_local_files.store import checkpoint_interval
 
 from faber_host.api import Faber
 
@@ -30,6 +31,7 @@ from .kit import (
     cli_emit_loop,
     fork_writer,
     kill_group,
+    rebuilt_state,
     record,
     scaled,
     verify_or_repair,
@@ -48,12 +50,8 @@ def settle_and_check(faber: Faber, run_id: str, run_dir: Path, log: LogCheck, wh
     settled = check_log(run_dir, run_id, known=log)
     assert not settled.problems, (what, settled.problems)
     assert not check_settled(run_dir, run_id, settled), (what, check_settled(run_dir, run_id, settled))
-    assert result.state.model_dump(mode="json") == settled_state(run_dir)
+    assert result.state.model_dump(mode="json") == rebuilt_state(run_dir, settled)
     return settled
-
-
-def settled_state(run_dir: Path) -> dict:
-    return json.loads((run_dir / "state.json").read_bytes())
 
 
 def test_cli_emit_loop_killed_at_random_instants(faber: Faber, project_dir: Path) -> None:
@@ -197,6 +195,54 @@ def test_killed_before_each_step_of_a_commit(faber: Faber, project_dir: Path, sy
     record(f"test_killed_before_each_step_of_a_commit[{'sync' if sync else 'nosync'}-{order}-{commit}]",
            kills_survived=len(points), events_written=check_log(run_dir, run_id).last_id,
            committed_when_killed=committed, verify_clean=verdicts["clean"], verify_repaired=verdicts["repaired"])
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "nosync"])
+def test_killed_before_each_step_of_a_checkpoint(faber: Faber, project_dir: Path, sync: bool) -> None:
+    """In a run whose state is big enough for state.json to be a checkpoint (rewritten every few
+    events), kill the writer just before each file operation of an emit that rewrites it (a
+    workflow-level event always does): state.json stays whole and never ahead of the log, readers
+    see the state through the last event, and the next writer settles the run."""
+    if not sync:
+        faber.gateway.manager.get_plugin("local_files").store.sync = False
+    run_id = faber.new_run("crash-checkpoint").run_id
+    run_dir = project_dir / RUNS / run_id
+    faber.emit(run_id, "workflow_start")
+    number = 0
+    while checkpoint_interval((run_dir / "state.json").stat().st_size) < 4:
+        number += 1
+        faber.emit(run_id, "checkpoint", artifacts=[{"type": "file", "name": f"n{number}", "path": "d/" + "n" * 1000}])
+    log = check_log(run_dir, run_id)
+    points: list[str] = []
+    for number in range(1, 200):
+
+        def emit_once(ack: Callable[[int], None], number: int = number) -> None:
+            sys.addaudithook(kill_at_operation(number, []))
+            kind = "workflow_paused" if number % 2 else "workflow_resumed"
+            ack(faber.emit(run_id, kind, message=f"before operation {number}").event.event_id)
+
+        before = log.last_id
+        writer = fork_writer(emit_once)
+        status = writer.wait()
+        log = check_log(run_dir, run_id, acknowledged=writer.read_acknowledged(), known=log)
+        assert not log.problems, (f"killed before file operation {number}", log.problems)
+        checkpoint = json.loads((run_dir / "state.json").read_bytes())  # whole: it parses
+        assert checkpoint["last_event_id"] <= log.last_id, f"state.json ahead of the log after kill {number}"
+        assert checkpoint == rebuilt_state(run_dir, log, checkpoint["last_event_id"])
+        if status == 0:
+            break
+        assert status == -signal.SIGKILL
+        points.append(f"op{number}: event {'committed' if log.last_id == before + 1 else 'not committed'}")
+        log = settle_and_check(faber, run_id, run_dir, log, f"a kill before file operation {number}")
+        assert faber.run(run_id).state.model_dump(mode="json") == rebuilt_state(run_dir, log)
+        assert faber.verify(run_id).ok
+    else:
+        pytest.fail("the emit never finished")
+    committed = sum("event committed" in point for point in points)
+    assert len(points) >= 8 and 0 < committed < len(points), points
+    record(f"test_killed_before_each_step_of_a_checkpoint[{'sync' if sync else 'nosync'}]",
+           kills_survived=len(points), events_written=check_log(run_dir, run_id).last_id,
+           committed_when_killed=committed)
 
 
 def test_killed_before_each_step_of_creating_a_run(faber: Faber, project_dir: Path) -> None:

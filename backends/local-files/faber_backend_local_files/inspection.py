@@ -23,7 +23,7 @@ from faber_hookspecs.validation import validate_event
 
 from .files import dead_leftovers, file_lock
 from .run_folder import EventFile, RunFolder, event_file_name
-from .store import NEW_RUN_LEFTOVERS, STAGING_DIR, LocalRunStore
+from .store import NEW_RUN_LEFTOVERS, STAGING_DIR, LocalRunStore, replay
 
 Json = dict[str, Any]
 _MAX_FILE_WARNINGS = 5
@@ -51,25 +51,31 @@ class RunScan:
 def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[str]]:
     """The run's metadata, its true state and the defects found.
 
-    A state.json this reducer wrote through the last event is trusted as is (the fast, usual case);
-    anything else leads to reading every event, rebuilding the state and checking the log.
+    A state.json this reducer wrote is trusted as a checkpoint (the fast, usual case): as it is when it
+    is through the last event, else brought forward by the events after it. Anything else leads to
+    reading every event, rebuilding the state and checking the log.
     """
     folder = store.folder(run_id)
     metadata = store.load_metadata(run_id)
-    stored_state = folder.read_state()
+    stored_state, counter = folder.read_state()
     if folder.events_removed():
         # Archived and cleaned up: state.json was verified with the bundle and is all there is here.
         if stored_state is None:
             raise StorageError(f"state.json of run {run_id} is missing and its events were archived; restore the run")
         return metadata, stored_state, []
-    counter = folder.read_next_id()
     if (
         stored_state is not None
         and stored_state.get("reducer_version") == REDUCER_VERSION
         and counter is not None
-        and stored_state.get("last_event_id") == counter - 1
+        and isinstance(last := stored_state.get("last_event_id"), int)
+        and last <= counter - 1
     ):
-        return metadata, stored_state, []
+        if last == counter - 1:
+            return metadata, stored_state, []
+        try:
+            return metadata, replay(stored_state, folder.iter_events(since_id=last), run_id), []
+        except StorageError:
+            stored_state, _ = folder.read_state()  # a damaged event: the full read below names it
 
     scan = scan_run(folder, run_id, metadata=metadata)
     state = reconstruct(initial_state_for(metadata), scan.events)
@@ -171,11 +177,30 @@ def id_gaps(ids: list[int], highest: int) -> list[tuple[int, int]]:
     return gaps
 
 
+def cached_state(stored: Json | None, events: list[Json]) -> Json | None:
+    """What a run's state.json says its state is: the checkpoint (``stored``) brought forward by the
+    ``events`` after it (one per id, in id order), when this reducer wrote it; otherwise (an older
+    reducer's, or the reference's) as it stands. Changes ``stored``."""
+    if stored is None or stored.get("reducer_version") != REDUCER_VERSION:
+        return stored
+    last = stored.get("last_event_id")
+    if not isinstance(last, int):
+        return stored
+    try:
+        return reconstruct(stored, (event for event in events if event["event_id"] > last))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):  # a checkpoint edited by hand
+        return stored
+
+
 def check_state(scan: RunScan, stored: Json | None, rebuilt: Json) -> None:
-    """Compare state.json with the state rebuilt from the events."""
+    """Compare state.json, brought forward by the events after it (``cached_state``), with the state
+    rebuilt from the events. A checkpoint ahead of the events, or that they do not bring to the
+    rebuilt state, does not reflect them."""
     if stored is None:
         scan.add("state_missing", "state.json is missing or unreadable", "state.json")
         return
+    stored = cached_state(stored, scan.events)
+    assert stored is not None
     if stored == rebuilt:
         return
     keys = sorted(key for key in rebuilt.keys() | stored.keys()

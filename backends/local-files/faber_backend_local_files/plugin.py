@@ -25,7 +25,7 @@ from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import BackendContext, RunQuery, RunRecord, StoredEvent
+from faber_hookspecs.records import POSITION_FIELDS, BackendContext, RunQuery, RunRecord, StoredEvent
 from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
@@ -100,11 +100,22 @@ class FilesRecordStore:
         return metadata
 
     def append(self, run_id: str, draft: EventDraft) -> StoredEvent:
-        event, state = self.files.append(RunId.parse(run_id), draft.to_json())
-        return StoredEvent(
-            event=Event.model_validate(event),
-            state=stored(RunState, state, f"the state of run {run_id} after event {event['event_id']}"),
-        )
+        parsed = RunId.parse(run_id)
+        event, state = self.files.append(parsed, draft.to_json())
+        event_id = event["event_id"]
+        what = f"the state of run {run_id} after event {event_id}"
+
+        def load_state() -> RunState:
+            # ``state`` is this thread's cached state, which its next emit changes in place: a model
+            # of it serves only if it is still this event's (validation copies it in one step).
+            if state is not None:
+                model = stored(RunState, state, what)
+                if model.last_event_id == event_id:
+                    return model
+            return stored(RunState, self.files.state_at(parsed, event_id), what)
+
+        position = {name: state[name] for name in POSITION_FIELDS} if state is not None else None
+        return StoredEvent(Event.model_validate(event), load_state=load_state, position=position)
 
     def update_metadata(self, run_id: str, update: Callable[[RunMetadata], RunMetadata]) -> RunMetadata:
         def apply(current: dict) -> dict:  # type: ignore[type-arg]
@@ -113,11 +124,7 @@ class FilesRecordStore:
         return RunMetadata.model_validate(self.files.update_metadata(RunId.parse(run_id), apply))
 
     def save_state(self, run_id: str, state: RunState) -> None:
-        # After an emit, state.json was already written under the lock in append: nothing to do. This
-        # matters for rebuilt states (reconstruct --write, repair), written unless a newer one is there.
-        parsed = RunId.parse(run_id)
-        if not self.files.wrote_state(parsed, state.last_event_id):
-            self.files.write_state_if_newer(parsed, state.model_dump(mode="json"))
+        self.files.write_state_if_newer(RunId.parse(run_id), state.model_dump(mode="json"))
 
     def import_history(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
         self.files.import_history(metadata.to_json(), [event.to_json() for event in events])
@@ -147,9 +154,7 @@ class FilesRecordStore:
         return (stored(Event, event, f"event {event.get('event_id')!r} of run {run_id}") for event in events)
 
     def reconstruct(self, run_id: str) -> RunState:
-        parsed = RunId.parse(run_id)
-        self.files.forget_state(parsed)  # whoever rebuilds a state may be about to replace state.json
-        return stored(RunState, self.files.reconstruct(parsed), f"the state rebuilt for run {run_id}")
+        return stored(RunState, self.files.reconstruct(RunId.parse(run_id)), f"the state rebuilt for run {run_id}")
 
     def list_runs(self, query: RunQuery) -> list[RunState]:
         with collection_paused():  # thousands of states and models, all kept: see collection_paused

@@ -24,7 +24,7 @@ from faber_hookspecs.wire import canonical_event, dump_document, dump_event, utc
 
 from .bundle import remove_leftovers
 from .files import fsync_directory, overwrite_counter, remove_dead_leftovers
-from .inspection import run_leftovers, scan_run, verify_run
+from .inspection import cached_state, run_leftovers, scan_run, verify_run
 from .run_folder import RunFolder
 from .store import LocalRunStore
 
@@ -105,8 +105,9 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
         if folder.read_next_id() != next_id:
             overwrite_counter(folder.next_id_file, next_id, folder.file_mode)
             actions.append(f"set events/.next-id to {next_id}")
-        state = reconstruct(initial_state_for(metadata), (events[i] for i in sorted(events)))
-        if folder.read_json(folder.state_file) != state:
+        ordered = [events[i] for i in sorted(events)]
+        state = reconstruct(initial_state_for(metadata), ordered)
+        if cached_state(folder.read_json(folder.state_file), ordered) != state:
             folder.write_state(dump_document(state), state["last_event_id"])
             actions.append(f"rebuilt state.json from {len(events)} events")
         store.forget(run_id)

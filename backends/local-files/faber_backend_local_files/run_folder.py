@@ -1,7 +1,7 @@
 """One run's folder, in the FABER reference layout, and the operations on its files.
 
     runs/{org}/{project}/{uuid}/
-    ├── state.json          a cache of reduce(events), replaced atomically
+    ├── state.json          a checkpoint of reduce(events), replaced atomically, never ahead of the log
     ├── metadata.json       replaced atomically
     └── events/
         ├── .next-id        the next event id (a hint the store verifies)
@@ -13,11 +13,11 @@ How an event is committed. Before the run's lock is taken, a nameless file is ma
 folder (O_TMPFILE: creating an inode is the costliest step, and outside the lock concurrent writers
 make theirs side by side). Under the lock: the commit is noted in the lock file (its id, type and the
 system's boot id), the event's bytes go to the nameless file (fsynced), which is linked under its
-final name (the commit point; a link never overwrites), ``.next-id`` is advanced and state.json is
-updated. Then, with the lock released, the directory is fsynced before the event is acknowledged:
-concurrent writers' directory fsyncs overlap and the file system commits them together (a group
-commit), and one covering a later link covers every earlier one, since links are made in id order
-under the lock.
+final name (the commit point; a link never overwrites), ``.next-id`` is advanced and, when a
+checkpoint is due (``store.checkpoint_due``), state.json is rewritten. Then, with the lock released,
+the directory is fsynced before the event is acknowledged: concurrent writers' directory fsyncs
+overlap and the file system commits them together (a group commit), and one covering a later link
+covers every earlier one, since links are made in id order under the lock.
 
 A writer killed at any instant leaves no trace (a nameless file is freed with its descriptor) or an
 event linked before the counter was advanced, which the next writer finds in O(1) from the lock file
@@ -484,9 +484,16 @@ class RunFolder:
             self._state = RotatingFile(self.state_file, self.file_mode, one_shot=self.one_shot)
         self._state.write(data, last_event_id)
 
-    def read_state(self, parse: Callable[[bytes], Any] = loads) -> dict[str, Any] | None:
-        """state.json as it stands between writes, without taking the run's lock (read by ``parse``);
-        see ``read_state``."""
+    def state_size(self) -> int:
+        """The size of state.json in bytes (0 when there is none), which sets how often it is rewritten."""
+        try:
+            return os.stat(self.state_file, follow_symlinks=False).st_size
+        except OSError:
+            return 0
+
+    def read_state(self, parse: Callable[[bytes], Any] = loads) -> tuple[dict[str, Any] | None, int | None]:
+        """state.json as it stands between writes and the event counter read with it, without taking
+        the run's lock (read by ``parse``); see ``read_state``."""
         return read_state(self.state_file, self.next_id_file, self.lock_file, parse)
 
     def write_metadata(self, data: bytes) -> None:
@@ -519,14 +526,17 @@ def read_next_id(next_id_file: str, dir_fd: int | None = None) -> int | None:
 def read_state(
     state_file: str, next_id_file: str, lock_file: str, parse: Callable[[bytes], Any] = loads,
     dir_fd: int | None = None,
-) -> dict[str, Any] | None:
-    """A run's state.json as it stands between writes, without taking the run's lock, read by ``parse``
-    (``dir_fd``: the paths are relative to that open folder, which spares resolving the runs folder's
-    path twice per run when ``runs list`` reads thousands of states).
+) -> tuple[dict[str, Any] | None, int | None]:
+    """A run's state.json as it stands between writes, and the event counter (None when unreadable)
+    read with it, without taking the run's lock, read by ``parse`` (``dir_fd``: the paths are relative
+    to that open folder, which spares resolving the runs folder's path twice per run when ``runs list``
+    reads thousands of states). state.json may be behind the counter: it is a checkpoint, brought up
+    to date by the events after it (``LocalRunStore.current_state``).
 
-    A seqlock on the event counter: writers advance ``.next-id`` before they rewrite a state buffer,
-    so an unchanged counter around the read, and a state through the counter's event, prove no write
-    overlapped it. After a few tries (a busy run) it reads under a shared lock.
+    A seqlock on the event counter: a writer advances ``.next-id`` before it rewrites a state buffer,
+    and the file a reader opened is rewritten only by the second state write after it was replaced,
+    so an unchanged counter around the read proves no write tore it. After a few tries (a busy run)
+    it reads under a shared lock.
     """
     for _ in range(3):
         # The counter is rewritten in place (never replaced while its folder stands), so reading it
@@ -542,10 +552,10 @@ def read_state(
         finally:
             if counter is not None:
                 os.close(counter)
-        if before == after and (before is None or (state is not None and state.get("last_event_id") == before - 1)):
-            return state
+        if before == after:
+            return state, before
     with file_lock(lock_file, shared=True, dir_fd=dir_fd):
-        return read_json(state_file, parse, dir_fd)
+        return read_json(state_file, parse, dir_fd), read_next_id(next_id_file, dir_fd)
 
 
 class CounterBehind(Exception):

@@ -38,6 +38,9 @@ STAGING_DIR = ".staging"
 so that removing what a killed one left costs a listing of the few folders there, not of every run."""
 NEW_RUN_LEFTOVERS = ("new-", "restore-")
 
+CHECKPOINT_BYTES = 16 * 1024
+"""What rewriting state.json may cost an event, in bytes of state: see ``checkpoint_interval``."""
+
 
 class LocalRunStore:
     """Runs under ``runs_dir/{org}/{project}/{uuid}``.
@@ -216,12 +219,14 @@ class LocalRunStore:
 
     # Events -----------------------------------------------------------------------------------------
 
-    def append(self, run_id: RunId, draft: Json) -> tuple[Json, Json]:
-        """Store one event and return it with the run's state after it.
+    def append(self, run_id: RunId, draft: Json) -> tuple[Json, Json | None]:
+        """Store one event and return it with the run's state after it, or None when this process did
+        not have that state at hand and did not need it (``state_at`` gets it when asked).
 
         ``draft`` holds the event's fields except event_id, timestamp and run_id, which are assigned
         here under the run's lock, so ids and times grow together. The event is validated against the
-        event schema before anything is written; an invalid one consumes no id.
+        event schema before anything is written; an invalid one consumes no id. state.json is brought
+        up to date when ``checkpoint_due`` says so.
         """
         unknown = draft.keys() - DRAFT_FIELDS
         if unknown:
@@ -234,7 +239,9 @@ class LocalRunStore:
             if unnamed is not None:
                 os.close(unnamed)
 
-    def _append_locked(self, folder: RunFolder, run_id: RunId, draft: Json, unnamed: int | None) -> tuple[Json, Json]:
+    def _append_locked(
+        self, folder: RunFolder, run_id: RunId, draft: Json, unnamed: int | None
+    ) -> tuple[Json, Json | None]:
         key = str(run_id)
         cache_key = (get_ident(), key)
         lock = folder.lock(events_here=True)  # events_folder just saw them
@@ -246,7 +253,7 @@ class LocalRunStore:
             validate_event(event)
             # The state is brought forward before the commit, so nothing after the commit can fail
             # on it; until then it only lives in memory, and the cache forgets it if the commit fails.
-            state = self._state_after(folder, run_id, event)
+            state, checkpoint = self._state_after(folder, run_id, event)
             try:
                 try:
                     pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
@@ -255,7 +262,7 @@ class LocalRunStore:
                     self._states.pop(cache_key, None)
                     event_id = folder.scanned_next_id()
                     event = {**event, "event_id": event_id}
-                    state = self._state_after(folder, run_id, event)
+                    state, checkpoint = self._state_after(folder, run_id, event)
                     # (the nameless file holds the refused bytes: this rare retry goes through .pending)
                     pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
                                                   lock=lock)
@@ -266,11 +273,14 @@ class LocalRunStore:
             # retry and store the event twice: stale bookkeeping is repaired by the next writer.
             try:
                 folder.finish_commit(event_id + 1, pending=pending)
-                folder.write_state(self._dump_state(state), event_id)
+                if checkpoint:
+                    assert state is not None
+                    folder.write_state(self._dump_state(state), event_id)
             except OSError:
                 self._states.pop(cache_key, None)
             else:
-                self._remember(cache_key, state)
+                if state is not None:
+                    self._remember(cache_key, state)
         # Durable before it is acknowledged, but fsynced outside the lock: the next writer links its
         # event meanwhile, and overlapping fsyncs share one journal commit (figure b of the bench).
         folder.sync_events(event_id)
@@ -283,14 +293,27 @@ class LocalRunStore:
     # State ------------------------------------------------------------------------------------------
 
     def current_state(self, run_id: RunId) -> Json:
-        """state.json when it is up to date (written by this reducer, through the last event);
-        otherwise the state rebuilt from the events."""
+        """The run's state through its last event: state.json (a checkpoint this reducer wrote) and
+        the events after it; rebuilt from every event when state.json is missing, foreign or damaged."""
         folder = self.folder(run_id)
-        state = folder.read_state()
-        if _is_current(state, folder.next_id() - 1):
-            assert state is not None
+        state, counter = folder.read_state()
+        return self._caught_up(folder, run_id, state, (counter or folder.next_id()) - 1)
+
+    def state_at(self, run_id: RunId, event_id: int) -> Json:
+        """The run's state just after event ``event_id``: this thread's cached state while it is that
+        one, else read (and remembered) as ``current_state`` reads it; rebuilt through that event if
+        the run has moved on since."""
+        cache_key = (get_ident(), str(run_id))
+        cached = self._states.get(cache_key)
+        if cached is not None and cached["last_event_id"] == event_id:
+            return cached
+        state = self.current_state(run_id)
+        if state["last_event_id"] == event_id:
+            self._remember(cache_key, state)
             return state
-        return self.reconstruct(run_id)
+        start = initial_state_for(self.load_metadata(run_id))
+        events = self.events_folder(run_id).iter_events()
+        return replay(start, (event for event in events if event["event_id"] <= event_id), run_id)
 
     def reconstruct(self, run_id: RunId) -> Json:
         """The state rebuilt from metadata.json and every event, ignoring state.json."""
@@ -300,18 +323,6 @@ class LocalRunStore:
         except (KeyError, TypeError, ValueError) as problem:
             raise StorageError(f"metadata.json of run {run_id} lacks {problem}; see `faber runs verify`") from None
         return replay(start, self.events_folder(run_id).iter_events(), run_id)
-
-    def forget_state(self, run_id: RunId) -> None:
-        """Drop this process's cached state of the run, so that the next ``write_state_if_newer``
-        is not skipped: a long-lived process (the MCP server) that rebuilds a damaged state.json
-        through the same event it last wrote must still replace the file. Every thread's (see
-        ``forget``)."""
-        self.forget(run_id)
-
-    def wrote_state(self, run_id: RunId, last_event_id: int) -> bool:
-        """True when this store itself wrote the run's state through ``last_event_id`` (or later)."""
-        cached = self._states.get((get_ident(), str(run_id)))
-        return cached is not None and cached["last_event_id"] >= last_event_id
 
     def write_state_if_newer(self, run_id: RunId, state: Json) -> bool:
         """Replace state.json with ``state`` unless the file already holds a later event's state."""
@@ -377,45 +388,56 @@ class LocalRunStore:
             try:
                 for uuid in uuids:
                     text = f"{org_name}/{project_name}/{uuid}"
-                    state = read_state(f"{uuid}/state.json", f"{uuid}/events/.next-id", f"{uuid}/events/.lock",
-                                       parse, at)
-                    if state is not None and _is_current(state, -1) and state.get("run_id") == text:
+                    state, counter = read_state(f"{uuid}/state.json", f"{uuid}/events/.next-id",
+                                                f"{uuid}/events/.lock", parse, at)
+                    if (state is not None and _is_current(state, counter - 1 if counter else -1)
+                            and state.get("run_id") == text):
                         yield state
-                    elif RunFolder(f"{project_dir}/{uuid}", self.file_mode, self.sync).events_removed():
+                        continue
+                    folder = RunFolder(f"{project_dir}/{uuid}", self.file_mode, self.sync)
+                    if folder.events_removed():
                         if state is not None:
                             yield state  # archived and cleaned up: state.json is all there is here
-                    else:
-                        try:
-                            yield self.reconstruct(RunId(org_name, project_name, uuid))
-                        except (StorageError, RunNotFound, OSError, ValueError):
-                            continue
+                        continue
+                    try:  # a checkpoint behind the log, brought up to date from the events after it
+                        yield self._caught_up(folder, RunId(org_name, project_name, uuid), state,
+                                              (counter or folder.next_id()) - 1)
+                    except (StorageError, RunNotFound, OSError, ValueError):
+                        continue
             finally:
                 os.close(at)
 
     # Internals --------------------------------------------------------------------------------------
 
-    def _state_after(self, folder: RunFolder, run_id: RunId, event: Json) -> Json:
-        """The run's state with ``event`` applied (updating the cached state in place). A stored state
-        the reducer cannot extend (state.json edited by hand) is rebuilt from the events instead."""
-        state = self._state_before(folder, run_id, event["event_id"])
+    def _state_after(self, folder: RunFolder, run_id: RunId, event: Json) -> tuple[Json | None, bool]:
+        """The run's state with ``event`` applied (updating the cached state in place), and whether
+        state.json is to be brought up to date with it. The state is None when it was not cached and
+        no checkpoint is due: a short-lived process then never reads state.json, whose reading grows
+        with the run. A stored state the reducer cannot extend (state.json edited by hand) is rebuilt
+        from the events instead."""
+        cache_key = (get_ident(), str(run_id))
+        checkpoint = checkpoint_due(event, folder.state_size())
+        state = self._states.get(cache_key)
+        if state is None or state["last_event_id"] != event["event_id"] - 1:
+            self._states.pop(cache_key, None)
+            if not checkpoint:
+                return None, False
+            state = self._caught_up(folder, run_id, folder.read_json(folder.state_file), event["event_id"] - 1)
         try:
-            return apply_event(state, event)
+            return apply_event(state, event), checkpoint
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            self._states.pop((get_ident(), str(run_id)), None)
-        return apply_event(self.reconstruct(run_id), event)
+            self._states.pop(cache_key, None)
+        return apply_event(self.reconstruct(run_id), event), checkpoint
 
-    def _state_before(self, folder: RunFolder, run_id: RunId, event_id: int) -> Json:
-        """The run's state through ``event_id - 1``: cached, from state.json, or caught up from the
-        events (only after a crash or an outside change). The caller may update it in place."""
-        cached = self._states.get((get_ident(), str(run_id)))
-        if cached is not None and cached["last_event_id"] == event_id - 1:
-            return cached
-        state = folder.read_json(folder.state_file)
-        if _is_current(state, event_id - 1):
-            assert state is not None
-            return state
-        if _is_current(state, -1) and state is not None and state["last_event_id"] < event_id:
-            return replay(state, folder.iter_events(since_id=state["last_event_id"]), run_id)
+    def _caught_up(self, folder: RunFolder, run_id: RunId, checkpoint: Json | None, last_event_id: int) -> Json:
+        """The state through ``last_event_id``: ``checkpoint`` (state.json as read) and the events
+        after it, or every event when it is not a checkpoint of this reducer for this run that the
+        log has reached."""
+        if _is_current(checkpoint, -1) and checkpoint is not None and checkpoint.get("run_id") == str(run_id):
+            if checkpoint["last_event_id"] == last_event_id:
+                return checkpoint
+            if checkpoint["last_event_id"] < last_event_id:
+                return replay(checkpoint, folder.iter_events(since_id=checkpoint["last_event_id"]), run_id)
         return self.reconstruct(run_id)
 
     def _remember(self, key: tuple[int, str], state: Json) -> None:
@@ -435,6 +457,23 @@ class LocalRunStore:
             os.mkdir(path, self.dir_mode)
         except FileExistsError:
             pass
+
+
+def checkpoint_interval(size: int) -> int:
+    """Every how many events state.json is rewritten while it is ``size`` bytes long: at every event
+    while it is at most ``CHECKPOINT_BYTES``, then at every 2nd, 4th, 8th... (the power of two at or
+    above size ÷ CHECKPOINT_BYTES). Rewriting it then costs an event about the same however long the
+    run: a 10,000-step workflow's state is 2 MB, rewritten every 128 events."""
+    return 1 if size <= CHECKPOINT_BYTES else 1 << ((size - 1) // CHECKPOINT_BYTES).bit_length()
+
+
+def checkpoint_due(event: Json, state_size: int) -> bool:
+    """Whether state.json is brought up to date after ``event``, state.json being ``state_size`` bytes:
+    after every workflow-level event (a run that ends, pauses or resumes leaves it current), and
+    after every event whose id is a multiple of ``checkpoint_interval(state_size)``. The rule needs
+    nothing but the event and the file's size, so every writer applies it alike, in any process."""
+    kind: str = event["type"]
+    return kind.startswith("workflow_") or event["event_id"] % checkpoint_interval(state_size) == 0
 
 
 def _indented_by_orjson(state: Json) -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from faber_backend_local_files.files import RotatingFile, UnnamedFiles
 from faber_backend_local_files.run_folder import RunFolder, boot_id, event_file_name
-from faber_backend_local_files.store import LocalRunStore
+from faber_backend_local_files.store import CHECKPOINT_BYTES, LocalRunStore, checkpoint_interval
 from faber_hookspecs.errors import InvalidEvent, InvalidRunId, RunNotFound, StorageError
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import validate_event
@@ -275,9 +275,10 @@ def test_state_readers_never_see_a_partial_state(store: LocalRunStore, run_id: R
     def reader() -> None:
         nonlocal reads
         while not stop.is_set():
-            state = store.folder(run_id).read_state()
+            state, counter = store.folder(run_id).read_state()
             reads += 1
-            if state is None or state != store.reconstruct_prefix(run_id, state["last_event_id"]):
+            if (state is None or counter is None or state["last_event_id"] >= counter
+                    or state != store.reconstruct_prefix(run_id, state["last_event_id"])):
                 bad.append(state)
 
     def reconstruct_prefix(run: RunId, last: int) -> dict[str, object]:
@@ -371,3 +372,73 @@ def test_event_listing_in_little_memory_keeps_the_full_sort_order(tmp_path: Path
                           if (m := re.fullmatch(EVENT_FILE_PATTERN, name)) and int(m[1]) > since)
         assert list(folder.sorted_event_files(since)) == expected, since
     assert folder.scanned_next_id() == 99999999 + 1
+
+
+def grow_state(store: LocalRunStore, run_id: RunId, size: int) -> None:
+    """Give the run artifacts until state.json is beyond ``size`` bytes (each adds about 1 KB)."""
+    folder = store.folder(run_id)
+    number = 0
+    while os.path.getsize(folder.state_file) <= size:
+        number += 1
+        store.append(run_id, {"type": "checkpoint", "artifacts": [
+            {"type": "file", "name": f"notes-{number}", "path": "docs/" + "n" * 1000}]})
+
+
+def test_checkpoint_interval_grows_with_the_state() -> None:
+    assert [checkpoint_interval(size) for size in (0, 5_000, CHECKPOINT_BYTES)] == [1, 1, 1]
+    assert checkpoint_interval(CHECKPOINT_BYTES + 1) == 2
+    assert checkpoint_interval(4 * CHECKPOINT_BYTES) == 4
+    assert checkpoint_interval(4 * CHECKPOINT_BYTES + 1) == 8
+    assert checkpoint_interval(2_000_000) == 128
+
+
+def test_a_long_runs_state_json_is_a_checkpoint_that_readers_bring_forward(store: LocalRunStore, run_id: RunId) -> None:
+    """Beyond CHECKPOINT_BYTES, state.json is rewritten only at ids that are multiples of the interval and
+    at workflow-level events; it is never ahead of the log, always the state through its own last event,
+    and every reader (a fresh store, as another process) sees the state through the last event."""
+    store.sync = False
+    grow_state(store, run_id, 4 * CHECKPOINT_BYTES + 1)
+    folder = store.folder(run_id)
+    lagged = 0
+    for number in range(40):
+        writer = LocalRunStore(store.runs_dir, sync=False)  # a new process's store: nothing cached
+        kind = "workflow_paused" if number == 25 else "step_start"
+        event, state = writer.append(run_id, {"type": kind, "phase": "build", "step": f"s{number}"})
+        on_disk = json.loads(Path(folder.state_file).read_text())
+        interval = checkpoint_interval(os.path.getsize(folder.state_file))
+        assert interval >= 8
+        due = kind.startswith("workflow_") or event["event_id"] % interval == 0
+        assert (on_disk["last_event_id"] == event["event_id"]) == due
+        assert (state is not None) == due, "a new process reads the state only to write a checkpoint"
+        lagged += on_disk["last_event_id"] < event["event_id"]
+        rebuilt = store.reconstruct(run_id)
+        assert on_disk == reconstruct_through(store, run_id, on_disk["last_event_id"]), "exactly the state at its id"
+        reader = LocalRunStore(store.runs_dir, sync=False)
+        assert reader.current_state(run_id) == rebuilt
+        assert [s for s in reader.list_states() if s["run_id"] == str(run_id)] == [rebuilt]
+        assert reader.state_at(run_id, event["event_id"]) == rebuilt
+    assert lagged > 30
+    event, _ = store.append(run_id, {"type": "workflow_complete"})
+    assert json.loads(Path(folder.state_file).read_text()) == store.reconstruct(run_id), "a run that ends is current"
+    assert store.state_at(run_id, event["event_id"] - 1)["status"] == "paused", "an earlier event's state, rebuilt"
+
+
+def reconstruct_through(store: LocalRunStore, run_id: RunId, last: int) -> dict[str, object]:
+    from faber_hookspecs.reducer import initial_state_for, reconstruct
+
+    events = [event for event in store.iter_events(run_id) if event["event_id"] <= last]
+    return reconstruct(initial_state_for(store.load_metadata(run_id)), events)
+
+
+def test_a_long_lived_store_keeps_the_state_and_still_checkpoints(store: LocalRunStore, run_id: RunId) -> None:
+    """With the state cached, every append returns it, brought forward in place; state.json follows the
+    same rule as for a new process."""
+    store.sync = False
+    grow_state(store, run_id, 2 * CHECKPOINT_BYTES + 1)
+    folder = store.folder(run_id)
+    for number in range(20):
+        event, state = store.append(run_id, {"type": "step_complete", "phase": "build", "step": f"s{number}", "duration_ms": 5})
+        assert state is not None and state == store.reconstruct(run_id)
+        on_disk = json.loads(Path(folder.state_file).read_text())
+        interval = checkpoint_interval(os.path.getsize(folder.state_file))
+        assert (on_disk["last_event_id"] == event["event_id"]) == (event["event_id"] % interval == 0)
