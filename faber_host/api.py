@@ -45,7 +45,7 @@ from pydantic import ValidationError
 
 from . import runlog
 from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
-from .gateway import Gateway, Lazy
+from .gateway import Gateway
 from .project import Project, git_environment
 from .run_ref import current_user
 from .runlog import EmitResult

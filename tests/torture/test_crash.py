@@ -204,7 +204,7 @@ def test_killed_before_each_step_of_a_checkpoint(faber: Faber, project_dir: Path
     workflow-level event always does): state.json stays whole and never ahead of the log, readers
     see the state through the last event, and the next writer settles the run."""
     if not sync:
-        faber.gateway.manager.get_plugin("local_files").store.sync = False
+        faber.gateway.store.files.sync = False
     run_id = faber.new_run("crash-checkpoint").run_id
     run_dir = project_dir / RUNS / run_id
     faber.emit(run_id, "workflow_start")
