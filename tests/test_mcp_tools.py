@@ -178,8 +178,9 @@ async def test_emit_event_errors_are_the_clis_messages_and_store_nothing(
 
 
 async def test_emit_event_answers_as_the_sdks_own_tool_path_would(faber: Faber) -> None:
-    """emit_event skips MCPServer.call_tool (server.call_directly); its answers, results and errors
-    alike, are what the SDK's path gives for the same call: content, structured content, is_error."""
+    """A tools/call is answered by the server's interceptor (server.OneLineToolCalls), not by
+    MCPServer.call_tool; its answers, results and errors alike, are what the SDK's path gives for the
+    same call: content, structured content, is_error."""
     server = build_server(faber)
     run = faber.new_run("1").run_id
     faber.emit_draft(run, {"type": "workflow_start"})

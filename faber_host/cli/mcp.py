@@ -49,7 +49,7 @@ def mcp(
 
         serve_http(faber, host=host, port=port, token=token, debug=debug)
     else:
-        from ..mcp.stdio import serve_stdio
+        from ..mcp.server import serve_stdio
 
         serve_stdio(faber, debug=debug)
 
