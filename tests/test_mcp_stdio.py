@@ -300,3 +300,37 @@ def test_outside_a_project_it_says_so_in_one_line(tmp_path: Path) -> None:
     result = subprocess.run([FABER, "mcp"], cwd=tmp_path, env=clean_environ(), stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=60)
     assert "FABER project" in assert_one_line_error(result) and result.stdout == ""
+
+
+TOOLS_CORE_LIMIT, TOOLS_LIST_LIMIT = 8000, 24000
+"""Bytes: every tool's name, description and input schema together; the whole tools/list answer.
+Clients compile every schema at every listing and models read the descriptions on every turn."""
+
+
+def test_the_tool_list_stays_lean(project_dir: Path) -> None:
+    """Measured on the wire: the tools/list answer as `faber mcp` writes it on stdout."""
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "size", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    ]
+    server = subprocess.Popen([FABER, "mcp"], cwd=project_dir, env=clean_environ(), text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert server.stdin and server.stdout
+    try:
+        server.stdin.write("".join(json.dumps(request) + "\n" for request in requests))
+        server.stdin.flush()
+        lines = [server.stdout.readline(), server.stdout.readline()]
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
+    answers = {json.loads(line)["id"]: line for line in lines}
+    listing = answers[2].encode()
+    tools = json.loads(listing)["result"]["tools"]
+    assert {tool["name"] for tool in tools} == TOOLS
+    core = sum(len(json.dumps({key: tool[key] for key in ("name", "description", "inputSchema")},
+                              separators=(",", ":"), ensure_ascii=False).encode()) for tool in tools)
+    assert core <= TOOLS_CORE_LIMIT, f"names, descriptions and input schemas: {core} bytes"
+    assert len(listing) <= TOOLS_LIST_LIMIT, f"tools/list: {len(listing)} bytes"
+    assert all(tool["outputSchema"]["type"] == "object" for tool in tools), "structured output stays described"
