@@ -291,9 +291,10 @@ def closed_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 def compact(schema: dict[str, Any]) -> dict[str, Any]:
     """A pydantic JSON Schema as a client needs it: the definitions inlined (each is used once
-    here), an optional value's ``anyOf [X, null]`` as X (leaving it out is how to say null), and
-    dropped: pydantic's titles, null defaults, ``additionalProperties: true``, lengths and patterns (the server names a bad value),
-    the models' docstrings and the descriptions of nested fields (the field's own names them)."""
+    here), an optional value's ``anyOf [X, null]`` as X (leaving it out is how to say null); dropped
+    are pydantic's titles, null defaults, ``additionalProperties: true``, lengths and patterns (the
+    server names a bad value in one line), the models' docstrings and the descriptions of nested
+    fields (the field's own names them)."""
     definitions = schema.get("$defs", {})
 
     def walk(node: Any, depth: int) -> Any:
@@ -331,7 +332,8 @@ def outline(schema: dict[str, Any]) -> dict[str, Any]:
         kinds = {option.get("type", "object") for option in options}
         fields[name] = {"type": kinds.pop() if len(kinds) == 1 else sorted(kinds),
                         **({"description": field["description"]} if "description" in field else {})}
-    return {"type": "object", "properties": fields, **({"required": schema["required"]} if "required" in schema else {})}
+    required = {"required": schema["required"]} if "required" in schema else {}
+    return {"type": "object", "properties": fields, **required}
 
 
 _FIELD_HELP = {
