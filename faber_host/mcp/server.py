@@ -90,8 +90,8 @@ def freeze_startup_objects() -> None:
     """Move everything built so far (the SDK, pydantic's schemas, the gateway) out of the garbage
     collector's sight: a server allocates a little per request, and without this every full
     collection walks those hundreds of thousands of long-lived objects again (contrib/mcp/roundtrips.py
-    measures the difference)."""
-    gc.collect()
+    measures the difference). No collection first: it would delay the first answer for the little
+    start-up garbage it would free."""
     gc.freeze()
 
 

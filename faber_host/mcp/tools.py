@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from faber_hookspecs.catalogue import EVENT_TYPES
 from faber_hookspecs.events import EventDraft
@@ -20,7 +21,7 @@ from faber_hookspecs.resume import ResumeContext
 from faber_hookspecs.state import RunStatus
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from ..api import Faber
 from ..archive import ArchiveResult, ConsolidateResult, RestoreResult
@@ -80,12 +81,14 @@ class FaberTools:
             ("restore_run", ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)),
         ):
             method = getattr(self, name)
-            tool = Tool.from_function(method, name=name, description=_prose(method.__doc__), annotations=hints)
-            tool.parameters = closed_schema(emit_event_schema() if name == "emit_event" else compact(tool.parameters))
             # Every listing carries every schema, and clients compile them all: the results' full
             # models (a run's state, metadata...) would repeat the same definitions across tools,
-            # so the output schema names the top-level fields and their types only.
-            tool.fn_metadata.output_schema = outline(tool.fn_metadata.output_schema or {})
+            # so the output schema names the top-level fields and their types only (and the SDK is
+            # spared generating the full one at every start).
+            tool = Tool.from_function(method, name=name, description=_prose(method.__doc__), annotations=hints,
+                                      structured_output=False)
+            tool.parameters = closed_schema(emit_event_schema() if name == "emit_event" else compact(tool.parameters))
+            tool.fn_metadata.output_schema = outline(get_type_hints(method)["return"])
             tools.append(tool)
         return tools
 
@@ -322,18 +325,37 @@ def compact(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema, 0)  # type: ignore[no-any-return]
 
 
-def outline(schema: dict[str, Any]) -> dict[str, Any]:
-    """An output schema cut to its top level: each field's JSON types (null among them where it may
-    be null) and description; what a field holds below is left to the answer itself."""
-    definitions = schema.get("$defs", {})
+def outline(model: type[BaseModel]) -> dict[str, Any]:
+    """The output schema of a tool answering ``model``: each field's JSON types (null among them
+    where it may be null) and description; what a field holds below is left to the answer itself."""
     fields = {}
-    for name, field in schema.get("properties", {}).items():
-        options = [definitions[o["$ref"].rsplit("/", 1)[-1]] if "$ref" in o else o for o in field.get("anyOf", [field])]
-        kinds = {option.get("type", "object") for option in options}
-        fields[name] = {"type": kinds.pop() if len(kinds) == 1 else sorted(kinds),
-                        **({"description": field["description"]} if "description" in field else {})}
-    required = {"required": schema["required"]} if "required" in schema else {}
-    return {"type": "object", "properties": fields, **required}
+    for name, field in model.model_fields.items():
+        kinds = sorted(_json_types(field.annotation))
+        fields[field.alias or name] = {
+            **({"type": kinds[0] if len(kinds) == 1 else kinds} if kinds else {}),
+            **({"description": field.description} if field.description else {}),
+        }
+    required = [field.alias or name for name, field in model.model_fields.items() if field.is_required()]
+    return {"type": "object", "properties": fields, "required": required}
+
+
+def _json_types(annotation: Any) -> set[str]:
+    """The JSON types a value of ``annotation`` dumps to (none: any)."""
+    origin, arguments = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _json_types(arguments[0])
+    if origin in (Union, UnionType):
+        return set().union(*(_json_types(argument) for argument in arguments))
+    if origin is Literal:
+        return set().union(*(_json_types(type(value)) for value in arguments))
+    if annotation is type(None):
+        return {"null"}
+    kind = origin or annotation
+    for python, json_type in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+                              (list | tuple | set | frozenset, "array"), (dict | BaseModel, "object")):
+        if isinstance(kind, type) and issubclass(kind, python):
+            return {json_type}
+    return set()
 
 
 _FIELD_HELP = {
