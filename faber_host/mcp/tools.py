@@ -88,7 +88,8 @@ class FaberTools:
             tool = Tool.from_function(method, name=name, description=_prose(method.__doc__), annotations=hints,
                                       structured_output=False)
             tool.parameters = closed_schema(emit_event_schema() if name == "emit_event" else compact(tool.parameters))
-            tool.fn_metadata.output_schema = outline(get_type_hints(method)["return"])
+            answer = get_type_hints(method)["return"]
+            tool.fn_metadata.output_model, tool.fn_metadata.output_schema = answer, outline(answer)
             tools.append(tool)
         return tools
 
