@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -25,8 +28,9 @@ ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "appl
 
 
 @contextmanager
-def http_server(project_dir: Path, *args: str, token: str | None = None) -> Iterator[str]:
-    """`faber mcp --transport http` on a free port of 127.0.0.1; yields its URL."""
+def http_server(project_dir: Path, *args: str, token: str | None = None, address: str = "127.0.0.1") -> Iterator[str]:
+    """`faber mcp --transport http` on a free port (of 127.0.0.1 unless --host says otherwise); yields
+    its URL, which must be on ``address``."""
     environ = clean_environ(**({"FABER_MCP_TOKEN": token} if token else {}))
     server = subprocess.Popen([FABER, "mcp", "--transport", "http", "--port", "0", *args], cwd=project_dir,
                               env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -34,14 +38,28 @@ def http_server(project_dir: Path, *args: str, token: str | None = None) -> Iter
     assert server.stderr
     try:
         announced = server.stderr.readline()
-        found = re.search(r"(http://127\.0\.0\.1:\d+/mcp)", announced)
+        found = re.search(r"(http://" + re.escape(address) + r":\d+/mcp) \((.*)\)$", announced)
         assert found, (announced, server.stderr.read() if server.poll() is not None else "")
+        assert "Host and Origin must name this address" in found[2], announced
         yield found[1]
     finally:
         server.terminate()
         server.wait(timeout=30)
     rest = server.stderr.read()
     assert "Traceback" not in rest, rest
+
+
+def raw_post(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """POST initialize with exactly these extra headers (http.client sends what httpx2 refuses)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
+    try:
+        connection.request("POST", parts.path, body=json.dumps(INITIALIZE), headers={**ACCEPT, **headers})
+        answer = connection.getresponse()
+        answer.read()
+        return answer.status, {name.lower(): value for name, value in answer.getheaders()}
+    finally:
+        connection.close()
 
 
 @asynccontextmanager
@@ -60,12 +78,15 @@ async def test_the_right_token_is_served_and_a_request_without_it_gets_401(proje
             assert (await call(client, "emit_event", run=run, type="workflow_start"))["event_id"] == 1
             assert (await read(client, f"faber://run/{run}/state"))["status"] == "in_progress"
 
+        off_by_one = TOKEN[:5] + chr(ord(TOKEN[5]) + 1) + TOKEN[6:]
+        wrong = ["", " " * 16, TOKEN[:15], TOKEN[:-1], TOKEN + "x", off_by_one, TOKEN.upper(), f" {TOKEN}"]
+        for headers in ({}, *({"Authorization": f"Bearer {token}"} for token in wrong), {"Authorization": TOKEN},
+                        {"Authorization": f"Basic {TOKEN}"}):
+            status, answer_headers = raw_post(url, headers)  # httpx2 will not send a blank token
+            assert status == 401, headers
+            assert answer_headers["www-authenticate"].startswith("Bearer ")
+        assert raw_post(url, {"Authorization": f"Bearer {TOKEN}"})[0] == 200
         async with httpx2.AsyncClient(timeout=60) as http:
-            for headers in ({}, {"Authorization": "Bearer wrong-token-wrong-token"}, {"Authorization": TOKEN},
-                            {"Authorization": f"Basic {TOKEN}"}):
-                refused = await http.post(url, json=INITIALIZE, headers={**ACCEPT, **headers})
-                assert refused.status_code == 401, (headers, refused.text)
-                assert refused.headers["www-authenticate"].startswith("Bearer ")
             for method in ("GET", "DELETE"):  # the SSE stream and session end are guarded alike
                 refused = await http.request(method, url, headers={**ACCEPT, "mcp-session-id": "x"})
                 assert refused.status_code == 401, (method, refused.text)
@@ -97,19 +118,65 @@ async def test_agents_share_one_http_gateway(project_dir: Path) -> None:
             events = (await call(client, "get_events", run=run))["events"]
             assert len({event["message"] for event in events}) == 45
 
-        async with httpx2.AsyncClient(timeout=60) as http:
-            rebinding = await http.post(url, json=INITIALIZE, headers={**ACCEPT, "Host": "evil.example:80"})
-            assert rebinding.status_code in (403, 421), "a loopback server refuses other Host names"
+
+
+async def assert_rebinding_refused(url: str, names: list[str]) -> None:
+    """A request must name this listener in Host, and in Origin when it sends one (what a page
+    elsewhere that points its own name at this address cannot do); ``names`` are what may be named."""
+    port = int(url.rsplit(":", 1)[1].removesuffix("/mcp"))
+    async with httpx2.AsyncClient(timeout=60) as http:
+        async def post(**headers: str) -> int:
+            return (await http.post(url, json=INITIALIZE, headers={**ACCEPT, **headers})).status_code
+
+        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", f"{names[0]}:{port + 1}",
+                     names[0], "localhost:*"):
+            assert await post(host=host) == 421, host
+        for origin in ("http://evil.example", f"http://evil.example:{port}", f"https://{names[0]}:{port}",
+                       f"http://{names[0]}:{port}.evil.example", "null"):
+            assert await post(origin=origin) == 403, origin
+        for name in names:
+            assert await post(host=f"{name}:{port}", origin=f"http://{name}:{port}") == 200, name
+        assert await post() == 200, "a client that sends no Origin (not a browser) is served"
+
+
+async def test_loopback_refuses_other_host_and_origin_names(project_dir: Path) -> None:
+    """DNS rebinding: with no token, on 127.0.0.1, a request naming evil.example is refused."""
+    with http_server(project_dir) as url:
+        await assert_rebinding_refused(url, ["127.0.0.1", "localhost"])
+
+
+@pytest.mark.parametrize(("host", "address"), [("127.1", "127.0.0.1"), ("LOCALHOST", "127.0.0.1"),
+                                               ("127.0.0.2", "127.0.0.2")])
+async def test_other_spellings_of_loopback_get_the_same_host_and_origin_checks(
+    project_dir: Path, host: str, address: str
+) -> None:
+    """They start without a token (they are loopback), and protect Host/Origin bound to the address
+    they listen on: 127.0.0.2 answers to its own name only (localhost is 127.0.0.1)."""
+    with http_server(project_dir, "--host", host, address=address) as url:
+        await assert_rebinding_refused(url, [address, "localhost"] if address == "127.0.0.1" else [address])
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]", "0:0:0:0:0:0:0:1"])
+def test_ipv6_loopback_spellings_listen_on_one_address_with_the_checks(project_dir: Path, host: str) -> None:
+    with http_server(project_dir, "--host", host, address="[::1]") as url:
+        assert url.startswith("http://[::1]:")
 
 
 def test_a_non_loopback_address_without_a_token_refuses_to_start(cli: Cli) -> None:
-    for host in ("0.0.0.0", "::"):
+    for host in ("0.0.0.0", "::", "[::]"):
         line = assert_one_line_error(cli("mcp", "--transport", "http", "--host", host, "--port", "0"))
         assert f"refusing to serve MCP on {host} without a token" in line and "FABER_MCP_TOKEN" in line
-    line = assert_one_line_error(cli("mcp", "--transport", "http", "--token", "short"))
-    assert "at least 16 characters" in line
-    assert "at least 16" in assert_one_line_error(
-        cli("mcp", "--transport", "http", env=clean_environ(FABER_MCP_TOKEN="short")))
+
+
+@pytest.mark.parametrize("token", ["short", "", " " * 16, "x" * 15, "\t" * 20, "a" * 8 + " " + "a" * 8,
+                                   "é" * 16, "token-with-a-newline\n"])
+def test_weak_tokens_refuse_to_start(cli: Cli, token: str) -> None:
+    line = assert_one_line_error(cli("mcp", "--transport", "http", "--port", "0", "--token", token))
+    assert "the token must be at least 16 characters, each a visible ASCII character" in line
+    if token:  # an empty FABER_MCP_TOKEN is no token at all (and then loopback only)
+        line = assert_one_line_error(cli("mcp", "--transport", "http", "--host", "0.0.0.0", "--port", "0",
+                                         env=clean_environ(FABER_MCP_TOKEN=token)))
+        assert "at least 16 characters" in line
 
 
 def test_a_busy_port_is_one_clear_error(cli: Cli) -> None:

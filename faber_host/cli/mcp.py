@@ -22,15 +22,16 @@ def mcp(
         typer.Option(help="stdio (an agent launches `faber mcp`) or http (streamable HTTP, for several agents). "
                           "Default: mcp_server.transport in gateway.json, else stdio.", show_default=False),
     ] = None,
-    host: Annotated[str, typer.Option(help="HTTP: the address to listen on. Other than loopback needs a token.")]
+    host: Annotated[str, typer.Option(help="HTTP: the address to listen on. Other than loopback needs a token; "
+                                                 "on loopback, Host and Origin must name it.")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP: the port (0 picks a free one; the address is printed on stderr).")]
     = 8765,
     token: Annotated[
         Optional[str],
         typer.Option(envvar="FABER_MCP_TOKEN", show_default=False,
-                     help="HTTP: require `Authorization: Bearer <token>` on every request. Prefer the "
-                          "environment variable FABER_MCP_TOKEN: options show in `ps`."),
+                     help="HTTP: require `Authorization: Bearer <token>` on every request (16+ visible "
+                          "ASCII characters). Prefer the environment variable FABER_MCP_TOKEN: options show in `ps`."),
     ] = None,
 ) -> None:
     """Serve the MCP event gateway to agents, over stdio or streamable HTTP.
@@ -42,14 +43,14 @@ def mcp(
     debug = bool((ctx.find_root().obj or {}).get("debug"))
     chosen = transport.value if transport is not None else faber.gateway.config.mcp_server.transport
     if chosen == "http":
-        from ..mcp.listening import check_http_policy
+        from ..mcp.listening import listen
 
-        check_http_policy(host, token or None)  # refuse before paying for the SDK's import
+        listener = listen(host, port, token)  # refuse before paying for the SDK's import
         from ..mcp.streamable_http import serve_http
 
-        serve_http(faber, host=host, port=port, token=token, debug=debug)
+        serve_http(faber, listener, token=token, debug=debug)
     else:
-        from ..mcp.stdio import serve_stdio
+        from ..mcp.server import serve_stdio
 
         serve_stdio(faber, debug=debug)
 

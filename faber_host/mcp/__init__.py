@@ -8,8 +8,8 @@ guarantees and the same error messages.
 
 ``server.py`` assembles the server; ``tools.py`` and ``resources.py`` hold what it serves,
 ``results.py`` the shapes of tool results, ``errors.py`` how errors become MCP error results,
-``paging.py`` the cursors; ``stdio.py`` and ``streamable_http.py`` serve it, ``listening.py`` says
-where HTTP may listen.
+``paging.py`` the cursors; ``server.py`` serves stdio and ``streamable_http.py`` HTTP, both with the
+SDK's transports; ``listening.py`` says where HTTP may listen and who may call it.
 
 Nothing here is imported by the other commands: the SDK takes most of a second to import.
 """

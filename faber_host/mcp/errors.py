@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from faber_hookspecs.errors import FaberError, InvalidInput, RunNotFound
-from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, TextContent
 from pydantic import ValidationError
@@ -36,8 +36,6 @@ def tool_failure(tool: str, problem: Exception) -> CallToolResult:
         return error_result(str(cause))
     if isinstance(cause, ValidationError):
         return error_result(describe_invalid_arguments(tool, cause))
-    if isinstance(problem, ToolError) and not isinstance(problem, UnexpectedToolError):
-        return error_result(str(problem))
     logger.error("tool %s failed", tool, exc_info=cause)
     return error_result(f"internal error: {type(cause).__name__}: {cause} (the traceback is in the server's log)")
 

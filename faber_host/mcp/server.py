@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import functools
 import gc
+import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, TextIO
 
 import anyio.to_thread
 import pydantic_core
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.context import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.extension import Extension
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
@@ -66,76 +68,70 @@ def build_server(
         version=_version(),
         instructions=INSTRUCTIONS,
         tools=tools,
+        extensions=[OneLineToolCalls(tools)],
         auth=auth,
         token_verifier=token_verifier,
         log_level="DEBUG" if debug else "WARNING",
     )
     register_resources(server, faber, blocking)
-    _answer_failures_in_one_line(server, {tool.name: tool for tool in tools})
     return server
+
+
+def serve_stdio(faber: Faber, *, debug: bool = False, log: TextIO = sys.stderr) -> None:
+    """Serve the client that launched ``faber mcp`` on stdin and stdout (the SDK's transport), the
+    API running inline: the one client waits for each answer anyway."""
+    server = build_server(faber, blocking=call_inline, debug=debug)
+    freeze_startup_objects()
+    print(f"faber mcp: serving the runs of {faber.project.root} over stdio", file=log, flush=True)
+    anyio.run(server.run_stdio_async)
 
 
 def freeze_startup_objects() -> None:
     """Move everything built so far (the SDK, pydantic's schemas, the gateway) out of the garbage
     collector's sight: a server allocates a little per request, and without this every full
-    collection walks those hundreds of thousands of long-lived objects again. Measured: emit_event
-    about a quarter cheaper (contrib/mcp/roundtrips.py)."""
-    gc.collect()
+    collection walks those hundreds of thousands of long-lived objects again (contrib/mcp/roundtrips.py
+    measures the difference). No collection first: it would delay the first answer for the little
+    start-up garbage it would free."""
     gc.freeze()
 
 
-def _answer_failures_in_one_line(server: MCPServer, tools: dict[str, Tool]) -> None:
-    """Serve ``tools/call`` through ``MCPServer.call_tool`` but answer every failure ourselves: the
-    SDK's own answer prefixes the message and spells an argument error over several lines with the
-    caller's input in it, where an agent needs the one line the CLI would print."""
+class OneLineToolCalls(Extension):
+    """Answers every ``tools/call`` itself, through the SDK's public interceptor: a failure is the one
+    line the CLI would print (the SDK's own answer prefixes it, and spells an argument error over
+    several lines with the caller's input in it), an unknown argument is named instead of ignored,
+    and a call skips the SDK's per-call wrapping (a ``Context`` for tools that take none, layers of
+    re-raising, validating the returned model again). Arguments go through each tool's own argument
+    model (the SDK's JSON-in-a-string leniency included)."""
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: CallToolRequestParams) -> CallToolResult:
-        tool = tools.get(params.name)
+    identifier = "dev.fractary/faber-tool-calls"
+
+    def __init__(self, tools: list[Tool]) -> None:
+        self.served = {tool.name: tool for tool in tools}
+
+    async def intercept_tool_call(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        tool = self.served.get(params.name)
         if tool is None:
-            return error_result(f"unknown tool {params.name[:64]!r}: the tools are {', '.join(tools)}")
+            return error_result(f"unknown tool {params.name[:64]!r}: the tools are {', '.join(self.served)}")
         arguments = params.arguments or {}
-        unknown = [name for name in arguments if name not in tool.parameters["properties"]]
+        accepted = tool.parameters["properties"]
+        unknown = [name for name in arguments if name not in accepted]
         if unknown:
             return error_result(
                 f"unknown argument{'s' if len(unknown) > 1 else ''} for {tool.name}: "
-                f"{', '.join(repr(name[:64]) for name in unknown)}; it takes {', '.join(tool.parameters['properties'])}"
+                f"{', '.join(repr(name[:64]) for name in unknown)}; it takes {', '.join(accepted)}"
             )
         try:
-            if tool.name in DIRECT_TOOLS:
-                return await call_directly(tool, arguments)
-            result = await server.call_tool(params.name, arguments)
-        except Exception as problem:  # ToolError and its causes; the MCPError of a protocol fault passes
-            if isinstance(problem, MCPError):
-                raise
+            result = await tool.fn(**tool.fn_metadata.validate_arguments(arguments))
+        except MCPError:  # a protocol fault stays a JSON-RPC error
+            raise
+        except Exception as problem:
             return tool_failure(tool.name, problem)
-        assert isinstance(result, CallToolResult)  # our tools never ask the client for input
-        return result
-
-    # The SDK offers no public seam to replace the tools/call handler of an MCPServer; its low-level
-    # Server's add_request_handler is public, and MCPServer keeps its tools in the ToolManager we call.
-    server._lowlevel_server.add_request_handler("tools/call", CallToolRequestParams, call_tool)
-
-
-DIRECT_TOOLS = frozenset({"emit_event"})
-"""Tools whose calls skip ``MCPServer.call_tool`` for ``call_directly``: the one an agent calls at every
-step. The others go through the SDK, where a few tens of microseconds do not matter."""
-
-
-async def call_directly(tool: Tool, arguments: dict[str, Any]) -> CallToolResult:
-    """What ``MCPServer.call_tool`` answers for ``tool``, without its per-call wrapping: a ``Context``
-    built for a tool that takes none, the layers of re-raising, and validating the returned model a
-    second time against the very model the tool built. The arguments go through the SDK's own
-    argument model (its JSON-in-a-string leniency included), so they are read and refused exactly as
-    on its path; a failure raises the bare exception where the SDK raises a ``ToolError`` caused by
-    it, and ``tool_failure`` answers both alike. The result is the model as the SDK dumps it: the
-    structured content and the same JSON, indented, as text."""
-    assert tool.is_async and tool.context_kwarg is None and not tool.resolved_params, tool.name
-    result = await tool.fn(**tool.fn_metadata.validate_arguments(arguments))
-    assert isinstance(result, tool.fn_metadata.output_model), (tool.name, type(result))
-    return CallToolResult(
-        content=[TextContent(type="text", text=pydantic_core.to_json(result, fallback=str, indent=2).decode())],
-        structured_content=result.model_dump(mode="json", by_alias=True),
-    )
+        return CallToolResult(
+            content=[TextContent(type="text", text=pydantic_core.to_json(result, fallback=str, indent=2).decode())],
+            structured_content=result.model_dump(mode="json", by_alias=True),
+        )
 
 
 def _version() -> str:

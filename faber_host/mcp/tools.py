@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from faber_hookspecs.catalogue import EVENT_TYPES
 from faber_hookspecs.events import EventDraft
@@ -20,7 +21,7 @@ from faber_hookspecs.resume import ResumeContext
 from faber_hookspecs.state import RunStatus
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from ..api import Faber
 from ..archive import ArchiveResult, ConsolidateResult, RestoreResult
@@ -37,15 +38,15 @@ EVENT_SOURCE = "faber-mcp"
 RUNS_PAGE_DEFAULT, RUNS_PAGE_MAX = 50, 1000
 EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX = 1000, 10000
 
-RUN_HELP = "The run: its id org/project/uuid, its uuid, or the first 8 or more characters of the uuid."
+RUN_HELP = "Run id or uuid prefix."
 RunRef = Annotated[str, Field(description=RUN_HELP)]
 
 StepRef = Annotated[
     str | None,
-    Field(description="Continue at this step, as phase:step (it and the later ones run again)."),
+    Field(description="Continue at this step (phase:step)."),
 ]
 ForceFlag = Annotated[
-    bool, Field(description="Go on although the workflow definition changed since the run started.")
+    bool, Field(description="Go on although the workflow changed since the run started.")
 ]
 
 _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -80,8 +81,15 @@ class FaberTools:
             ("restore_run", ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)),
         ):
             method = getattr(self, name)
-            tool = Tool.from_function(method, name=name, description=_prose(method.__doc__), annotations=hints)
-            tool.parameters = closed_schema(emit_event_schema() if name == "emit_event" else tool.parameters)
+            # Every listing carries every schema, and clients compile them all: the results' full
+            # models (a run's state, metadata...) would repeat the same definitions across tools,
+            # so the output schema names the top-level fields and their types only (and the SDK is
+            # spared generating the full one at every start).
+            tool = Tool.from_function(method, name=name, description=_prose(method.__doc__), annotations=hints,
+                                      structured_output=False)
+            tool.parameters = closed_schema(emit_event_schema() if name == "emit_event" else compact(tool.parameters))
+            answer = get_type_hints(method)["return"]
+            tool.fn_metadata.output_model, tool.fn_metadata.output_schema = answer, outline(answer)
             tools.append(tool)
         return tools
 
@@ -103,15 +111,9 @@ class FaberTools:
         retry_attempt: int | None = None,
         user: str | None = None,
     ) -> EmittedEvent:
-        """Record one event in a run's log; answer with the id and time it was stored under and where the
-        run stands after it.
-
-        The answer comes only once the event is durable (on disk and fsynced, unless the project turned
-        sync_writes off). Ids are 1, 2, 3... per run without gaps, even while the CLI or other agents
-        write the same run. Report progress as it happens: workflow_start; phase_start, then for each
-        step step_start and step_complete (with duration_ms) or step_error (with error {code, message});
-        phase_complete; workflow_complete or workflow_error. The run's state (get_run) follows from
-        its events."""
+        """Record an event in a run, answered once durable with its id and the run's status. Report
+        as it happens: workflow_start; phase_start; per step step_start, then step_complete or
+        step_error; phase_complete; workflow_complete or workflow_error."""
         fields = {
             "type": type, "phase": phase, "step": step, "status": status, "message": message,
             "metadata": metadata, "artifacts": artifacts, "duration_ms": duration_ms, "error": error,
@@ -124,14 +126,14 @@ class FaberTools:
     async def get_events(
         self,
         run: RunRef,
-        type: Annotated[str | None, Field(description="Only events of this type.")] = None,
-        phase: Annotated[str | None, Field(description="Only events of this phase.")] = None,
-        since_id: Annotated[int, Field(description="Only events after this id (0: from the start).")] = 0,
-        limit: Annotated[int, Field(ge=1, le=EVENTS_PAGE_MAX, description="At most this many events.")]
+        type: str | None = None,
+        phase: str | None = None,
+        since_id: Annotated[int, Field(description="Only events after this id.")] = 0,
+        limit: Annotated[int, Field(ge=1, le=EVENTS_PAGE_MAX)]
         = EVENTS_PAGE_DEFAULT,
     ) -> EventPage:
-        """A run's events in id order, a page at a time: when next_since_id is not null, call again with
-        since_id set to it for the next page."""
+        """A run's events in id order, a page at a time: while next_since_id is not null, call again
+        with since_id set to it."""
 
         def read() -> EventPage:
             run_id = str(self.faber.resolve(run))
@@ -153,19 +155,19 @@ class FaberTools:
         )] = "default",
         params: Annotated[
             dict[str, Any] | None,
-            Field(description="Run parameters by name (letters, digits, '_'); steps see them as FABER_PARAM_<NAME>."),
+            Field(description="Parameters by name; steps see them as FABER_PARAM_<NAME>."),
         ] = None,
-        org: Annotated[str | None, Field(description="The org part of the run id (default: the project's).")] = None,
+        org: Annotated[str | None, Field(description="The run id's org (default: the project's).")] = None,
         project: Annotated[
-            str | None, Field(description="The project part of the run id (default: the project's).")
+            str | None, Field(description="The run id's project (default: the project's).")
         ] = None,
-        target: Annotated[str | None, Field(description="What the work targets: a service, a package.")] = None,
+        target: str | None = None,
         autonomy: Annotated[
-            str | None, Field(description="How freely the run may act: dry-run, assisted, guarded or autonomous.")
+            str | None, Field(description="dry-run, assisted, guarded or autonomous.")
         ] = None,
     ) -> StartedRun:
-        """Create a new run with its own id and folder (like `faber runs new`); then report its progress
-        with emit_event, starting with workflow_start."""
+        """Create a run and answer its id; then report its progress with emit_event, from
+        workflow_start."""
         metadata = await self.blocking(
             self.faber.new_run, work_id, workflow_id=workflow_id, params=params, org=org, project=project,
             target=target, autonomy=autonomy,
@@ -173,22 +175,21 @@ class FaberTools:
         return StartedRun(run_id=metadata.run_id, metadata=metadata)
 
     async def get_run(self, run: RunRef) -> RunRecord:
-        """A run's metadata (work, workflow, parameters, lineage), its state (status, phases and steps,
-        errors, artifacts) and any defects found while reading it (like `faber runs show --json`)."""
+        """A run's metadata (work, workflow, parameters, lineage) and state (status, phases, steps,
+        errors)."""
         return await self.blocking(self.faber.run, run)  # type: ignore[no-any-return]
 
     async def list_runs(
         self,
-        status: Annotated[RunStatus | None, Field(description="Only runs with this status.")] = None,
-        work_id: Annotated[str | None, Field(description="Only runs of this work item.")] = None,
-        org: Annotated[str | None, Field(description="Only runs of this org.")] = None,
-        project: Annotated[str | None, Field(description="Only runs of this project.")] = None,
-        limit: Annotated[int, Field(ge=1, le=RUNS_PAGE_MAX, description="At most this many runs.")]
+        status: RunStatus | None = None,
+        work_id: str | None = None,
+        org: str | None = None,
+        project: str | None = None,
+        limit: Annotated[int, Field(ge=1, le=RUNS_PAGE_MAX)]
         = RUNS_PAGE_DEFAULT,
-        cursor: Annotated[str | None, Field(description="The next_cursor of the previous page.")] = None,
+        cursor: str | None = None,
     ) -> RunList:
-        """Runs, newest first, a page at a time: when next_cursor is not null, call again with the same
-        filters and cursor set to it."""
+        """Runs, newest first, a page at a time: while next_cursor is not null, call again with it."""
 
         def read() -> RunList:
             states = self.faber.list_runs(status=status, work_id=work_id, org=org, project=project)
@@ -200,34 +201,29 @@ class FaberTools:
     async def reconstruct_state(
         self,
         run: RunRef,
-        write: Annotated[bool, Field(description="Also replace the stored state (state.json) with it.")] = False,
+        write: Annotated[bool, Field(description="Also store the rebuilt state.")] = False,
     ) -> ReconstructedState:
-        """Rebuild a run's state from its events alone (like `faber runs reconstruct`): to check the
-        stored state, or with write=true to repair it."""
+        """Rebuild a run's state from its events; with write, store it."""
         state, warnings = await self.blocking(self.faber.reconstruct, run, write=write)
         return ReconstructedState(state=state, written=write, warnings=warnings)
 
     # Resume and re-run ------------------------------------------------------------------------------
 
     async def resume_context(self, run: RunRef, step: StepRef = None, force: ForceFlag = False) -> ResumeContext:
-        """What a run has done, what it needs next (next_action, and next_step with its command or
-        prompt), and whether it can be resumed, and if not why and what to do. No side effects (like
-        `faber runs resume-context --json`)."""
+        """Whether a run can be resumed (if not, why) and what is next: next_action, next_step.
+        Changes nothing."""
         return await self.blocking(self.faber.resume_context, run, step=step, force=force)  # type: ignore[no-any-return]
 
     async def resume_run(self, run: RunRef, step: StepRef = None, force: ForceFlag = False) -> ResumeContext:
-        """Continue a failed, cancelled, paused or interrupted run under the same run id: records
-        workflow_resumed (the backends may refuse, with a reason) and answers with the context, whose
-        next_step is the step to execute. Nothing is executed here: run next_step yourself, report it
-        with emit_event (step_start, then step_complete or step_error), and ask resume_context for the
-        step after. A completed run is refused: use rerun_run."""
+        """Continue a failed, paused or interrupted run: records workflow_resumed, answers as
+        resume_context. Run next_step yourself and report it."""
         return await self.blocking(self.faber.resume, run, step=step, force=force)  # type: ignore[no-any-return]
 
     async def rerun_run(
         self,
         run: RunRef,
         params: Annotated[
-            dict[str, Any] | None, Field(description="Parameters to change; the others keep the original's values.")
+            dict[str, Any] | None, Field(description="Parameters to change.")
         ] = None,
         phases: Annotated[
             list[str] | None, Field(description="Only these phases (default: the original's).")
@@ -235,56 +231,46 @@ class FaberTools:
         autonomy: Annotated[str | None, Field(description="A different autonomy level.")] = None,
         work_id: Annotated[str | None, Field(description="A different work item.")] = None,
     ) -> RerunResult:
-        """Start a new run of the same work from a past run, with changed parameters: a new run id in
-        the same org and project, linked both ways (rerun_of, parent_run_id, root_run_id; the
-        original's child_runs), with the changes {key: {from, to}} recorded. Nothing is executed: the
-        answer holds the new run's context and its first step (like `faber runs rerun --json`)."""
+        """Start a new run of a past run's work with changed parameters. Runs nothing: answers its
+        id and context."""
         return await self.blocking(  # type: ignore[no-any-return]
             self.faber.rerun, run, params=params, phases=phases, autonomy=autonomy, work_id=work_id
         )
 
     async def verify_run(self, run: RunRef) -> VerifyReport:
-        """Check a run's stored files: event ids 1..N without gaps or duplicates, every event file
-        valid, the stored state equal to the state rebuilt from the events, the id counter right. ok is
-        true only when all hold; each problem is named (a run with problems is an answer, not an
-        error). reconstruct_state with write=true fixes a stale state; `faber runs repair` the rest."""
+        """Check a run's files: ids 1..N without gaps, valid events, the state as its events give
+        it. ok, or each problem."""
         return await self.blocking(self.faber.verify, run)  # type: ignore[no-any-return]
 
     # Archive ----------------------------------------------------------------------------------------
 
     async def consolidate_events(self, run: RunRef) -> ConsolidateResult:
-        """Write a run's bundle into its archive/ folder: events.jsonl (every event, in id order),
-        state.json, metadata.json and manifest.json (counts, first and last id, sha256s). The same run
-        always gives the same bytes (like `faber consolidate`)."""
+        """Write a run's bundle (events.jsonl, state, metadata, manifest) into its archive/ folder."""
         return await self.blocking(self.faber.consolidate_events, run)  # type: ignore[no-any-return]
 
     async def archive_run(
         self,
         run: RunRef,
         cleanup: Annotated[
-            bool, Field(description="Then remove the local event files (state, metadata and manifest stay).")
+            bool, Field(description="Then remove the local event files.")
         ] = False,
         force: Annotated[bool, Field(description="Archive a run that is still in progress.")] = False,
     ) -> ArchiveResult:
-        """Archive a finished run to every enabled archive backend (S3): consolidate, upload with
-        checksums, verify every object, record the archive in the run's metadata, and only then, with
-        cleanup, remove the local event files. On any failure nothing local is removed, the message
-        names what failed, and calling again completes the archive (like `faber archive`)."""
+        """Archive a finished run to the archive backends (S3), verified before cleanup removes
+        local files."""
         return await self.blocking(self.faber.archive_run, run, cleanup=cleanup, force=force)  # type: ignore[no-any-return]
 
     async def restore_run(
         self,
         run: RunRef,
         expected_manifest_sha256: Annotated[
-            str | None, Field(description="The manifest's sha256 to insist on (default: the one recorded here).")
+            str | None, Field(description="The manifest sha256 to insist on (default: the recorded one).")
         ] = None,
         trust_archive: Annotated[
-            bool, Field(description="Accept an archive this machine has no record of (a run archived elsewhere).")
+            bool, Field(description="Accept an archive this machine has no record of.")
         ] = False,
     ) -> RestoreResult:
-        """Bring an archived run back from the archive backend: download, check every checksum, and
-        expand its events into the same event files as before (like `faber restore`); a checksum
-        mismatch is refused and changes nothing. A restored run can be resumed here."""
+        """Bring an archived run back: download, check every checksum, expand its events."""
         return await self.blocking(  # type: ignore[no-any-return]
             self.faber.restore_run, run, expected_manifest_sha256=expected_manifest_sha256,
             trust_archive=trust_archive,
@@ -292,9 +278,9 @@ class FaberTools:
 
 
 def emit_event_schema() -> dict[str, Any]:
-    """The input schema of ``emit_event``: the event draft's own schema, plus the run, minus
-    ``source`` (the server sets it)."""
-    draft = EventDraft.model_json_schema()
+    """The input schema of ``emit_event``: the event draft's own schema (compacted), plus the run,
+    minus ``source`` (the server sets it)."""
+    draft = compact(EventDraft.model_json_schema())
     properties = {
         "run": {"type": "string", "description": RUN_HELP},
         **{name: value for name, value in draft["properties"].items() if name != "source"},
@@ -302,12 +288,7 @@ def emit_event_schema() -> dict[str, Any]:
     properties["type"] = {**properties["type"], "description": _type_help()}
     for name, help_text in _FIELD_HELP.items():
         properties[name] = {**properties[name], "description": help_text}
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": ["run", *draft["required"]],
-        "$defs": draft["$defs"],
-    }
+    return {"type": "object", "properties": properties, "required": ["run", *draft["required"]]}
 
 
 def closed_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -315,18 +296,76 @@ def closed_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "additionalProperties": False}
 
 
+def compact(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON Schema as a client needs it: the definitions inlined (each is used once
+    here), an optional value's ``anyOf [X, null]`` as X (leaving it out is how to say null); dropped
+    are pydantic's titles, null defaults, ``additionalProperties: true``, lengths and patterns (the
+    server names a bad value in one line), the models' docstrings and the descriptions of nested
+    fields (the field's own names them)."""
+    definitions = schema.get("$defs", {})
+
+    def walk(node: Any, depth: int) -> Any:
+        if isinstance(node, list):
+            return [walk(item, depth) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            target = definitions[node["$ref"].rsplit("/", 1)[-1]]
+            return walk({**target, **{k: v for k, v in node.items() if k != "$ref"}}, depth)
+        options = node.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options and node.get("default", ...) is None:
+            rest = [option for option in options if option != {"type": "null"}]
+            others = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
+            return walk({**rest[0], **others} if len(rest) == 1 else {"anyOf": rest, **others}, depth)
+        dropped = {"title", "$defs", "maxLength", "minLength", "pattern"}
+        if "properties" in node or depth > 1:
+            dropped.add("description")
+        kept = {key: value for key, value in node.items() if key not in dropped
+                and not (key == "default" and value is None) and not (key == "additionalProperties" and value is True)}
+        if isinstance(kept.get("properties"), dict):  # names, which may be "title" or "default"
+            kept["properties"] = {name: walk(field, depth + 1) for name, field in kept["properties"].items()}
+        return {key: value if key == "properties" else walk(value, depth) for key, value in kept.items()}
+
+    return walk(schema, 0)  # type: ignore[no-any-return]
+
+
+def outline(model: type[BaseModel]) -> dict[str, Any]:
+    """The output schema of a tool answering ``model``: each field's JSON types (null among them
+    where it may be null) and description; what a field holds below is left to the answer itself."""
+    fields = {}
+    for name, field in model.model_fields.items():
+        kinds = sorted(_json_types(field.annotation))
+        fields[field.alias or name] = {
+            **({"type": kinds[0] if len(kinds) == 1 else kinds} if kinds else {}),
+            **({"description": field.description} if field.description else {}),
+        }
+    required = [field.alias or name for name, field in model.model_fields.items() if field.is_required()]
+    return {"type": "object", "properties": fields, "required": required}
+
+
+def _json_types(annotation: Any) -> set[str]:
+    """The JSON types a value of ``annotation`` dumps to (none: any)."""
+    origin, arguments = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _json_types(arguments[0])
+    if origin in (Union, UnionType):
+        return set().union(*(_json_types(argument) for argument in arguments))
+    if origin is Literal:
+        return set().union(*(_json_types(type(value)) for value in arguments))
+    if annotation is type(None):
+        return {"null"}
+    kind = origin or annotation
+    for python, json_type in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+                              (list | tuple | set | frozenset, "array"), (dict | BaseModel, "object")):
+        if isinstance(kind, type) and issubclass(kind, python):
+            return {json_type}
+    return set()
+
+
 _FIELD_HELP = {
-    "phase": "The phase the event belongs to.",
-    "step": "The step id, as in the workflow (letters, digits, '.', '_', '-').",
-    "status": "A status word: started, completed, failed...",
+    "step": "The step id, as in the workflow.",
+    "status": "started, completed, failed...",
     "message": "What happened, for a person.",
-    "metadata": "Anything else worth keeping, as a JSON object.",
-    "artifacts": "Work products the event refers to: [{type, name, path or url}].",
-    "duration_ms": "How long the step or phase took, in milliseconds.",
-    "error": "What went wrong: {code, message, stack?, recoverable?}.",
-    "correlation_id": "An id that ties events of one operation together.",
-    "retry_attempt": "Which retry this is (0: the first try).",
-    "user": "Who the event is for or by (default: the user running the server).",
 }
 
 
@@ -342,8 +381,8 @@ def _type_help() -> str:
     for entry in EVENT_TYPES.values():
         if entry.requires:
             needs.setdefault(entry.requires, []).append(entry.name)
-    rules = "; ".join(f"{', '.join(names)} need {' and '.join(fields)}" for fields, names in needs.items())
-    return f"What happened: a type from the catalogue, or a vendor type x-<vendor>.<name>. {rules}."
+    rules = "; ".join(f"{', '.join(names)}: {', '.join(fields)}" for fields, names in needs.items())
+    return f"A catalogue type or x-<vendor>.<name>. Fields needed: {rules}."
 
 
 __all__ = ["Blocking", "FaberTools", "emit_event_schema"]
