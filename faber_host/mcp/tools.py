@@ -148,18 +148,18 @@ class FaberTools:
 
     async def start_run(
         self,
-        work_id: Annotated[str, Field(description="The work item the run is for: an issue or ticket id.")],
+        work_id: Annotated[str, Field(description="The issue or ticket the run is for.")],
         workflow_id: Annotated[str, Field(
-            description="The id of the workflow the run follows: one of the project's (a file's name in "
-                        ".fractary/plugins/faber/workflows, without .json) or a bundled one; never a path."
+            description="A workflow id (a file name in the workflows folder, less .json) or a bundled "
+                        "one; never a path."
         )] = "default",
         params: Annotated[
             dict[str, Any] | None,
             Field(description="Parameters by name; steps see them as FABER_PARAM_<NAME>."),
         ] = None,
-        org: Annotated[str | None, Field(description="The run id's org (default: the project's).")] = None,
+        org: Annotated[str | None, Field(description="Default: the project's.")] = None,
         project: Annotated[
-            str | None, Field(description="The run id's project (default: the project's).")
+            str | None, Field(description="Default: the project's.")
         ] = None,
         target: str | None = None,
         autonomy: Annotated[
