@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # the run commands load these when called; every other comman
     from faber_hookspecs.integrity import RepairReport, VerifyReport
     from faber_hookspecs.resume import ResumeContext
 
+    from .archive.archiver import CompletionArchive
     from .doctor import DoctorCheck
     from .gateway.plugins import BackendInfo
     from .migration.migrate import MigrationResult
@@ -201,12 +202,7 @@ class Faber:
     def emit_draft(self, run: str, fields: Mapping[str, Any], *, source: str = "faber-api") -> EmitResult:
         """Record an event given as a JSON object of draft fields (what ``--data`` and MCP send);
         ``user`` and ``source`` default to the current user and ``source``."""
-        result = runlog.emit(self.gateway, run, fields, source=source)
-        if result.event.type == "workflow_complete":
-            from .archive.archiver import after_complete
-
-            result.warnings.extend(after_complete(self, result.event.run_id))
-        return result
+        return runlog.emit(self.gateway, run, fields, source=source)
 
     def events(
         self, run: str, *, type: str | None = None, phase: str | None = None, since_id: int = 0
@@ -530,6 +526,16 @@ class Faber:
         from .archive.archiver import consolidate
 
         return consolidate(self, run)
+
+    def archive_on_complete(self, run: str) -> CompletionArchive | None:
+        """The step after a run's ``workflow_complete``: do what the archive backends' policies ask
+        (consolidate, archive, clean up local events) and say what was done, or None when no policy
+        asks for anything. Never raises: a failure is reported with the command that finishes the
+        job. ``faber run``, ``faber event emit`` and the MCP ``emit_event`` take it after recording
+        ``workflow_complete``; a caller of ``emit`` takes it when it wants it."""
+        from .archive.archiver import after_complete
+
+        return after_complete(self, str(self.resolve(run)))
 
     def archive_run(
         self,

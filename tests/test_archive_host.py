@@ -29,6 +29,7 @@ from faber_host.archive import ArchiveIncomplete
 from faber_host.gateway import Gateway
 from faber_host.gateway.plugins import discover_backends
 from faber_host.project import Project
+from faber_host.runner.display import Display
 
 
 class FolderArchive:
@@ -188,8 +189,37 @@ def test_archive_on_complete_through_the_policy_hook(project_dir: Path, tmp_path
     faber = open_with(project_dir, tmp_path, folder="PolicyArchive")
     run_id = faber.new_run("1").run_id
     result = faber.emit(run_id, "workflow_complete")
-    assert result.warnings == []
+    assert result.warnings == [] and faber.run(run_id).events_local, "the emit records; it archives nothing"
+    done = faber.archive_on_complete(run_id)
+    assert done is not None and done.action == "cleaned_up"
+    assert done.message == f"run {run_id} archived and its local events removed (folder)"
     assert faber.run(run_id).events_local is False
+    assert faber.archive_on_complete(faber.new_run("2").run_id) is not None, "asked of any run"
+
+
+def test_faber_run_says_what_archiving_on_completion_did(project_dir: Path, tmp_path: Path) -> None:
+    class Policy(FolderArchive):
+        @hookimpl
+        def faber_archive_policy(self) -> Any:
+            from faber_hookspecs.archive import ArchivePolicy
+
+            return ArchivePolicy(backend="folder", archive_on_complete=True)
+
+    globals()["PolicyArchiveNoCleanup"] = Policy
+    faber = open_with(project_dir, tmp_path, folder="PolicyArchiveNoCleanup")
+    (faber.project.faber_dir / "workflows" / "tiny.json").write_text(json.dumps(
+        {"id": "tiny", "autonomy": {"level": "autonomous"}, "phases": {"build": {"steps": [{"id": "a", "run": "true"}]}}}
+    ))
+    lines: list[str] = []
+
+    class Notes(Display):
+        def note(self, text: str) -> None:
+            lines.append(text)
+
+    outcome = faber.run_workflow("tiny", "1", display=Notes())
+    assert outcome.status == "completed" and outcome.warnings == []
+    assert lines[-1] == f"run {outcome.run_id} archived (folder)"
+    assert faber.run(outcome.run_id).metadata.archive is not None and faber.run(outcome.run_id).events_local
 
 
 # Without an archive backend -------------------------------------------------------------------------

@@ -484,6 +484,9 @@ def test_hook_faber_archive_policy(
     faber.emit(run_id, "workflow_start")
     assert not (Path(faber.run(run_id).location) / "archive").exists(), "nothing before the run completes"
     assert faber.emit(run_id, "workflow_complete").warnings == []
+    assert not (Path(faber.run(run_id).location) / "archive").exists(), "archiving is a step of its own"
+    done = faber.archive_on_complete(run_id)
+    assert done is not None and not done.failed
     record = faber.run(run_id)
     assert (record.metadata.archive is not None, record.events_local) == (archived, events_local)
     assert (Path(record.location) / "archive" / "manifest.json").is_file(), "consolidated in every case"

@@ -3,6 +3,7 @@ and clean up only after that."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from faber_hookspecs.archive import (
@@ -98,23 +99,42 @@ def archive(
     return result
 
 
-def after_complete(faber: Faber, run_id: str) -> list[str]:
-    """Do what the archive backends' policies ask when a run completes; return warnings, never raise:
-    the completion is stored already and must not look failed."""
+@dataclass(frozen=True)
+class CompletionArchive:
+    """What archiving a completed run did, as its own step after ``workflow_complete``: ``action`` is
+    ``consolidated``, ``archived``, ``cleaned_up`` (archived, then local events removed) or
+    ``failed``; ``message`` says it in a line, with the command that finishes the job when it failed."""
+
+    action: str
+    message: str
+
+    @property
+    def failed(self) -> bool:
+        return self.action == "failed"
+
+
+def after_complete(faber: Faber, run_id: str) -> CompletionArchive | None:
+    """Do what the archive backends' policies ask for a completed run (consolidate, archive, clean up
+    local events) and say what was done; None when no policy asks for anything. Never raises: the
+    completion is stored already and must not look failed."""
     policies = faber.gateway.archive_policies()
-    if not policies:
-        return []
     archive_it = any(policy.archive_on_complete for policy in policies)
     cleanup = archive_it and all(policy.cleanup_local_after_archive for policy in policies)
+    if not archive_it and not any(policy.consolidate_on_complete for policy in policies):
+        return None
+    action = "archive" if archive_it else "consolidate"
     try:
         if archive_it:
-            archive(faber, run_id, cleanup=cleanup)
-        elif any(policy.consolidate_on_complete for policy in policies):
-            consolidate(faber, run_id)
+            archived = archive(faber, run_id, cleanup=cleanup)
+            where = ", ".join(receipt.backend for receipt in archived.receipts)
+            done = "archived and its local events removed" if cleanup else "archived"
+            return CompletionArchive("cleaned_up" if cleanup else "archived", f"run {run_id} {done} ({where})")
+        consolidated = consolidate(faber, run_id)
+        return CompletionArchive("consolidated", f"run {run_id} consolidated in {consolidated.directory}")
     except FaberError as problem:
-        action = "archive" if archive_it else "consolidate"
-        return [f"the run completed, but {action} on completion failed: {problem}; run `faber {action} {run_id}`"]
-    return []
+        return CompletionArchive(
+            "failed", f"the run completed, but {action} on completion failed: {problem}; run `faber {action} {run_id}`"
+        )
 
 
 def _receipts(

@@ -11,7 +11,7 @@ from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import InvalidInput
 
 from .context import open_faber, read_json_option
-from .output import print_json, print_json_line, print_table, warn
+from .output import note, print_json, print_json_line, print_table, warn
 
 if TYPE_CHECKING:
     from faber_hookspecs.events import Event
@@ -52,6 +52,11 @@ def emit(
         print_json(result.event.to_json())
     else:
         print(result.event.event_id)
+    if result.event.type == "workflow_complete":
+        sys.stdout.flush()  # the id is the answer; archiving is the next step, said on stderr
+        done = faber.archive_on_complete(result.event.run_id)
+        if done is not None:
+            (warn if done.failed else note)(done.message)
 
 
 def list_events(

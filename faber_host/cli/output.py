@@ -50,6 +50,11 @@ def warn(message: str) -> None:
     print(f"faber: warning: {_one_line(message)}", file=sys.stderr)
 
 
+def note(message: str) -> None:
+    """Print ``faber: <message>`` on stderr: what a command did besides its answer on stdout."""
+    print(f"faber: {_one_line(message)}", file=sys.stderr)
+
+
 def print_json(document: Any) -> None:
     """A JSON document, indented."""
     print(indented_json(document))

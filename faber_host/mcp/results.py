@@ -32,6 +32,7 @@ class EmittedEvent(BaseModel):
     current_phase: Phase | None = None
     current_step: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    archive: str | None = Field(None, description="After workflow_complete: what archiving the run did.")
 
     @classmethod
     def of(cls, event: Event, position: Mapping[str, Any], warnings: list[str]) -> EmittedEvent:

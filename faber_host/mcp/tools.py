@@ -121,7 +121,14 @@ class FaberTools:
         }
         draft = {key: value for key, value in fields.items() if value is not None}
         result = await self.blocking(self.faber.emit_draft, run, draft, source=EVENT_SOURCE)
-        return EmittedEvent.of(result.event, result.position, result.warnings)
+        emitted = EmittedEvent.of(result.event, result.position, result.warnings)
+        if result.event.type == "workflow_complete":  # archiving: the step after the final event
+            done = await self.blocking(self.faber.archive_on_complete, result.event.run_id)
+            if done is not None:
+                emitted.archive = done.message
+                if done.failed:
+                    emitted.warnings.append(done.message)
+        return emitted
 
     async def get_events(
         self,

@@ -91,6 +91,7 @@ class WorkflowRunner:
             self._emit("workflow_complete", status="completed", message="all phases finished",
                        duration_ms=self._since(self.state.started_at))
             self.result.message = f"run {self.run_id} completed"
+            self._archive_on_complete()
         except Stop as stop:
             self.result.status, self.result.message, self.result.hint = stop.status, stop.message, stop.hint
             if stop.status == "failed":
@@ -261,6 +262,19 @@ class WorkflowRunner:
         for warning in stored.warnings:
             self.result.warnings.append(warning)
             self.display.note(f"warning: {warning}")
+
+    def _archive_on_complete(self) -> None:
+        """Archiving is its own step after the final event: shown, and a failure is a warning that
+        names the command to finish it (the run is complete either way)."""
+        with self.scope.shielded():
+            done = self.faber.archive_on_complete(self.run_id)
+        if done is None:
+            return
+        if done.failed:
+            self.result.warnings.append(done.message)
+            self.display.note(f"warning: {done.message}")
+        else:
+            self.display.note(done.message)
 
     def _since(self, timestamp: str | None) -> int | None:
         if not timestamp:

@@ -118,8 +118,10 @@ class FaberSpec:
     def faber_archive_policy(self) -> ArchivePolicy | None:
         """Say what to do when a run completes: consolidate, archive, clean up local events.
 
-        Called after a ``workflow_complete`` event is stored. Broadcast: the host consolidates if any
-        backend asks, archives if any asks, and cleans up only if every archive backend asks.
+        Called by the step after a run's ``workflow_complete`` (its own step, once the event is stored
+        and answered: ``faber run``, ``faber event emit`` and MCP ``emit_event`` say what it did).
+        Broadcast: the host consolidates if any backend asks, archives if any asks, and cleans up only
+        if every archive backend asks.
         """
 
     # Extension points ------------------------------------------------------------------------------

@@ -118,7 +118,9 @@ def test_archive_on_complete_with_cleanup(make_project: Any, s3: Any, bucket: st
     faber = project.api()
     run_id = faber.new_run("5").run_id
     faber.emit(run_id, "workflow_start")
-    project.ok("event", "emit", run_id, "workflow_complete")  # the CLI's emit archives on completion
+    done = project.cli("event", "emit", run_id, "workflow_complete")  # the CLI's emit, then archiving
+    assert done.returncode == 0 and done.stdout == "2\n"
+    assert done.stderr == f"faber: run {run_id} archived and its local events removed (s3_archive)\n"
     assert not (project.run_folder(run_id) / "events").exists()
     assert s3.head_object(Bucket=bucket, Key=f"faber/runs/{run_id}/manifest.json")["ContentLength"] > 0
     assert faber.run(run_id).metadata.archive.events_removed_at  # type: ignore[union-attr]
@@ -129,7 +131,9 @@ def test_consolidate_on_complete_only_consolidates(make_project: Any, s3: Any, b
     faber = project.api()
     run_id = faber.new_run("5").run_id
     result = faber.emit(run_id, "workflow_complete")
-    assert result.warnings == []
+    assert result.warnings == [] and not (project.run_folder(run_id) / "archive").exists(), "a step of its own"
+    done = faber.archive_on_complete(run_id)
+    assert done is not None and done.action == "consolidated"
     assert (project.run_folder(run_id) / "archive" / "events.jsonl").exists()
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
 
