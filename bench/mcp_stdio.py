@@ -1,7 +1,7 @@
 """Figure e: sequential ``emit_event`` calls to ``faber mcp`` over stdio, against MCP ``ping`` round
-trips on the same connection (the SDK's own floor), with sync_writes off and on (the same method as
-contrib/mcp/roundtrips.py); and the start-up: from launching ``faber mcp`` to its first ``tools/list``
-answer, against the same for a one-tool server on the same SDK."""
+trips on the same connection (the SDK's own floor), with sync_writes off and on; and the start-up:
+from launching ``faber mcp`` to its first ``tools/list`` answer, against the same for a one-tool
+server on the same SDK."""
 
 from __future__ import annotations
 

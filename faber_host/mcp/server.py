@@ -89,8 +89,8 @@ def serve_stdio(faber: Faber, *, debug: bool = False, log: TextIO = sys.stderr) 
 def freeze_startup_objects() -> None:
     """Move everything built so far (the SDK, pydantic's schemas, the gateway) out of the garbage
     collector's sight: a server allocates a little per request, and without this every full
-    collection walks those hundreds of thousands of long-lived objects again (contrib/mcp/roundtrips.py
-    measures the difference). No collection first: it would delay the first answer for the little
+    collection walks those hundreds of thousands of long-lived objects again (bench figure e measures
+    the difference). No collection first: it would delay the first answer for the little
     start-up garbage it would free."""
     gc.freeze()
 
