@@ -18,37 +18,32 @@ says what to do.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from faber_hookspecs.archive import ArchivedRun, ArchiveQuery, ProgressCallback, no_progress
+from faber_hookspecs.archive import ArchivedRun, ProgressCallback, no_progress
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import (
     ArchiveError,
-    ConfigError,
     InvalidInput,
     InvalidRunId,
     RunNotFound,
 )
 from faber_hookspecs.events import Event
-from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
+from faber_hookspecs.metadata import ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
 from faber_hookspecs.records import RunQuery, RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.reports import FlushReport
 from faber_hookspecs.run_id import RunId, validate_slug
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
-from pydantic import ValidationError
 
-from . import runlog
 from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
 from .gateway import Gateway
-from .project import Project, git_environment
-from .run_ref import current_user
-from .runlog import EmitResult
+from .project import Project
+from .runlog import EmitResult, RunLog
 
 if TYPE_CHECKING:  # the run commands load these when called; every other command stays lighter
     from faber_hookspecs.integrity import RepairReport, VerifyReport
@@ -63,15 +58,13 @@ if TYPE_CHECKING:  # the run commands load these when called; every other comman
     from .views.summary import RelatedRun
     from .views.timeline import Timeline
 
-PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
-
-
 class Faber:
     """One project's runs, through its gateway."""
 
     def __init__(self, project: Project, gateway: Gateway) -> None:
         self.project = project
         self.gateway = gateway
+        self.log = RunLog(project, gateway)
 
     @classmethod
     def open(cls, root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Faber:
@@ -84,7 +77,7 @@ class Faber:
     def resolve(self, ref: str) -> RunId:
         """A run named by its full id, its uuid, or a unique uuid prefix of at least 8 characters
         (optionally after ``org/project/``)."""
-        return runlog.resolve(self.gateway, ref)
+        return self.log.resolve(ref)
 
     # Runs -------------------------------------------------------------------------------------------
 
@@ -106,49 +99,16 @@ class Faber:
         parameter_changes: Mapping[str, ParameterChange] | None = None,
     ) -> RunMetadata:
         """Create a run with a new id and return its metadata (nothing is executed). ``workflow_id``
-        names one of the project's workflows, never a file (checked here unless the caller resolved
-        the workflow, as ``workflow_fingerprint`` shows)."""
-        if not isinstance(work_id, str) or not work_id.strip():
-            raise InvalidInput("a work id is required (the issue or ticket the run works on)")
-        if workflow_fingerprint is None:
-            from .workflows import WorkflowLibrary
-
-            WorkflowLibrary(self.project).find(workflow_id)
-        org, project = self.project.identity(org, project)
-        run_id = RunId.generate(org, project)
-        # The parameters' shape first: building the metadata walks them, whatever their depth.
-        self.gateway.input_policy.limits.check_shape(dict(params or {}), "run parameters")
-        branch, commit = git_environment(self.project.root)
-        try:
-            metadata = RunMetadata(
-                run_id=str(run_id),
-                work_id=work_id,
-                target=target,
-                workflow_id=workflow_id,
-                autonomy=autonomy,
-                source_type=source_type,
-                phases=list(phases or PHASES),
-                created_at=utc_timestamp(),
-                created_by=current_user(),
-                relationships=relationships or Relationships(),
-                environment=Environment(
-                    hostname=socket.gethostname(),
-                    git_branch=branch,
-                    git_commit=commit,
-                    working_directory=os.getcwd(),
-                ),
-                params=validate_params(params or {}),
-                root_run_id=root_run_id,
-                workflow_fingerprint=workflow_fingerprint,
-                parameter_changes=dict(parameter_changes or {}),
-            )
-        except ValidationError as problem:
-            raise InvalidInput(f"invalid run: {runlog.first_error(problem)}") from None
-        return runlog.create_run(self.gateway, metadata)
+        names one of the project's workflows, never a file."""
+        return self.log.new_run(
+            work_id, workflow_id=workflow_id, params=params, org=org, project=project, target=target,
+            autonomy=autonomy, source_type=source_type, relationships=relationships, root_run_id=root_run_id,
+            phases=phases, workflow_fingerprint=workflow_fingerprint, parameter_changes=parameter_changes,
+        )
 
     def run(self, ref: str) -> RunRecord:
         """The run's metadata, state and any defects found while reading it."""
-        return self.gateway.store.load_run(str(self.resolve(ref)))
+        return self.log.run(ref)
 
     def list_runs(
         self,
@@ -202,7 +162,7 @@ class Faber:
     def emit_draft(self, run: str, fields: Mapping[str, Any], *, source: str = "faber-api") -> EmitResult:
         """Record an event given as a JSON object of draft fields (what ``--data`` and MCP send);
         ``user`` and ``source`` default to the current user and ``source``."""
-        return runlog.emit(self.gateway, run, fields, source=source)
+        return self.log.emit(run, fields, source=source)
 
     def events(
         self, run: str, *, type: str | None = None, phase: str | None = None, since_id: int = 0
@@ -272,7 +232,7 @@ class Faber:
         from .migration.migrate import migrate_old_state
 
         return migrate_old_state(
-            self, Path(source) if source is not None else None, work_id=work_id, workflow_id=workflow_id,
+            self.log, Path(source) if source is not None else None, work_id=work_id, workflow_id=workflow_id,
             dry_run=dry_run, force=force,
         )
 
@@ -400,17 +360,18 @@ class Faber:
 
         with CancelScope() as scope:
             metadata, _ = lifecycle.create_run(
-                self, workflow, work_id, params=dict(params or {}), phases=phases, autonomy=autonomy,
+                self.log, workflow, work_id, params=dict(params or {}), phases=phases, autonomy=autonomy,
                 org=org, project=project,
             )
-            return lifecycle.execute(self, metadata.run_id, started="start", display=display or Display(), scope=scope)
+            return lifecycle.execute(self.log, metadata.run_id, started="start", display=display or Display(),
+                                     scope=scope)
 
     def resume_context(self, run: str, *, step: str | None = None, force: bool = False) -> ResumeContext:
         """What the run has done, what it needs next, and whether it can be resumed (with ``force``:
         despite a changed workflow or unfinished steps before ``step``). No side effects."""
         from .runner import lifecycle
 
-        return lifecycle.inspect(self, run, step=step, force=force).context
+        return lifecycle.inspect(self.log, run, step=step, force=force).context
 
     def resume(self, run: str, *, step: str | None = None, force: bool = False) -> ResumeContext:
         """For an agent that drives the steps itself: check the run can continue, ask the backends
@@ -423,8 +384,8 @@ class Faber:
         run_id = self.resolve(run)
         self.ensure_events_local(str(run_id))  # archived and cleaned up here: restore it first
         with RunnerLock(self.project, run_id):
-            view = lifecycle.inspect(self, str(run_id), step=step, force=force, holding_lock=True)
-            view, _ = lifecycle.begin_resume(self, view, force=force)
+            view = lifecycle.inspect(self.log, str(run_id), step=step, force=force, holding_lock=True)
+            view, _ = lifecycle.begin_resume(self.log, view, force=force)
         return view.context
 
     def resume_workflow(
@@ -439,7 +400,7 @@ class Faber:
         run_id = str(self.resolve(run))
         self.ensure_events_local(run_id)  # archived and cleaned up here: restore it first
         with CancelScope() as scope:
-            return lifecycle.execute(self, run_id, started="resume", display=display or Display(), scope=scope,
+            return lifecycle.execute(self.log, run_id, started="resume", display=display or Display(), scope=scope,
                                      step=step, force=force)
 
     def rerun(
@@ -459,7 +420,7 @@ class Faber:
         from .runner.outcome import RerunResult
 
         metadata, _, warnings = lifecycle.create_rerun(
-            self, run, params=dict(params or {}), phases=phases, autonomy=autonomy, work_id=work_id
+            self.log, run, params=dict(params or {}), phases=phases, autonomy=autonomy, work_id=work_id
         )
         assert metadata.relationships.rerun_of is not None
         return RerunResult(
@@ -485,7 +446,7 @@ class Faber:
 
         with CancelScope() as scope:
             created = self.rerun(run, params=params, phases=phases, autonomy=autonomy, work_id=work_id)
-            outcome = lifecycle.execute(self, created.new_run_id, started="rerun", display=display or Display(),
+            outcome = lifecycle.execute(self.log, created.new_run_id, started="rerun", display=display or Display(),
                                         scope=scope, rerun=created)
         outcome.warnings[:0] = created.warnings
         return outcome
@@ -498,7 +459,7 @@ class Faber:
         ``phase``, ahead of its gate, or to change a denial). The run continues when resumed."""
         from .runner import lifecycle
 
-        return lifecycle.approve(self, run, deny=deny, reason=reason, phase=phase, user=user)
+        return lifecycle.approve(self.log, run, deny=deny, reason=reason, phase=phase, user=user)
 
     # Integrity --------------------------------------------------------------------------------------
 
@@ -525,7 +486,7 @@ class Faber:
         the run's ``archive/`` folder. The same run always gives the same bytes."""
         from .archive.archiver import consolidate
 
-        return consolidate(self, run)
+        return consolidate(self.log, run)
 
     def archive_on_complete(self, run: str) -> CompletionArchive | None:
         """The step after a run's ``workflow_complete``: do what the archive backends' policies ask
@@ -535,7 +496,7 @@ class Faber:
         ``workflow_complete``; a caller of ``emit`` takes it when it wants it."""
         from .archive.archiver import after_complete
 
-        return after_complete(self, str(self.resolve(run)))
+        return after_complete(self.log, str(self.resolve(run)))
 
     def archive_run(
         self,
@@ -552,7 +513,7 @@ class Faber:
         a backend failed: nothing local is removed then, and calling it again completes the archive."""
         from .archive.archiver import archive
 
-        return archive(self, run, cleanup=cleanup, force=force, progress=progress)
+        return archive(self.log, run, cleanup=cleanup, force=force, progress=progress)
 
     def restore_run(
         self,
@@ -570,7 +531,8 @@ class Faber:
         from .archive.restorer import restore
 
         return restore(
-            self, run, expected_manifest_sha256=expected_manifest_sha256, trust_archive=trust_archive, progress=progress
+            self.log, run, expected_manifest_sha256=expected_manifest_sha256, trust_archive=trust_archive,
+            progress=progress,
         )
 
     def ensure_events_local(self, run: str, *, progress: ProgressCallback = no_progress) -> RestoreResult | None:
@@ -578,26 +540,14 @@ class Faber:
         knows it (``faber run --resume`` calls it); None when its events are here."""
         from .archive.restorer import ensure_events_local
 
-        return ensure_events_local(self, run, progress)
+        return ensure_events_local(self.log, run, progress)
 
     def list_archived_runs(self, *, org: str | None = None, project: str | None = None) -> list[ArchivedRun]:
         """The runs held by the enabled archive backends, newest first, within ``org`` and/or
         ``project`` when given."""
-        for value, what in ((org, "org"), (project, "project")):
-            if value is not None:
-                validate_slug(value, what)
-        if not self.gateway.can_list_archive():
-            from .archive.archiver import NO_ARCHIVE_BACKEND
+        from .archive.archiver import list_archived
 
-            raise ConfigError(NO_ARCHIVE_BACKEND)
-        runs: list[ArchivedRun] = []
-        query = ArchiveQuery(org=org, project=project)
-        for outcome in self.gateway.list_archived_runs(query):
-            if outcome.error is not None:
-                raise ArchiveError(f"listing the archive of backend {outcome.backend!r} failed: {outcome.error}")
-            runs.extend(outcome.result)
-        runs.sort(key=lambda run: (run.archived_at or "", run.run_id), reverse=True)
-        return runs
+        return list_archived(self.log, org=org, project=project)
 
     def cleanup_runs(
         self, runs: list[str] | None = None, *, older_than_days: float | None = None, dry_run: bool = False
@@ -607,7 +557,7 @@ class Faber:
         and whose verified archive holds exactly their events. Other runs are skipped with a reason."""
         from .archive.cleaner import cleanup
 
-        return cleanup(self, runs, older_than_days=older_than_days, dry_run=dry_run)
+        return cleanup(self.log, runs, older_than_days=older_than_days, dry_run=dry_run)
 
 
 @dataclass(frozen=True)
@@ -654,11 +604,3 @@ def doctor(root: str | os.PathLike[str] | None = None, environ: Mapping[str, str
     return diagnose(root, environ)
 
 
-def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Run parameters: names usable as environment variable suffixes (FABER_PARAM_<NAME>)."""
-    import re
-
-    for name in params:
-        if not isinstance(name, str) or not re.fullmatch(PARAM_NAME_PATTERN, name):
-            raise InvalidInput(f"invalid parameter name {str(name)[:64]!r}: use letters, digits and '_'")
-    return dict(params)

@@ -9,20 +9,25 @@ reaches a run's files has passed ``screen_event`` or ``screen_metadata`` here, w
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from faber_hookspecs.archive import EVENTS_FILE, METADATA_FILE, ArchiveBundle
+from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import IntegrityError, InvalidEvent, InvalidInput
 from faber_hookspecs.events import Event, EventDraft
-from faber_hookspecs.metadata import RunMetadata
+from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
 from faber_hookspecs.records import RunRecord, StoredEvent
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
+from faber_hookspecs.wire import utc_timestamp
 from pydantic import BaseModel, ValidationError
 
 from .gateway import Gateway, Lazy
+from .project import Project, git_environment
 from .run_ref import current_user, resolve_run_ref
 from .safety.limits import show_key
 from .safety.policy import InputPolicy
@@ -98,43 +103,120 @@ def _valid(model: type[Model], document: dict[str, Any], what: str, error: type[
         raise error(f"invalid {what}: {first_error(problem)}") from None
 
 
-# Writing: screen, validate, store, fan out ----------------------------------------------------------
+# The run log: what the runner, the archive and migration work through -----------------------------
 
 
-def resolve(gateway: Gateway, ref: str) -> RunId:
-    """The run ``ref`` names (its full id, its uuid, or a unique uuid prefix), among the store's runs."""
-    return resolve_run_ref(ref, gateway.store.find_runs)
+class RunLog:
+    """A project's runs through its gateway: naming them, creating them, recording and reading their
+    events. The one way in for every writer (the API and so the CLI and MCP, the runner, archive and
+    migration): each event and run is screened, validated, stored, then handed to the listeners."""
+
+    def __init__(self, project: Project, gateway: Gateway) -> None:
+        self.project = project
+        self.gateway = gateway
+
+    def resolve(self, ref: str) -> RunId:
+        """The run ``ref`` names (its full id, its uuid, or a unique uuid prefix), among the store's runs."""
+        return resolve_run_ref(ref, self.gateway.store.find_runs)
+
+    def run(self, ref: str) -> RunRecord:
+        """The run's metadata, state and any defects found while reading it."""
+        return self.gateway.store.load_run(str(self.resolve(ref)))
+
+    def emit(self, run: str, fields: Mapping[str, Any], *, source: str) -> EmitResult:
+        """Record one new event in the run ``run`` names: screened and validated (before the run is
+        even looked up), stored durably, then handed to the listeners. Their failures become warnings."""
+        gateway = self.gateway
+        draft, findings = screen_draft(gateway.input_policy, fields, source=source)
+        run_id = str(self.resolve(run))
+        stored = gateway.store.append(run_id, draft)
+        warnings = [findings.describe("the event")] if findings else []
+        state = Lazy(lambda: stored.state)  # built only for a backend that takes it
+        warnings += gateway.emit_event(stored.event, state)
+        warnings += gateway.persist_state(run_id, state)
+        return EmitResult(stored, warnings)
+
+    def new_run(
+        self,
+        work_id: str,
+        *,
+        workflow_id: str = "default",
+        params: Mapping[str, Any] | None = None,
+        org: str | None = None,
+        project: str | None = None,
+        target: str | None = None,
+        autonomy: str | None = None,
+        source_type: str | None = None,
+        relationships: Relationships | None = None,
+        root_run_id: str | None = None,
+        phases: list[str] | None = None,
+        workflow_fingerprint: WorkflowFingerprint | None = None,
+        parameter_changes: Mapping[str, ParameterChange] | None = None,
+    ) -> RunMetadata:
+        """Create a run with a new id and return its metadata (nothing is executed). ``workflow_id``
+        names one of the project's workflows, never a file (checked here unless the caller resolved
+        the workflow, as ``workflow_fingerprint`` shows). Parameters and descriptions are screened
+        like events: a secret passed as a parameter is stored redacted (steps should read secrets from
+        their environment, not from parameters)."""
+        if not isinstance(work_id, str) or not work_id.strip():
+            raise InvalidInput("a work id is required (the issue or ticket the run works on)")
+        if workflow_fingerprint is None:
+            from .workflows import WorkflowLibrary
+
+            WorkflowLibrary(self.project).find(workflow_id)
+        org, project = self.project.identity(org, project)
+        run_id = RunId.generate(org, project)
+        # The parameters' shape first: building the metadata walks them, whatever their depth.
+        self.gateway.input_policy.limits.check_shape(dict(params or {}), "run parameters")
+        branch, commit = git_environment(self.project.root)
+        try:
+            metadata = RunMetadata(
+                run_id=str(run_id),
+                work_id=work_id,
+                target=target,
+                workflow_id=workflow_id,
+                autonomy=autonomy,
+                source_type=source_type,
+                phases=list(phases or PHASES),
+                created_at=utc_timestamp(),
+                created_by=current_user(),
+                relationships=relationships or Relationships(),
+                environment=Environment(
+                    hostname=socket.gethostname(),
+                    git_branch=branch,
+                    git_commit=commit,
+                    working_directory=os.getcwd(),
+                ),
+                params=validate_params(params or {}),
+                root_run_id=root_run_id,
+                workflow_fingerprint=workflow_fingerprint,
+                parameter_changes=dict(parameter_changes or {}),
+            )
+        except ValidationError as problem:
+            raise InvalidInput(f"invalid run: {first_error(problem)}") from None
+        screened, _ = screen_metadata(self.gateway.input_policy, metadata.to_json())
+        return self.gateway.store.create_run(screened)
+
+    def import_history(self, metadata: dict[str, Any], events: list[dict[str, Any]]) -> tuple[RunRecord, list[str]]:
+        """Create a run whose history happened elsewhere (``faber migrate``): its metadata and each
+        event through the same screening and validation as a new one (ids and times kept), then stored
+        whole. Returns the run and what the screening redacted."""
+        checked, events_checked, findings = screen_history(self.gateway.input_policy, metadata, events)
+        record = self.gateway.store.import_history(checked, events_checked)
+        return record, [findings.describe("the imported run")] if findings else []
 
 
-def emit(gateway: Gateway, run: str, fields: Mapping[str, Any], *, source: str) -> EmitResult:
-    """Record one new event in the run ``run`` names: screened and validated (before the run is even
-    looked up), stored durably, then handed to the listeners. Their failures become warnings."""
-    draft, findings = screen_draft(gateway.input_policy, fields, source=source)
-    run_id = str(resolve(gateway, run))
-    stored = gateway.store.append(run_id, draft)
-    warnings = [findings.describe("the event")] if findings else []
-    state = Lazy(lambda: stored.state)  # built only for a backend that takes it
-    warnings += gateway.emit_event(stored.event, state)
-    warnings += gateway.persist_state(run_id, state)
-    return EmitResult(stored, warnings)
+PARAM_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
-def create_run(gateway: Gateway, metadata: RunMetadata) -> RunMetadata:
-    """Create a run from its metadata, screened first: a secret passed as a parameter or a description
-    is stored redacted (steps should read secrets from their environment, not from parameters)."""
-    screened, _ = screen_metadata(gateway.input_policy, metadata.to_json())
-    return gateway.store.create_run(screened)
+def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Run parameters: names usable as environment variable suffixes (FABER_PARAM_<NAME>)."""
+    import re
 
-
-def import_history(
-    gateway: Gateway, metadata: dict[str, Any], events: list[dict[str, Any]]
-) -> tuple[RunRecord, list[str]]:
-    """Create a run whose history happened elsewhere (``faber migrate``): its metadata and each event
-    through the same screening and validation as a new one (ids and times kept), then stored whole.
-    Returns the run and what the screening redacted."""
-    checked, events_checked, findings = screen_history(gateway.input_policy, metadata, events)
-    record = gateway.store.import_history(checked, events_checked)
-    return record, [findings.describe("the imported run")] if findings else []
+    for name in params:
+        if not isinstance(name, str) or not re.fullmatch(PARAM_NAME_PATTERN, name):
+            raise InvalidInput(f"invalid parameter name {str(name)[:64]!r}: use letters, digits and '_'")
+    return dict(params)
 
 
 def screen_history(

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 from faber_hookspecs.archive import (
     ArchiveBundle,
+    ArchivedRun,
     ArchiveLocation,
+    ArchiveQuery,
     ArchiveReceipt,
     ArchiveRecord,
     ProgressCallback,
@@ -18,12 +20,13 @@ from faber_hookspecs.errors import ArchiveError, ConfigError, FaberError, RunInP
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
+from faber_hookspecs.run_id import validate_slug
 from faber_hookspecs.wire import utc_timestamp
 
 from .results import ArchiveIncomplete, ArchiveResult, ConsolidateResult
 
 if TYPE_CHECKING:
-    from ..api import Faber
+    from ..runlog import RunLog
 
 NO_ARCHIVE_BACKEND = (
     "no archive backend is enabled: install one (pip install faber-backend-s3) and enable it in "
@@ -31,10 +34,10 @@ NO_ARCHIVE_BACKEND = (
 )
 
 
-def consolidate(faber: Faber, ref: str) -> ConsolidateResult:
+def consolidate(log: RunLog, ref: str) -> ConsolidateResult:
     """Write the run's bundle (events.jsonl, state, metadata, manifest) next to its events."""
-    run_id = str(faber.resolve(ref))
-    bundle = faber.gateway.store.consolidate(run_id)
+    run_id = str(log.resolve(ref))
+    bundle = log.gateway.store.consolidate(run_id)
     return ConsolidateResult(
         run_id=run_id,
         directory=str(bundle.directory),
@@ -44,15 +47,15 @@ def consolidate(faber: Faber, ref: str) -> ConsolidateResult:
 
 
 def archive(
-    faber: Faber, ref: str, *, cleanup: bool = False, force: bool = False, progress: ProgressCallback = no_progress
+    log: RunLog, ref: str, *, cleanup: bool = False, force: bool = False, progress: ProgressCallback = no_progress
 ) -> ArchiveResult:
     """Consolidate, archive through every archive backend, record the archive once every copy is
     verified, then (``cleanup``) remove the local event files. Raises ArchiveIncomplete, with every
     receipt, when a backend failed; nothing local is removed then, and running it again completes it."""
-    run_id = str(faber.resolve(ref))
-    if not faber.gateway.has_archive():
+    run_id = str(log.resolve(ref))
+    if not log.gateway.has_archive():
         raise ConfigError(NO_ARCHIVE_BACKEND)
-    record = faber.run(run_id)
+    record = log.run(run_id)
     recorded = record.metadata.archive
     if not record.events_local:
         if recorded is None:
@@ -66,8 +69,8 @@ def archive(
             f"run {run_id} is {record.state.status}: archive it once it has finished, "
             "or pass --force to archive it as it stands"
         )
-    bundle = faber.gateway.store.consolidate(run_id)
-    receipts = _receipts(faber, record, bundle, progress)
+    bundle = log.gateway.store.consolidate(run_id)
+    receipts = _receipts(log, record, bundle, progress)
     result = ArchiveResult(
         run_id=run_id,
         archived=bool(receipts) and all(receipt.verified for receipt in receipts),
@@ -91,10 +94,10 @@ def archive(
         last_event_id=bundle.manifest.last_event_id,
         locations=[ArchiveLocation(backend=r.backend, url=r.url or "", verified_at=r.archived_at) for r in receipts],
     )
-    _record(faber, run_id, archive_record)
+    _record(log, run_id, archive_record)
     if cleanup:
-        removed = faber.gateway.store.cleanup(run_id, bundle.manifest_sha256, dry_run=False)
-        _record(faber, run_id, archive_record.model_copy(update={"events_removed_at": utc_timestamp()}))
+        removed = log.gateway.store.cleanup(run_id, bundle.manifest_sha256, dry_run=False)
+        _record(log, run_id, archive_record.model_copy(update={"events_removed_at": utc_timestamp()}))
         result = result.model_copy(update={"cleanup": removed})
     return result
 
@@ -113,11 +116,11 @@ class CompletionArchive:
         return self.action == "failed"
 
 
-def after_complete(faber: Faber, run_id: str) -> CompletionArchive | None:
+def after_complete(log: RunLog, run_id: str) -> CompletionArchive | None:
     """Do what the archive backends' policies ask for a completed run (consolidate, archive, clean up
     local events) and say what was done; None when no policy asks for anything. Never raises: the
     completion is stored already and must not look failed."""
-    policies = faber.gateway.archive_policies()
+    policies = log.gateway.archive_policies()
     archive_it = any(policy.archive_on_complete for policy in policies)
     cleanup = archive_it and all(policy.cleanup_local_after_archive for policy in policies)
     if not archive_it and not any(policy.consolidate_on_complete for policy in policies):
@@ -125,11 +128,11 @@ def after_complete(faber: Faber, run_id: str) -> CompletionArchive | None:
     action = "archive" if archive_it else "consolidate"
     try:
         if archive_it:
-            archived = archive(faber, run_id, cleanup=cleanup)
+            archived = archive(log, run_id, cleanup=cleanup)
             where = ", ".join(receipt.backend for receipt in archived.receipts)
             done = "archived and its local events removed" if cleanup else "archived"
             return CompletionArchive("cleaned_up" if cleanup else "archived", f"run {run_id} {done} ({where})")
-        consolidated = consolidate(faber, run_id)
+        consolidated = consolidate(log, run_id)
         return CompletionArchive("consolidated", f"run {run_id} consolidated in {consolidated.directory}")
     except FaberError as problem:
         return CompletionArchive(
@@ -137,13 +140,30 @@ def after_complete(faber: Faber, run_id: str) -> CompletionArchive | None:
         )
 
 
+def list_archived(log: RunLog, *, org: str | None = None, project: str | None = None) -> list[ArchivedRun]:
+    """The runs held by the enabled archive backends, newest first, within ``org`` and/or ``project``
+    when given."""
+    for value, what in ((org, "org"), (project, "project")):
+        if value is not None:
+            validate_slug(value, what)
+    if not log.gateway.can_list_archive():
+        raise ConfigError(NO_ARCHIVE_BACKEND)
+    runs: list[ArchivedRun] = []
+    for outcome in log.gateway.list_archived_runs(ArchiveQuery(org=org, project=project)):
+        if outcome.error is not None:
+            raise ArchiveError(f"listing the archive of backend {outcome.backend!r} failed: {outcome.error}")
+        runs.extend(outcome.result)
+    runs.sort(key=lambda run: (run.archived_at or "", run.run_id), reverse=True)
+    return runs
+
+
 def _receipts(
-    faber: Faber, record: RunRecord, bundle: ArchiveBundle, progress: ProgressCallback
+    log: RunLog, record: RunRecord, bundle: ArchiveBundle, progress: ProgressCallback
 ) -> list[ArchiveReceipt]:
     """Every archive backend's receipt; a backend that raised, or answered for another bundle, gets an
     unverified receipt that says so."""
     receipts = []
-    for outcome in faber.gateway.archive_run(record, bundle, progress):
+    for outcome in log.gateway.archive_run(record, bundle, progress):
         receipt = outcome.result
         if isinstance(receipt, ArchiveReceipt):
             receipt = receipt.model_copy(update={"backend": outcome.backend})  # named as gateway.json names it
@@ -160,8 +180,8 @@ def _receipts(
     return receipts
 
 
-def _record(faber: Faber, run_id: str, record: ArchiveRecord) -> None:
+def _record(log: RunLog, run_id: str, record: ArchiveRecord) -> None:
     def update(metadata: RunMetadata) -> RunMetadata:
         return metadata.model_copy(update={"archive": record})
 
-    faber.gateway.store.update_metadata(run_id, update)
+    log.gateway.store.update_metadata(run_id, update)

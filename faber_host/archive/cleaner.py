@@ -7,17 +7,18 @@ from typing import TYPE_CHECKING
 
 from faber_hookspecs.errors import FaberError, InvalidInput
 from faber_hookspecs.metadata import RunMetadata
+from faber_hookspecs.records import RunQuery
 from faber_hookspecs.wire import utc_timestamp
 
 from .durations import age_days
 from .results import CleanupEntry, CleanupResult
 
 if TYPE_CHECKING:
-    from ..api import Faber
+    from ..runlog import RunLog
 
 
 def cleanup(
-    faber: Faber, runs: list[str] | None = None, *, older_than_days: float | None = None, dry_run: bool = False
+    log: RunLog, runs: list[str] | None = None, *, older_than_days: float | None = None, dry_run: bool = False
 ) -> CleanupResult:
     """Remove local event files of the given runs (default: every local run) whose last event is older
     than ``older_than_days`` (default: event_retention.local_days of gateway.json; no limit for runs
@@ -26,18 +27,19 @@ def cleanup(
         raise InvalidInput("--older-than must not be negative")
     days = older_than_days
     if days is None:
-        days = 0.0 if runs else float(faber.gateway.config.event_retention.local_days)
-    run_ids = [str(faber.resolve(ref)) for ref in runs] if runs else [s.run_id for s in faber.list_runs()]
+        days = 0.0 if runs else float(log.gateway.config.event_retention.local_days)
+    listed = runs or [state.run_id for state in log.gateway.store.list_runs(RunQuery())]
+    run_ids = [str(log.resolve(ref)) for ref in listed]
     now = datetime.now(UTC)
     result = CleanupResult(older_than_days=days, dry_run=dry_run)
     for run_id in run_ids:
-        result.entries.append(_clean_one(faber, run_id, days, now, dry_run))
+        result.entries.append(_clean_one(log, run_id, days, now, dry_run))
     return result
 
 
-def _clean_one(faber: Faber, run_id: str, days: float, now: datetime, dry_run: bool) -> CleanupEntry:
+def _clean_one(log: RunLog, run_id: str, days: float, now: datetime, dry_run: bool) -> CleanupEntry:
     try:
-        record = faber.run(run_id)
+        record = log.run(run_id)
     except FaberError as problem:
         return CleanupEntry(run_id=run_id, action="failed", reason=str(problem))
     state, archive = record.state, record.metadata.archive
@@ -56,7 +58,7 @@ def _clean_one(faber: Faber, run_id: str, days: float, now: datetime, dry_run: b
             "archive it again",
         )
     try:
-        removed = faber.gateway.store.cleanup(run_id, archive.manifest_sha256, dry_run=dry_run)
+        removed = log.gateway.store.cleanup(run_id, archive.manifest_sha256, dry_run=dry_run)
     except FaberError as problem:
         return CleanupEntry(run_id=run_id, action="failed", reason=str(problem))
     if not dry_run:
@@ -65,7 +67,7 @@ def _clean_one(faber: Faber, run_id: str, days: float, now: datetime, dry_run: b
         def update(metadata: RunMetadata) -> RunMetadata:
             return metadata.model_copy(update={"archive": stamped})
 
-        faber.gateway.store.update_metadata(run_id, update)
+        log.gateway.store.update_metadata(run_id, update)
     return CleanupEntry(
         run_id=run_id, action="would_remove" if dry_run else "removed", files=removed.files, bytes=removed.bytes
     )

@@ -18,19 +18,19 @@ from faber_hookspecs.run_id import RunId, is_uuid_prefix
 from faber_hookspecs.wire import utc_timestamp
 
 from ..runlog import check_restored
-from .archiver import NO_ARCHIVE_BACKEND
+from .archiver import NO_ARCHIVE_BACKEND, list_archived
 from .results import RestoreResult
 from .verify import verify_bundle
 
 if TYPE_CHECKING:
-    from ..api import Faber
+    from ..runlog import RunLog
 
 DOWNLOAD_PREFIX = ".restore-"
 """A restore's download folder in the project's FABER folder: ``.restore-<random>-<pid>``."""
 
 
 def restore(
-    faber: Faber,
+    log: RunLog,
     ref: str,
     *,
     expected_manifest_sha256: str | None = None,
@@ -40,32 +40,32 @@ def restore(
     """Bring an archived run's events back to this machine: into a run cleaned up here, or as a new
     run. The manifest must be the one recorded here when the run was archived (or
     ``expected_manifest_sha256``), unless ``trust_archive``; every file must match it."""
-    run_id, local = _resolve(faber, ref)
+    run_id, local = _resolve(log, ref)
     if local is not None and local.events_local:
         return RestoreResult(
             run_id=run_id, location=local.location, event_count=local.state.last_event_id,
             manifest_sha256=local.metadata.archive.manifest_sha256 if local.metadata.archive else "",
             already_local=True,
         )
-    if not faber.gateway.can_restore():
+    if not log.gateway.can_restore():
         raise ConfigError(NO_ARCHIVE_BACKEND)
     recorded = local.metadata.archive if local is not None else None
     expected = expected_manifest_sha256 or (recorded.manifest_sha256 if recorded and not trust_archive else None)
     # Named after this process, so that the next restore removes it if this one is killed.
-    remove_dead_leftovers(str(faber.project.faber_dir), (DOWNLOAD_PREFIX,))
-    staging = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, suffix=f"-{os.getpid()}", dir=faber.project.faber_dir))
+    remove_dead_leftovers(str(log.project.faber_dir), (DOWNLOAD_PREFIX,))
+    staging = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, suffix=f"-{os.getpid()}", dir=log.project.faber_dir))
     try:
-        bundle = faber.gateway.restore_run(
+        bundle = log.gateway.restore_run(
             RunRef(run_id=run_id, url=recorded.url if recorded else None), staging, progress
         )
         if bundle is None:
             raise ArchiveError(f"run {run_id} is in no enabled archive (see `faber runs list --archived`)")
         verify_bundle(bundle, run_id, expected)
-        check_restored(faber.gateway.input_policy, bundle)  # what no door would store, no archive brings in
-        record = faber.gateway.store.import_bundle(bundle)
+        check_restored(log.gateway.input_policy, bundle)  # what no door would store, no archive brings in
+        record = log.gateway.store.import_bundle(bundle)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _record_restore(faber, run_id, bundle, recorded)
+    _record_restore(log, run_id, bundle, recorded)
     return RestoreResult(
         run_id=run_id,
         location=record.location,
@@ -75,34 +75,34 @@ def restore(
     )
 
 
-def ensure_events_local(faber: Faber, ref: str, progress: ProgressCallback = no_progress) -> RestoreResult | None:
+def ensure_events_local(log: RunLog, ref: str, progress: ProgressCallback = no_progress) -> RestoreResult | None:
     """Restore the run first if its events were archived and removed here, or if the run is known only
     to the archive (before resuming it); None when its events are here already."""
     try:
-        record = faber.run(ref)
+        record = log.run(ref)
     except RunNotFound:
-        if not faber.gateway.can_restore():
+        if not log.gateway.can_restore():
             raise
-        return restore(faber, ref, progress=progress)  # unknown here: from the archive, if it is there
+        return restore(log, ref, progress=progress)  # unknown here: from the archive, if it is there
     if record.events_local:
         return None
-    return restore(faber, record.metadata.run_id, progress=progress)
+    return restore(log, record.metadata.run_id, progress=progress)
 
 
-def _resolve(faber: Faber, ref: str) -> tuple[str, RunRecord | None]:
+def _resolve(log: RunLog, ref: str) -> tuple[str, RunRecord | None]:
     """The run to restore, and its local record when this machine knows it. A run unknown here must be
     named by its full id or by a uuid prefix that names one archived run."""
     try:
-        run_id = str(faber.resolve(ref))
+        run_id = str(log.resolve(ref))
     except RunNotFound:
-        run_id = _find_archived(faber, ref.strip())
+        run_id = _find_archived(log, ref.strip())
     try:
-        return run_id, faber.run(run_id)
+        return run_id, log.run(run_id)
     except RunNotFound:
         return run_id, None
 
 
-def _find_archived(faber: Faber, ref: str) -> str:
+def _find_archived(log: RunLog, ref: str) -> str:
     """A run known only to the archive: by full id, or by ``[org/project/]uuid-prefix``."""
     parts = ref.split("/")
     if len(parts) == 3 and not is_uuid_prefix(parts[2]):
@@ -117,7 +117,7 @@ def _find_archived(faber: Faber, ref: str) -> str:
     scope = "/".join(parts[:2]) + "/" if len(parts) == 3 else ""
     prefix = parts[-1].lower()
     matches = sorted(
-        {run.run_id for run in faber.list_archived_runs()
+        {run.run_id for run in list_archived(log)
          if run.run_id.startswith(scope) and run.run_id.split("/")[2].startswith(prefix)}
     )
     if not matches:
@@ -130,7 +130,7 @@ def _find_archived(faber: Faber, ref: str) -> str:
     return matches[0]
 
 
-def _record_restore(faber: Faber, run_id: str, bundle: ArchiveBundle, recorded: ArchiveRecord | None) -> None:
+def _record_restore(log: RunLog, run_id: str, bundle: ArchiveBundle, recorded: ArchiveRecord | None) -> None:
     now = utc_timestamp()
     if recorded is not None and recorded.manifest_sha256 == bundle.manifest_sha256:
         record = recorded.model_copy(update={"events_removed_at": None, "restored_at": now})
@@ -151,4 +151,4 @@ def _record_restore(faber: Faber, run_id: str, bundle: ArchiveBundle, recorded: 
     def update(metadata: RunMetadata) -> RunMetadata:
         return metadata.model_copy(update={"archive": record})
 
-    faber.gateway.store.update_metadata(run_id, update)
+    log.gateway.store.update_metadata(run_id, update)

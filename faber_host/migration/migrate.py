@@ -24,7 +24,7 @@ from ..safety.limits import Limits
 from .rebuild import plan_migration
 
 if TYPE_CHECKING:
-    from ..api import Faber
+    from ..runlog import RunLog
 
 OLD_STATE_NAME = "state.json"
 MARKER_SUFFIX = ".migrated"
@@ -60,7 +60,7 @@ class MigrationResult:
 
 
 def migrate_old_state(
-    faber: Faber,
+    log: RunLog,
     source: Path | None = None,
     *,
     work_id: str | None = None,
@@ -71,18 +71,18 @@ def migrate_old_state(
     force: bool = False,
 ) -> MigrationResult:
     """Import the old state file (default: the project's ``.fractary/plugins/faber/state.json``)."""
-    path = (source or faber.project.faber_dir / OLD_STATE_NAME).expanduser()
-    policy = faber.gateway.input_policy
+    path = (source or log.project.faber_dir / OLD_STATE_NAME).expanduser()
+    policy = log.gateway.input_policy
     old, sha256 = read_old_state(path, policy.limits)
     marker = path.with_name(path.name + MARKER_SUFFIX)
     if not force and not dry_run:
-        previous = _previous_migration(faber, marker, sha256)
+        previous = _previous_migration(log, marker, sha256)
         if previous is not None:
             return MigrationResult(path, previous, 0, already_migrated=True)
-    org, project = faber.project.identity(org, project)
+    org, project = log.project.identity(org, project)
     run_id = str(RunId.generate(org, project))
     try:
-        shown = str(path.resolve().relative_to(faber.project.root))
+        shown = str(path.resolve().relative_to(log.project.root))
     except ValueError:
         shown = str(path.resolve())
     plan = plan_migration(
@@ -95,7 +95,7 @@ def migrate_old_state(
         if dry_run:
             metadata, events, findings = runlog.screen_history(policy, plan.metadata, plan.events)
         else:
-            record, warnings = runlog.import_history(faber.gateway, plan.metadata, plan.events)
+            record, warnings = log.import_history(plan.metadata, plan.events)
             metadata, events = record.metadata, []
     except InvalidInput as problem:
         raise type(problem)(f"{path} cannot be migrated: {problem}") from None
@@ -135,7 +135,7 @@ def read_old_state(path: Path, limits: Limits) -> tuple[dict[str, Any], str]:
     return document, hashlib.sha256(data).hexdigest()
 
 
-def _previous_migration(faber: Faber, marker: Path, sha256: str) -> str | None:
+def _previous_migration(log: RunLog, marker: Path, sha256: str) -> str | None:
     """The run this same file was already migrated to, if that run still exists."""
     try:
         record = json.loads(marker.read_text(encoding="utf-8"))
@@ -145,7 +145,7 @@ def _previous_migration(faber: Faber, marker: Path, sha256: str) -> str | None:
     if not isinstance(run_id, str):
         return None
     try:
-        faber.resolve(run_id)
+        log.resolve(run_id)
     except (RunNotFound, InvalidInput):
         return None
     return run_id

@@ -23,6 +23,7 @@ from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.state import RunState
 from faber_hookspecs.workflow import ResolvedPhase, ResolvedStep, ResolvedWorkflow
 
+from ..archive.archiver import after_complete
 from ..workflows.placeholders import environment_variable
 from . import progress
 from .cancel import CancelScope
@@ -30,7 +31,7 @@ from .display import Display
 from .outcome import EXIT_CODES, OutcomeStatus
 
 if TYPE_CHECKING:
-    from ..api import Faber
+    from ..runlog import RunLog
 
 SOURCE = "faber-run"
 
@@ -65,14 +66,14 @@ class WorkflowRunner:
 
     def __init__(
         self,
-        faber: Faber,
+        log: RunLog,
         metadata: RunMetadata,
         workflow: ResolvedWorkflow,
         selection: progress.Selection,
         display: Display,
         scope: CancelScope,
     ) -> None:
-        self.faber = faber
+        self.log = log
         self.metadata = metadata
         self.run_id = metadata.run_id
         self.short = metadata.run_id.rsplit("/", 1)[-1][:8]
@@ -209,12 +210,12 @@ class WorkflowRunner:
             attempt=attempt,
             max_attempts=attempts,
             params={name: str(value) for name, value in self.metadata.params.items()},
-            working_directory=str(self.faber.project.root),
-            environment=step_environment(self.faber, self.metadata, self.workflow, step, attempt),
+            working_directory=str(self.log.project.root),
+            environment=step_environment(self.log, self.metadata, self.workflow, step, attempt),
         )
         started = time.monotonic()
         try:
-            result = self.faber.gateway.execute_step(step, context, self.display.output)
+            result = self.log.gateway.execute_step(step, context, self.display.output)
         except Exception as problem:  # an executor's own failure fails the step, not the run's bookkeeping
             return _executor_error(f"the executor raised {type(problem).__name__}: {problem}", started)
         if result is not None and not isinstance(result, StepResult):
@@ -257,7 +258,7 @@ class WorkflowRunner:
     def _emit(self, kind: str, **fields: Any) -> None:
         draft = {"type": kind, **{key: value for key, value in fields.items() if value is not None}}
         with self.scope.shielded():
-            stored = self.faber.emit_draft(self.run_id, draft, source=SOURCE)
+            stored = self.log.emit(self.run_id, draft, source=SOURCE)
         self.state = stored.state
         for warning in stored.warnings:
             self.result.warnings.append(warning)
@@ -267,7 +268,7 @@ class WorkflowRunner:
         """Archiving is its own step after the final event: shown, and a failure is a warning that
         names the command to finish it (the run is complete either way)."""
         with self.scope.shielded():
-            done = self.faber.archive_on_complete(self.run_id)
+            done = after_complete(self.log, self.run_id)
         if done is None:
             return
         if done.failed:
@@ -284,7 +285,7 @@ class WorkflowRunner:
 
 
 def step_environment(
-    faber: Faber, metadata: RunMetadata, workflow: ResolvedWorkflow, step: ResolvedStep, attempt: int
+    log: RunLog, metadata: RunMetadata, workflow: ResolvedWorkflow, step: ResolvedStep, attempt: int
 ) -> dict[str, str]:
     """The FABER_* variables a step sees; a ``run`` command's placeholders refer to them."""
     environment = {
@@ -294,7 +295,7 @@ def step_environment(
         "FABER_PHASE": step.phase,
         "FABER_STEP": step.id,
         "FABER_ATTEMPT": str(attempt),
-        "FABER_ROOT": str(faber.project.root),
+        "FABER_ROOT": str(log.project.root),
     }
     for name, value in metadata.params.items():
         environment[environment_variable(name)] = str(value)

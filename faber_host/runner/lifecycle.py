@@ -1,6 +1,8 @@
 """Starting, resuming and re-running runs: the checks, the records and the hooks around the loop.
 
-The Python API (``faber_host.api.Faber``) calls these; the CLI and the MCP server call the API.
+They work through the run log (``faber_host.runlog.RunLog``: naming, creating and recording runs) and
+its gateway, never through the API facade; the Python API (``faber_host.api.Faber``) calls these, and
+the CLI and the MCP server call the API.
 
 * ``inspect`` answers "where does this run stand against its workflow, and may it continue?" as a
   ``RunView`` (with the ``ResumeContext`` agents get), from the run's state: no side effects.
@@ -47,7 +49,7 @@ from .lock import RunnerLock, busy_reason
 from .outcome import ApprovalResult, RerunResult, RunOutcome
 
 if TYPE_CHECKING:
-    from ..api import Faber
+    from ..runlog import RunLog
 
 AUTONOMY_LEVELS: tuple[str, ...] = AutonomyLevel.__args__  # type: ignore[attr-defined]
 RESERVED_PARAMS = frozenset({"work_id", "run_id"})
@@ -69,10 +71,10 @@ class RunView:
 # Looking -----------------------------------------------------------------------------------------
 
 
-def load_workflow_for(faber: Faber, metadata: RunMetadata) -> ResolvedWorkflow:
+def load_workflow_for(log: RunLog, metadata: RunMetadata) -> ResolvedWorkflow:
     """The run's workflow as it is defined now, named by the file it started with (a workflow's id
     may differ from its file's name), else by its id. Only names are looked up, never a stored path."""
-    library = WorkflowLibrary(faber.project)
+    library = WorkflowLibrary(log.project)
     recorded = metadata.workflow_fingerprint
     names = [Path(recorded.file).stem] if recorded is not None and recorded.file else []
     names += [metadata.workflow_id] if metadata.workflow_id else []
@@ -94,10 +96,10 @@ def selection_for(metadata: RunMetadata, workflow: ResolvedWorkflow, start_at: s
 
 
 def inspect(
-    faber: Faber, ref: str, *, step: str | None = None, force: bool = False, holding_lock: bool = False
+    log: RunLog, ref: str, *, step: str | None = None, force: bool = False, holding_lock: bool = False
 ) -> RunView:
     """Where the run stands and whether it may continue; changes nothing."""
-    record = faber.run(ref)
+    record = log.run(ref)
     state, metadata = record.state, record.metadata
     short = _short(metadata.run_id)
     recorded = metadata.workflow_fingerprint
@@ -107,7 +109,7 @@ def inspect(
         last_event_id=state.last_event_id,
     )
     try:
-        workflow = load_workflow_for(faber, metadata)
+        workflow = load_workflow_for(log, metadata)
     except ConfigError as problem:
         return RunView(record, ResumeContext(**base, resumable=False, next_action="none",
                                              reason=f"the run's workflow cannot be loaded: {problem}",
@@ -124,7 +126,7 @@ def inspect(
                                              workflow_changes=changes, hint="fix the workflow, then try again"),
                        workflow=workflow, fingerprint_now=now)
     plan = progress.plan(state, filled, selection)
-    busy = None if holding_lock else busy_reason(faber.project, RunId.parse(metadata.run_id))
+    busy = None if holding_lock else busy_reason(log.project, RunId.parse(metadata.run_id))
     reason, hint = _refusal(state.status, plan, changes, busy, short, force)
     if reason is None and step is not None and not force:
         reason, hint = _unfinished_before(state, filled, selection, step, short)
@@ -224,7 +226,7 @@ def _check_step(workflow: ResolvedWorkflow, metadata: RunMetadata, key: str) -> 
 # Resuming ----------------------------------------------------------------------------------------
 
 
-def begin_resume(faber: Faber, view: RunView, *, force: bool) -> tuple[RunView, ResumeFrom]:
+def begin_resume(log: RunLog, view: RunView, *, force: bool) -> tuple[RunView, ResumeFrom]:
     """Record that the run continues: ``workflow_start`` for a run that never started (a new run, a
     re-run created without executing), else ask the backends (``faber_on_resume``) and record
     ``workflow_resumed``. Returns the run as it now stands and the point it continues from."""
@@ -239,9 +241,9 @@ def begin_resume(faber: Faber, view: RunView, *, force: bool) -> tuple[RunView, 
     resume_from = context.resume_from or ResumeFrom(event_id=state.last_event_id)
     recorded = metadata.workflow_fingerprint
     if state.started_at is None and state.status == "pending":  # never started: this is its start
-        _record_start(faber, metadata, view.workflow, view.fingerprint_now)
+        _record_start(log, metadata, view.workflow, view.fingerprint_now)
     else:
-        faber.gateway.on_resume(view.record, context)
+        log.gateway.on_resume(view.record, context)
         details: dict[str, Any] = {
             "resume_from": resume_from.model_dump(mode="json"),
             "completed_steps": [f"{p}:{s}" for p, steps in context.completed_steps.items() for s in steps],
@@ -255,18 +257,18 @@ def begin_resume(faber: Faber, view: RunView, *, force: bool) -> tuple[RunView, 
             details["workflow_changes"] = context.workflow_changes
             details["forced"] = force
         where = f"{resume_from.phase}:{resume_from.step}" if resume_from.step else resume_from.phase or "the end"
-        faber.emit_draft(metadata.run_id, {
+        log.emit(metadata.run_id, {
             "type": "workflow_resumed", "phase": resume_from.phase, "step": resume_from.step, "status": "resumed",
             "message": f"resumed at {where} (was {state.status})", "metadata": details,
         }, source=SOURCE)
     if recorded is None or recorded.hash != view.fingerprint_now.hash:
-        _update_metadata(faber, metadata.run_id, {"workflow_fingerprint": view.fingerprint_now})
-    return inspect(faber, metadata.run_id, step=view.selection.start_at if view.selection else None,
+        _update_metadata(log, metadata.run_id, {"workflow_fingerprint": view.fingerprint_now})
+    return inspect(log, metadata.run_id, step=view.selection.start_at if view.selection else None,
                    force=True, holding_lock=True), resume_from
 
 
-def _record_start(faber: Faber, metadata: RunMetadata, workflow: ResolvedWorkflow, now: WorkflowFingerprint) -> None:
-    faber.emit_draft(metadata.run_id, {
+def _record_start(log: RunLog, metadata: RunMetadata, workflow: ResolvedWorkflow, now: WorkflowFingerprint) -> None:
+    log.emit(metadata.run_id, {
         "type": "workflow_start", "status": "started",
         "message": f"starting workflow {workflow.id} for work {metadata.work_id}",
         "metadata": {
@@ -277,11 +279,11 @@ def _record_start(faber: Faber, metadata: RunMetadata, workflow: ResolvedWorkflo
     }, source=SOURCE)
 
 
-def _update_metadata(faber: Faber, run_id: str, changes: dict[str, Any]) -> RunMetadata:
+def _update_metadata(log: RunLog, run_id: str, changes: dict[str, Any]) -> RunMetadata:
     def update(current: RunMetadata) -> RunMetadata:
         return current.model_copy(update=changes)
 
-    return faber.gateway.store.update_metadata(run_id, update)
+    return log.gateway.store.update_metadata(run_id, update)
 
 
 # New runs ----------------------------------------------------------------------------------------
@@ -310,7 +312,7 @@ def check_run_settings(params: dict[str, Any], phases: list[str] | None, autonom
 
 
 def create_run(
-    faber: Faber,
+    log: RunLog,
     workflow_ref: str,
     work_id: str,
     *,
@@ -322,9 +324,9 @@ def create_run(
 ) -> tuple[RunMetadata, ResolvedWorkflow]:
     """A new run of a workflow (checked before anything is stored), not started yet."""
     check_run_settings(params, phases, autonomy)
-    workflow = resolve_workflow(WorkflowLibrary(faber.project), workflow_ref)
+    workflow = resolve_workflow(WorkflowLibrary(log.project), workflow_ref)
     check_placeholders(workflow, set(params) | RESERVED_PARAMS)
-    metadata = faber.new_run(
+    metadata = log.new_run(
         work_id, workflow_id=workflow.id, params=params, phases=_ordered(phases), org=org, project=project,
         autonomy=autonomy or workflow.autonomy.level, workflow_fingerprint=fingerprint(workflow),
     )
@@ -332,7 +334,7 @@ def create_run(
 
 
 def create_rerun(
-    faber: Faber,
+    log: RunLog,
     ref: str,
     *,
     params: dict[str, Any],
@@ -342,8 +344,8 @@ def create_rerun(
 ) -> tuple[RunMetadata, ResolvedWorkflow, list[str]]:
     """A new run of the same work with changed parameters, linked to the original both ways."""
     check_run_settings(params, phases, autonomy)
-    original = faber.run(ref).metadata
-    workflow = load_workflow_for(faber, original)
+    original = log.run(ref).metadata
+    workflow = load_workflow_for(log, original)
     merged = {**original.params, **params}
     changes = {
         name: ParameterChange(from_=original.params.get(name), to=value)
@@ -366,7 +368,7 @@ def create_rerun(
     check_placeholders(workflow, set(merged) | RESERVED_PARAMS)
     now = fingerprint(workflow)
     run_id = RunId.parse(original.run_id)
-    metadata = faber.new_run(
+    metadata = log.new_run(
         new_work_id, workflow_id=original.workflow_id or workflow.id, params=merged,
         phases=new_phases, org=run_id.org, project=run_id.project, target=original.target,
         autonomy=new_autonomy, source_type=original.source_type,
@@ -382,7 +384,7 @@ def create_rerun(
     }
     if original.workflow_fingerprint and original.workflow_fingerprint.hash != now.hash:
         details["workflow_changes"] = describe_changes(original.workflow_fingerprint, now)
-    faber.emit_draft(metadata.run_id, {
+    log.emit(metadata.run_id, {
         "type": "workflow_rerun", "status": "created", "message": f"re-run of {original.run_id} ({shown})",
         "metadata": details,
     }, source=SOURCE)
@@ -393,7 +395,7 @@ def create_rerun(
             return current.model_copy(update={"relationships": current.relationships.model_copy(
                 update={"child_runs": list(dict.fromkeys(children))})})
 
-        faber.gateway.store.update_metadata(original.run_id, add_child)
+        log.gateway.store.update_metadata(original.run_id, add_child)
     except FaberError as problem:
         warnings.append(f"the new run was created, but {original.run_id}'s child_runs could not be updated: {problem}")
     return metadata, workflow, warnings
@@ -407,7 +409,7 @@ def _ordered(phases: list[str] | None) -> list[str] | None:
 
 
 def execute(
-    faber: Faber,
+    log: RunLog,
     run_id: str,
     *,
     started: Literal["start", "resume", "rerun"],
@@ -421,16 +423,16 @@ def execute(
     import time
 
     began = time.monotonic()
-    lock = RunnerLock(faber.project, RunId.parse(run_id))
+    lock = RunnerLock(log.project, RunId.parse(run_id))
     with lock:
-        view = inspect(faber, run_id, step=step, force=force, holding_lock=True)
-        view, resume_from = begin_resume(faber, view, force=force)
+        view = inspect(log, run_id, step=step, force=force, holding_lock=True)
+        view, resume_from = begin_resume(log, view, force=force)
         assert view.filled is not None and view.selection is not None
         metadata = view.record.metadata
         how = {"start": "started", "resume": f"resumed at {_where(resume_from)}",
                "rerun": f"re-run of {_short(rerun.original_run_id) if rerun else '?'}"}[started]
         display.start(metadata.run_id, view.filled.id, metadata.work_id, how)
-        runner = WorkflowRunner(faber, metadata, view.filled, view.selection, display, scope)
+        runner = WorkflowRunner(log, metadata, view.filled, view.selection, display, scope)
         result = runner.execute(view.record.state)
     return RunOutcome(
         run_id=metadata.run_id, status=result.status, message=result.message, hint=result.hint,
@@ -453,10 +455,10 @@ def _where(resume_from: ResumeFrom) -> str:
 
 
 def approve(
-    faber: Faber, ref: str, *, deny: bool, reason: str | None, phase: str | None, user: str | None
+    log: RunLog, ref: str, *, deny: bool, reason: str | None, phase: str | None, user: str | None
 ) -> ApprovalResult:
     """Record a person's decision on a run's approval gate."""
-    record = faber.run(ref)
+    record = log.run(ref)
     state, run_id = record.state, record.metadata.run_id
     short = _short(run_id)
     if state.status == "completed":
@@ -481,7 +483,7 @@ def approve(
     }
     if user:
         fields["user"] = user
-    stored = faber.emit_draft(run_id, {k: v for k, v in fields.items() if v is not None}, source="faber-approve")
+    stored = log.emit(run_id, {k: v for k, v in fields.items() if v is not None}, source="faber-approve")
     hint = (f"`faber run --resume {short}` records that the run ends as denied" if deny
             else f"`faber run --resume {short}` continues with {target}")
     return ApprovalResult(run_id=run_id, phase=target, decision="denied" if deny else "granted",
