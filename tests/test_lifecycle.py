@@ -128,7 +128,7 @@ def test_after_completion_the_one_shot_and_full_cli_refuse_with_one_line(faber: 
     assert debug.returncode != 0  # --debug lets the exception out (exit 1)
     assert debug.stderr.strip().splitlines()[-1].endswith(expected_refusal(run, "completed", "checkpoint"))
     listed = cli.json("runs", "list", "--json")
-    assert [(r["run_id"], r["status"]) for r in listed["runs"]] == [(run, "completed")]
+    assert [(r["run_id"], r["status"]) for r in listed] == [(run, "completed")]
     assert faber.run(run).state.last_event_id == 2
 
 
