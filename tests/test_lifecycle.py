@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FABER, REPO, Cli, assert_one_line_error, clean_environ, snapshot
+from conftest import FABER, REPO, Cli, assert_one_line_error, clean_environ, snapshot, write_workflow
 from faber_hookspecs.catalogue import EVENT_TYPES
 from faber_hookspecs.errors import RunFinished
 from faber_hookspecs.reducer import ANY_EVENT, LIFECYCLE
@@ -177,3 +177,28 @@ def test_two_processes_one_completing_one_emitting_never_store_after_completion(
         assert process.wait(timeout=300) == 0
     types = [event.type for event in faber.events(run)]
     assert types.index("workflow_complete") == len(types) - 1, types
+
+
+def test_a_failed_run_takes_its_resume_then_continues_and_a_completed_one_is_rerun(
+    cli: Cli, faber: Faber, project_dir: Path
+) -> None:
+    compile_step = {"id": "compile", "run": "test -f fixed"}
+    write_workflow(project_dir, {"id": "ci", "autonomy": {"level": "autonomous"},
+                                 "phases": {"build": {"steps": [compile_step]}}})
+    first = cli("run", "ci", "--work-id", "42")
+    assert first.returncode == 1, first.stderr
+    (run,) = [state.run_id for state in faber.list_runs()]
+    assert faber.run(run).state.status == "failed"
+    line = assert_one_line_error(cli("event", "emit", run, "step_start", "--phase", "build", "--step", "compile"))
+    assert line == "faber: error: " + expected_refusal(run, "failed", "step_start")
+    (project_dir / "fixed").write_text("")
+    resumed = cli("run", "--resume", run.rsplit("/", 1)[-1][:8])
+    assert resumed.returncode == 0, resumed.stderr
+    types = [event.type for event in faber.events(run)]
+    assert "workflow_resumed" in types and types[-1] == "workflow_complete"
+    assert types.index("workflow_resumed") < types.index("step_complete")  # it continued after the resume
+    line = assert_one_line_error(cli("event", "emit", run, "workflow_start"))
+    assert line == "faber: error: " + expected_refusal(run, "completed", "workflow_start")
+    rerun = cli("run", "--rerun", run.rsplit("/", 1)[-1][:8])  # the way the refusal names: a new run
+    assert rerun.returncode == 0, rerun.stderr
+    assert faber.run(run).state.status == "completed" and len(faber.list_runs()) == 2
