@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, Cli, assert_one_line_error, snapshot
 from faber_backend_local_files.store import LocalRunStore
-from faber_hookspecs.errors import InvalidEvent, StorageError
+from faber_hookspecs.errors import InvalidEvent, RunFinished, StorageError
 from faber_hookspecs.events import Event
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import RunRecord
@@ -207,6 +207,9 @@ def test_migrate_imports_history_through_the_store(faber: Faber, project_dir: Pa
         "completed", 3, "2025-01-01T00:00:09.000Z")
     assert [e.timestamp for e in faber.events(run_id)] == [
         "2025-01-01T00:00:00.000Z", "2025-01-01T00:00:00.000Z", "2025-01-01T00:00:09.000Z"]
-    assert faber.emit(run_id, "checkpoint").event.event_id == 4  # the counter is right
+    with pytest.raises(RunFinished):  # an imported completed run is finished too
+        faber.emit(run_id, "checkpoint")
+    runs = str(project_dir / ".fractary/plugins/faber/runs")
+    assert LocalRunStore(runs).folder(RunId.parse(run_id)).next_id() == 4  # the counter is right
     with pytest.raises(StorageError, match="already exists"):
         faber.gateway.store.import_history(metadata, [event(1, 0)])

@@ -68,6 +68,11 @@ class RunInProgress(InvalidInput):
     """An operation meant for finished runs (archive) was asked of a run that is still going."""
 
 
+class RunFinished(InvalidInput):
+    """A new event for a run whose status takes no such event (the lifecycle table in
+    ``faber_hookspecs.reducer``): exit code 2, as for any input refused before anything is stored."""
+
+
 class EventsNotLocal(FaberError):
     """The run's events were archived and removed from this machine: restore the run first."""
 

@@ -30,6 +30,52 @@ MAX_ERRORS_KEPT = 50
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
+ANY_EVENT = "any event"
+LIFECYCLE: dict[str, tuple[str, ...]] = {
+    "pending": (ANY_EVENT,),
+    "in_progress": (ANY_EVENT,),
+    "paused": (ANY_EVENT,),
+    "failed": ("workflow_resumed", "approval_granted", "approval_denied"),
+    "cancelled": ("workflow_resumed", "approval_granted", "approval_denied"),
+    "denied": (),
+    "completed": (),
+}
+"""The run lifecycle: from each status, the event types a new event may have. A failed or cancelled
+run takes only what resuming it records (a person's decision, then ``workflow_resumed``, after which
+it is in progress again); a completed run, or one that ended because a person denied approval
+(``denied``: cancelled with a denial as its last decision), takes nothing: changes make a new run
+(``faber run --rerun``), which links to it in metadata, as archiving records in metadata and the
+archive, not in events. The record store checks new events against it under the run's lock;
+replaying a log never does, so older logs with events after their end still load."""
+
+
+def lifecycle_status(state: State) -> str:
+    """The row of ``LIFECYCLE`` the run is in: its status, or ``denied`` for a run a denial ended."""
+    status: str = state["status"]
+    approvals = state.get("approvals") or ()
+    if status == "cancelled" and approvals and approvals[-1].get("decision") == "denied":
+        return "denied"
+    return status
+
+
+def refusal(state: State, event_type: str) -> str | None:
+    """Why the run whose state is ``state`` may not take a new ``event_type`` event, in one line
+    saying what to do instead; None when it may."""
+    status = lifecycle_status(state)
+    accepted = LIFECYCLE.get(status, (ANY_EVENT,))
+    if ANY_EVENT in accepted or event_type in accepted:
+        return None
+    run_id = state["run_id"]
+    short = run_id.rsplit("/", 1)[-1][:8]
+    rerun = f"`faber run --rerun {short}` starts a new run with your changes"
+    if not accepted:
+        ended = "ended as denied" if status == "denied" else "is completed"
+        return f"run {run_id} {ended} and takes no new events ({event_type} refused): {rerun}"
+    return (
+        f"run {run_id} is {status} and takes only {', '.join(accepted)} until it is resumed ({event_type} "
+        f"refused): `faber run --resume {short}` continues it, or {rerun}"
+    )
+
 
 
 def initial_state(

@@ -11,8 +11,8 @@ import os
 import stat
 from _thread import get_ident  # threading.get_ident, without importing threading (3 ms)
 
-from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunNotFound, StorageError
-from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for, reconstruct
+from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunFinished, RunNotFound, StorageError
+from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for, reconstruct, refusal
 from faber_hookspecs.run_id import RunId, is_slug, is_uuid4, validate_slug
 from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, loads, utc_timestamp
@@ -420,14 +420,23 @@ class LocalRunStore:
         state = self._states.get(cache_key)
         if state is None or state["last_event_id"] != event["event_id"] - 1:
             self._states.pop(cache_key, None)
-            if not checkpoint:
-                return None, False
+            # The state before the event is needed to check the lifecycle, so it is read even when
+            # no checkpoint is due: under the lock, so no other writer can end the run meanwhile.
             state = self._caught_up(folder, run_id, folder.read_json(folder.state_file), event["event_id"] - 1)
         try:
-            return apply_event(state, event), checkpoint
+            return self._checked(state, event), checkpoint
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             self._states.pop(cache_key, None)
-        return apply_event(self.reconstruct(run_id), event), checkpoint
+        return self._checked(self.reconstruct(run_id), event), checkpoint
+
+    @staticmethod
+    def _checked(state: Json, event: Json) -> Json:
+        """``state`` with ``event`` applied, unless the lifecycle refuses it (RunFinished; the state
+        is then left as it was)."""
+        refused = refusal(state, event["type"])
+        if refused is not None:
+            raise RunFinished(refused)
+        return apply_event(state, event)
 
     def _caught_up(self, folder: RunFolder, run_id: RunId, checkpoint: Json | None, last_event_id: int) -> Json:
         """The state through ``last_event_id``: ``checkpoint`` (state.json as read) and the events

@@ -91,7 +91,7 @@ def test_restore_in_place_after_cleanup_and_writing_goes_on(make_project: Any) -
     assert result["already_local"] is False and result["source_url"].endswith(f"{run_id}/")
     assert event_files(project.run_folder(run_id)) == original
     faber = project.api()
-    assert faber.emit(run_id, "checkpoint").event.event_id == 14
+    assert faber.emit(run_id, "workflow_resumed").event.event_id == 14
     assert faber.restore_run(run_id).already_local is True
     # Changed since its archive: cleanup refuses until it is archived again.
     entry = faber.cleanup_runs([run_id]).entries[0]
@@ -234,7 +234,7 @@ def test_cleanup_command_keeps_what_is_not_safely_archived(make_project: Any) ->
     never = emit_failed_run(faber)
     faber.archive_run(archived)
     faber.archive_run(changed)
-    faber.emit(changed, "checkpoint")
+    faber.emit(changed, "workflow_resumed")
 
     recent = faber.cleanup_runs()  # event_retention.local_days: 30 by default
     assert {e.action for e in recent.entries} == {"skipped"}
