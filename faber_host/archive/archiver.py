@@ -101,7 +101,10 @@ def archive(
 def after_complete(faber: Faber, run_id: str) -> list[str]:
     """Do what the archive backends' policies ask when a run completes; return warnings, never raise:
     the completion is stored already and must not look failed."""
-    policies = faber.gateway.archive_policies()
+    try:
+        policies = faber.gateway.archive_policies()
+    except FaberError as problem:  # a backend did not load: what it would ask on completion is unknown
+        return [f"the run completed, but what the archive does on completion could not run: {problem}"]
     if not policies:
         return []
     archive_it = any(policy.archive_on_complete for policy in policies)
