@@ -10,8 +10,8 @@ import typer
 from faber_hookspecs.errors import InvalidInput
 
 from ..api import Faber
-from .output import warn
 from ..safety.limits import Limits
+from .output import warn
 
 
 def open_faber(ctx: typer.Context) -> Faber:

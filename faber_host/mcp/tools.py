@@ -112,8 +112,9 @@ class FaberTools:
         retry_attempt: int | None = None,
         user: str | None = None,
     ) -> EmittedEvent:
-        """Record an event in a run, answered once durable. Report as it happens: workflow_start; phase_start; per step step_start, then step_complete or
-        step_error; phase_complete; workflow_complete or workflow_error."""
+        """Record an event in a run, answered once durable. Report as it happens: workflow_start;
+        phase_start; per step step_start, then step_complete or step_error; phase_complete;
+        workflow_complete or workflow_error."""
         fields = {
             "type": type, "phase": phase, "step": step, "status": status, "message": message,
             "metadata": metadata, "artifacts": artifacts, "duration_ms": duration_ms, "error": error,

@@ -29,7 +29,11 @@ from faber_hookspecs.records import RunRecord
 from faber_hookspecs.resume import NextStep, ResumeContext, ResumeFrom
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.workflow import (
-    AUTONOMY_ALIASES, AUTONOMY_LEVELS, ResolvedWorkflow, WorkflowFingerprint, autonomy_level,
+    AUTONOMY_ALIASES,
+    AUTONOMY_LEVELS,
+    ResolvedWorkflow,
+    WorkflowFingerprint,
+    autonomy_level,
 )
 
 from ..workflows import (
