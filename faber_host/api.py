@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from faber_hookspecs.archive import ArchivedRun, ProgressCallback, no_progress
@@ -37,7 +38,7 @@ from faber_hookspecs.records import RunQuery, RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.reports import FlushReport
 from faber_hookspecs.run_id import RunId, validate_slug
-from faber_hookspecs.state import RunState
+from faber_hookspecs.state import RUN_STATUSES, RunState
 from faber_hookspecs.wire import utc_timestamp
 
 from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
@@ -118,14 +119,28 @@ class Faber:
         org: str | None = None,
         project: str | None = None,
         limit: int | None = None,
+        workflow_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[RunState]:
-        """The runs matching every given filter, newest first."""
+        """The runs matching every given filter, newest first. ``since`` and ``until`` bound when a run
+        started (else was created): a date, a date-time (UTC unless it names an offset) or an age such
+        as 30d or 12h."""
+        from .archive.durations import parse_moment
+
         for value, what in ((org, "org"), (project, "project")):
             if value is not None:
                 validate_slug(value, what)
         if limit is not None and limit < 1:
             raise InvalidInput("--limit must be at least 1")
-        query = RunQuery(org=org, project=project, status=status, work_id=work_id, limit=limit)
+        if status is not None and status not in RUN_STATUSES:
+            raise InvalidInput(f"unknown status {str(status)[:40]!r}: use {', '.join(RUN_STATUSES)}")
+        now = datetime.now(UTC)
+        query = RunQuery(
+            org=org, project=project, status=status, work_id=work_id, workflow_id=workflow_id, limit=limit,
+            since=parse_moment(since, "--since", now) if since is not None else None,
+            until=parse_moment(until, "--until", now) if until is not None else None,
+        )
         return self.gateway.store.list_runs(query)
 
     # Events -----------------------------------------------------------------------------------------

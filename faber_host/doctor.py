@@ -12,12 +12,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from faber_hookspecs.errors import FaberError
 from faber_hookspecs.reports import HealthCheck, Verdict
 
 from .gateway import Gateway, backend_context
-from .gateway.config import GatewayConfig, load_gateway_config
+from .gateway.config import MCP_HTTP_PORT, GatewayConfig, expand_variables, load_gateway_config
 from .gateway.plugins import load_backends
 from .project import Project
 
@@ -58,12 +59,47 @@ def diagnose(root: str | os.PathLike[str] | None = None, environ: Mapping[str, s
     enabled = config.enabled_backends()
     where = project.gateway_file if project.gateway_file.exists() else f"{project.gateway_file} (absent: defaults)"
     checks.append(DoctorCheck("config", "gateway.json", "ok", f"{where}; enabled: {', '.join(enabled) or 'none'}"))
+    checks += _port_clashes(project, config)
 
     gateway, load_checks = _load_backends(project, config)
     checks += load_checks
     if gateway is not None:
         checks += _health_checks(gateway)
     return checks
+
+
+def _port_clashes(project: Project, config: GatewayConfig) -> list[DoctorCheck]:
+    """A warning per enabled backend URL on this machine at the port ``faber mcp --transport http``
+    takes by default: with both on, one of them cannot listen or the backend talks to the wrong one."""
+    checks = []
+    for name in config.enabled_backends():
+        try:
+            settings = expand_variables(config.backends[name].config, project.environ, project.gateway_file)
+        except FaberError:
+            continue  # the backend's load check reports it
+        for url in _urls(settings):
+            try:
+                host, port = urlsplit(url).hostname, urlsplit(url).port
+            except ValueError:
+                continue  # the backend's own config check words a malformed URL
+            if port == MCP_HTTP_PORT and host in _THIS_MACHINE:
+                checks.append(DoctorCheck(
+                    "config", "ports", "warn",
+                    f"backend {name!r} uses {url}, the port `faber mcp --transport http` listens on by default "
+                    f"({MCP_HTTP_PORT}): move the backend, or start faber mcp with another --port",
+                ))
+    return checks
+
+
+_THIS_MACHINE = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+def _urls(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [url for item in value.values() for url in _urls(item)]
+    if isinstance(value, list):
+        return [url for item in value for url in _urls(item)]
+    return [value] if isinstance(value, str) and value.startswith(("http://", "https://")) else []
 
 
 def _load_backends(project: Project, config: GatewayConfig) -> tuple[Gateway | None, list[DoctorCheck]]:

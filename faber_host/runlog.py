@@ -24,6 +24,7 @@ from faber_hookspecs.records import RunRecord, StoredEvent
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
+from faber_hookspecs.workflow import autonomy_level
 from pydantic import BaseModel, ValidationError
 
 from .gateway import Gateway, Lazy
@@ -160,6 +161,8 @@ class RunLog:
         their environment, not from parameters)."""
         if not isinstance(work_id, str) or not work_id.strip():
             raise InvalidInput("a work id is required (the issue or ticket the run works on)")
+        if autonomy is not None:
+            autonomy = autonomy_level(autonomy)
         if workflow_fingerprint is None:
             from .workflows import WorkflowLibrary
 

@@ -208,8 +208,13 @@ def test_enabled_backend_that_is_not_installed(cli: Cli, project_dir: Path, exis
     document = json.loads(gateway.read_text())
     document["backends"]["carrier_pigeon"] = {"enabled": True}
     gateway.write_text(json.dumps(document))
-    line = assert_one_line_error(cli("event", "emit", existing_run, "checkpoint"), 1)
-    assert "carrier_pigeon" in line and "not installed" in line
+    emitted = cli("event", "emit", existing_run, "checkpoint")  # not the record store: stored, with a warning
+    assert emitted.returncode == 0 and emitted.stdout.strip()
+    (warning,) = emitted.stderr.splitlines()
+    assert warning.startswith("faber: warning: backend 'carrier_pigeon' is not loaded") and "not installed" in warning
+    cleanup = cli("cleanup")  # what needs every backend fails with its error (after the same warning)
+    assert cleanup.returncode == 1 and "Traceback" not in cleanup.stderr
+    assert cleanup.stderr.splitlines() == [warning, "faber: error: " + warning.split("(what needs it fails): ")[1]]
 
 
 def test_debug_shows_the_traceback(cli: Cli) -> None:

@@ -124,3 +124,49 @@ def test_an_unwritable_runs_folder(faber_project: TestProject) -> None:
     assert result.exit_code == 1
     (check,) = [c for c in result.json()["checks"] if c["name"] == "runs folder writable"]
     assert check["verdict"] == "fail" and str(blocker / "runs") in check["detail"]
+
+
+def test_an_unset_variable_fails_only_the_backend_that_uses_it(faber_project: TestProject) -> None:
+    """s3_archive with ${S3_ENDPOINT_URL} unset: local reads and writes work, with one warning naming
+    the backend and the variable; what needs the archive fails with that error; doctor fails it and
+    `faber backends` shows it. The record store failing stays fatal."""
+    faber_project.environ.pop("S3_ENDPOINT_URL", None)
+    faber_project.enable("s3_archive", {"bucket": "b", "endpoint_url": "${S3_ENDPOINT_URL}"})
+    unset = "backends.s3_archive.config.endpoint_url: uses ${S3_ENDPOINT_URL}, which is not set"
+    created = faber_project.cli("runs", "new", "--work-id", "1")
+    assert created.exit_code == 0, created.stderr
+    run = created.stdout.strip()
+    (warning,) = created.stderr.strip().splitlines()
+    assert warning.startswith("faber: warning: backend 's3_archive' is not loaded") and unset in warning
+    listed = faber_project.cli("runs", "list")
+    assert listed.exit_code == 0 and run in listed.stdout and len(listed.stderr.strip().splitlines()) == 1
+    assert faber_project.cli("event", "emit", run, "workflow_start").exit_code == 0
+    elsewhere = "acme/widget-service/00000000-0000-4000-8000-000000000000"  # only an archive could hold it
+    for needs_the_archive in (("archive", run), ("restore", elsewhere), ("runs", "list", "--archived"), ("cleanup",)):
+        result = faber_project.cli(*needs_the_archive)
+        assert result.exit_code == 2, (needs_the_archive, result.stdout, result.stderr)
+        assert unset in result.stderr.strip().splitlines()[-1], needs_the_archive
+        assert result.stderr.strip().splitlines()[-1].startswith("faber: error: ")
+    assert ("s3_archive", "loads", "fail") in checks(faber_project)
+    backends = faber_project.cli("backends")
+    assert unset in backends.stdout
+    faber_project.enable("local_files", {"base_path": "${RUNS_HOME}"})
+    broken_store = faber_project.cli("runs", "list")
+    assert broken_store.exit_code == 2 and "uses ${RUNS_HOME}, which is not set" in broken_store.stderr
+
+
+def test_doctor_warns_when_a_backend_takes_the_mcp_http_port(faber_project: TestProject) -> None:
+    faber_project.enable("event_stream")  # as shipped: not on faber mcp's port
+    assert not [c for c in checks(faber_project) if c[1] == "ports"]
+    faber_project.enable("event_stream", {"service_url": "http://localhost:8765/v1/events"})
+    (clash,) = [c for c in faber_project.cli("doctor", "--json").json()["checks"] if c["name"] == "ports"]
+    assert clash["verdict"] == "warn" and "'event_stream'" in clash["detail"] and "(8765)" in clash["detail"]
+
+
+def test_no_two_shipped_defaults_share_a_port(faber_project: TestProject) -> None:
+    from faber_host.gateway.config import MCP_HTTP_PORT
+
+    stream = faber_project.gateway_document()["backends"]["event_stream"]["config"]["service_url"]
+    assert f":{MCP_HTTP_PORT}/" not in stream
+    help_text = faber_project.cli("mcp", "--help").stdout
+    assert str(MCP_HTTP_PORT) in help_text

@@ -6,8 +6,11 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import Cli, clean_environ
-from faber_hookspecs.state import RunState
+import pytest
+from conftest import Cli, assert_one_line_error, clean_environ
+from faber_hookspecs.errors import InvalidInput
+from faber_hookspecs.plain_state import RUN_STATUSES as RUN_STATUSES_PLAIN
+from faber_hookspecs.state import RUN_STATUSES, RunState
 
 from faber_host.api import Faber
 from faber_host.views.chart import format_duration, relative_time
@@ -93,3 +96,36 @@ def test_relative_times_and_durations() -> None:
     typed = state.model_copy(update={"work_id": "PROJ-1\nsecond line", "workflow_id": "my\tflow"})
     assert run_row(typed, now)[2:4] == ["PROJ-1 second line", "my flow"]  # one line per run, always
 
+
+
+def test_filters_by_workflow_and_start_window_through_both_paths(faber: Faber, cli: Cli) -> None:
+    """--workflow through the quick path (a pipe) and the full CLI (--debug); --since and --until on the
+    run's start (else creation), as a date, a date-time or an age."""
+    core = faber.new_run("201", workflow_id="core").run_id
+    faber.emit(core, "workflow_start")
+    plain = faber.new_run("202").run_id  # never started: filtered on its creation time
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+
+    def listed(*args: str) -> list[str]:
+        return [columns(line)[0] for line in cli.ok(*args).splitlines()[1:]]
+
+    for prefix in ((), ("--debug",)):
+        assert listed(*prefix, "runs", "list", "--workflow", "core") == [core]
+        assert listed(*prefix, "runs", "list", "--workflow", "nope") == []
+        assert listed(*prefix, "runs", "list", "--since", "1h") == [plain, core]
+        assert listed(*prefix, "runs", "list", "--since", today, "--workflow", "default") == [plain]
+        assert listed(*prefix, "runs", "list", "--until", "2000-01-01T00:00:00Z") == []
+        assert listed(*prefix, "runs", "list", "--since", "2100-01-01") == []
+    started = faber.run(core).state.started_at
+    assert started is not None
+    assert [s.run_id for s in faber.list_runs(since=started, until=started)] == [core]
+    line = assert_one_line_error(cli("runs", "list", "--since", "last week"))
+    assert "invalid --since 'last week'" in line
+    line = assert_one_line_error(cli("runs", "list", "--status", "bogus", "--json"))
+    assert line.endswith("use pending, in_progress, paused, completed, failed, cancelled")
+    with pytest.raises(InvalidInput, match="unknown status 'bogus'"):
+        faber.list_runs(status="bogus")
+
+
+def test_the_quick_paths_status_list_is_the_models() -> None:
+    assert RUN_STATUSES_PLAIN == set(RUN_STATUSES)

@@ -296,6 +296,25 @@ async def test_list_runs_errors(client: Client, faber: Faber) -> None:
     assert await fail(client, "list_runs", limit=0) == (
         "invalid arguments for list_runs: limit: Input should be greater than or equal to 1")
     assert (await fail(client, "list_runs", status="done")).startswith("invalid arguments for list_runs: status: ")
+    assert (await fail(client, "list_runs", since="soon")).startswith("invalid --since 'soon'")
+
+
+async def test_list_runs_by_workflow_and_start_window(client: Client, faber: Faber) -> None:
+    core = (await call(client, "start_run", work_id="1", workflow_id="core"))["run_id"]
+    other = (await call(client, "start_run", work_id="2"))["run_id"]
+    assert [s["run_id"] for s in (await call(client, "list_runs", workflow="core"))["runs"]] == [core]
+    assert [s["run_id"] for s in (await call(client, "list_runs", since="1d"))["runs"]] == [other, core]
+    assert (await call(client, "list_runs", until="2000-01-01"))["runs"] == []
+
+
+async def test_one_autonomy_vocabulary(client: Client, faber: Faber) -> None:
+    assert await fail(client, "start_run", work_id="1", autonomy="bogus") == (
+        "unknown autonomy level 'bogus': use dry-run, assist, guarded, autonomous")
+    started = await call(client, "start_run", work_id="1", autonomy="assisted")
+    assert started["metadata"]["autonomy"] == "assist"  # the alias, stored as the level it names
+    assert await fail(client, "rerun_run", run=started["run_id"], autonomy="bogus") == (
+        "unknown autonomy level 'bogus': use dry-run, assist, guarded, autonomous")
+    assert faber.new_run("2", autonomy="assisted").autonomy == "assist"
 
 
 # Events ---------------------------------------------------------------------------------------------

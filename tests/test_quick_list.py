@@ -89,8 +89,9 @@ QUICK: dict[str, list[str]] = {
     "status completed": ["--status", "completed"],
     "status in progress": ["--status=in_progress"],
     "status pending": ["--status", "pending"],
-    "status nobody has": ["--status", "weird"],
     "work id": ["--work-id", "2"],
+    "workflow": ["--workflow", "default"],
+    "workflow nobody ran": ["--workflow=nope"],
     "work id with a tab": ["--work-id", "tab\there"],
     "org": ["--org", "acme"],
     "org and project": ["--org", "acme", "--project", "widget-service"],
@@ -135,7 +136,22 @@ FALLBACK: dict[str, list[str]] = {
     "missing value": ["--status"],
     "value like an option": ["--work-id", "--json"],
     "debug": ["--debug"],
+    "status nobody can have": ["--status", "weird"],  # refused by the full CLI, in its words
+    "since an age": ["--since", "3650d"],
+    "until a date": ["--until", "2100-01-01"],
+    "since and until, an empty window": ["--since", "2100-01-01", "--until", "2100-01-02"],
+    "since that is no time": ["--since", "yesterday"],
 }
+
+
+def test_an_unknown_status_is_refused_not_listed(tmp_path: Path, template: Path) -> None:
+    """Through the console script in a pipe (the quick path's door) as through the full CLI."""
+    result, quick = both_ways(tmp_path, template, ["runs", "list", "--status", "bogus"])
+    assert not quick
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[:-1] == [
+        "faber: error: unknown status 'bogus': use pending, in_progress, paused, completed, failed, cancelled"
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(FALLBACK))

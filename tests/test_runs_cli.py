@@ -409,3 +409,21 @@ def test_the_reference_default_workflow_pauses_at_its_first_agent_step(cli: Cli)
     assert outcome["status"] == "paused" and outcome["waiting_for"] == "frame:core-fetch-or-create-issue"
     assert outcome["exit_code"] == 3 and outcome["hint"].startswith("faber runs resume-context")
     assert "[frame] core-fetch-or-create-issue started" in result.stderr  # progress goes to stderr with --json
+
+
+def test_one_autonomy_vocabulary_at_every_door(cli: Cli, faber: Faber) -> None:
+    """runs new, faber run and runs rerun refuse an unknown level, name the same levels, and store an
+    alias as the level it names; --help names the same levels."""
+    refusal = "faber: error: unknown autonomy level 'bogus': use dry-run, assist, guarded, autonomous"
+    assert assert_one_line_error(cli("runs", "new", "--work-id", "1", "--autonomy", "bogus")) == refusal
+    assert assert_one_line_error(cli("run", "default", "--work-id", "1", "--autonomy", "bogus")) == refusal
+    assert faber.list_runs() == [], "nothing stored"
+    created = cli.json("runs", "new", "--work-id", "1", "--autonomy", "assisted", "--json")
+    assert created["autonomy"] == "assist"  # type: ignore[index]
+    run = created["run_id"]  # type: ignore[index]
+    assert assert_one_line_error(cli("runs", "rerun", run, "--autonomy", "bogus")) == refusal
+    same = cli.json("runs", "rerun", run, "--autonomy", "assisted", "--json")
+    assert "autonomy" not in same["parameter_changes"]  # type: ignore[index]
+    for command in (("runs", "new"), ("run",)):
+        help_text = re.sub(r"[│\s]+", " ", cli.ok(*command, "--help"))
+        assert "dry-run, assist, guarded" in help_text and "assisted" not in help_text

@@ -104,7 +104,7 @@ def test_a_class_enabled_in_one_project_is_not_seen_elsewhere(faber_project: Tes
     other = TestProject(tmp_path / "elsewhere")
     other.enable("counter")
     with pytest.raises(BackendError, match=r"'counter' is enabled .* but not installed"):
-        other.gateway()
+        other.gateway().check_loaded()
 
 
 @pytest.mark.parametrize("type", sorted(EVENT_TYPES))

@@ -120,7 +120,12 @@ def after_complete(log: RunLog, run_id: str) -> CompletionArchive | None:
     """Do what the archive backends' policies ask for a completed run (consolidate, archive, clean up
     local events) and say what was done; None when no policy asks for anything. Never raises: the
     completion is stored already and must not look failed."""
-    policies = log.gateway.archive_policies()
+    try:
+        policies = log.gateway.archive_policies()
+    except FaberError as problem:  # a backend did not load: what it would ask on completion is unknown
+        return CompletionArchive(
+            "failed", f"the run completed, but what the archive does on completion could not run: {problem}"
+        )
     archive_it = any(policy.archive_on_complete for policy in policies)
     cleanup = archive_it and all(policy.cleanup_local_after_archive for policy in policies)
     if not archive_it and not any(policy.consolidate_on_complete for policy in policies):

@@ -25,6 +25,7 @@ def cleanup(
     named explicitly) and whose archive is verified and holds exactly their events."""
     if older_than_days is not None and older_than_days < 0:
         raise InvalidInput("--older-than must not be negative")
+    log.gateway.check_loaded()  # cleanup trusts the archive's records: not with an archive backend missing
     days = older_than_days
     if days is None:
         days = 0.0 if runs else float(log.gateway.config.event_retention.local_days)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from faber_hookspecs.errors import InvalidInput
 
@@ -28,6 +28,21 @@ def parse_timestamp(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_moment(text: str, option: str, now: datetime) -> str:
+    """``--since`` and ``--until``: a date or date-time (UTC unless it names an offset), or an age such
+    as 30d or 12h counted back from ``now``; as a FABER timestamp, which compares as text with state's."""
+    if _DURATION_RE.fullmatch(text.strip().lower()):
+        moment: datetime | None = now - timedelta(days=parse_days(text))
+    else:
+        moment = parse_timestamp(text.strip())
+    if moment is None:
+        raise InvalidInput(
+            f"invalid {option} {text[:40]!r}: use a date (2026-12-01), a date-time or an age such as 30d or 12h"
+        )
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def age_days(text: str | None, now: datetime) -> float | None:

@@ -11,12 +11,16 @@ from faber_hookspecs.errors import InvalidInput
 
 from ..api import Faber
 from ..safety.limits import Limits
+from .output import warn
 
 
 def open_faber(ctx: typer.Context) -> Faber:
     """The project named by --root (or FABER_ROOT, or found upwards), with its backends loaded."""
     root = (ctx.find_root().obj or {}).get("root")
-    return Faber.open(root)
+    faber = Faber.open(root)
+    for message in faber.gateway.warnings:
+        warn(message)
+    return faber
 
 
 def parse_params(values: list[str] | None) -> dict[str, str]:

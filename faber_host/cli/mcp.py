@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..gateway.config import MCP_HTTP_PORT
 from .context import open_faber
 
 
@@ -26,7 +27,7 @@ def mcp(
                                                  "on loopback, Host and Origin must name it.")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP: the port (0 picks a free one; the address is printed on stderr).")]
-    = 8765,
+    = MCP_HTTP_PORT,
     token: Annotated[
         Optional[str],
         typer.Option(envvar="FABER_MCP_TOKEN", show_default=False,

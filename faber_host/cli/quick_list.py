@@ -7,9 +7,10 @@ the seqlock-consistent read), selects them with the same ``select_states``, and 
 can prove the outcome is the full CLI's. Otherwise it returns None, having printed nothing, and the full
 CLI runs instead (listing writes nothing, so reading twice changes nothing). It goes ahead only with:
 
-- ``[--root DIR] runs list`` with ``--status``, ``--work-id``, ``--org``, ``--project`` and ``--limit``
-  (each at most once, non-empty; org and project valid slugs; a limit of at least 1), no ``--json``,
-  ``--archived``, ``--help`` or anything else;
+- ``[--root DIR] runs list`` with ``--status``, ``--work-id``, ``--workflow``, ``--org``, ``--project`` and
+  ``--limit`` (each at most once, non-empty; a known status; org and project valid slugs; a limit of at
+  least 1), no ``--json``, ``--archived``, ``--since``, ``--until``, ``--help`` or anything else (an
+  unknown status is refused by the full CLI, in its words);
 - stdout that is not a terminal (the terminal table is coloured);
 - a gateway.json that enables ``local_files`` alone, read exactly as ``GatewayConfig`` reads it
   (``quick.local_files_settings``);
@@ -22,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 
+from faber_hookspecs.plain_state import RUN_STATUSES
 from faber_hookspecs.wire import encodable
 
 from ..project_root import FABER_DIR_NAME, find_project_root
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _VALUE_OPTIONS = {"--status": "status", "--work-id": "work_id", "--org": "org", "--project": "project",
-                  "--limit": "limit"}
+                  "--limit": "limit", "--workflow": "workflow"}
 
 
 def try_list(args: list[str], environ: Mapping[str, str]) -> int | None:
@@ -97,6 +99,9 @@ def _parse(args: list[str]) -> dict[str, str | None] | None:
         options[_VALUE_OPTIONS[name]] = value
     if not all(encodable(text) for text in (*(v for v in options.values() if v), root or "")):
         return None
+    status = options.get("status")
+    if status is not None and status not in RUN_STATUSES:
+        return None
     limit = options.get("limit")
     if limit is not None and not (limit.isascii() and limit.isdigit() and int(limit) >= 1):
         return None
@@ -131,7 +136,8 @@ def _lines(options: dict[str, str | None], environ: Mapping[str, str]) -> tuple[
     store = local_store(settings, root, environ)
     limit = options.get("limit")
     states = select_states(store.list_states(org, project, parse=_table_parser()), options.get("status"),
-                           options.get("work_id"), int(limit) if limit is not None else None)
+                           options.get("work_id"), int(limit) if limit is not None else None,
+                           workflow_id=options.get("workflow"))
     if not all(plain_state(state) for state in states):
         return None
     return "\n".join(table_lines(COLUMNS, plain_rows(states, utc_now()))) + "\n", states

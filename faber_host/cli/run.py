@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from faber_hookspecs.errors import InvalidInput
+from faber_hookspecs.workflow import AUTONOMY_LEVELS
 
 from .context import open_faber, parse_params
 from .output import print_json
@@ -45,7 +46,7 @@ def run(
         Optional[str], typer.Option(help="Only these phases, comma-separated (frame,architect,build,evaluate,release).")
     ] = None,
     autonomy: Annotated[
-        Optional[str], typer.Option(help="Override the workflow's autonomy: dry-run, assist, guarded, autonomous.")
+        Optional[str], typer.Option(help=f"Override the workflow's autonomy: {', '.join(AUTONOMY_LEVELS)}.")
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print how the run ended as JSON (progress goes to stderr).")

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 from faber_hookspecs.errors import InvalidInput
+from faber_hookspecs.state import RUN_STATUSES, RunState
+from faber_hookspecs.workflow import AUTONOMY_LEVELS
 
 from .context import open_faber, parse_params
 from .output import print_json, print_table, warn
@@ -30,7 +32,7 @@ def new(
     org: Annotated[Optional[str], typer.Option(help="Override the org of the run id.")] = None,
     project: Annotated[Optional[str], typer.Option(help="Override the project of the run id.")] = None,
     target: Annotated[Optional[str], typer.Option(help="What the work targets (a service, a package).")] = None,
-    autonomy: Annotated[Optional[str], typer.Option(help="dry-run, assisted, guarded or autonomous.")] = None,
+    autonomy: Annotated[Optional[str], typer.Option(help=", ".join(AUTONOMY_LEVELS) + ".")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's metadata as JSON.")] = False,
 ) -> None:
     """Start a new run and print its id."""
@@ -48,8 +50,18 @@ def new(
 @app.command("list")
 def list_runs(
     ctx: typer.Context,
-    status: Annotated[Optional[str], typer.Option(help="Only runs with this status.")] = None,
+    status: Annotated[Optional[str], typer.Option(help=f"Only runs with this status: {', '.join(RUN_STATUSES)}.")]
+    = None,
     work_id: Annotated[Optional[str], typer.Option("--work-id", help="Only runs of this work item.")] = None,
+    workflow: Annotated[Optional[str], typer.Option(help="Only runs of this workflow id.")] = None,
+    since: Annotated[
+        Optional[str],
+        typer.Option(help="Only runs started (else created) at or after this: a date, a UTC date-time or an "
+                          "age such as 30d or 12h."),
+    ] = None,
+    until: Annotated[
+        Optional[str], typer.Option(help="Only runs started (else created) at or before this: as --since.")
+    ] = None,
     org: Annotated[Optional[str], typer.Option(help="Only runs of this org.")] = None,
     project: Annotated[Optional[str], typer.Option(help="Only runs of this project.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many runs.")] = None,
@@ -60,7 +72,8 @@ def list_runs(
 ) -> None:
     """List runs, newest first: status, work id, workflow, start, duration and last activity."""
     if archived:
-        _list_archived(ctx, org, project, limit, as_json, status=status, work_id=work_id)
+        _list_archived(ctx, org, project, limit, as_json, status=status, work_id=work_id, workflow=workflow,
+                       since=since, until=until)
         return
     # Ten thousand states, their models and their rows all stay alive until the table is written: the
     # cyclic collector would walk them again and again and find nothing to free (none of it forms cycles),
@@ -70,15 +83,15 @@ def list_runs(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _list_local(ctx, status, work_id, org, project, limit, as_json)
+        states = open_faber(ctx).list_runs(status=status, work_id=work_id, org=org, project=project, limit=limit,
+                                           workflow_id=workflow, since=since, until=until)
+        _print_local(states, as_json)
     finally:
         if collecting:
             gc.enable()
 
 
-def _list_local(ctx: typer.Context, status: Optional[str], work_id: Optional[str], org: Optional[str],
-                project: Optional[str], limit: Optional[int], as_json: bool) -> None:
-    states = open_faber(ctx).list_runs(status=status, work_id=work_id, org=org, project=project, limit=limit)
+def _print_local(states: list[RunState], as_json: bool) -> None:
     if as_json:
         print_json([state.model_dump(mode="json") for state in states])
         return

@@ -8,7 +8,7 @@ one failing backend is reported as a warning (or an outcome) and never stops the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import EntryPoint
@@ -61,13 +61,31 @@ class Gateway:
     """The plugin manager of one project, its record store, and the report of every backend."""
 
     def __init__(
-        self, project: Project, config: GatewayConfig, manager: pluggy.PluginManager, backends: list[BackendInfo]
+        self,
+        project: Project,
+        config: GatewayConfig,
+        manager: pluggy.PluginManager,
+        backends: list[BackendInfo],
+        failures: Sequence[FaberError] = (),
     ) -> None:
         self.project = project
         self.config = config
         self.manager = manager
         self.backends = backends
+        self.failures = list(failures)
         self.store_backend, self.store = find_record_store(manager, project.gateway_file)
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per enabled backend that did not load: what needs it fails, everything else works."""
+        return [f"backend {info.name!r} is not loaded (what needs it fails): {info.error}"
+                for info in self.backends if info.error]
+
+    def check_loaded(self) -> None:
+        """Archiving, restoring, listing the archive and cleanup need every enabled backend: the first
+        that did not load is their error."""
+        if self.failures:
+            raise self.failures[0]
 
     @classmethod
     def open(cls, project: Project, available: Mapping[str, EntryPoint] | None = None) -> Gateway:
@@ -75,8 +93,11 @@ class Gateway:
         (tests use it to plug in a backend that is not installed)."""
         config = load_gateway_config(project.gateway_file, project.environ)
         loaded = load_backends(config, backend_context(project), available)
-        loaded.raise_first_failure()
-        return cls(project, config, loaded.manager, loaded.report)
+        try:
+            return cls(project, config, loaded.manager, loaded.report, loaded.failures)
+        except FaberError:
+            loaded.raise_first_failure()  # the record store did not load: nothing works without it
+            raise
 
     @cached_property
     def input_policy(self) -> InputPolicy:
@@ -99,18 +120,22 @@ class Gateway:
 
     def archive_run(self, run: RunRecord, bundle: ArchiveBundle, progress: ProgressCallback) -> list[HookOutcome]:
         """Every archive backend's receipt for ``bundle`` (or the error it raised)."""
+        self.check_loaded()
         return self._outcomes("faber_archive_run", run=run, bundle=bundle, progress=progress)
 
     def archive_policies(self) -> list[ArchivePolicy]:
         """What the archive backends ask for when a run completes (a failing backend asks nothing)."""
+        self.check_loaded()
         return [o.result for o in self._outcomes("faber_archive_policy") if isinstance(o.result, ArchivePolicy)]
 
     def list_archived_runs(self, query: ArchiveQuery) -> list[HookOutcome]:
         """Every archive backend's list of archived runs (or the error it raised)."""
+        self.check_loaded()
         return self._outcomes("faber_list_archived_runs", query=query)
 
     def restore_run(self, run_ref: RunRef, destination: Path, progress: ProgressCallback) -> ArchiveBundle | None:
         """The first archive backend that holds the run downloads its bundle; None when none does."""
+        self.check_loaded()
         bundle: ArchiveBundle | None = self.manager.hook.faber_restore_run(
             run_ref=run_ref, destination=destination, progress=progress
         )
@@ -118,14 +143,17 @@ class Gateway:
 
     def has_archive(self) -> bool:
         """True when some enabled backend archives runs."""
+        self.check_loaded()
         return bool(self.manager.hook.faber_archive_run.get_hookimpls())
 
     def can_restore(self) -> bool:
         """True when some enabled backend restores archived runs."""
+        self.check_loaded()
         return bool(self.manager.hook.faber_restore_run.get_hookimpls())
 
     def can_list_archive(self) -> bool:
         """True when some enabled backend lists archived runs."""
+        self.check_loaded()
         return bool(self.manager.hook.faber_list_archived_runs.get_hookimpls())
 
     def on_resume(self, run: RunRecord, context: ResumeContext) -> None:

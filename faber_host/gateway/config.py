@@ -28,6 +28,10 @@ from ..safety.redaction import NAME_PATTERN as REDACTION_NAME_PATTERN
 _STRICT = ConfigDict(extra="forbid")
 
 
+MCP_HTTP_PORT = 8765
+"""The port ``faber mcp --transport http`` listens on by default: no shipped backend URL may use it."""
+
+
 class BackendSettings(BaseModel):
     """One entry of ``backends``."""
 
@@ -157,8 +161,21 @@ def load_gateway_config(path: Path, environ: Mapping[str, str]) -> GatewayConfig
 
 
 def parse_gateway_config(document: dict[str, Any], path: Path, environ: Mapping[str, str]) -> GatewayConfig:
-    """Validate an already-read gateway.json document."""
-    expanded = expand_variables(document, environ, path)
+    """Validate an already-read gateway.json document. Each backend's ``config`` stays as written
+    until that backend loads (``load_backends`` expands it): a variable one backend lacks then fails
+    that backend alone, not every command."""
+    expanded = expand_variables({key: value for key, value in document.items() if key != "backends"}, environ, path)
+    backends = document.get("backends")
+    if isinstance(backends, dict):
+        expanded["backends"] = {
+            name: {
+                key: item if key == "config" else expand_variables(item, environ, path, f"backends.{name}.{key}")
+                for key, item in entry.items()
+            } if isinstance(entry, dict) else entry
+            for name, entry in backends.items()
+        }
+    elif "backends" in document:
+        expanded["backends"] = backends
     try:
         return GatewayConfig.model_validate(expanded)
     except ValidationError as problem:

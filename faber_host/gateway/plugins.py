@@ -24,7 +24,7 @@ from faber_hookspecs.records import BackendContext
 from faber_hookspecs.specs import FaberSpec
 from pydantic import BaseModel, ValidationError
 
-from .config import GatewayConfig, describe_validation_error
+from .config import GatewayConfig, describe_validation_error, expand_variables
 
 KNOWN_DISTRIBUTIONS = {
     "local_files": "faber-backend-local-files",
@@ -118,7 +118,9 @@ def load_backends(
     for name in config.enabled_backends():
         entry_point = available.get(name)
         try:
-            plugin = load_backend(name, config.backends[name].config, context, available)
+            settings = expand_variables(config.backends[name].config, context.environ, context.config_file,
+                                        f"backends.{name}.config")
+            plugin = load_backend(name, settings, context, available)
             register_backend(manager, name, plugin)
             check_hooks(manager)
         except FaberError as problem:

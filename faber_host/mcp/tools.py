@@ -19,6 +19,7 @@ from faber_hookspecs.integrity import VerifyReport
 from faber_hookspecs.records import RunRecord
 from faber_hookspecs.resume import ResumeContext
 from faber_hookspecs.state import RunStatus
+from faber_hookspecs.workflow import AUTONOMY_LEVELS
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
@@ -111,9 +112,9 @@ class FaberTools:
         retry_attempt: int | None = None,
         user: str | None = None,
     ) -> EmittedEvent:
-        """Record an event in a run, answered once durable with its id and the run's status. Report
-        as it happens: workflow_start; phase_start; per step step_start, then step_complete or
-        step_error; phase_complete; workflow_complete or workflow_error."""
+        """Record an event in a run, answered once durable. Report as it happens: workflow_start;
+        phase_start; per step step_start, then step_complete or step_error; phase_complete;
+        workflow_complete or workflow_error."""
         fields = {
             "type": type, "phase": phase, "step": step, "status": status, "message": message,
             "metadata": metadata, "artifacts": artifacts, "duration_ms": duration_ms, "error": error,
@@ -139,8 +140,8 @@ class FaberTools:
         limit: Annotated[int, Field(ge=1, le=EVENTS_PAGE_MAX)]
         = EVENTS_PAGE_DEFAULT,
     ) -> EventPage:
-        """A run's events in id order, a page at a time: while next_since_id is not null, call again
-        with since_id set to it."""
+        """A run's events in id order, a page at a time: while next_since_id is not null, pass it
+        as since_id."""
 
         def read() -> EventPage:
             run_id = str(self.faber.resolve(run))
@@ -157,8 +158,7 @@ class FaberTools:
         self,
         work_id: Annotated[str, Field(description="The issue or ticket the run is for.")],
         workflow_id: Annotated[str, Field(
-            description="A workflow id (a file name in the workflows folder, less .json) or a bundled "
-                        "one; never a path."
+            description="A workflow id (workflows/<id>.json or bundled), never a path."
         )] = "default",
         params: Annotated[
             dict[str, Any] | None,
@@ -170,7 +170,7 @@ class FaberTools:
         ] = None,
         target: str | None = None,
         autonomy: Annotated[
-            str | None, Field(description="dry-run, assisted, guarded or autonomous.")
+            str | None, Field(description=", ".join(AUTONOMY_LEVELS))
         ] = None,
     ) -> StartedRun:
         """Create a run and answer its id; then report its progress with emit_event, from
@@ -195,11 +195,15 @@ class FaberTools:
         limit: Annotated[int, Field(ge=1, le=RUNS_PAGE_MAX)]
         = RUNS_PAGE_DEFAULT,
         cursor: str | None = None,
+        workflow: str | None = None,
+        since: Annotated[str | None, Field(description="Started since: date, time or age (30d)")] = None,
+        until: Annotated[str | None, Field(description="Started until: as since")] = None,
     ) -> RunList:
         """Runs, newest first, a page at a time: while next_cursor is not null, call again with it."""
 
         def read() -> RunList:
-            states = self.faber.list_runs(status=status, work_id=work_id, org=org, project=project)
+            states = self.faber.list_runs(status=status, work_id=work_id, org=org, project=project,
+                                          workflow_id=workflow, since=since, until=until)
             page, next_cursor = page_of_runs(states, limit, cursor)
             return RunList(runs=[RunSummary.of(state) for state in page], next_cursor=next_cursor)
 
@@ -245,14 +249,13 @@ class FaberTools:
         )
 
     async def verify_run(self, run: RunRef) -> VerifyReport:
-        """Check a run's files: ids 1..N without gaps, valid events, the state as its events give
-        it. ok, or each problem."""
+        """Check a run's files: ids 1..N without gaps, valid events, state matching them."""
         return await self.blocking(self.faber.verify, run)  # type: ignore[no-any-return]
 
     # Archive ----------------------------------------------------------------------------------------
 
     async def consolidate_events(self, run: RunRef) -> ConsolidateResult:
-        """Write a run's bundle (events.jsonl, state, metadata, manifest) into its archive/ folder."""
+        """Write a run's bundle into its archive/ folder."""
         return await self.blocking(self.faber.consolidate_events, run)  # type: ignore[no-any-return]
 
     async def archive_run(
@@ -263,8 +266,7 @@ class FaberTools:
         ] = False,
         force: Annotated[bool, Field(description="Archive a run that is still in progress.")] = False,
     ) -> ArchiveResult:
-        """Archive a finished run to the archive backends (S3), verified before cleanup removes
-        local files."""
+        """Archive a finished run (S3), verified before cleanup removes local files."""
         return await self.blocking(self.faber.archive_run, run, cleanup=cleanup, force=force)  # type: ignore[no-any-return]
 
     async def restore_run(

@@ -30,7 +30,13 @@ from faber_hookspecs.metadata import ParameterChange, Relationships, RunMetadata
 from faber_hookspecs.records import RunRecord
 from faber_hookspecs.resume import NextStep, ResumeContext, ResumeFrom
 from faber_hookspecs.run_id import RunId
-from faber_hookspecs.workflow import AutonomyLevel, ResolvedWorkflow, WorkflowFingerprint
+from faber_hookspecs.workflow import (
+    AUTONOMY_ALIASES,
+    AUTONOMY_LEVELS,
+    ResolvedWorkflow,
+    WorkflowFingerprint,
+    autonomy_level,
+)
 
 from ..workflows import (
     WorkflowLibrary,
@@ -51,7 +57,6 @@ from .outcome import ApprovalResult, RerunResult, RunOutcome
 if TYPE_CHECKING:
     from ..runlog import RunLog
 
-AUTONOMY_LEVELS: tuple[str, ...] = AutonomyLevel.__args__  # type: ignore[attr-defined]
 RESERVED_PARAMS = frozenset({"work_id", "run_id"})
 
 
@@ -91,7 +96,8 @@ def load_workflow_for(log: RunLog, metadata: RunMetadata) -> ResolvedWorkflow:
 
 def selection_for(metadata: RunMetadata, workflow: ResolvedWorkflow, start_at: str | None = None) -> progress.Selection:
     """The phases, autonomy level and starting step of a run."""
-    level = metadata.autonomy if metadata.autonomy in AUTONOMY_LEVELS else workflow.autonomy.level
+    stored = AUTONOMY_ALIASES.get(metadata.autonomy or "", metadata.autonomy)
+    level = stored if stored in AUTONOMY_LEVELS else autonomy_level(workflow.autonomy.level)
     return progress.Selection(phases=frozenset(metadata.phases), autonomy=level, start_at=start_at)  # type: ignore[arg-type]
 
 
@@ -307,8 +313,8 @@ def check_run_settings(params: dict[str, Any], phases: list[str] | None, autonom
             raise InvalidInput(f"unknown phase {phase!r} in --phases: use {', '.join(PHASES)}")
     if phases is not None and not phases:
         raise InvalidInput("--phases needs at least one phase")
-    if autonomy is not None and autonomy not in AUTONOMY_LEVELS:
-        raise InvalidInput(f"unknown autonomy level {autonomy!r}: use {', '.join(AUTONOMY_LEVELS)}")
+    if autonomy is not None:
+        autonomy_level(autonomy)
 
 
 def create_run(
@@ -328,7 +334,7 @@ def create_run(
     check_placeholders(workflow, set(params) | RESERVED_PARAMS)
     metadata = log.new_run(
         work_id, workflow_id=workflow.id, params=params, phases=_ordered(phases), org=org, project=project,
-        autonomy=autonomy or workflow.autonomy.level, workflow_fingerprint=fingerprint(workflow),
+        autonomy=autonomy_level(autonomy or workflow.autonomy.level), workflow_fingerprint=fingerprint(workflow),
     )
     return metadata, workflow
 
@@ -351,8 +357,10 @@ def create_rerun(
         name: ParameterChange(from_=original.params.get(name), to=value)
         for name, value in params.items() if original.params.get(name) != value
     }
-    ran_with = original.autonomy or workflow.autonomy.level  # a run started without one ran at the workflow's
-    new_autonomy = autonomy or ran_with
+    # A run started without one ran at the workflow's; an alias stored before is read as its level.
+    ran_with = original.autonomy or workflow.autonomy.level
+    ran_with = AUTONOMY_ALIASES.get(ran_with, ran_with)
+    new_autonomy = autonomy_level(autonomy or ran_with)
     new_phases = _ordered(phases) or list(original.phases)
     new_work_id = work_id or original.work_id
     settings: dict[str, tuple[Any, Any]] = {

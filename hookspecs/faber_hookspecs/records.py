@@ -74,6 +74,9 @@ class RunQuery(BaseModel):
     project: str | None = None
     status: str | None = None
     work_id: str | None = None
+    workflow_id: str | None = None
+    since: str | None = Field(None, description="Runs started (else created) at or after this FABER timestamp.")
+    until: str | None = Field(None, description="Runs started (else created) at or before this FABER timestamp.")
     limit: int | None = Field(None, ge=1)
 
 

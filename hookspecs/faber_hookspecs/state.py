@@ -8,13 +8,15 @@ default and unknown keys are kept.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .events import Phase
 
 RunStatus = Literal["pending", "in_progress", "paused", "completed", "failed", "cancelled"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+"""The statuses a run can have, in lifecycle order: what ``runs list --status`` accepts."""
 StepStatus = Literal["pending", "in_progress", "retrying", "completed", "failed", "skipped", "cancelled"]
 
 

@@ -13,10 +13,11 @@ error, so a typo such as ``retires`` is caught instead of ignored.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .errors import InvalidInput
 from .events import Phase
 from .metadata import WorkflowFingerprint
 from .wire import STEP_PATTERN
@@ -33,6 +34,19 @@ WORKFLOW_REF_PATTERN = rf"(?:[a-z0-9][a-z0-9_-]*:)?{WORKFLOW_ID_PATTERN}"
 AutonomyLevel = Literal["dry-run", "assist", "assisted", "guarded", "autonomous"]
 """dry-run records every step as skipped and runs nothing; assist(ed) asks for approval before every
 phase; guarded before the phases in ``require_approval_for``; autonomous never asks."""
+
+AUTONOMY_ALIASES = {"assisted": "assist"}
+"""Other spellings taken on input (and in stored workflows and runs), each read as its level."""
+AUTONOMY_LEVELS: tuple[str, ...] = tuple(level for level in get_args(AutonomyLevel) if level not in AUTONOMY_ALIASES)
+"""The levels as faber writes them: what --help, MCP and the docs name."""
+
+
+def autonomy_level(text: str) -> str:
+    """The level ``text`` names (an alias read as its level); InvalidInput for anything else."""
+    level = AUTONOMY_ALIASES.get(text, text) if isinstance(text, str) else text
+    if level not in AUTONOMY_LEVELS:
+        raise InvalidInput(f"unknown autonomy level {str(text)[:40]!r}: use {', '.join(AUTONOMY_LEVELS)}")
+    return level
 
 StepKind = Literal["run", "command", "prompt", "skill"]
 StepPosition = Literal["pre_step", "step", "post_step"]

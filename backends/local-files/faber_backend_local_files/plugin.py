@@ -160,7 +160,7 @@ class FilesRecordStore:
         with collection_paused():  # thousands of states and models, all kept: see collection_paused
             # No limit here: a damaged state is skipped, and the next run takes its place.
             states = select_states(self.files.list_states(query.org, query.project), query.status, query.work_id,
-                                   None)
+                                   None, workflow_id=query.workflow_id, since=query.since, until=query.until)
             models: list[RunState] = []
             for state in states:
                 if query.limit is not None and len(models) >= query.limit:

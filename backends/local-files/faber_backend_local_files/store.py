@@ -522,18 +522,41 @@ def events_not_local(run_id: RunId) -> EventsNotLocal:
     )
 
 
-def select_states(states: Iterable[Json], status: str | None, work_id: str | None, limit: int | None) -> list[Json]:
-    """What ``list_runs`` answers, before its models: the states with that status and work id
-    (when given), newest first, at most ``limit`` of them. Shared with ``faber runs list``'s quick path."""
+def select_states(
+    states: Iterable[Json],
+    status: str | None,
+    work_id: str | None,
+    limit: int | None,
+    *,
+    workflow_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[Json]:
+    """What ``list_runs`` answers, before its models: the states with that status, work id and
+    workflow, started (else created) within since..until (FABER timestamps, compared as text), when
+    given; newest first, at most ``limit`` of them. Shared with ``faber runs list``'s quick path."""
     selected = [
         state
         for state in states
-        if (status is None or state.get("status") == status) and (work_id is None or state.get("work_id") == work_id)
+        if (status is None or state.get("status") == status)
+        and (work_id is None or state.get("work_id") == work_id)
+        and (workflow_id is None or state.get("workflow_id") == workflow_id)
+        and ((since is None and until is None) or _within(_started(state), since, until))
     ]
     selected.sort(key=_newest_first, reverse=True)
     if limit is not None:
         del selected[limit:]
     return selected
+
+
+def _started(state: Json) -> str:
+    stamp = state.get("started_at") or state.get("created_at") or ""
+    return stamp if isinstance(stamp, str) else ""
+
+
+def _within(stamp: str, since: str | None, until: str | None) -> bool:
+    """A run without a start time is outside any window."""
+    return bool(stamp) and (since is None or stamp >= since) and (until is None or stamp <= until)
 
 
 def _newest_first(state: Json) -> str:
