@@ -65,9 +65,15 @@ def test_enabled_from_gateway_json_through_the_cli(faber_project: TestProject) -
 
 def test_a_misspelled_config_key_is_one_clear_line(faber_project: TestProject) -> None:
     faber_project.enable("jsonl_mirror", {"pathh": "mirror"})
+    # The mirror fails alone: the store's commands go on with one warning line, doctor fails it.
     result = faber_project.cli("runs", "list")
-    assert result.exit_code == 2
+    assert result.exit_code == 0 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("faber: warning: backend 'jsonl_mirror' is not loaded")
     assert "backends.jsonl_mirror.config.pathh: unknown key" in result.stderr
+    doctor = faber_project.cli("doctor", "--json")
+    assert doctor.exit_code == 1
+    (loads,) = [c for c in doctor.json()["checks"] if (c["area"], c["name"]) == ("jsonl_mirror", "loads")]
+    assert loads["verdict"] == "fail" and "pathh: unknown key" in loads["detail"]
 
 
 def test_the_hook_called_directly_with_factory_events(tmp_path: Path, faber_events: EventFactory) -> None:
