@@ -26,9 +26,10 @@ test: setup
 	$(PY) -m pytest
 
 # The backend matrix of tox.ini (local, +helm, +s3, +both, the contrib example, lint, type), two
-# environments at a time. CI runs it after `make test`.
+# environments at a time, each recreated (the local distributions keep their version numbers, so a kept
+# environment would test yesterday's hookspecs). CI runs it after `make test`.
 matrix: setup
-	$(VENV)/bin/tox run-parallel --parallel 2 --parallel-no-spinner
+	$(VENV)/bin/tox run-parallel --recreate --parallel 2 --parallel-no-spinner
 
 lint: setup
 	$(PY) -m ruff check .
