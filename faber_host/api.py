@@ -33,7 +33,7 @@ from faber_hookspecs.errors import (
     RunNotFound,
 )
 from faber_hookspecs.events import Event
-from faber_hookspecs.metadata import ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
+from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import RunQuery, RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.reports import FlushReport
@@ -82,30 +82,10 @@ class Faber:
 
     # Runs -------------------------------------------------------------------------------------------
 
-    def new_run(
-        self,
-        work_id: str,
-        *,
-        workflow_id: str = "default",
-        params: Mapping[str, Any] | None = None,
-        org: str | None = None,
-        project: str | None = None,
-        target: str | None = None,
-        autonomy: str | None = None,
-        source_type: str | None = None,
-        relationships: Relationships | None = None,
-        root_run_id: str | None = None,
-        phases: list[str] | None = None,
-        workflow_fingerprint: WorkflowFingerprint | None = None,
-        parameter_changes: Mapping[str, ParameterChange] | None = None,
-    ) -> RunMetadata:
-        """Create a run with a new id and return its metadata (nothing is executed). ``workflow_id``
-        names one of the project's workflows, never a file."""
-        return self.log.new_run(
-            work_id, workflow_id=workflow_id, params=params, org=org, project=project, target=target,
-            autonomy=autonomy, source_type=source_type, relationships=relationships, root_run_id=root_run_id,
-            phases=phases, workflow_fingerprint=workflow_fingerprint, parameter_changes=parameter_changes,
-        )
+    def new_run(self, work_id: str, **options: Any) -> RunMetadata:
+        """Create a run with a new id and return its metadata (nothing is executed): ``RunLog.new_run``,
+        whose keyword options (workflow_id, params, org, project, target, autonomy...) it takes."""
+        return self.log.new_run(work_id, **options)
 
     def run(self, ref: str) -> RunRecord:
         """The run's metadata, state and any defects found while reading it."""
