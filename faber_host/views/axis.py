@@ -1,11 +1,7 @@
 """The time axis of a timeline, with long idle gaps shrunk so the work stays readable.
 
-A run that failed and was resumed two days later spent those two days doing nothing; drawn to scale,
-its work would be two slivers at the ends of the chart. So a gap between two executions of the run
-that is longer than a fifth of the whole span (and than a minute) becomes a *break*: a narrow band
-(6% of the width, marked on the chart with its real length) and the work before and after it shares
-the rest of the width, to scale. Everything that draws a timeline maps times through ``Axis.fraction``.
-"""
+A run resumed two days after it failed would otherwise be two slivers at the ends of the chart: a gap
+between executions longer than a fifth of the span (and than a minute) becomes a narrow *break*."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""What the terminal and text views share: durations and times for people, and bars laid on columns.
-
-A ``Scale`` maps the timeline's milliseconds to character columns; ``bar_cells`` says which outcome
-fills each column of a bar; ``axis_ticks`` picks round times to label the axis with. Times go through
-the timeline's ``Axis``, which shrinks long idle gaps.
-"""
+"""What the terminal and text views share: times for people, and bars laid on character columns
+(through the timeline's ``Axis``, which shrinks long idle gaps)."""
 
 from __future__ import annotations
 
@@ -45,23 +41,12 @@ def relative_time(timestamp: str | None, now: datetime) -> str:
     return relative_ms(round(now.timestamp() * 1000) - epoch_ms(timestamp))
 
 
-def elapsed_ms(start: str | None, end: str | None) -> int | None:
-    """Milliseconds between two timestamps, or None when one is missing."""
-    if not start or not end:
-        return None
-    return max(0, epoch_ms(end) - epoch_ms(start))
-
-
 @dataclass(frozen=True)
 class Scale:
     """``width`` columns covering the ``axis``."""
 
     axis: Axis
     width: int
-
-    @property
-    def end_ms(self) -> int:
-        return self.axis.end_ms
 
     def column(self, ms: int) -> int:
         """The column a time falls in (the last one for the end of the axis)."""
@@ -106,12 +91,6 @@ def tick_label(ms: int) -> str:
 def axis_ticks(scale: Scale, min_gap: int = 10) -> list[tuple[int, str]]:
     """Round times to label the axis with, about ``min_gap`` columns apart: ``(column, label)``."""
     return [(scale.column(ms), label) for ms, label in scale.axis.ticks(scale.width // max(min_gap, 1))]
-
-
-def break_columns(scale: Scale) -> set[int]:
-    """The columns of the axis's breaks (long idle gaps drawn narrow)."""
-    return {column for start, stop in scale.axis.breaks
-            for column in range(scale.column(start) + 1, max(scale.column(start) + 1, scale.column(stop)))}
 
 
 def axis_line(

@@ -1,12 +1,9 @@
-"""The SVG Gantt chart of a timeline, laid out in pixels: one row per bar, one rectangle per attempt.
-
-The geometry is computed here and drawn by the report's template, so it can be tested as numbers:
-an attempt from ``start_ms`` to ``end_ms`` is a rectangle from ``x(start_ms)`` to ``x(end_ms)``.
-"""
+"""The SVG Gantt chart of a timeline, laid out in pixels here (so it is tested as numbers) and drawn by
+the report's template."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .axis import Axis
 from .chart import format_duration, format_offset
@@ -108,14 +105,8 @@ def layout_gantt(timeline: Timeline) -> Gantt:
     end_ms = max(timeline.end_ms, 0)
     axis = Axis.of(timeline)
     gantt = Gantt(
-        width=WIDTH,
-        height=AXIS_HEIGHT + ROW_HEIGHT * len(timeline.bars) + (24 if axis.breaks else 8),
-        chart_left=LABEL_WIDTH,
-        chart_right=WIDTH - RIGHT_MARGIN,
-        end_ms=end_ms,
-        rows=(),
-        ticks=(),
-        markers=(),
+        width=WIDTH, height=AXIS_HEIGHT + ROW_HEIGHT * len(timeline.bars) + (24 if axis.breaks else 8),
+        chart_left=LABEL_WIDTH, chart_right=WIDTH - RIGHT_MARGIN, end_ms=end_ms, rows=(), ticks=(), markers=(),
         axis=axis,
     )
     rows = []
@@ -129,14 +120,5 @@ def layout_gantt(timeline: Timeline) -> Gantt:
             rects.append(Rect(left, y + (ROW_HEIGHT - BAR_HEIGHT) / 2, round(width, 2), BAR_HEIGHT, bar, attempt))
         rows.append(Row(y, bar, bar_label(bar).strip(), bar_note(bar), format_duration(bar.duration_ms), tuple(rects)))
     markers = tuple(MarkerLine(gantt.x(m.at_ms), number, m) for number, m in enumerate(timeline.markers, start=1))
-    return Gantt(
-        width=gantt.width,
-        height=gantt.height,
-        chart_left=gantt.chart_left,
-        chart_right=gantt.chart_right,
-        end_ms=end_ms,
-        rows=tuple(rows),
-        ticks=tuple((gantt.x(ms), label) for ms, label in axis.ticks(8)),
-        markers=markers,
-        axis=axis,
-    )
+    return replace(gantt, rows=tuple(rows), ticks=tuple((gantt.x(ms), label) for ms, label in axis.ticks(8)),
+                   markers=markers)

@@ -1,11 +1,5 @@
-"""A run as one self-contained HTML page: what ``faber runs report RUN -o report.html`` writes.
-
-The page needs nothing but itself: the styles, the SVG Gantt chart and the few lines of script that
-filter the event table are inline, there is no font, image, stylesheet or script to fetch, and it
-opens offline. It holds the run's metadata and parameters, its lineage, the timeline, approvals,
-errors, artifacts with their links, and the event table. Everything shown is escaped by Jinja's
-autoescaping; only artifact links with an http(s) address become links.
-"""
+"""A run as one self-contained HTML page (``faber runs report``): styles, SVG chart and script are
+inline, so it opens offline. Jinja autoescapes everything; only http(s) artifact URLs become links."""
 
 from __future__ import annotations
 

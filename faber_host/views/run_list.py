@@ -1,9 +1,5 @@
-"""The table of ``faber runs list``: status, work id, workflow, start, duration and last activity.
-
-Everything comes from each run's state (state.json), so listing many runs reads one small file per
-run and nothing more. Light to import (no pydantic): ``faber runs list``'s quick path
-(``cli/quick_list.py``) builds the same rows from the states as plain dicts.
-"""
+"""The table of ``faber runs list``, from each run's state.json alone. Light to import (no pydantic):
+``cli/quick_list.py`` builds the same rows from plain dicts."""
 
 from __future__ import annotations
 
@@ -24,35 +20,31 @@ COLUMNS = ("RUN", "STATUS", "WORK", "WORKFLOW", "STARTED (UTC)", "DURATION", "UP
 _ENDED = ("completed", "failed", "cancelled", "paused")
 
 
-def run_row(state: RunState, now: datetime, now_timestamp: str | None = None) -> list[str | None]:
-    """One run as the cells of ``COLUMNS`` (``now_timestamp``: ``now`` as an event timestamp)."""
-    return run_rows([state], now)[0] if now_timestamp is None else _row(state, round(now.timestamp() * 1000),
-                                                                         now_timestamp)
+def run_row(state: RunState, now: datetime) -> list[str | None]:
+    """One run as the cells of ``COLUMNS``."""
+    return run_rows([state], now)[0]
 
 
 def run_rows(states: Iterable[RunState], now: datetime) -> list[list[str | None]]:
     """Every run as a row of cells."""
-    now_ms = round(now.timestamp() * 1000)
-    now_timestamp = utc_timestamp(now.timestamp())
-    return [_row(state, now_ms, now_timestamp) for state in states]
+    now_ms, now_timestamp = round(now.timestamp() * 1000), utc_timestamp(now.timestamp())
+    return [
+        _cells(state.run_id, state.status, state.work_id, state.workflow_id, state.created_at, state.started_at,
+               state.updated_at, state.completed_at, now_ms, now_timestamp)
+        for state in states
+    ]
 
 
 def plain_rows(states: Iterable[dict[str, Any]], now: datetime) -> list[list[str | None]]:
     """``run_rows`` of states as plain dicts that ``RunState`` takes as they are (``plain_state``):
     a missing field means the model's default (``pending`` for the status, None for the others)."""
-    now_ms = round(now.timestamp() * 1000)
-    now_timestamp = utc_timestamp(now.timestamp())
+    now_ms, now_timestamp = round(now.timestamp() * 1000), utc_timestamp(now.timestamp())
     return [
         _cells(state["run_id"], state.get("status", "pending"), state.get("work_id"), state.get("workflow_id"),
                state.get("created_at"), state.get("started_at"), state.get("updated_at"), state.get("completed_at"),
                now_ms, now_timestamp)
         for state in states
     ]
-
-
-def _row(state: RunState, now_ms: int, now_timestamp: str) -> list[str | None]:
-    return _cells(state.run_id, state.status, state.work_id, state.workflow_id, state.created_at, state.started_at,
-                  state.updated_at, state.completed_at, now_ms, now_timestamp)
 
 
 def _cells(run_id: str, status: str, work_id: str | None, workflow_id: str | None, created: str | None,
@@ -71,21 +63,13 @@ def _cells(run_id: str, status: str, work_id: str | None, workflow_id: str | Non
         # one parse per distinct timestamp: a finished run's end is usually its last update
         ended_ms = updated_ms if ended == updated and updated_ms is not None else epoch_ms(ended)
         duration = format_duration(max(0, ended_ms - epoch_ms(started)))
-    return [
-        run_id,
-        status,
-        _clean(work_id),
-        _clean(workflow_id),
-        f"{started[:10]} {started[11:16]}" if started else None,
-        duration,
-        relative_ms(now_ms - updated_ms) if updated_ms is not None else "-",
-    ]
+    started_text = f"{started[:10]} {started[11:16]}" if started else None
+    return [run_id, status, _clean(work_id), _clean(workflow_id), started_text, duration,
+            relative_ms(now_ms - updated_ms) if updated_ms is not None else "-"]
 
 
 def _clean(text: str | None) -> str | None:
-    """A value someone typed, on one line (work ids and workflow ids are free text), with whatever
-    cannot be shown (a control character, half of a surrogate pair read from a hand-edited file) as
-    U+FFFD: a listing prints every run rather than fail on one."""
+    """A free-text value on one line, anything unprintable as U+FFFD: a listing never fails on one run."""
     if text is None or text.isprintable():
         return text
     return "".join(char if char.isprintable() else "\ufffd" for char in " ".join(text.split()))

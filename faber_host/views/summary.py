@@ -1,7 +1,4 @@
-"""What the views say about a run, in words: the facts of its header and the note beside each bar.
-
-The terminal, the plain text and the HTML report all use these, so a run reads the same everywhere.
-"""
+"""A run in words (header facts, bar notes), shared by the terminal, text and HTML views."""
 
 from __future__ import annotations
 

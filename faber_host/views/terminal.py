@@ -1,7 +1,4 @@
-"""A run drawn for a person at a terminal, with rich: coloured bars, aligned columns, links.
-
-The same facts, rows and notes as the plain-text view (``text.py``); only the drawing differs.
-"""
+"""A run drawn with rich for a terminal: the text view's facts and rows, in colour."""
 
 from __future__ import annotations
 
@@ -22,21 +19,15 @@ STYLES: dict[str, str] = {
     "waiting": "blue", "retrying": "yellow", "skipped": "grey50", "pending": "grey50",
     "in_progress": "cyan",
 }
-"""The colour of each outcome (and run status)."""
 
 _FULL, _APPROXIMATE, _SKIPPED, _RESUMED = "█", "▒", "─", "┆"
 
 
 def print_run(console: Console, record: RunRecord, timeline: Timeline | None, related: list[RelatedRun]) -> None:
-    """Print the run: header, timeline chart, moments, approvals, errors and artifacts."""
-    console.print(render_run(record, timeline, related, console.width))
-
-
-def render_run(record: RunRecord, timeline: Timeline | None, related: list[RelatedRun], width: int) -> RenderableType:
-    """The whole view as one rich renderable (without a chart when ``timeline`` is None)."""
+    """Print the run: header, chart (none when ``timeline`` is None), moments, approvals, errors, artifacts."""
     parts: list[RenderableType] = [_header(record, timeline or without_events(record), related)]
     if timeline is not None:
-        parts += [Text(""), _chart(timeline, width)]
+        parts += [Text(""), _chart(timeline, console.width)]
     if timeline is not None and timeline.markers:
         moments = Table.grid(padding=(0, 2))
         for marker in timeline.markers:
@@ -66,7 +57,7 @@ def render_run(record: RunRecord, timeline: Timeline | None, related: list[Relat
             line.append(f"({kind}) ", style="dim")
             line.append(where, style=f"link {where}" if where.startswith(("http://", "https://")) else "")
             parts.append(line)
-    return Group(*parts)
+    console.print(Group(*parts))
 
 
 def _header(record: RunRecord, timeline: Timeline, related: list[RelatedRun]) -> Table:

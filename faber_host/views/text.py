@@ -1,8 +1,4 @@
-"""A run as plain text: what ``faber runs show`` prints when its output is not a terminal.
-
-No colours and no box drawing, only ASCII in the chart, so the output can be read in a log, diffed,
-and searched with grep; every bar keeps its duration, status and note in words.
-"""
+"""A run as plain ASCII text (``faber runs show`` into a pipe): readable in a log, diffable, greppable."""
 
 from __future__ import annotations
 
@@ -17,8 +13,7 @@ CHART_WIDTH = 50
 SYMBOLS: dict[str, str] = {
     "completed": "=", "granted": "=", "failed": "x", "denied": "x", "interrupted": "~", "cancelled": "/",
     "running": ">", "paused": ".", "waiting": ".", "retrying": "~", "skipped": "-", "pending": " ",
-}
-"""The character that fills a bar's columns, by outcome; '?' where times are approximate."""
+}  # a bar's fill by outcome; '?' where times are approximate
 
 
 def render_text(
