@@ -1,14 +1,6 @@
-"""Ctrl-C and SIGTERM during a run: stop the step, record ``workflow_cancelled``, keep it resumable.
-
-``CancelScope`` turns SIGINT and SIGTERM into a ``RunCancelled`` exception raised in the main thread,
-wherever it is (usually an executor waiting for its child process, which cleans up and lets it
-propagate). Inside ``shielded()`` (while an event is being stored) the signal is held back and
-raised when the block ends, so a cancellation never tears the run's own bookkeeping. After the
-first signal, more signals are ignored while the cancellation is recorded.
-
-Outside the main thread (the MCP server's workers) signals cannot be caught; the scope then does
-nothing.
-"""
+"""Ctrl-C and SIGTERM during a run become ``RunCancelled`` in the main thread; inside ``shielded()`` (an
+event being stored) the signal is held until the block ends, so a cancellation never tears the run's
+bookkeeping. Later signals are ignored while it is recorded; outside the main thread it does nothing."""
 
 from __future__ import annotations
 

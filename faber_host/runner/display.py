@@ -1,11 +1,5 @@
-"""How ``faber run`` shows progress: a live view on a terminal, plain lines in a pipe, nothing for
-the Python API.
-
-The runner calls a ``Display``; ``choose_display`` picks one: ``RichDisplay`` when the stream is a
-terminal (a spinner and the elapsed time of the running step, finished steps and step output
-scrolling above it), ``PlainDisplay`` otherwise (one line per thing that happened, step output
-prefixed with ``|``, flushed at once so a CI log follows the run).
-"""
+"""How ``faber run`` shows progress: ``RichDisplay`` (a live spinner) on a terminal, ``PlainDisplay`` (one
+flushed line per thing, step output prefixed with ``|``) in a pipe, nothing for the Python API."""
 
 from __future__ import annotations
 

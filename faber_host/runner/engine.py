@@ -1,19 +1,12 @@
-"""The execution loop of ``faber run``: walk the workflow, do what the run's state says is not done.
-
-For each phase, in order: skip it (phase_skip) when it is disabled, not selected or empty; wait for
-a person when its approval gate is closed (approval_request, workflow_paused) or end the run when
-it was denied (workflow_cancelled); otherwise record phase_start, execute every step that is not
-done (step_start, then step_complete or step_error; step_retry before each retry), and record
-phase_complete. The run ends with workflow_complete, workflow_error after a step failed for good,
-workflow_paused at a step no executor can run, or workflow_cancelled on Ctrl-C or SIGTERM.
-
-Because every decision reads the run's state (``progress``), the same loop starts a run and
-resumes one: completed steps are never executed again.
-"""
+"""The execution loop of ``faber run``: walk the workflow and do what the run's state says is not done
+(phase_skip, approval gates, phase_start, step_start/step_retry/step_complete/step_error, phase_complete,
+then workflow_complete, _error, _paused or _cancelled). Every decision reads the state (``progress``),
+so the same loop starts and resumes a run, and a completed step never runs again."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -36,29 +29,28 @@ if TYPE_CHECKING:
 SOURCE = "faber-run"
 
 
+@dataclass
 class Stop(Exception):
     """The loop ends early: paused, failed or denied, with what to tell the user."""
 
-    def __init__(self, status: OutcomeStatus, message: str, hint: str | None = None, where: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.hint = hint
-        self.where = where
+    status: OutcomeStatus
+    message: str
+    hint: str | None = None
+    where: str | None = None
 
 
+@dataclass
 class Result:
     """What one pass of the loop did."""
 
-    def __init__(self) -> None:
-        self.status: OutcomeStatus = "completed"
-        self.message = ""
-        self.hint: str | None = None
-        self.exit_code = 0
-        self.steps_run: list[str] = []
-        self.failed_step: str | None = None
-        self.waiting_for: str | None = None
-        self.warnings: list[str] = []
+    status: OutcomeStatus = "completed"
+    message: str = ""
+    hint: str | None = None
+    exit_code: int = 0
+    steps_run: list[str] = field(default_factory=list)
+    failed_step: str | None = None
+    waiting_for: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 class WorkflowRunner:

@@ -1,16 +1,5 @@
-"""Starting, resuming and re-running runs: the checks, the records and the hooks around the loop.
-
-They work through the run log (``faber_host.runlog.RunLog``: naming, creating and recording runs) and
-its gateway, never through the API facade; the Python API (``faber_host.api.Faber``) calls these, and
-the CLI and the MCP server call the API.
-
-* ``inspect`` answers "where does this run stand against its workflow, and may it continue?" as a
-  ``RunView`` (with the ``ResumeContext`` agents get), from the run's state: no side effects.
-* ``begin_resume`` asks the backends (``faber_on_resume``), then records ``workflow_resumed`` (or
-  ``workflow_start`` for a run that never started) and brings the metadata's fingerprint up to date.
-* ``create_run`` and ``create_rerun`` make new runs; a re-run records what changed and its lineage.
-* ``execute`` runs the loop (``engine.WorkflowRunner``) under the run's executor lock.
-"""
+"""Starting, resuming, re-running and approving runs: the checks, the records and the hooks around the
+loop, through the run log (never the API facade). ``inspect`` has no side effects."""
 
 from __future__ import annotations
 
@@ -262,13 +251,14 @@ def begin_resume(log: RunLog, view: RunView, *, force: bool) -> tuple[RunView, R
         if context.workflow_changes:
             details["workflow_changes"] = context.workflow_changes
             details["forced"] = force
-        where = f"{resume_from.phase}:{resume_from.step}" if resume_from.step else resume_from.phase or "the end"
         log.emit(metadata.run_id, {
             "type": "workflow_resumed", "phase": resume_from.phase, "step": resume_from.step, "status": "resumed",
-            "message": f"resumed at {where} (was {state.status})", "metadata": details,
+            "message": f"resumed at {_where(resume_from)} (was {state.status})", "metadata": details,
         }, source=SOURCE)
     if recorded is None or recorded.hash != view.fingerprint_now.hash:
-        _update_metadata(log, metadata.run_id, {"workflow_fingerprint": view.fingerprint_now})
+        now = view.fingerprint_now
+        log.gateway.store.update_metadata(metadata.run_id, lambda current: current.model_copy(
+            update={"workflow_fingerprint": now}))
     return inspect(log, metadata.run_id, step=view.selection.start_at if view.selection else None,
                    force=True, holding_lock=True), resume_from
 
@@ -283,13 +273,6 @@ def _record_start(log: RunLog, metadata: RunMetadata, workflow: ResolvedWorkflow
             "phases": metadata.phases, "params": metadata.params,
         },
     }, source=SOURCE)
-
-
-def _update_metadata(log: RunLog, run_id: str, changes: dict[str, Any]) -> RunMetadata:
-    def update(current: RunMetadata) -> RunMetadata:
-        return current.model_copy(update=changes)
-
-    return log.gateway.store.update_metadata(run_id, update)
 
 
 # New runs ----------------------------------------------------------------------------------------

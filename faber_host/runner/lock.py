@@ -1,11 +1,6 @@
-"""Only one process executes a run at a time.
-
-``faber run`` holds an exclusive flock on ``.fractary/plugins/faber/runners/{org}/{project}/{uuid}.lock``
-for as long as it executes the run, with its pid written inside. The kernel drops the lock when the
-process ends in any way, SIGKILL included, so a crashed run is free to be resumed, while a run that
-is still executing somewhere is refused with that process's pid. The lock belongs to the host, not
-to the record store: it guards executing, not storing.
-"""
+"""One executing process per run: an flock (pid inside) on ``runners/{org}/{project}/{uuid}.lock``. The
+kernel drops it however the process ends, so a crashed run can be resumed at once; it guards executing,
+not storing, so it belongs to the host, not the record store."""
 
 from __future__ import annotations
 

@@ -1,15 +1,6 @@
-"""Where a run stands against its workflow: a pure function of the run's state and the workflow.
-
-``plan`` walks the resolved workflow in order and says, from the state alone, which steps are done,
-which remain, and what the run needs next. The runner's loop asks the same questions
-(``step_done``, ``phase_done``, ``approval_gate``), so what ``faber runs resume-context`` promises
-is what ``faber run --resume`` does. Reading the state (not the log) keeps this fast however long
-the run's log is.
-
-A step is done when its state is ``completed`` or ``skipped``; a failed, cancelled or interrupted
-step is not, so it runs again. ``start_at`` (``faber run --resume --step phase:step``) makes that
-step and every later one count as not done.
-"""
+"""Where a run stands against its workflow, from its state alone (not its log, so it stays fast): the
+runner's loop asks the same questions, so what ``resume-context`` promises is what ``--resume`` does.
+A step is done when completed or skipped; ``start_at`` reopens that step and every later one."""
 
 from __future__ import annotations
 
@@ -21,8 +12,7 @@ from faber_hookspecs.resume import NextAction
 from faber_hookspecs.state import PhaseState, RunState, StepState
 from faber_hookspecs.workflow import AutonomyLevel, ResolvedPhase, ResolvedStep, ResolvedWorkflow
 
-DONE_STEP = frozenset({"completed", "skipped"})
-DONE_PHASE = frozenset({"completed", "skipped"})
+DONE = frozenset({"completed", "skipped"})
 
 GateDecision = Literal["none", "granted", "denied", "requested", "not_needed"]
 
@@ -62,14 +52,14 @@ def step_done(state: RunState, workflow: ResolvedWorkflow, step: ResolvedStep, s
     if selection.start_at is not None and _at_or_after(workflow, step.key, selection.start_at):
         return False
     current = step_state(state, step)
-    return current is not None and current.status in DONE_STEP
+    return current is not None and current.status in DONE
 
 
 def phase_done(state: RunState, workflow: ResolvedWorkflow, phase: ResolvedPhase, selection: Selection) -> bool:
     """True when the phase is closed (completed or skipped) and ``start_at`` does not reopen it."""
-    if selection.start_at is not None and _phase_index(phase.name) >= _phase_index(selection.start_at.split(":")[0]):
+    if selection.start_at is not None and PHASES.index(phase.name) >= PHASES.index(selection.start_at.split(":")[0]):
         return False
-    return state.phases[phase.name].status in DONE_PHASE
+    return state.phases[phase.name].status in DONE
 
 
 def needs_approval(workflow: ResolvedWorkflow, phase: ResolvedPhase, level: AutonomyLevel) -> bool:
@@ -137,10 +127,6 @@ def plan(state: RunState, workflow: ResolvedWorkflow, selection: Selection) -> P
     result.completed_steps = completed_steps
     result.remaining = remaining
     return result
-
-
-def _phase_index(name: str) -> int:
-    return PHASES.index(name)
 
 
 def _at_or_after(workflow: ResolvedWorkflow, key: str, start_at: str) -> bool:

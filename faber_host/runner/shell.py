@@ -1,21 +1,9 @@
-"""The built-in ``shell`` executor: runs a step's ``run`` command with ``/bin/sh -c``.
+"""The built-in ``shell`` executor (``trylast``, so a backend's executor is asked first): runs a step's
+``run`` with ``/bin/sh -c`` in the project root, FABER_* variables added, stdin closed.
 
-It is an ordinary plugin of the ``faber_execute_step`` hook, registered by the host with
-``trylast=True``, so an executor a backend installs is asked first. It answers None for steps
-without ``run`` (agent steps).
-
-The command runs in the project root, in its own process group (so a timeout or a cancellation
-stops everything it started), with the run's FABER_* variables added to the environment (a ``run``
-command's placeholders refer to them) and stdin closed. stdout and stderr are read together, line by
-line, for the live display and for the tail the step's event keeps.
-
-Stopping a step (Ctrl-C or SIGTERM, which CancelScope turns into RunCancelled; a timeout) sends
-SIGTERM to its process group, then SIGKILL to whatever is left of the group after a grace period:
-the shell and every process it started in the background. SIGINT and SIGTERM are held back while the
-shell starts, so a cancellation cannot land between the fork and the point where the step can be
-stopped. On Linux the shell is also killed if faber itself is killed (``PR_SET_PDEATHSIG``); processes
-the shell started in the background can outlive a faber killed by SIGKILL.
-"""
+It gets its own process group, so a timeout or a cancellation (SIGTERM, then SIGKILL after a grace
+period) stops everything it started. Signals are blocked while it starts, so a cancellation cannot land
+between fork and the point where it can be stopped; on Linux PR_SET_PDEATHSIG kills it with faber."""
 
 from __future__ import annotations
 
