@@ -1,9 +1,5 @@
-"""``faber migrate``: read the old state file, import it as a run, and remember having done so.
-
-The old file is only read, never changed or removed. Next to it, ``state.json.migrated`` records the
-run it became and the file's SHA-256, so a second ``faber migrate`` says where the run already is
-instead of importing it twice (``force`` imports it again, as another run).
-"""
+"""``faber migrate``: import the old state file as a run. The file is only read; ``state.json.migrated``
+beside it (run id and SHA-256) makes a second migrate point at the run instead (``force`` imports again)."""
 
 from __future__ import annotations
 

@@ -1,20 +1,9 @@
-"""Rebuild a run from the old single-file FABER state: a pure function of the file's contents.
+"""Rebuild a run from the old single-file FABER state (``.fractary/plugins/faber/state.json``, which kept
+the latest state and no event log): a pure function of the file's contents.
 
-Before run IDs, FABER kept one ``.fractary/plugins/faber/state.json`` per project: the current work
-item, the status of each phase with its start and end times, the ids of the completed steps, the
-current step, artifacts, pending approvals, errors and retry counts. It kept no event log. This module
-turns such a file into the metadata and the events of a run, as far as the file allows:
-
-* times the file recorded (the run's start, each phase's start and end, the last update) are used as
-  they are, and the event says so (``metadata.reconstructed.timing: "recorded"``);
-* times it did not record (when each step ran, when an artifact was made) are placed at the nearest
-  time it did record, and marked ``"approximate"``; steps get no duration;
-* what cannot be turned into events is listed in ``not_recovered``, and the whole file is kept in the
-  run's metadata (``migrated_from``), so nothing it said is lost.
-
-The events keep the workflow's order (phases in FABER order, within a phase: start, hooks, steps,
-artifacts, end), with times that never go back.
-"""
+Times the file recorded are used and marked ``"recorded"``; the others (step and artifact times) are
+placed at the nearest recorded time, never going back, and marked ``"approximate"``. What cannot become
+an event is listed in ``not_recovered``, and the whole file is kept in the metadata (``migrated_from``)."""
 
 from __future__ import annotations
 
