@@ -1,10 +1,5 @@
-"""Workflow definitions: find them, resolve ``extends``, fill placeholders, fingerprint them.
-
-    library = WorkflowLibrary(project)
-    workflow = resolve_workflow(library, "default")          # extends merged, placeholders not filled
-    print(fingerprint(workflow).hash)
-    runnable = fill_placeholders(workflow, placeholder_values("123", run_id, {"target": "api"}))
-"""
+"""Workflow definitions: find them (``WorkflowLibrary``), resolve ``extends`` (``resolve_workflow``),
+fill placeholders and fingerprint them."""
 
 from __future__ import annotations
 

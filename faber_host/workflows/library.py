@@ -1,13 +1,7 @@
-"""Where workflows come from: find a workflow by its name, and read and validate it.
-
-Workflows are named, never located. ``deploy`` is ``deploy.json`` in the project's workflows folder
-(``.fractary/plugins/faber/workflows``), else among the workflows bundled with faber-host (``core``
-and ``default``, which ``faber init`` copies); ``fractary-faber:core`` (as the FABER reference writes
-``extends``) is the same search, and ``project:deploy`` leaves the bundled ones out. A name is an id
-(lower-case letters, digits, '-' and '_'), never a path: anything else, and a file whose real path is
-outside its folder (a symlink leading out), is an unknown workflow, with one message that does not
-tell whether some file exists.
-"""
+"""Where workflows come from: a workflow is named, never located. ``deploy`` is ``deploy.json`` in the
+project's workflows folder, else among the bundled ones; ``fractary-faber:deploy`` is the same search and
+``project:deploy`` skips the bundled ones. A name that is not an id, or a file whose real path leaves its
+folder, is an unknown workflow, with a message that does not tell whether some file exists."""
 
 from __future__ import annotations
 

@@ -1,20 +1,10 @@
 """Fill ``{work_id}``, ``{run_id}`` and ``{param}`` placeholders in a workflow's steps.
 
-In ``command``, ``prompt`` and every string inside ``arguments`` (text for an agent, never for a
-shell) a placeholder is replaced by its value. In ``run``, a shell command, a value is never written
-into the command: the placeholder becomes a reference to the environment variable that holds it
-(FABER_WORK_ID, FABER_RUN_ID, FABER_PARAM_<NAME>, which the executor sets), ``"${FABER_PARAM_X}"``
-where the shell would split an unquoted word and ``${FABER_PARAM_X}`` inside double quotes and
-here-documents. The shell never parses what a variable expands to, so no value can become shell
-syntax, whatever surrounds the placeholder. Where a variable cannot stand for the value (inside
-single quotes or a quoted here-document the shell expands nothing; inside ``$((...))`` it would
-evaluate the value as arithmetic; inside ``${...}``, after a backslash, in a here-document's
-delimiter) the placeholder is refused, naming the file and the JSON path.
-
-``${HOME}`` is the shell's, never a placeholder, and ``{{name}}`` stands for a literal ``{name}``.
-A placeholder with no value is an error in ``run`` and is left as written elsewhere, where it may be
-meant for the agent that executes the step.
-"""
+In ``command``, ``prompt`` and ``arguments`` (text for an agent) the value is written in. In ``run`` (a
+shell command) it never is: the placeholder becomes a reference to the environment variable holding it
+(FABER_PARAM_<NAME>...), quoted as the context needs, so no value can become shell syntax. Where a
+variable cannot stand for it (single quotes, a quoted here-document, ``$((...))``, ``${...}``, after a
+backslash, a here-document delimiter) the placeholder is refused. ``{{name}}`` is a literal ``{name}``."""
 
 from __future__ import annotations
 

@@ -1,18 +1,8 @@
-"""Resolve a workflow's ``extends`` chain into the steps a run executes, phase by phase.
-
-The FABER reference's merge rule, for each phase of ``child extends parent extends root``::
-
-    root.pre_steps, parent.pre_steps, child.pre_steps,   # ancestors first
-    child.steps,                                          # the phase's own steps (see below)
-    child.post_steps, parent.post_steps, root.post_steps  # ancestors last
-
-The phase's own ``steps`` are the child's; a child that leaves ``steps`` out of a phase (it only adds
-pre_steps, say) keeps its parent's, so extending a workflow never silently drops its work.
-``"steps": []`` says "no steps of my own".
-then the ids in ``skip_steps`` (of any workflow in the chain) are left out. ``enabled`` and
-``require_approval`` of a phase, and ``autonomy``, come from the nearest workflow that sets them.
-Every step id must be unique in the result. Errors name the file and the JSON path.
-"""
+"""Resolve a workflow's ``extends`` chain into the steps a run executes, by the FABER reference's rule:
+per phase, ancestors' pre_steps first, then the phase's own steps (the nearest workflow that declares
+``steps``, so extending never silently drops work; ``"steps": []`` means none), then post_steps, ancestors
+last; ``skip_steps`` of any link are left out. ``enabled``, ``require_approval`` and ``autonomy`` come
+from the nearest workflow that sets them. Step ids must be unique; errors name the file and JSON path."""
 
 from __future__ import annotations
 
@@ -35,6 +25,7 @@ from faber_hookspecs.workflow import (
 from .library import WorkflowLibrary
 
 MAX_CHAIN = 16
+_COPIED = {"id", "name", "description", "run", "command", "prompt", "skill", "arguments", "retries", "timeout"}
 
 
 @dataclass(frozen=True)
@@ -85,10 +76,6 @@ def _chain(library: WorkflowLibrary, path: Path) -> list[_Link]:
 
 
 def _merge_phase(chain: list[_Link], name: str) -> ResolvedPhase:
-    def phase_of(link: _Link) -> PhaseDefinition | None:
-        phase: PhaseDefinition | None = getattr(link.definition.phases, name)
-        return phase
-
     steps: list[ResolvedStep] = []
     for link in reversed(chain):
         steps += _steps(link, name, "pre_step", "pre_steps")
@@ -96,7 +83,8 @@ def _merge_phase(chain: list[_Link], name: str) -> ResolvedPhase:
     steps += _steps(owner, name, "step", "steps")
     for link in chain:
         steps += _steps(link, name, "post_step", "post_steps")
-    defined = [phase for phase in (phase_of(link) for link in chain) if phase is not None]
+    found: list[PhaseDefinition | None] = [getattr(link.definition.phases, name) for link in chain]
+    defined = [phase for phase in found if phase is not None]
     enabled = next((phase.enabled for phase in defined if phase.enabled is not None), True)
     approval = next((phase.require_approval for phase in defined if phase.require_approval is not None), False)
     return ResolvedPhase(name=name, enabled=enabled, require_approval=approval, steps=steps)
@@ -113,23 +101,8 @@ def _steps(link: _Link, phase_name: str, position: StepPosition, key: str) -> li
         return []
     definitions: list[StepDefinition] = getattr(phase, key)
     return [
-        ResolvedStep(
-            phase=phase_name,
-            id=step.id,
-            name=step.name,
-            description=step.description,
-            run=step.run,
-            command=step.command,
-            prompt=step.prompt,
-            skill=step.skill,
-            arguments=step.arguments,
-            retries=step.retries,
-            timeout=step.timeout,
-            position=position,
-            source=link.definition.id,
-            file=link.where,
-            json_path=f"$.phases.{phase_name}.{key}[{index}]",
-        )
+        ResolvedStep(**step.model_dump(include=_COPIED), phase=phase_name, position=position,
+                     source=link.definition.id, file=link.where, json_path=f"$.phases.{phase_name}.{key}[{index}]")
         for index, step in enumerate(definitions)
     ]
 
