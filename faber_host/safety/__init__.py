@@ -1,12 +1,3 @@
-"""What every piece of user data goes through before it is stored, archived or streamed.
-
-``InputPolicy`` (policy.py) screens an event draft or a run's metadata: the size limits of limits.py
-first (so no later step works on a hostile size), then the secret redaction of redaction.py. The host
-applies it in one place, the emit core ``faber_host.runlog``, before any hook sees the data, whatever
-the door (API, CLI, MCP, migration, a restored archive), so the record store, the archive and the
-event stream only ever receive screened data.
-
-Standard library only, on purpose: the CLI's one-shot ``faber event emit`` path must call it without
-loading pydantic. ``gateway/config.py`` validates the same settings with its models, using the
-checks defined here.
-"""
+"""What every piece of user data goes through before it is stored, archived or streamed: ``InputPolicy``
+(size limits, then secret redaction), applied once in the emit core ``faber_host.runlog`` whatever the
+door. Standard library only, so the CLI's one-shot emit can use it without pydantic."""

@@ -1,10 +1,6 @@
-"""Size limits on what callers send: an event's encoded size, how deeply it nests, how long a string is.
-
-Checked before anything else looks at the data, so a hostile payload (a 100 MB string, a list nested
-a million deep, a number with 10,000 digits, an object that is not JSON at all) is refused with one
-clear line instead of exhausting memory or recursion further on. The walk is iterative: it never
-recurses, whatever the depth. Standard library only (the CLI's one-shot emit path uses it).
-"""
+"""Size limits on what callers send (encoded size, nesting depth, string length), checked before anything
+else looks at the data, so a hostile payload is refused with one line instead of exhausting memory or
+recursion. The walk is iterative. Standard library only (the CLI's one-shot emit uses it)."""
 
 from __future__ import annotations
 
@@ -51,12 +47,6 @@ class Limits:
         self.max_event_bytes = max_event_bytes
         self.max_depth = min(max_depth, MAX_DEPTH_CEILING)
         self.max_string_length = max_string_length
-
-    def check(self, value: Any, what: str, error: type[InvalidInput] = InvalidInput) -> int:
-        """Raise ``error`` unless ``value`` is plain JSON within the limits; return its encoded size
-        (compact UTF-8 JSON, the measure of ``max_event_bytes``)."""
-        self.check_shape(value, what, error)
-        return self.check_size(value, what, error)
 
     def check_shape(self, value: Any, what: str, error: type[InvalidInput] = InvalidInput) -> None:
         """Raise ``error`` unless ``value`` is JSON (objects with string keys, arrays, strings, finite

@@ -1,13 +1,6 @@
-"""The input policy: the limits and the redaction every event and every run's metadata go through.
-
-    policy = InputPolicy.from_settings(gateway_json.get("redaction"), gateway_json.get("limits"))
-    fields, findings = policy.screen_event(fields)      # before the draft is validated and stored
-    document, findings = policy.screen_metadata(document)
-
-``from_settings`` validates the raw gateway.json sections itself, so the CLI's one-shot emit path can
-build the same policy as the full host without pydantic; ``gateway/config.py`` declares the same
-sections as models (for their documentation and error paths) and calls the same checks.
-"""
+"""The input policy: the limits, then the redaction, that every event and run's metadata go through.
+``from_settings`` validates gateway.json's sections without pydantic, for the CLI's one-shot emit;
+``gateway/config.py`` declares the same sections as models and calls the same checks."""
 
 from __future__ import annotations
 

@@ -1,20 +1,9 @@
-"""Secret redaction: find credentials in text and in JSON values, and replace them.
-
-A secret becomes ``[REDACTED:<kind>]``, so a reader sees that something was there and what it was,
-never the value. Two kinds of rules:
-
-* **Patterns** over every string: cloud and forge tokens by their shape (an AWS access key id, a
-  GitHub or GitLab token...), and secrets by their context (``password=...``, ``Authorization:
-  Bearer ...``, a private key block, the password in ``scheme://user:password@host``). Where a
-  pattern has groups named ``secret``, ``secret2``... only those parts are replaced (the key of a
-  ``password=`` pair stays readable).
-* **Field names** in JSON objects: the value of a key such as ``password``, ``api_key``,
-  ``clientSecret`` or ``aws_secret_access_key`` is replaced whatever it looks like.
-
-Patterns from gateway.json (``redaction.patterns``) are added to the built-in ones. Standard library
-only, and light to import: the CLI's one-shot emit path imports this module, and ``re`` is loaded
-only when a string holds a pattern's trigger (see ``BUILTIN_PATTERNS``).
-"""
+"""Secret redaction: a secret in text or JSON becomes ``[REDACTED:<kind>]``, so a reader sees what was
+there, never the value. Patterns match tokens by shape (AWS, GitHub...) or by context (``password=``,
+``Authorization:``, PEM blocks, URL passwords; only groups named ``secret*`` are replaced); the value of
+a secret-named JSON field (``api_key``, ``clientSecret``...) is replaced whatever it looks like.
+gateway.json may add patterns. Standard library only; ``re`` is loaded only when a string holds a
+pattern's trigger (see ``BUILTIN_PATTERNS``), for the CLI's one-shot emit."""
 
 from __future__ import annotations
 
