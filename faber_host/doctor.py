@@ -1,10 +1,6 @@
-"""``faber doctor``: is this project ready to record runs? One verdict per check.
-
-Checks, in order: the project and its config files; each enabled backend imports, validates its
-config and starts; then each backend's own ``faber_check_health`` (the runs folder is writable, the
-bucket answers, the stream answers...). A check that cannot run because an earlier one failed is not
-run; the earlier failure says why.
-"""
+"""``faber doctor``: is this project ready to record runs? One verdict per check: the project and its
+config, each enabled backend's load, then each backend's ``faber_check_health``. A check that an earlier
+failure makes moot is not run."""
 
 from __future__ import annotations
 

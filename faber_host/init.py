@@ -1,11 +1,7 @@
-"""``faber init``: prepare ``.fractary/plugins/faber/`` in a project.
-
-It writes config.json, gateway.json, the FABER ``core`` and ``default`` workflows, the runs folder and a
-.gitignore that keeps machine-local state (runs, outboxes) out of git.
-Files that exist are rewritten in the current format (keeping what they say that is still valid),
-but only after the old file is copied to ``NAME.bak-<timestamp>``; each file's fate is reported, so
-nothing is lost and nothing changes silently.
-"""
+"""``faber init``: write config.json, gateway.json, the ``core`` and ``default`` workflows, the runs folder
+and a .gitignore under ``.fractary/plugins/faber/``. An existing file is rewritten in the current format
+(keeping what is still valid) only after a copy to ``NAME.bak-<timestamp>``, and each file's fate is
+reported: nothing is lost and nothing changes silently."""
 
 from __future__ import annotations
 

@@ -1,5 +1,2 @@
-"""faber-backend-helm: streams every stored event to the Helm service (entry point ``event_stream``).
-
-``plugin.HelmStreamBackend`` is what the entry point names. A stub until the Helm service exists: the
-contract it speaks is in the distribution's README.md.
-"""
+"""faber-backend-helm: streams every stored event to the Helm service (entry point ``event_stream``,
+``plugin.HelmStreamBackend``). A stub until the service exists: the contract is in README.md."""

@@ -1,13 +1,5 @@
-"""The ``helm`` envelope: what the Helm dashboard needs next to each event, and the NDJSON line.
-
-Each line the backend sends is one JSON object::
-
-    {"version": 1, "event": {...the stored event...},
-     "helm": {"dashboard_url": "...", "ui_state": {...}, "severity": "info"}}
-
-``severity`` comes from the event alone; ``ui_state`` from the run's state after the event, so the
-dashboard can draw the run without replaying its log.
-"""
+"""The NDJSON line sent per event: ``{"version": 1, "event": {...}, "helm": {"dashboard_url", "ui_state",
+"severity"}}``; ``ui_state`` comes from the run's state after the event, so the dashboard need not replay."""
 
 from __future__ import annotations
 
@@ -29,12 +21,7 @@ WARNING_TYPES = frozenset({"workflow_cancelled", "step_retry", "approval_denied"
 
 
 def severity_of(event: Event) -> Severity:
-    """How loudly the dashboard should show ``event``.
-
-    ``critical``: the workflow stopped on an error it cannot recover from. ``error``: an ``*_error``
-    event or any event carrying an error. ``warning``: a cancel, a retry, a refusal. ``notice``: a person
-    is asked for something. ``info``: everything else.
-    """
+    """How loudly the dashboard should show ``event``."""
     if event.type == "workflow_error" and event.error is not None and event.error.recoverable is False:
         return "critical"
     if event.type.endswith("_error") or event.error is not None:

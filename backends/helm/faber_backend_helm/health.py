@@ -1,10 +1,6 @@
-"""Whether emits should try the service now: after a failure, they leave it alone for a while.
-
-Without this, every emit during an outage would wait for the service until its timeout. The state is
-one small JSON file in the outbox folder, shared by every process of the project: after ``n``
-consecutive failures, emits skip the network until ``retry_after`` (the retry policy's backoff,
-doubled per failure) and only append to the outbox. The first success clears it.
-"""
+"""After a failure, emits leave the service alone for a while (instead of each waiting for its timeout):
+``.health.json`` in the outbox folder, shared by the project's processes, holds the consecutive failures
+and ``retry_after``; the first success removes it."""
 
 from __future__ import annotations
 

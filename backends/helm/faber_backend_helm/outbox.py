@@ -1,17 +1,10 @@
-"""The durable per-run outbox: events the Helm service has not taken yet, in the order to send them.
+"""The durable per-run outbox: events the Helm service has not taken yet, in sending order.
 
-Layout under the outbox folder (``.fractary/plugins/faber/outbox/event_stream`` by default)::
-
-    .lock                            held for the short file operations below (append, advance, compact)
-    .send.lock                       held by whoever sends outbox lines, so each line goes once at a time
-    {org}/{project}/{uuid}.ndjson    envelope lines, appended; never rewritten except by ``compact``
-    {org}/{project}/{uuid}.cursor    how many bytes of the .ndjson the service has taken
-
-Appends are one ``write`` on an O_APPEND file, fsynced (with ``sync``) before the emit returns. The
-cursor is replaced atomically after the service answered; once it reaches the end, both files go (the
-cursor first: a crash in between re-sends, it never skips). A line torn by a crash mid-append is cut
-off before the next append. Sending is at-least-once; the service de-duplicates by (run_id, event_id).
-"""
+Under the outbox folder: ``.lock`` (short file operations), ``.send.lock`` (one sender at a time), and
+per run ``{org}/{project}/{uuid}.ndjson`` (envelope lines, appended with one fsynced O_APPEND write)
+and ``.cursor`` (bytes the service has taken, replaced atomically). When the cursor reaches the end both
+go, the cursor first: a crash re-sends, never skips. A torn last line is cut before the next append.
+Delivery is at-least-once; the service de-duplicates by (run_id, event_id)."""
 
 from __future__ import annotations
 
@@ -41,14 +34,6 @@ class Batch:
     lines: list[bytes]
     end: int
 
-    @property
-    def first_event_id(self) -> int:
-        return line_key(self.lines[0])[1]
-
-    @property
-    def last_event_id(self) -> int:
-        return line_key(self.lines[-1])[1]
-
 
 class Outbox:
     """One project's outbox folder."""
@@ -77,22 +62,19 @@ class Outbox:
 
     # Locks ------------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self._ensure_dir(self.root)
-        fd = self._open(self.root / ".lock", os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _locked(self) -> contextlib.AbstractContextManager[bool]:
+        """Held for the short file operations (append, advance, compact)."""
+        return self._flock(".lock", wait=True)
 
-    @contextlib.contextmanager
-    def sending(self, *, wait: bool) -> Iterator[bool]:
+    def sending(self, *, wait: bool) -> contextlib.AbstractContextManager[bool]:
         """Hold the right to send outbox lines. With ``wait=False``, yields False at once when another
         process holds it (that process will send what is there)."""
+        return self._flock(".send.lock", wait=wait)
+
+    @contextlib.contextmanager
+    def _flock(self, name: str, *, wait: bool) -> Iterator[bool]:
         self._ensure_dir(self.root)
-        fd = self._open(self.root / ".send.lock", os.O_RDWR | os.O_CREAT)
+        fd = self._open(self.root / name, os.O_RDWR | os.O_CREAT)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

@@ -1,16 +1,7 @@
-"""The ``event_stream`` backend: every stored event goes to the Helm service, or waits in an outbox.
-
-Disabled by default. To switch it on, in gateway.json::
-
-    "event_stream": {"enabled": true, "config": {
-        "service_url": "https://helm.example.com/v1/events", "api_key_env": "FABER_HELM_API_KEY",
-        "batch_size": 100, "retry_policy": {"max_retries": 3, "backoff_ms": 500}}}
-
-An emit tries the service once, for at most ``emit_timeout_ms``; whatever the service does not take
-goes to the run's outbox and is sent again by the next emit of that run and by
-``faber backends flush event_stream``. After a failure, emits leave the service alone for the retry
-policy's backoff, so an outage costs an emit one append, not a timeout. See README.md for the contract.
-"""
+"""The ``event_stream`` backend (off by default): every stored event goes to the Helm service, or waits
+in the run's outbox. An emit tries the service once, for at most ``emit_timeout_ms``; the outbox is sent
+by the run's next emit and by ``faber backends flush event_stream``. After a failure emits leave the
+service alone for the backoff, so an outage costs an emit one append. The contract is in README.md."""
 
 from __future__ import annotations
 

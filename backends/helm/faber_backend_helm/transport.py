@@ -1,8 +1,5 @@
-"""One HTTP POST of an NDJSON batch to the Helm service, within a deadline, and what its answer means.
-
-The standard library's ``http.client`` is enough for one POST per batch and keeps this backend's only
-dependency faber-hookspecs. It is imported on first use, so an emit that does not send pays nothing.
-"""
+"""One HTTP POST of an NDJSON batch within a deadline, and what its answer means. The standard library's
+``http.client``, imported on first use, keeps this backend's only dependency faber-hookspecs."""
 
 from __future__ import annotations
 
@@ -45,12 +42,9 @@ class HelmClient:
         self.api_key = api_key
 
     def post(self, body: bytes, timeout: float) -> Delivery:
-        """POST ``body`` (NDJSON lines; empty for a ping) and say what became of it; never raise, and
-        never take much longer than ``timeout`` seconds, whatever the network does.
-
-        Socket timeouts bound each step, but not a name lookup that hangs nor an answer that trickles
-        in a byte at a time, so the POST runs in a daemon thread and is given up on at the deadline
-        (the service may still take it: the contract's de-duplication covers that)."""
+        """POST ``body`` (NDJSON lines; empty for a ping); never raise, and never take much longer than
+        ``timeout``: socket timeouts do not bound a hanging name lookup or a trickling answer, so the POST runs in
+        a daemon thread that is given up on at the deadline (the service de-duplicates if it took it anyway)."""
         outcome: list[Delivery] = []
         worker = threading.Thread(
             target=lambda: outcome.append(self._post(body, timeout)), name="faber-helm-post", daemon=True
@@ -65,16 +59,9 @@ class HelmClient:
         import http.client
 
         deadline = time.monotonic() + timeout
-        connection: http.client.HTTPConnection
-        if self.https:
-            connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout)
-        else:
-            connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        headers = {
-            "Content-Type": "application/x-ndjson",
-            "User-Agent": USER_AGENT,
-            "Connection": "close",
-        }
+        kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        connection = kind(self.host, self.port, timeout=timeout)
+        headers = {"Content-Type": "application/x-ndjson", "User-Agent": USER_AGENT, "Connection": "close"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         try:
