@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any, Protocol, cast
+from unittest.mock import patch
 
 from ..api import Faber
 from ..gateway import Gateway
@@ -164,22 +165,10 @@ class TestProject:
         stdout, stderr = io.StringIO(), io.StringIO()
         with (
             extra_backends(cast(dict[str, EntryPoint], self._classes)),
-            _environ(self.environ),
+            patch.dict(os.environ, self.environ, clear=True),  # the CLI reads os.environ
             contextlib.redirect_stdout(stdout),
             contextlib.redirect_stderr(stderr),
         ):
             code = run_cli(["--root", str(self.root), *args], debug=False)
         return CliResult(code, stdout.getvalue(), stderr.getvalue())
 
-
-@contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Any:
-    """The process environment replaced by ``values`` for the block (the CLI reads os.environ)."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)

@@ -1,10 +1,5 @@
-"""A recording HTTP receiver on 127.0.0.1, for backends that send events over HTTP.
-
-It answers every POST (and GET) the way a test asks: ``accept()`` (200, the default), ``fail(500)``,
-``slow(seconds)`` (holds the answer back; a client with a shorter timeout gives up), or ``refuse()``
-(nothing listens: connections are refused) and ``accept()`` again on the same port. Every request
-that arrived is in ``requests``, with the status it got.
-"""
+"""A recording HTTP receiver on 127.0.0.1: answers as a test asks (``accept``, ``fail``, ``slow``, or
+``refuse`` to listen at all) and records every request in ``requests`` with the status it got."""
 
 from __future__ import annotations
 

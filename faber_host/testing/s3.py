@@ -1,10 +1,6 @@
-"""A real S3-compatible HTTP server for tests: moto in server mode, in its own process on 127.0.0.1.
-
-For backends that talk to S3 (``s3_archive``, or yours): point ``endpoint_url`` at ``url``, give the
-process the credentials of ``AWS_TEST_ENVIRONMENT`` through boto3's standard chain, and make a bucket
-per test with ``create_bucket()``. It needs moto with its server (``pip install "moto[server]"``),
-which faber-host itself does not depend on.
-"""
+"""A real S3-compatible server for tests: moto in server mode, its own process on 127.0.0.1. Point
+``endpoint_url`` at ``url``, give the process ``AWS_TEST_ENVIRONMENT``, make a bucket per test with
+``create_bucket()``. Needs ``moto[server]``, which faber-host does not depend on."""
 
 from __future__ import annotations
 
