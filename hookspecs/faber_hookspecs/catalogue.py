@@ -1,9 +1,5 @@
-"""The event-type catalogue: every event type FABER knows, and the fields each one requires.
-
-This is the one source of truth for event types: the pydantic models, the generated JSON Schema,
-the validators, the CLI's help and ``faber schema`` all read it. Third parties add their own types
-under a vendor namespace (``x-<vendor>.<name>``) without touching this file.
-"""
+"""The event-type catalogue, the one source of truth for event types and the fields each requires (the
+models, the schema, the validators and ``faber schema`` read it). Vendors add ``x-<vendor>.<name>`` types."""
 
 from __future__ import annotations
 
@@ -19,10 +15,8 @@ VENDOR_TYPE_MAX_LENGTH = 64
 
 
 class EventType:
-    """One catalogue entry: the type's name, its category, what it means and what it requires.
-
-    A plain slotted class rather than a namedtuple: building a namedtuple class imports collections
-    and runs generated code, about a millisecond of every one-shot ``faber event emit``."""
+    """One catalogue entry. A slotted class, not a namedtuple: building a namedtuple class costs the
+    one-shot ``faber event emit`` about a millisecond."""
 
     __slots__ = ("category", "description", "name", "requires")
 

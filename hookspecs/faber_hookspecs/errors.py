@@ -1,9 +1,5 @@
-"""Errors a user can hit, shared by the host and every backend.
-
-Each error carries the exit code the CLI gives it: 2 for bad usage or invalid input (the user can fix
-the command), 1 for a failure at run time (the command was right, the world was not). The CLI and the
-MCP server turn them into one clear line; nothing else should be shown to a user.
-"""
+"""Errors a user can hit, shared by the host and every backend: ``exit_code`` 2 for input the user can fix,
+1 for a failure at run time. The CLI and the MCP server show them as one clear line."""
 
 from __future__ import annotations
 

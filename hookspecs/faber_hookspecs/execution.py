@@ -15,12 +15,8 @@ OUTPUT_TAIL_BYTES = 8192
 
 
 class StepContext(BaseModel):
-    """The run a step belongs to, and how to run it.
-
-    ``environment`` holds the variables the host wants the step to see, on top of its own
-    environment: FABER_RUN_ID, FABER_WORK_ID, FABER_PHASE, FABER_STEP, FABER_ATTEMPT, FABER_ROOT and
-    FABER_PARAM_<NAME> for each run parameter (NAME upper-cased).
-    """
+    """The run a step belongs to, and how to run it. ``environment``: the FABER_* variables the step sees
+    on top of its own (FABER_RUN_ID, _WORK_ID, _PHASE, _STEP, _ATTEMPT, _ROOT, FABER_PARAM_<NAME>)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -49,12 +45,8 @@ class StepResult(BaseModel):
 
 
 class RunCancelled(KeyboardInterrupt):
-    """The run was cancelled (Ctrl-C, SIGTERM): raised in the thread that runs a step.
-
-    A KeyboardInterrupt (so a BaseException): code catching ``Exception`` does not swallow it, and
-    code that already cleans up after Ctrl-C handles SIGTERM the same way. An executor stops what it
-    started and lets it propagate.
-    """
+    """The run was cancelled (Ctrl-C, SIGTERM). A KeyboardInterrupt, so ``except Exception`` does not swallow
+    it and Ctrl-C cleanup handles SIGTERM too; an executor stops what it started and lets it propagate."""
 
     def __init__(self, signum: int) -> None:
         self.signum = signum

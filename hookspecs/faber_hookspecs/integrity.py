@@ -1,8 +1,4 @@
-"""The integrity of a stored run: what ``faber runs verify`` finds and ``faber runs repair`` does.
-
-The record store knows its own files, so it answers ``verify`` and ``repair``;
-these models are how it reports.
-"""
+"""How the record store reports ``faber runs verify`` and ``faber runs repair``."""
 
 from __future__ import annotations
 

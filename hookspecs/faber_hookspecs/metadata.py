@@ -1,10 +1,5 @@
-"""Run metadata: what a run is about and where it comes from (metadata.json).
-
-It holds the FABER reference's fields (run_id, work_id, target, workflow_id, autonomy, source_type,
-phases, created_at, created_by, relationships, environment) plus params, root_run_id, the workflow's
-fingerprint and, for a re-run, the parameter changes. Unlike events and state, metadata is not
-derived: it changes only through the record store's atomic update.
-"""
+"""Run metadata (metadata.json): the FABER reference's fields plus params, lineage, the workflow's
+fingerprint and a re-run's changes. Not derived from events: it changes only by the store's atomic update."""
 
 from __future__ import annotations
 

@@ -18,10 +18,8 @@ POSITION_FIELDS = ("status", "current_phase", "current_step")
 
 
 class StoredEvent:
-    """What the record store answers to ``append``: the event and the state after it, given as
-    ``state`` or built by ``load_state`` when first asked for (building a long run's state costs in
-    proportion to its size, and most emits never look at it). ``position``: the state's
-    ``POSITION_FIELDS``, when the store has them at hand."""
+    """The event and the state after it, as ``state`` or built by ``load_state`` on first use (most emits
+    never look at it); ``position``: the state's ``POSITION_FIELDS`` when the store has them at hand."""
 
     def __init__(
         self, event: Event, state: RunState | None = None, *, load_state: Callable[[], RunState] | None = None,

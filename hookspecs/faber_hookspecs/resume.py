@@ -1,8 +1,5 @@
-"""Where a run continues, and what an agent or person needs to know to continue it.
-
-``ResumeContext`` is what ``faber runs resume-context --json`` prints, what the MCP server returns,
-and what ``faber_on_resume`` receives; ``resume-context.schema.json`` is generated from it.
-"""
+"""Where a run continues: ``ResumeContext`` is what ``resume-context --json``, the MCP server and
+``faber_on_resume`` all get (its schema is generated)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Run IDs: ``{org}/{project}/{uuid4}``, generated and validated strictly.
-
-A run id becomes a path (``runs/{org}/{project}/{uuid}``), so every part is checked against a
-pattern that cannot express ``..``, a slash, or an upper-case twin of an existing folder.
-This module imports nothing heavy: the CLI's emit path uses it.
-"""
+"""Run IDs, ``{org}/{project}/{uuid4}``: each part becomes a path, so each is checked against a pattern that
+cannot express ``..``, a slash or an upper-case twin. Imports nothing heavy (the CLI's emit path uses it)."""
 
 from __future__ import annotations
 
@@ -22,10 +18,8 @@ PREFIX_PATTERN = r"[0-9a-f-]+"
 
 
 class RunId(tuple[str, str, str]):
-    """A validated run id (org, project, uuid). ``str(run_id)`` is the canonical ``org/project/uuid`` form.
-
-    A tuple of its three parts, written out by hand: a namedtuple would import collections and run
-    generated code, about a millisecond of every one-shot ``faber event emit``."""
+    """A validated run id (org, project, uuid); ``str()`` gives ``org/project/uuid``. A tuple written out by
+    hand: a namedtuple would cost the one-shot emit about a millisecond."""
 
     __slots__ = ()
 

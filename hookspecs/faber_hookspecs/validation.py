@@ -1,9 +1,5 @@
-"""Validate an event against the event schema before it is stored, with a message a person can use.
-
-``validate_event`` runs the validator compiled from ``schemas/event.schema.json`` (fast, no pydantic:
-the CLI's emit path uses it). ``schema_validator`` gives a full ``jsonschema`` validator over the
-same file, for tools that want every error at once (verify, tests).
-"""
+"""Validate an event against the event schema with a message a person can use: ``validate_event`` runs the
+validator compiled from ``event.schema.json`` (no pydantic); ``schema_validator`` is a full ``jsonschema`` one."""
 
 from __future__ import annotations
 
@@ -49,16 +45,9 @@ _INTEGER_FIELDS = ("duration_ms", "retry_attempt")
 
 
 def plain_draft(fields: dict[str, Any]) -> dict[str, Any] | None:
-    """The draft ``EventDraft.model_validate(fields).to_json()`` gives, computed without pydantic, or
-    None when that cannot be done with certainty (the caller then asks pydantic, which also words the
-    error). For the CLI's one-shot emit, which must not pay for importing pydantic.
-
-    Certain means: ``fields`` already is what pydantic would give back. So nothing may need coercing
-    or dropping (no null anywhere, integer fields hold ints, numbers are finite, text is valid
-    UTF-8), and the event must satisfy the schema, which is generated from the same models. Nested
-    objects are put in the models' key order, as ``model_dump`` does. A test checks this against
-    pydantic on generated input.
-    """
+    """What ``EventDraft.model_validate(fields).to_json()`` gives, without pydantic (for the one-shot emit), or
+    None unless certain: nothing to coerce or drop, and the schema (generated from the same models) holds.
+    A test checks it against pydantic on generated input."""
     if not fields.keys() <= DRAFT_FIELDS or not _plain_json(fields):
         return None
     if any(name in fields and type(fields[name]) is not int for name in _INTEGER_FIELDS):

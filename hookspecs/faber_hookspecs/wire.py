@@ -1,12 +1,6 @@
-"""The on-disk JSON form of events and state, shared by every writer.
-
-Pure standard library on purpose: the CLI's one-shot emit path imports this module and must not pay
-for pydantic, nor even for the json and re modules (about 7 ms together): ``loads`` and
-``indented_json`` give exactly what ``json.loads`` and ``json.dumps(indent=2)`` give, through the same
-C scanner and string encoder the json module uses, and hand anything unusual to the json module.
-The pydantic models in ``events.py`` describe the same shapes (a test keeps the field order of both
-in step).
-"""
+"""The on-disk JSON form of events and state, shared by every writer. Standard library only, for the CLI's
+one-shot emit: ``loads`` and ``indented_json`` give exactly what ``json.loads`` and ``json.dumps(indent=2)``
+give, through the json module's C scanner and string encoder, without importing json and re."""
 
 from __future__ import annotations
 
@@ -92,19 +86,10 @@ def dump_document(document: dict[str, Any]) -> bytes:
 
 
 def indented_json(value: Any, *, reuse: bool = False) -> str:
-    """Exactly ``json.dumps(value, indent=2, ensure_ascii=False)``, about twice as fast.
-
-    The standard library encodes indented JSON in Python, one generator step per value, and
-    state.json is written on every emit: that was half the CPU time of an emit. This does the same
-    with string joins and the C string encoder, for plain JSON (dicts with str keys, lists, str, int,
-    float, bool, None, exact types); anything else goes to ``json.dumps`` itself. A test compares the
-    two on generated documents.
-
-    ``reuse`` is for documents rewritten often with few changes (state.json after each event: one
-    phase changes, the rest does not): the objects one and two levels down are looked up by their
-    compact JSON, which the C encoder makes several times faster than they can be indented, and only
-    those not seen before are indented again.
-    """
+    """Exactly ``json.dumps(value, indent=2, ensure_ascii=False)``, about twice as fast (state.json is written
+    on every emit): plain JSON goes through string joins and the C encoder, anything else to ``json.dumps``.
+    With ``reuse`` (a document rewritten with few changes), objects two levels down are looked up by their
+    compact JSON and only new ones are indented again."""
     try:
         if reuse and type(value) is dict and value:
             return _encode_items(value, "\n", 2)
@@ -183,13 +168,8 @@ _REUSED_MAX = 512
 
 
 def _encode_items(value: dict[str, Any], newline: str, depth: int) -> str:
-    """An object whose values ``depth`` levels down are reused when already indented before.
-
-    Only the objects and arrays at the bottom of that range are looked up, each by its own compact
-    form; an object above them is assembled from its values' texts, never looked up as a whole: its
-    compact form would be made only to miss whenever any one of its values changed (after each event
-    one phase of state.json changes, so ``phases`` always would), doubling the work of the lookups.
-    """
+    """An object whose values ``depth`` levels down are reused when indented before. Only the bottom level
+    is looked up: an upper object's compact form would miss whenever any value changed."""
     inner = newline + "  "
     parts = []
     for key, item in value.items():

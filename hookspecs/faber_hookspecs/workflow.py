@@ -1,15 +1,6 @@
-"""Workflow definitions in the FABER format, and a workflow as ``faber run`` executes it.
-
-A definition file (``workflows/default.json``) holds an id, an optional parent (``extends``), steps
-to drop from the parents (``skip_steps``), the five phases (each with ``enabled``, ``pre_steps``,
-``steps`` and ``post_steps``) and the autonomy settings. ``WorkflowDefinition`` validates one file;
-``workflow.schema.json`` is generated from it. The host resolves ``extends`` into a
-``ResolvedWorkflow``: one ordered list of ``ResolvedStep`` per phase, which is what executors get.
-
-Keys of the FABER reference that faber does not act on (``hooks``, ``context``, ``executor``,
-``result_handling``...) are accepted so reference files keep working; any other unknown key is an
-error, so a typo such as ``retires`` is caught instead of ignored.
-"""
+"""Workflow definitions in the FABER format (``WorkflowDefinition``, one file; its schema is generated)
+and a workflow as ``faber run`` executes it (``ResolvedWorkflow``: ``extends`` merged, steps in order).
+Reference keys faber does not act on are accepted; any other unknown key is an error, so a typo is caught."""
 
 from __future__ import annotations
 
