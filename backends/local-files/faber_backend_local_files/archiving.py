@@ -1,8 +1,5 @@
-"""The record store's side of archiving: consolidate a run, remove its archived events, import a bundle.
-
-Each operation holds the run's lock (``RunFolder.lock``) for as long as it reads or changes the run, so
-it never races an emit; ``bundle.py`` does the file work.
-"""
+"""The record store's side of archiving (consolidate, remove archived events, import a bundle), each
+under the run's lock so it never races an emit; ``bundle.py`` does the file work."""
 
 from __future__ import annotations
 
@@ -46,12 +43,8 @@ def consolidate_run(store: LocalRunStore, run_id: RunId) -> ArchiveBundle:
 
 
 def cleanup_run(store: LocalRunStore, run_id: RunId, manifest_sha256: str, *, dry_run: bool) -> RemovedEvents:
-    """Remove the run's event files if the bundle named ``manifest_sha256`` reproduces them exactly.
-
-    The local bundle is used when it is that one; otherwise the run is consolidated again (the same
-    run gives the same bytes), and a different manifest means the run changed since it was archived.
-    A run whose events are already gone is reported as removing nothing.
-    """
+    """Remove the run's event files if the bundle named ``manifest_sha256`` reproduces them exactly: the
+    local bundle, else a fresh consolidation (a different manifest: the run changed since it was archived)."""
     folder = store.folder(run_id)
     with folder.lock():
         remove_leftovers(folder)
@@ -124,12 +117,8 @@ def _restore_events_into(store: LocalRunStore, folder: RunFolder, run_id: RunId,
             expand_events(bundle, staging, store.file_mode)
             # The archived state and manifest; metadata.json stays: it may have gained links since.
             folder.write_state(read_bytes(str(bundle.path(STATE_FILE))), bundle.manifest.last_event_id or 0)
-            replace_atomically(
-                os.path.join(folder.path, ARCHIVE_DIR, MANIFEST_FILE),
-                read_bytes(str(bundle.path(MANIFEST_FILE))),
-                store.file_mode,
-                store.sync,
-            )
+            replace_atomically(os.path.join(folder.path, ARCHIVE_DIR, MANIFEST_FILE),
+                               read_bytes(str(bundle.path(MANIFEST_FILE))), store.file_mode, store.sync)
             if store.sync:
                 sync_filesystem(staging)
             os.rename(staging, folder.events_dir)

@@ -19,23 +19,14 @@ if TYPE_CHECKING:
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def file_lock(path: str, *, shared: bool = False, dir_fd: int | None = None) -> FileLock:
-    """Hold an flock on ``path`` (created if needed) for the duration of a ``with`` block: exclusive
-    for writers, shared for readers that must not see a write in progress.
-
-    flock locks belong to an open file description, so the lock excludes other processes and other
-    threads of this process alike (each acquisition opens the file anew). The lock file is never
-    deleted: deleting it is how the FABER reference let concurrent writers lock different inodes.
-    Yields the locked descriptor. ``dir_fd``: ``path`` is relative to that open folder.
-    """
-    return FileLock(path, shared, dir_fd)
-
-
 class FileLock:
-    """The context manager ``file_lock`` returns (a class, not contextlib: the CLI's one-shot emit
-    does not import contextlib)."""
+    """``with file_lock(path)``: an flock on ``path`` (created if needed; ``dir_fd``: relative to that
+    folder), exclusive, or ``shared`` for readers that must not see a write in progress; yields the fd.
+    Each acquisition opens the file anew, so it excludes other threads too. The file is never deleted:
+    that is how the FABER reference let concurrent writers lock different inodes. A class, not
+    contextlib: the CLI's one-shot emit does not import contextlib."""
 
-    def __init__(self, path: str, shared: bool, dir_fd: int | None = None) -> None:
+    def __init__(self, path: str, *, shared: bool = False, dir_fd: int | None = None) -> None:
         self.path = path
         self.shared = shared
         self.dir_fd = dir_fd
@@ -55,6 +46,9 @@ class FileLock:
 
     def __exit__(self, *_exc_info: object) -> None:
         os.close(self.fd)  # closing the descriptor releases the lock
+
+
+file_lock = FileLock
 
 
 def is_same_file(fd: int, path: str) -> bool:
@@ -77,22 +71,17 @@ def read_bytes(path: str, dir_fd: int | None = None) -> bytes:
         os.close(fd)
 
 
-_SMALL_READ = 1 << 16
-"""The first read of a file: under glibc's mmap threshold (128 KiB). ``os.read(fd, n)`` allocates n
-bytes before it reads; at 1 MiB each call mapped and unmapped memory, about 20 µs, twice per small file
-(the read and the empty one at its end): most of what reading 10,000 state.json files cost."""
+_SMALL_READ = 1 << 16  # under glibc's mmap threshold: os.read(fd, n) allocates n bytes before it reads
 
 
 def _read_all(fd: int) -> bytes:
-    """The rest of an open regular file, to its end. A read of a regular file returns less than asked
-    only at the end of the file, so a short first read is the whole file: no second, empty read (one
-    system call per file less when ``runs list`` reads 10,000 state.json files)."""
+    """The rest of an open regular file. A short first read is the whole file (a regular file reads
+    short only at its end), so a small file costs one system call, not two."""
     data = os.read(fd, _SMALL_READ)
     if len(data) < _SMALL_READ:
         return data
     chunks = [data]
-    size = _SMALL_READ if len(data) < _SMALL_READ else 1 << 20  # a big file: big reads
-    while chunk := os.read(fd, size):
+    while chunk := os.read(fd, 1 << 20):  # a big file: big reads
         chunks.append(chunk)
     return data if len(chunks) == 1 else b"".join(chunks)
 
@@ -125,15 +114,10 @@ def write_new_file(path: str, data: bytes, mode: int, sync: bool) -> None:
 
 
 class UnnamedFiles:
-    """Files made nameless in a folder (Linux's O_TMPFILE) and given their name in one step later.
-
-    The store creates the next event's file this way before it takes the run's lock: creating an
-    inode is the costliest step of a commit on ext4 (measured: 40 to 400 µs, against about 10 for the
-    link), and outside the lock concurrent writers create theirs side by side. A writer killed before
-    the name is given leaves nothing behind: the system frees a nameless file with its last descriptor.
-    Where the system or the file system cannot (no O_TMPFILE, no /proc), ``open`` says None once and
-    for all, and the store writes ``.pending`` instead.
-    """
+    """Files made nameless in a folder (O_TMPFILE) and named in one step later. Creating an inode is the
+    costliest step of a commit on ext4, so the store does it before taking the run's lock, side by side
+    with other writers; a writer killed before the link leaves nothing behind. Where unsupported, ``open``
+    says None once and for all and the store writes ``.pending`` instead."""
 
     supported: bool | None = None  # decided on first use, once per process
 
@@ -195,20 +179,10 @@ def fsync_directory(path: str) -> None:
 
 
 def overwrite_counter(path: str, value: int, mode: int) -> None:
-    """Write ``value`` into a small counter file in place (``.next-id``).
-
-    In place, not by rename: a rename per event would halve emit throughput on ext4, and the counter
-    is only a hint that the store verifies (see ``RunFolder.recover``). The value only grows, so the
-    new text always covers the old; ``ftruncate`` handles the rare rewrite to a smaller value.
-    """
+    """Write ``value`` into a small counter file (``.next-id``) in place: a rename per event would halve
+    emit throughput, and the counter is only a hint the store verifies (``RunFolder.recover``)."""
     text = b"%d\n" % value
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, mode)
-    except OSError as problem:
-        if problem.errno != errno.ELOOP:
-            raise
-        os.unlink(path)  # a symlink planted in our place: remove the link (never its target)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
+    fd = _open_for_overwrite(path, mode)
     try:
         _pwrite_all(fd, text)
         if os.fstat(fd).st_size != len(text):
@@ -218,19 +192,10 @@ def overwrite_counter(path: str, value: int, mode: int) -> None:
 
 
 class RotatingFile:
-    """Replace a small file atomically and cheaply, by exchanging it with one of two hidden buffers.
-
-    ``write(data, generation)`` fills buffer ``generation % 2`` in place and exchanges it with the
-    visible file in one ``renameat2(RENAME_EXCHANGE)``. A reader that opens the file always gets a
-    whole version, and no inode is created or freed per write: replacing state.json by a plain
-    rename on every event halved emit throughput on ext4 (measured: 550 vs 1,230 events/s with fsync
-    on), because creating an inode costs as much as the event itself.
-
-    The price: the inode a reader opened is rewritten two writes later, so a reader that keeps the
-    file open across two more writes can see a mix. ``read_consistent`` in the store guards its own
-    readers with the event counter (a seqlock); other tools reading between bursts of events are
-    unaffected. Where the exchange is not supported it falls back to a temporary file and a rename.
-    """
+    """Replace a small file atomically without creating an inode per write (on ext4 that halved emit
+    throughput): fill hidden buffer ``generation % 2`` in place, then swap it with the visible file in one
+    ``renameat2(RENAME_EXCHANGE)``. A reader that keeps the file open across two more writes can see a
+    mix; the store's ``read_consistent`` guards its readers with the event counter. Falls back to a rename."""
 
     _exchange_supported: bool | None = None  # decided once per process, on first use
     BUFFERS = 2
@@ -250,13 +215,7 @@ class RotatingFile:
             replace_atomically(self.path, data, self.mode, sync=False)
             return
         buffer = self.buffers[generation % self.BUFFERS]
-        try:
-            fd = os.open(buffer, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, self.mode)
-        except OSError as problem:
-            if problem.errno != errno.ELOOP:
-                raise
-            os.unlink(buffer)  # a planted symlink: drop the link, never touch its target
-            fd = os.open(buffer, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, self.mode)
+        fd = _open_for_overwrite(buffer, self.mode)
         try:
             _pwrite_all(fd, data)  # a short write (a full disk) raises here, before any exchange
             if os.fstat(fd).st_size > len(data):  # truncating to the same size still costs a journal entry
@@ -335,11 +294,8 @@ def process_alive(pid: int) -> bool:
 
 
 def sync_filesystem(path: str) -> None:
-    """Make everything written to the filesystem holding ``path`` durable, in one call.
-
-    Used after writing thousands of files at once (a restore), where an fsync per file would cost a
-    disk flush each: Linux's syncfs flushes them together; elsewhere os.sync does.
-    """
+    """Make everything written to the filesystem holding ``path`` durable in one call (syncfs, else sync):
+    after a restore's thousands of files, an fsync each would flush the disk each time."""
     try:
         import ctypes
 
@@ -397,6 +353,18 @@ def _load_renameat2() -> Callable[..., int]:
     function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     function.restype = ctypes.c_int
     return function
+
+
+def _open_for_overwrite(path: str, mode: int) -> int:
+    """``path`` opened for writing in place (created if needed); a symlink planted there is removed
+    (never its target) and the file created anew."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, mode)
+    except OSError as problem:
+        if problem.errno != errno.ELOOP:
+            raise
+    os.unlink(path)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
 
 
 def _write_all(fd: int, data: bytes) -> None:

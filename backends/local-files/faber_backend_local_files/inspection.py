@@ -1,13 +1,6 @@
-"""Read a run the way a careful person would: use it, and say what is wrong with it.
-
-One scan of a run's files (``scan_run``) serves three readers: ``inspect_run`` shows a damaged run
-anyway and turns the problems into warnings; ``verify_run`` reports every problem
-(``faber runs verify``); ``repair.repair_run`` acts on them (``faber runs repair``).
-
-Runs written by the FABER reference scripts have known defects (state.json never reflects the
-events, a re-run without its workflow_rerun event, a missing child_runs link). They are reported;
-the run stays readable.
-"""
+"""Read a run as a careful person would: one scan (``scan_run``) serves ``inspect_run`` (shows a damaged
+run, with warnings), ``verify_run`` (every problem) and ``repair.repair_run``. Known defects of runs the
+FABER reference wrote are reported; the run stays readable."""
 
 from __future__ import annotations
 
@@ -49,12 +42,8 @@ class RunScan:
 
 
 def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[str]]:
-    """The run's metadata, its true state and the defects found.
-
-    A state.json this reducer wrote is trusted as a checkpoint (the fast, usual case): as it is when it
-    is through the last event, else brought forward by the events after it. Anything else leads to
-    reading every event, rebuilding the state and checking the log.
-    """
+    """The run's metadata, its true state and the defects found. A state.json this reducer wrote is trusted
+    as a checkpoint, brought forward by any later events; anything else means a full read and check."""
     folder = store.folder(run_id)
     metadata = store.load_metadata(run_id)
     stored_state, counter = folder.read_state()
@@ -104,13 +93,8 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
         for name in dead_leftovers(*run_leftovers(folder, run_id)):
             where = f"../{STAGING_DIR}/{name}"
             scan.add("leftover", f"{where} was left by a command that was killed", where)
-    return VerifyReport(
-        run_id=str(run_id),
-        ok=not scan.problems,
-        events=scan.files,
-        last_event_id=scan.highest_id,
-        problems=scan.problems,
-    )
+    return VerifyReport(run_id=str(run_id), ok=not scan.problems, events=scan.files, last_event_id=scan.highest_id,
+                        problems=scan.problems)
 
 
 def run_leftovers(folder: RunFolder, run_id: RunId) -> tuple[str, tuple[str, ...]]:
@@ -178,9 +162,8 @@ def id_gaps(ids: list[int], highest: int) -> list[tuple[int, int]]:
 
 
 def cached_state(stored: Json | None, events: list[Json]) -> Json | None:
-    """What a run's state.json says its state is: the checkpoint (``stored``) brought forward by the
-    ``events`` after it (one per id, in id order), when this reducer wrote it; otherwise (an older
-    reducer's, or the reference's) as it stands. Changes ``stored``."""
+    """state.json (``stored``, changed in place) brought forward by the ``events`` after it when this reducer
+    wrote it; otherwise as it stands."""
     if stored is None or stored.get("reducer_version") != REDUCER_VERSION:
         return stored
     last = stored.get("last_event_id")
@@ -193,9 +176,7 @@ def cached_state(stored: Json | None, events: list[Json]) -> Json | None:
 
 
 def check_state(scan: RunScan, stored: Json | None, rebuilt: Json) -> None:
-    """Compare state.json, brought forward by the events after it (``cached_state``), with the state
-    rebuilt from the events. A checkpoint ahead of the events, or that they do not bring to the
-    rebuilt state, does not reflect them."""
+    """Compare state.json, brought forward by the events after it, with the state rebuilt from the events."""
     if stored is None:
         scan.add("state_missing", "state.json is missing or unreadable", "state.json")
         return

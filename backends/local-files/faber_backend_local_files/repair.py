@@ -1,13 +1,8 @@
-"""Repair a damaged run without deleting anything (``faber runs repair``).
-
-Under the run's lock: finish or drop a half-done commit; move every unreadable or invalid event file,
-and the losers of a duplicate id, to ``events/.quarantine/``; give each id left without an event a
-``log_repaired`` event saying what happened to it (ids stay gap-free and are never reused for
-something else), except past a gap longer than the run has files, which only a counter could have
-named: the events beyond it are renumbered to follow the log (originals kept in quarantine); rebuild
-metadata.json if it is unusable (the old file goes to quarantine too); then rewrite ``.next-id`` and
-state.json from the events. The result is checked with ``verify_run``.
-"""
+"""Repair a damaged run without deleting anything (``faber runs repair``), under the run's lock: finish or
+drop a half-done commit; move unusable event files (and duplicate ids' losers) to ``events/.quarantine/``;
+give each id left without an event a ``log_repaired`` event, except past a gap longer than the run has
+files (a counter's skip), where later events are renumbered; rebuild an unusable metadata.json; rewrite
+``.next-id`` and state.json. ``verify_run`` checks the result."""
 
 from __future__ import annotations
 
