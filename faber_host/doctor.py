@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +30,7 @@ class DoctorCheck:
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"area": self.area, "name": self.name, "verdict": self.verdict, "detail": self.detail}
+        return asdict(self)
 
 
 def diagnose(root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> list[DoctorCheck]:

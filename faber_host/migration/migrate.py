@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,26 +33,17 @@ class MigrationResult:
     source: Path
     run_id: str | None
     event_count: int
-    recovered: list[str] = field(default_factory=list)
-    not_recovered: list[str] = field(default_factory=list)
     already_migrated: bool = False
     dry_run: bool = False
-    events: list[dict[str, Any]] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    not_recovered: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # with dry_run only
 
     def to_json(self) -> dict[str, Any]:
         """The result as JSON (``faber migrate --json``)."""
-        return {
-            "source": str(self.source),
-            "run_id": self.run_id,
-            "event_count": self.event_count,
-            "already_migrated": self.already_migrated,
-            "dry_run": self.dry_run,
-            "recovered": self.recovered,
-            "not_recovered": self.not_recovered,
-            "warnings": self.warnings,
-            **({"events": self.events} if self.dry_run else {}),
-        }
+        document = {**asdict(self), "source": str(self.source)}
+        return document if self.dry_run else {k: v for k, v in document.items() if k != "events"}
 
 
 def migrate_old_state(
@@ -98,11 +89,12 @@ def migrate_old_state(
     origin = metadata.model_extra["migrated_from"] if metadata.model_extra else {}
     recovered, not_recovered = origin["recovered"], origin["not_recovered"]
     if dry_run:
-        return MigrationResult(path, None, len(events), recovered, not_recovered, dry_run=True,
+        return MigrationResult(path, None, len(events), dry_run=True, recovered=recovered, not_recovered=not_recovered,
                                events=[event.to_json() for event in events],
                                warnings=[findings.describe("the imported run")] if findings else [])
     _write_marker(marker, {"run_id": run_id, "sha256": sha256, "migrated_at": origin["migrated_at"]})
-    return MigrationResult(path, run_id, len(plan.events), recovered, not_recovered, warnings=warnings)
+    return MigrationResult(path, run_id, len(plan.events), recovered=recovered, not_recovered=not_recovered,
+                           warnings=warnings)
 
 
 def read_old_state(path: Path, limits: Limits) -> tuple[dict[str, Any], str]:
