@@ -47,15 +47,8 @@ class MigrationResult:
 
 
 def migrate_old_state(
-    log: RunLog,
-    source: Path | None = None,
-    *,
-    work_id: str | None = None,
-    workflow_id: str | None = None,
-    org: str | None = None,
-    project: str | None = None,
-    dry_run: bool = False,
-    force: bool = False,
+    log: RunLog, source: Path | None = None, *, work_id: str | None = None, workflow_id: str | None = None,
+    org: str | None = None, project: str | None = None, dry_run: bool = False, force: bool = False,
 ) -> MigrationResult:
     """Import the old state file (default: the project's ``.fractary/plugins/faber/state.json``)."""
     path = (source or log.project.faber_dir / OLD_STATE_NAME).expanduser()

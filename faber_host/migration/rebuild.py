@@ -49,15 +49,8 @@ class MigrationPlan:
 
 
 def plan_migration(
-    old: Mapping[str, Any],
-    *,
-    run_id: str,
-    source: str,
-    source_sha256: str,
-    migrated_at: str,
-    migrated_by: str | None,
-    workflow_id: str | None = None,
-    work_id: str | None = None,
+    old: Mapping[str, Any], *, run_id: str, source: str, source_sha256: str, migrated_at: str, migrated_by: str | None,
+    workflow_id: str | None = None, work_id: str | None = None,
 ) -> MigrationPlan:
     """The run that the old state ``old`` (the parsed file) describes, under the new id ``run_id``.
     ``source`` names the file and ``migrated_at`` is now (both recorded in the metadata)."""

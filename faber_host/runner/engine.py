@@ -57,13 +57,8 @@ class WorkflowRunner:
     """Executes one run of a resolved workflow (placeholders filled) from its current state."""
 
     def __init__(
-        self,
-        log: RunLog,
-        metadata: RunMetadata,
-        workflow: ResolvedWorkflow,
-        selection: progress.Selection,
-        display: Display,
-        scope: CancelScope,
+        self, log: RunLog, metadata: RunMetadata, workflow: ResolvedWorkflow, selection: progress.Selection,
+        display: Display, scope: CancelScope,
     ) -> None:
         self.log = log
         self.metadata = metadata

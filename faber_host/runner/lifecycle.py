@@ -8,13 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from faber_hookspecs.catalogue import PHASES
-from faber_hookspecs.errors import (
-    ConfigError,
-    FaberError,
-    InvalidInput,
-    NotResumable,
-    RunBusy,
-)
+from faber_hookspecs.errors import ConfigError, FaberError, InvalidInput, NotResumable, RunBusy
 from faber_hookspecs.metadata import ParameterChange, Relationships, RunMetadata
 from faber_hookspecs.records import RunRecord
 from faber_hookspecs.resume import NextStep, ResumeContext, ResumeFrom
@@ -301,15 +295,8 @@ def check_run_settings(params: dict[str, Any], phases: list[str] | None, autonom
 
 
 def create_run(
-    log: RunLog,
-    workflow_ref: str,
-    work_id: str,
-    *,
-    params: dict[str, Any],
-    phases: list[str] | None,
-    autonomy: str | None,
-    org: str | None,
-    project: str | None,
+    log: RunLog, workflow_ref: str, work_id: str, *, params: dict[str, Any], phases: list[str] | None,
+    autonomy: str | None, org: str | None, project: str | None,
 ) -> tuple[RunMetadata, ResolvedWorkflow]:
     """A new run of a workflow (checked before anything is stored), not started yet."""
     check_run_settings(params, phases, autonomy)
@@ -323,12 +310,7 @@ def create_run(
 
 
 def create_rerun(
-    log: RunLog,
-    ref: str,
-    *,
-    params: dict[str, Any],
-    phases: list[str] | None,
-    autonomy: str | None,
+    log: RunLog, ref: str, *, params: dict[str, Any], phases: list[str] | None, autonomy: str | None,
     work_id: str | None,
 ) -> tuple[RunMetadata, ResolvedWorkflow, list[str]]:
     """A new run of the same work with changed parameters, linked to the original both ways."""
@@ -400,15 +382,8 @@ def _ordered(phases: list[str] | None) -> list[str] | None:
 
 
 def execute(
-    log: RunLog,
-    run_id: str,
-    *,
-    started: Literal["start", "resume", "rerun"],
-    display: Display,
-    scope: CancelScope,
-    step: str | None = None,
-    force: bool = False,
-    rerun: RerunResult | None = None,
+    log: RunLog, run_id: str, *, started: Literal["start", "resume", "rerun"], display: Display, scope: CancelScope,
+    step: str | None = None, force: bool = False, rerun: RerunResult | None = None,
 ) -> RunOutcome:
     """Take the run's executor lock, record the start or resume, run the loop, say how it ended."""
     import time

@@ -105,13 +105,8 @@ def _start(command: str, context: StepContext) -> tuple[subprocess.Popen[bytes],
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, CANCEL_SIGNALS)
     try:
         return subprocess.Popen(
-            [SHELL, "-c", command],
-            cwd=context.working_directory,
-            env={**os.environ, **context.environment},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            [SHELL, "-c", command], cwd=context.working_directory, env={**os.environ, **context.environment},
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_child_setup(os.getpid(), mask),
         ), mask
     except BaseException:

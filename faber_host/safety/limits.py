@@ -39,9 +39,7 @@ class Limits:
     __slots__ = ("max_depth", "max_event_bytes", "max_string_length")
 
     def __init__(
-        self,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-        max_depth: int = DEFAULT_MAX_DEPTH,
+        self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, max_depth: int = DEFAULT_MAX_DEPTH,
         max_string_length: int = DEFAULT_MAX_STRING_LENGTH,
     ) -> None:
         self.max_event_bytes = max_event_bytes

@@ -10,15 +10,6 @@ from .receiver import ReceivedRequest, RecordingReceiver
 from .s3 import AWS_TEST_ENVIRONMENT, S3Server, aws_test_environ
 
 __all__ = [
-    "AWS_TEST_ENVIRONMENT",
-    "BackendClass",
-    "CliResult",
-    "EventFactory",
-    "GatewayFactory",
-    "ReceivedRequest",
-    "RecordingReceiver",
-    "S3Server",
-    "StaticEntryPoint",
-    "TestProject",
-    "aws_test_environ",
+    "AWS_TEST_ENVIRONMENT", "BackendClass", "CliResult", "EventFactory", "GatewayFactory", "ReceivedRequest",
+    "RecordingReceiver", "S3Server", "StaticEntryPoint", "TestProject", "aws_test_environ",
 ]

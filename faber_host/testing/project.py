@@ -27,9 +27,7 @@ class GatewayFactory(Protocol):
     """The ``faber_gateway`` fixture: opens a gateway with chosen backends enabled."""
 
     def __call__(
-        self,
-        *names: str,
-        config: Mapping[str, Mapping[str, Any]] | None = None,
+        self, *names: str, config: Mapping[str, Mapping[str, Any]] | None = None,
         backends: Mapping[str, BackendClass] | None = None,
     ) -> Gateway: ...
 

@@ -60,9 +60,7 @@ class S3Server:
         import boto3
 
         return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            region_name=AWS_TEST_ENVIRONMENT["AWS_DEFAULT_REGION"],
+            "s3", endpoint_url=self.url, region_name=AWS_TEST_ENVIRONMENT["AWS_DEFAULT_REGION"],
             aws_access_key_id=AWS_TEST_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=AWS_TEST_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
         )

@@ -53,12 +53,7 @@ class EventSample:
 
 
 def render_report(
-    record: RunRecord,
-    timeline: Timeline,
-    sample: EventSample,
-    related: list[RelatedRun],
-    *,
-    generated_at: str,
+    record: RunRecord, timeline: Timeline, sample: EventSample, related: list[RelatedRun], *, generated_at: str,
     generator: str,
 ) -> str:
     """The HTML page of a run."""

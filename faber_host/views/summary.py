@@ -127,9 +127,7 @@ def related_runs(record: RunRecord) -> list[tuple[str, str]]:
     links = record.metadata.relationships
     found: list[tuple[str, str]] = []
     for relation, run_id in (
-        ("re-run of", links.rerun_of),
-        ("parent", links.parent_run_id),
-        ("root", record.metadata.root_run_id),
+        ("re-run of", links.rerun_of), ("parent", links.parent_run_id), ("root", record.metadata.root_run_id),
         *(("re-run", child) for child in links.child_runs),
     ):
         if run_id and run_id != record.metadata.run_id and run_id not in {r for _, r in found}:

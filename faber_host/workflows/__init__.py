@@ -9,11 +9,6 @@ from .placeholders import check_placeholders, fill_placeholders, placeholder_val
 from .resolve import resolve_workflow
 
 __all__ = [
-    "WorkflowLibrary",
-    "check_placeholders",
-    "describe_changes",
-    "fill_placeholders",
-    "fingerprint",
-    "placeholder_values",
-    "resolve_workflow",
+    "WorkflowLibrary", "check_placeholders", "describe_changes", "fill_placeholders", "fingerprint",
+    "placeholder_values", "resolve_workflow",
 ]

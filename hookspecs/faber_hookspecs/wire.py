@@ -12,22 +12,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 EVENT_FIELD_ORDER: tuple[str, ...] = (
-    "event_id",
-    "type",
-    "timestamp",
-    "run_id",
-    "phase",
-    "step",
-    "status",
-    "user",
-    "source",
-    "message",
-    "metadata",
-    "artifacts",
-    "duration_ms",
-    "error",
-    "correlation_id",
-    "retry_attempt",
+    "event_id", "type", "timestamp", "run_id", "phase", "step", "status", "user", "source", "message", "metadata",
+    "artifacts", "duration_ms", "error", "correlation_id", "retry_attempt",
 )
 """Key order of an event file: the FABER reference's order, then the fields faber-host adds."""
 

@@ -46,10 +46,8 @@ class HealthRecord:
             with os.fdopen(open_beneath(self.path.parent, self.path.name, os.O_RDONLY), "rb") as file:
                 document = json.loads(file.read())
             return StreamHealth(
-                failures=int(document["failures"]),
-                retry_after=float(document["retry_after"]),
-                last_error=document.get("last_error"),
-                since=document.get("since"),
+                failures=int(document["failures"]), retry_after=float(document["retry_after"]),
+                last_error=document.get("last_error"), since=document.get("since"),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return StreamHealth()
@@ -60,9 +58,7 @@ class HealthRecord:
         previous = self.read()
         failures = previous.failures + 1
         record = StreamHealth(
-            failures=failures,
-            retry_after=now + self.policy.delay_ms(failures) / 1000,
-            last_error=error,
+            failures=failures, retry_after=now + self.policy.delay_ms(failures) / 1000, last_error=error,
             since=previous.since or utc_timestamp(now),
         )
         self._write(record)

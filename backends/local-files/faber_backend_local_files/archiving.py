@@ -6,14 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from faber_hookspecs.archive import (
-    EVENTS_FILE,
-    MANIFEST_FILE,
-    METADATA_FILE,
-    STATE_FILE,
-    ArchiveBundle,
-    RemovedEvents,
-)
+from faber_hookspecs.archive import EVENTS_FILE, MANIFEST_FILE, METADATA_FILE, STATE_FILE, ArchiveBundle, RemovedEvents
 from faber_hookspecs.errors import ArchiveError, StorageError
 from faber_hookspecs.run_id import RunId
 
