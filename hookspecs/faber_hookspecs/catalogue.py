@@ -20,7 +20,7 @@ class EventType:
 
     __slots__ = ("category", "description", "name", "requires")
 
-    def __init__(self, name: str, category: str, description: str, requires: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str, category: str, description: str, *requires: str) -> None:
         self.name = name
         self.category = category
         self.description = description
@@ -30,10 +30,6 @@ class EventType:
         return f"EventType({self.name!r}, {self.category!r}, requires={self.requires!r})"
 
 
-def _entry(name: str, category: str, description: str, *requires: str) -> EventType:
-    return EventType(name, category, description, tuple(requires))
-
-
 _PHASE = ("phase",)
 _STEP = ("phase", "step")
 
@@ -41,53 +37,53 @@ EVENT_TYPES: dict[str, EventType] = {
     entry.name: entry
     for entry in (
         # Workflow lifecycle
-        _entry("workflow_start", "workflow", "A run started executing its workflow."),
-        _entry("workflow_complete", "workflow", "The run finished every phase successfully."),
-        _entry("workflow_error", "workflow", "The run stopped because of an error.", "error"),
-        _entry("workflow_cancelled", "workflow", "The run was cancelled (Ctrl-C, SIGTERM, a user)."),
-        _entry("workflow_paused", "workflow", "The run paused: it waits for an agent, an approval or feedback."),
-        _entry("workflow_resumed", "workflow", "A stopped run continues under the same run id."),
-        _entry("workflow_rerun", "workflow", "This run is a re-run of an earlier one, with changed parameters."),
+        EventType("workflow_start", "workflow", "A run started executing its workflow."),
+        EventType("workflow_complete", "workflow", "The run finished every phase successfully."),
+        EventType("workflow_error", "workflow", "The run stopped because of an error.", "error"),
+        EventType("workflow_cancelled", "workflow", "The run was cancelled (Ctrl-C, SIGTERM, a user)."),
+        EventType("workflow_paused", "workflow", "The run paused: it waits for an agent, an approval or feedback."),
+        EventType("workflow_resumed", "workflow", "A stopped run continues under the same run id."),
+        EventType("workflow_rerun", "workflow", "This run is a re-run of an earlier one, with changed parameters."),
         # Phases
-        _entry("phase_start", "phase", "A phase started.", *_PHASE),
-        _entry("phase_skip", "phase", "A phase was skipped (disabled, or not selected).", *_PHASE),
-        _entry("phase_complete", "phase", "A phase finished successfully.", *_PHASE),
-        _entry("phase_error", "phase", "A phase failed.", *_PHASE, "error"),
+        EventType("phase_start", "phase", "A phase started.", *_PHASE),
+        EventType("phase_skip", "phase", "A phase was skipped (disabled, or not selected).", *_PHASE),
+        EventType("phase_complete", "phase", "A phase finished successfully.", *_PHASE),
+        EventType("phase_error", "phase", "A phase failed.", *_PHASE, "error"),
         # Steps
-        _entry("step_start", "step", "A step started (again, on a retry).", *_STEP),
-        _entry("step_complete", "step", "A step finished successfully.", *_STEP, "duration_ms"),
-        _entry("step_error", "step", "A step failed.", *_STEP, "error"),
-        _entry("step_retry", "step", "A failed step is about to be tried again.", *_STEP),
-        _entry("step_skip", "step", "A step was skipped.", *_STEP),
+        EventType("step_start", "step", "A step started (again, on a retry).", *_STEP),
+        EventType("step_complete", "step", "A step finished successfully.", *_STEP, "duration_ms"),
+        EventType("step_error", "step", "A step failed.", *_STEP, "error"),
+        EventType("step_retry", "step", "A failed step is about to be tried again.", *_STEP),
+        EventType("step_skip", "step", "A step was skipped.", *_STEP),
         # Work products
-        _entry("artifact_create", "artifact", "A file, document or other artifact was created."),
-        _entry("artifact_modify", "artifact", "An existing artifact was changed."),
-        _entry("commit_create", "repository", "A commit was made."),
-        _entry("branch_create", "repository", "A branch was created."),
-        _entry("pr_create", "repository", "A pull request was opened."),
-        _entry("pr_merge", "repository", "A pull request was merged."),
-        _entry("spec_generate", "specification", "A specification was generated."),
-        _entry("spec_validate", "specification", "A specification was validated."),
-        _entry("test_run", "quality", "Tests ran."),
-        _entry("docs_update", "quality", "Documentation was updated."),
+        EventType("artifact_create", "artifact", "A file, document or other artifact was created."),
+        EventType("artifact_modify", "artifact", "An existing artifact was changed."),
+        EventType("commit_create", "repository", "A commit was made."),
+        EventType("branch_create", "repository", "A branch was created."),
+        EventType("pr_create", "repository", "A pull request was opened."),
+        EventType("pr_merge", "repository", "A pull request was merged."),
+        EventType("spec_generate", "specification", "A specification was generated."),
+        EventType("spec_validate", "specification", "A specification was validated."),
+        EventType("test_run", "quality", "Tests ran."),
+        EventType("docs_update", "quality", "Documentation was updated."),
         # Control flow and agents
-        _entry("checkpoint", "control", "A point the run can be understood or resumed from."),
-        _entry("skill_invoke", "agent", "An agent skill was invoked."),
-        _entry("agent_invoke", "agent", "An agent was invoked."),
-        _entry("decision_point", "control", "A decision was taken, with its reasons."),
-        _entry("retry_loop_enter", "control", "An evaluate/build retry loop started another round."),
-        _entry("retry_loop_exit", "control", "A retry loop ended."),
-        _entry("hook_execute", "control", "A workflow hook ran."),
-        _entry(
+        EventType("checkpoint", "control", "A point the run can be understood or resumed from."),
+        EventType("skill_invoke", "agent", "An agent skill was invoked."),
+        EventType("agent_invoke", "agent", "An agent was invoked."),
+        EventType("decision_point", "control", "A decision was taken, with its reasons."),
+        EventType("retry_loop_enter", "control", "An evaluate/build retry loop started another round."),
+        EventType("retry_loop_exit", "control", "A retry loop ended."),
+        EventType("hook_execute", "control", "A workflow hook ran."),
+        EventType(
             "log_repaired", "control",
             "Repair filled this id: its event file was unreadable (moved to events/.quarantine/) or missing.",
         ),
         # People in the loop
-        _entry("approval_request", "approval", "The run asks a person to approve before it goes on."),
-        _entry("approval_granted", "approval", "A person approved."),
-        _entry("approval_denied", "approval", "A person refused approval."),
-        _entry("feedback_request", "feedback", "The run asks a person for feedback."),
-        _entry("feedback_received", "feedback", "A person answered a feedback request."),
+        EventType("approval_request", "approval", "The run asks a person to approve before it goes on."),
+        EventType("approval_granted", "approval", "A person approved."),
+        EventType("approval_denied", "approval", "A person refused approval."),
+        EventType("feedback_request", "feedback", "The run asks a person for feedback."),
+        EventType("feedback_received", "feedback", "A person answered a feedback request."),
     )
 }
 

@@ -127,9 +127,7 @@ def validate_uuid(value: str) -> str:
 
 def is_uuid_prefix(text: str) -> bool:
     """True when ``text`` can name a run by a uuid prefix (at least 8 characters of a uuid)."""
-    return (
-        len(text) >= MIN_PREFIX_LENGTH and len(text) <= 36 and patterns.uuid_prefix(text)
-    )
+    return MIN_PREFIX_LENGTH <= len(text) <= 36 and patterns.uuid_prefix(text)
 
 
 def slugify(text: str) -> str:
@@ -137,8 +135,7 @@ def slugify(text: str) -> str:
     import re
 
     slug = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
-    slug = re.sub(r"-{2,}", "-", slug)[:SLUG_MAX_LENGTH].strip("-_")
-    return slug
+    return re.sub(r"-{2,}", "-", slug)[:SLUG_MAX_LENGTH].strip("-_")
 
 
 def _show(value: object) -> str:
