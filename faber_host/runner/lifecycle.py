@@ -389,8 +389,7 @@ def execute(
     import time
 
     began = time.monotonic()
-    lock = RunnerLock(log.project, RunId.parse(run_id))
-    with lock:
+    with RunnerLock(log.project, RunId.parse(run_id)):
         view = inspect(log, run_id, step=step, force=force, holding_lock=True)
         view, resume_from = begin_resume(log, view, force=force)
         assert view.filled is not None and view.selection is not None

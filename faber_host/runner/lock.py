@@ -23,13 +23,6 @@ class RunnerLock:
         self._fd: int | None = None
 
     def __enter__(self) -> RunnerLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
-
-    def acquire(self) -> None:
         """Take the lock, or raise RunBusy naming the process that holds it."""
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -44,8 +37,9 @@ class RunnerLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        return self
 
-    def release(self) -> None:
+    def __exit__(self, *_exc: object) -> None:
         """Let go of the lock (the file stays: deleting it would let two processes lock two files)."""
         if self._fd is not None:
             os.close(self._fd)
