@@ -53,11 +53,8 @@ class InputPolicy:
         return cls(_limits(limits, where), _redactor(redaction, where))
 
     def screen_event(self, fields: Mapping[str, Any]) -> tuple[dict[str, Any], Findings]:
-        """An event draft's fields, checked against the limits and with secrets redacted.
-
-        Raises InvalidEvent when the draft is too large or too deep, is not plain JSON, or carries a
-        secret in an identifier field (type, phase, step, status).
-        """
+        """An event draft's fields within the limits, secrets redacted; InvalidEvent for a draft too large,
+        too deep or not plain JSON, or a secret in an identifier field (type, phase, step, status)."""
         if not isinstance(fields, dict):
             raise InvalidEvent("invalid event: it must be a JSON object of event fields")
         self.limits.check_shape(fields, "event", InvalidEvent)

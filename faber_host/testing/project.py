@@ -64,11 +64,8 @@ class CliResult:
 
 
 class TestProject:
-    """A fresh FABER project (org ``acme``, project ``widget-service``) and its gateway.json.
-
-    ``enable`` and ``disable`` edit gateway.json; ``gateway()``, ``faber()`` and ``cli()`` open the
-    project as it is then, with the installed backends plus those given as classes to ``enable``.
-    """
+    """A fresh FABER project (org ``acme``, project ``widget-service``): ``enable``/``disable`` edit its
+    gateway.json; ``gateway()``, ``faber()`` and ``cli()`` open it as it is, with the classes given to ``enable``."""
 
     __test__ = False  # not a pytest test class, despite its name
 

@@ -103,10 +103,8 @@ def _fill_value(value: Any, values: Mapping[str, str]) -> Any:
 
 
 def shell_command(run: str, names: Collection[str], where: str) -> str:
-    """``run`` with each placeholder replaced by a reference to its environment variable.
-
-    An InvalidInput names a placeholder that ``names`` does not define; a ConfigError one in a place
-    where a variable cannot stand for it."""
+    """``run`` with each placeholder replaced by a reference to its environment variable: InvalidInput for
+    a placeholder ``names`` lacks, ConfigError for one where a variable cannot stand for it."""
     try:
         contexts = _Lexer(run).contexts()
     except RecursionError:  # the lexer descends once per nested $( ), ` `, " ", ${ }
@@ -130,11 +128,9 @@ def shell_command(run: str, names: Collection[str], where: str) -> str:
 
 
 class _Lexer:
-    """Which quoting context each placeholder of a shell command is in, as far as the POSIX shell
-    language tells without running it (``$(...)``, backticks, here-documents and nesting included).
-
-    A misjudged context cannot let a value in: every reference is to a variable, whose value the
-    shell never parses. It could only make a value arrive split, or unexpanded."""
+    """The quoting context of each placeholder of a shell command, as far as the POSIX shell grammar tells.
+    A misjudged context cannot let a value in (the shell never parses a variable's value): at worst it
+    arrives split, or unexpanded."""
 
     def __init__(self, text: str) -> None:
         self.text = text

@@ -46,10 +46,8 @@ class RunBusy(FaberError):
 
 
 class ResumeVetoed(FaberError):
-    """Raised by a backend's ``faber_on_resume`` to refuse a resume; the message is the reason.
-
-    ``raise ResumeVetoed("the run's archive is still uploading; try again in a minute")``
-    """
+    """Raised by a backend's ``faber_on_resume`` to refuse a resume; the message is the reason
+    (``raise ResumeVetoed("the run's archive is still uploading; try again in a minute")``)."""
 
 
 class StorageError(FaberError):
