@@ -3,6 +3,7 @@ limits, and the gateway.json settings that tune them (the torture suite proves i
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,119 @@ CAUGHT = [
     ("npm-token", "npm_" + "c" * 36, "[REDACTED:npm-token]"),
     ("pypi-token", "pypi-AgEIcHlwaS5vcmc" + "Q" * 60, "[REDACTED:pypi-token]"),
     ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk", "[REDACTED:jwt]"),
+    # Each alternative of a pattern (each trigger, each literal prefix) has its own example:
+    # test_every_alternative_has_an_example derives what must be covered from the pattern table.
+    ("aws-access-key-id", "ASIA" + "Q" * 16, "[REDACTED:aws-access-key-id]"),
+    ("aws-access-key-id", "ABIA" + "Q" * 16, "[REDACTED:aws-access-key-id]"),
+    ("aws-access-key-id", "ACCA" + "Q" * 16, "[REDACTED:aws-access-key-id]"),
+    *(("github-token", prefix + "b" * 36, "[REDACTED:github-token]") for prefix in ("gho_", "ghu_", "ghs_", "ghr_")),
+    *(("gitlab-token", prefix + "-" + "y" * 20, "[REDACTED:gitlab-token]")
+      for prefix in ("gloas", "gldt", "glrt", "glptt", "glcbt", "glft", "glimt", "glagent", "glsoat", "glffct")),
+    ("slack-token", "xapp-1-" + "A" * 12, "[REDACTED:slack-token]"),
+    ("slack-webhook", "https://hooks.slack.com/workflows/T0/A0/abc", "[REDACTED:slack-webhook]"),
+    ("slack-webhook", "https://hooks.slack.com/triggers/T0/A0/abc", "[REDACTED:slack-webhook]"),
+    ("authorization-header", "Proxy-Authorization: Digest abc123", "Proxy-Authorization: Digest [REDACTED:authorization-header]"),
+    ("password-pair", "OPENAI_API_KEY=" + "k" * 20, "OPENAI_API_KEY=[REDACTED:password-pair]"),
+    ("password-pair", "export MISTRAL_API_KEY='" + "m1" * 16 + "'", "export MISTRAL_API_KEY='[REDACTED:password-pair]'"),
+    ("password-pair", "GITHUB_TOKEN: t0ken-value", "GITHUB_TOKEN: [REDACTED:password-pair]"),
+    ("password-pair", "db.pwd=x1", "db.pwd=[REDACTED:password-pair]"),
+    *(("password-pair", f"{name}=v4lue", f"{name}=[REDACTED:password-pair]")
+      for name in ("secret", "client_secret", "apikey", "api-key", "access_token", "auth-token", "refresh_token",
+                   "token", "private_key")),
+    ("password-pair", "passwd=x1 passphrase=x2", "passwd=[REDACTED:password-pair] passphrase=[REDACTED:password-pair]"),
+    ("stripe-key", "rk_test_" + "b2" * 12, "[REDACTED:stripe-key]"),
+    ("anthropic-api-key", "sk-ant-api03-" + "x" * 93 + "AA", "[REDACTED:anthropic-api-key]"),
+    ("anthropic-api-key", "ANTHROPIC sk-ant-admin01-" + "y_" * 47, "ANTHROPIC [REDACTED:anthropic-api-key]"),
+    *(("openai-api-key", f"sk-{kind}-" + "z" * 74 + "T3BlbkFJ" + "w" * 74, "[REDACTED:openai-api-key]")
+      for kind in ("proj", "svcacct", "admin")),
+    ("openai-api-key", "sk-" + "a" * 20 + "T3BlbkFJ" + "b" * 20, "[REDACTED:openai-api-key]"),
+    ("openrouter-api-key", "sk-or-v1-" + "ab12" * 16, "[REDACTED:openrouter-api-key]"),
+    ("huggingface-token", "hf_" + "Ab" * 17, "[REDACTED:huggingface-token]"),
+    ("huggingface-token", "api_org_" + "Cd" * 17, "[REDACTED:huggingface-token]"),
+    ("groq-api-key", "gsk_" + "G7" * 26, "[REDACTED:groq-api-key]"),
+    ("xai-api-key", "xai-" + "X9" * 40, "[REDACTED:xai-api-key]"),
+    ("perplexity-api-key", "pplx-" + "P1" * 24, "[REDACTED:perplexity-api-key]"),
+    ("azure-client-secret", "secret abc8Q~" + "d" * 34, "secret [REDACTED:azure-client-secret]"),
+    ("azure-storage-key", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=" + "K" * 86 + "==;",
+     "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=[REDACTED:azure-storage-key];"),
+    ("google-oauth-secret", "GOCSPX-" + "g" * 28, "[REDACTED:google-oauth-secret]"),
+    *(("digitalocean-token", prefix + "0f" * 32, "[REDACTED:digitalocean-token]") for prefix in ("dop_v1_", "doo_v1_", "dor_v1_")),
+    ("vault-token", "hvs." + "v" * 95, "[REDACTED:vault-token]"),
+    ("vault-token", "hvb." + "w" * 140, "[REDACTED:vault-token]"),
+    ("terraform-token", "a" * 14 + ".atlasv1." + "t" * 65, "[REDACTED:terraform-token]"),
+    ("databricks-token", "dapi" + "0a" * 16, "[REDACTED:databricks-token]"),
+    ("heroku-api-key", "HRKU-AA" + "h" * 58, "[REDACTED:heroku-api-key]"),
+    ("pulumi-token", "pul-" + "9e" * 20, "[REDACTED:pulumi-token]"),
+    ("doppler-token", "dp.pt." + "D" * 43, "[REDACTED:doppler-token]"),
+    ("sentry-token", "sntryu_" + "5c" * 32, "[REDACTED:sentry-token]"),
+    ("sentry-token", "sntrys_" + "eyJpYXQiO" + "s" * 70, "[REDACTED:sentry-token]"),
+    ("grafana-token", "glc_" + "G" * 40, "[REDACTED:grafana-token]"),
+    ("grafana-token", "glsa_" + "S" * 32 + "_0123abcd", "[REDACTED:grafana-token]"),
+    ("sendgrid-api-key", "SG." + "s" * 22 + "." + "t" * 43, "[REDACTED:sendgrid-api-key]"),
+    ("twilio-api-key", "SK" + "0a" * 16, "[REDACTED:twilio-api-key]"),
+    *(("shopify-token", f"shp{kind}_" + "f0" * 16, "[REDACTED:shopify-token]") for kind in ("at", "ca", "pa", "ss")),
+    ("atlassian-api-token", "ATATT3" + "x" * 186, "[REDACTED:atlassian-api-token]"),
+    ("linear-api-key", "lin_api_" + "L" * 40, "[REDACTED:linear-api-key]"),
+    ("discord-webhook", "https://discord.com/api/webhooks/123/abc-DEF", "[REDACTED:discord-webhook]"),
+    ("discord-webhook", "https://ptb.discordapp.com/api/webhooks/123/abc", "[REDACTED:discord-webhook]"),
+    ("discord-webhook", "https://canary.discord.com/api/webhooks/123/abc", "[REDACTED:discord-webhook]"),
+    ("teams-webhook", "https://contoso.webhook.office.com/webhookb2/abc@def/IncomingWebhook/123/456 sent",
+     "[REDACTED:teams-webhook] sent"),
+    ("telegram-bot-token", "bot 123456789:A" + "a" * 34, "bot [REDACTED:telegram-bot-token]"),
+    ("rubygems-token", "rubygems_" + "ab" * 24, "[REDACTED:rubygems-token]"),
+    ("docker-hub-token", "dckr_pat_" + "d" * 27, "[REDACTED:docker-hub-token]"),
+    ("artifactory-token", "AKCp" + "a" * 69, "[REDACTED:artifactory-token]"),
 ]
+
+# One text per pattern that looks close to its kind and must be left alone.
+NEAR_MISSES = {
+    "aws-access-key-id": "AKIA" + "Q" * 15,
+    "aws-secret-access-key": "aws_secret_access_key = " + "w" * 39,
+    "github-token": "ghp_short",
+    "gitlab-token": "glpat-" + "x" * 19,
+    "slack-token": "xoxb-short",
+    "slack-webhook": "https://hooks.slack.com/ is the host",
+    "private-key": "-----BEGIN PUBLIC KEY-----",
+    "authorization-header": "the authorization step",
+    "bearer-token": "bearer abcdefghijklmnop",
+    "password-pair": "password_policy=strict max_tokens=4096 token_count: 5",
+    "url-credentials": "https://example.com/a@b",
+    "stripe-key": "sk_live_short",
+    "google-api-key": "AIza" + "B" * 20,
+    "npm-token": "npm_install",
+    "pypi-token": "pypi-AgEIcHlwaS5vcmc" + "Q" * 10,
+    "jwt": "eyJhbGciOiJIUzI1NiJ9 alone",
+    "anthropic-api-key": "sk-ant-api03-EXAMPLE",
+    "openai-api-key": "the task-proj-" + "z" * 50 + " folder",
+    "openrouter-api-key": "sk-or-v1-" + "ab12" * 15,
+    "huggingface-token": "hf_hub_download",
+    "groq-api-key": "gsk_" + "G7" * 25,
+    "xai-api-key": "xai-sdk",
+    "perplexity-api-key": "pplx-client",
+    "azure-client-secret": "abc8Q~short",
+    "azure-storage-key": "AccountKey=" + "K" * 20,
+    "google-oauth-secret": "GOCSPX-short",
+    "digitalocean-token": "dop_v1_" + "0f" * 31,
+    "vault-token": "hvs.short",
+    "terraform-token": "app.atlasv1.short",
+    "databricks-token": "dapi-client",
+    "heroku-api-key": "HRKU-AA-short",
+    "pulumi-token": "pul-" + "9e" * 19,
+    "doppler-token": "dp.pt.short",
+    "sentry-token": "sntryu_short",
+    "grafana-token": "glc_short",
+    "sendgrid-api-key": "SG.short.key",
+    "twilio-api-key": "SK" + "0a" * 15,
+    "shopify-token": "shpat_" + "f0" * 15,
+    "atlassian-api-token": "ATATT3" + "x" * 20,
+    "linear-api-key": "lin_api_short",
+    "discord-webhook": "https://discord.com/channels/123/456",
+    "teams-webhook": "https://contoso.webhook.office.com/ is the host",
+    "telegram-bot-token": "at 12:30:Alpha",
+    "rubygems-token": "rubygems_" + "ab" * 20,
+    "docker-hub-token": "dckr_pat_short",
+    "artifactory-token": "AKCp" + "a" * 20,
+}
 
 LEFT_ALONE = [
     "the bearer authentication scheme",
@@ -67,7 +180,26 @@ def test_each_pattern_catches_its_kind(redactor: Redactor, kind: str, text: str,
 
 
 def test_every_builtin_pattern_is_exercised() -> None:
-    assert {kind for kind, *_ in CAUGHT} == {name for name, *_ in BUILTIN_PATTERNS}
+    assert {kind for kind, *_ in CAUGHT} == {name for name, *_ in BUILTIN_PATTERNS} == set(NEAR_MISSES)
+
+
+def test_every_alternative_has_an_example() -> None:
+    """Each trigger of a pattern, and each literal word in a group of alternatives, (``(?:glpat|gloas|...)``)
+    appears in one of the pattern's examples: a pattern, or a new branch of one, cannot arrive untested."""
+    for name, triggers, source, _ in BUILTIN_PATTERNS:
+        examples = [text for kind, text, _ in CAUGHT if kind == name]
+        for trigger in triggers:
+            assert any(trigger in text.lower() for text in examples), (name, trigger)
+        for group in re.findall(r"\(\?:((?:[A-Za-z0-9_-]+\|)+[A-Za-z0-9_-]+)\)", source):
+            for word in group.split("|"):
+                assert any(word.lower() in text.lower() for text in examples), (name, word)
+
+
+@pytest.mark.parametrize("kind", sorted(NEAR_MISSES))
+def test_near_misses_are_left_alone(redactor: Redactor, kind: str) -> None:
+    findings = Findings()
+    text = NEAR_MISSES[kind]
+    assert redactor.redact_text(text, findings) == text and not findings, findings.kinds
 
 
 @pytest.mark.parametrize("text", LEFT_ALONE)

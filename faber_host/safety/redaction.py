@@ -64,8 +64,9 @@ BUILTIN_PATTERNS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     ),
     (
         "password-pair", ("pass", "pwd", "secret", "key", "token"),
-        r"(?i:\b(?:password|passwd|passphrase|pwd|secret|client_secret|api[_-]?key|access[_-]?token"
-        r"|auth[_-]?token|refresh[_-]?token|token|private[_-]?key))\\?[\"']?\s*[:=]\s*"
+        # Up to four leading words make environment names count too (OPENAI_API_KEY=, GITHUB_TOKEN:).
+        r"(?i:\b(?:[a-z0-9]{1,32}[_.-]){0,4}(?:password|passwd|passphrase|pwd|secret|client_secret|api[_-]?key"
+        r"|access[_-]?token|auth[_-]?token|refresh[_-]?token|token|private[_-]?key))\\?[\"']?\s*[:=]\s*"
         r"(?:\\?\"(?P<secret>[^\"\\]+)\\?\"|'(?P<secret2>[^']+)'|(?P<secret3>[^\s\"',;&]+))",
         "the value of a password=, secret: or token= pair",
     ),
@@ -79,6 +80,50 @@ BUILTIN_PATTERNS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     ("npm-token", ("npm_",), r"\bnpm_[A-Za-z0-9]{36}\b", "an npm token"),
     ("pypi-token", ("pypi-",), r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", "a PyPI token"),
     ("jwt", ("eyj",), r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "a JSON Web Token"),
+    # Model providers: the keys an agent's environment holds.
+    ("anthropic-api-key", ("sk-ant-",), r"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,}", "an Anthropic API key"),
+    ("openai-api-key", ("sk-",),
+     r"\bsk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}\b)",
+     "an OpenAI API key"),
+    ("openrouter-api-key", ("sk-or-",), r"\bsk-or-v1-[a-f0-9]{64}\b", "an OpenRouter API key"),
+    ("huggingface-token", ("hf_", "api_org_"), r"\b(?:hf|api_org)_[A-Za-z]{34}\b", "a Hugging Face token"),
+    ("groq-api-key", ("gsk_",), r"\bgsk_[A-Za-z0-9]{52}\b", "a Groq API key"),
+    ("xai-api-key", ("xai-",), r"\bxai-[A-Za-z0-9]{80}\b", "an xAI API key"),
+    ("perplexity-api-key", ("pplx-",), r"\bpplx-[A-Za-z0-9]{48}\b", "a Perplexity API key"),
+    # Clouds and the services a workflow's steps deploy with.
+    ("azure-client-secret", ("q~",),
+     r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])",
+     "an Azure (Entra ID) client secret"),
+    ("azure-storage-key", ("accountkey",), r"(?i:\bAccountKey)=(?P<secret>[A-Za-z0-9+/]{86}==)",
+     "the key of an Azure storage connection string"),
+    ("google-oauth-secret", ("gocspx-",), r"\bGOCSPX-[A-Za-z0-9_-]{28}\b", "a Google OAuth client secret"),
+    ("digitalocean-token", ("dop_v1_", "doo_v1_", "dor_v1_"), r"\bdo[por]_v1_[a-f0-9]{64}\b", "a DigitalOcean token"),
+    ("vault-token", ("hvs.", "hvb."), r"\bhv[sb]\.[A-Za-z0-9_-]{90,}", "a HashiCorp Vault token"),
+    ("terraform-token", ("atlasv1",), r"\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}", "a Terraform Cloud token"),
+    ("databricks-token", ("dapi",), r"\bdapi[a-f0-9]{32}(?:-\d)?\b", "a Databricks token"),
+    ("heroku-api-key", ("hrku-aa",), r"\bHRKU-AA[A-Za-z0-9_-]{58}\b", "a Heroku API key"),
+    ("pulumi-token", ("pul-",), r"\bpul-[a-f0-9]{40}\b", "a Pulumi access token"),
+    ("doppler-token", ("dp.pt.",), r"\bdp\.pt\.[A-Za-z0-9]{43}", "a Doppler token"),
+    ("sentry-token", ("sntryu_", "sntrys_"), r"\b(?:sntryu_[a-f0-9]{64}|sntrys_[A-Za-z0-9+/=_]{60,})",
+     "a Sentry token"),
+    ("grafana-token", ("glc_", "glsa_"), r"\b(?:glc_[A-Za-z0-9+/]{32,}={0,3}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})",
+     "a Grafana token"),
+    ("sendgrid-api-key", ("sg.",), r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b", "a SendGrid API key"),
+    ("twilio-api-key", ("sk",), r"\bSK[0-9a-fA-F]{32}\b", "a Twilio API key"),
+    ("shopify-token", ("shpat_", "shpca_", "shppa_", "shpss_"), r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b",
+     "a Shopify token"),
+    # Forges, issue trackers and chat.
+    ("atlassian-api-token", ("atatt3",), r"\bATATT3[A-Za-z0-9_=-]{180,}", "an Atlassian (Jira, Confluence) API token"),
+    ("linear-api-key", ("lin_api_",), r"\blin_api_[A-Za-z0-9]{40}\b", "a Linear API key"),
+    ("discord-webhook", ("discord",),
+     r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]+", "a Discord webhook URL"),
+    ("teams-webhook", ("webhook.office.com",), r"https://[A-Za-z0-9-]+\.webhook\.office\.com/webhookb2/[^\s\"'<>]+",
+     "a Microsoft Teams webhook URL"),
+    ("telegram-bot-token", (":a",), r"\b\d{5,16}:A[A-Za-z0-9_-]{34}\b", "a Telegram bot token"),
+    # Package registries (npm and PyPI above).
+    ("rubygems-token", ("rubygems_",), r"\brubygems_[a-f0-9]{48}\b", "a RubyGems API key"),
+    ("docker-hub-token", ("dckr_pat_",), r"\bdckr_pat_[A-Za-z0-9_-]{27,}", "a Docker Hub access token"),
+    ("artifactory-token", ("akcp",), r"\bAKCp[A-Za-z0-9]{69}\b", "a JFrog Artifactory API key"),
 )
 BUILTIN_NAMES = frozenset(entry[0] for entry in BUILTIN_PATTERNS)
 
