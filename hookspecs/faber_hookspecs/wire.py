@@ -37,12 +37,6 @@ EVENT_FIELD_ORDER: tuple[str, ...] = (
 )
 """Key order of an event file: the FABER reference's order, then the fields faber-host adds."""
 
-ERROR_FIELD_ORDER: tuple[str, ...] = ("code", "message", "stack", "recoverable")
-"""Key order of an event's ``error`` object (the fields of ``EventError``)."""
-
-ARTIFACT_FIELD_ORDER: tuple[str, ...] = ("type", "name", "path", "url")
-"""Key order of an artifact (the fields of ``Artifact``; any further keys follow in their own order)."""
-
 DRAFT_FIELDS = frozenset(EVENT_FIELD_ORDER) - {"event_id", "timestamp", "run_id"}
 """The fields a caller may give (``EventDraft``'s): the store assigns the other three."""
 
