@@ -1,30 +1,20 @@
-"""The record store's encoders and matchers agree with what they stand for: ``indented_json`` and
-``dump_document`` with ``json.dumps``, ``loads`` with ``json.loads``, the hand matchers with the patterns."""
+"""The record store's encoders agree with what they stand for: ``indented_json`` and
+``dump_document`` with ``json.dumps``."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from faber_hookspecs import patterns
-from faber_hookspecs.catalogue import PHASES, VENDOR_TYPE_PATTERN
+from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.reducer import apply_event, initial_state
-from faber_hookspecs.run_id import PREFIX_PATTERN, RUN_ID_PATTERN, SLUG_PATTERN, UUID4_PATTERN
 from faber_hookspecs.wire import (
-    STATUS_PATTERN,
-    STEP_PATTERN,
-    TIMESTAMP_PATTERN,
     dump_document,
     indented_json,
-    loads,
     utc_timestamp,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-PATTERN_OF = {"slug": SLUG_PATTERN, "uuid4": UUID4_PATTERN, "uuid_prefix": PREFIX_PATTERN, "run_id": RUN_ID_PATTERN,
-              "vendor_type": VENDOR_TYPE_PATTERN, "step": STEP_PATTERN, "status": STATUS_PATTERN,
-              "timestamp": TIMESTAMP_PATTERN}
 
 any_json = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text()),
@@ -39,46 +29,6 @@ any_json = st.recursive(
 @given(any_json)
 def test_indented_json_is_exactly_what_json_dumps_writes(value: Any) -> None:
     assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
-
-
-json_texts = st.one_of(
-    any_json.map(json.dumps),
-    any_json.map(lambda value: " \n" + json.dumps(value, indent=2) + "\t\r\n"),
-    st.text(max_size=12),
-    st.sampled_from(["", " ", "{", '{"a": 1} x', "NaN", "-Infinity", "[1, 2,]", "\ufeff{}", '"\\ud800"', "1e999",
-                     '{"a": 1, "a": 2}', "0012", "\x00"]),
-)
-
-
-def _outcome(function: Any, data: Any) -> str:
-    try:
-        return "value " + repr(function(data))
-    except Exception as problem:
-        return f"error {type(problem).__name__}: {problem}"
-
-
-@settings(max_examples=300, deadline=None)
-@given(json_texts, st.booleans())
-def test_loads_is_exactly_json_loads(text: str, as_bytes: bool) -> None:
-    data: Any = text.encode("utf-8", "surrogatepass") if as_bytes else text
-    assert _outcome(loads, data) == _outcome(json.loads, data)
-
-
-def test_loads_of_other_encodings_and_marks_is_json_loads() -> None:
-    for data in ('{"a": "é"}'.encode("utf-16"), b"\xef\xbb\xbf[1]", '"\ud800"'.encode("utf-8", "surrogatepass"),
-                 b"\xff"):
-        assert _outcome(loads, data) == _outcome(json.loads, data)
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.text(alphabet="abcxyzAZ09-_./:TZ4589\n é", max_size=40) | st.sampled_from([
-    "acme/widget/ee04a6d4-8111-4fde-8172-e0639c154b63", "2026-11-26T07:13:25.215Z", "x-acme.deploy_start",
-    "x-a.b.c_d", "ee04a6d4", "a", "build", "a.b_c-d"]))
-def test_hand_matchers_are_the_patterns(text: str) -> None:
-    import re
-
-    for name, pattern in PATTERN_OF.items():
-        assert getattr(patterns, name)(text) == (re.fullmatch(pattern, text) is not None), (name, text)
 
 
 @settings(max_examples=300, deadline=None)

@@ -6,7 +6,6 @@ applies it in one place, the emit core ``faber_host.runlog``, before any hook se
 the door (API, CLI, MCP, migration, a restored archive), so the record store, the archive and the
 event stream only ever receive screened data.
 
-Standard library only, on purpose: the CLI's one-shot ``faber event emit`` path must call it without
-loading pydantic. ``gateway/config.py`` validates the same settings with its models, using the
-checks defined here.
+Standard library only. ``gateway/config.py`` validates the settings with its models, using the checks
+defined here.
 """

@@ -4,9 +4,8 @@
     fields, findings = policy.screen_event(fields)      # before the draft is validated and stored
     document, findings = policy.screen_metadata(document)
 
-``from_settings`` validates the raw gateway.json sections itself, so the CLI's one-shot emit path can
-build the same policy as the full host without pydantic; ``gateway/config.py`` declares the same
-sections as models (for their documentation and error paths) and calls the same checks.
+``from_settings`` validates the raw gateway.json sections with the checks ``gateway/config.py``'s
+models call (for their documentation and error paths).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from faber_hookspecs.errors import ConfigError, InvalidEvent, InvalidInput
 from .limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_STRING_LENGTH, Limits
 from .redaction import Findings, PatternError, Redactor, SecretPattern, builtin_patterns
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any

@@ -12,15 +12,12 @@ never the value. Two kinds of rules:
   ``clientSecret`` or ``aws_secret_access_key`` is replaced whatever it looks like.
 
 Patterns from gateway.json (``redaction.patterns``) are added to the built-in ones. Standard library
-only, and light to import: the CLI's one-shot emit path imports this module, and ``re`` is loaded
-only when a string holds a pattern's trigger (see ``BUILTIN_PATTERNS``).
+only; a pattern is compiled only when a string holds its trigger (see ``BUILTIN_PATTERNS``).
 """
 
 from __future__ import annotations
 
-import sys
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import re
     from collections.abc import Iterable
@@ -241,15 +238,12 @@ class Redactor:
         return text
 
     def _may_hold_secret(self, lowered: str) -> bool:
-        """Whether ``lowered`` holds any pattern's trigger. Once ``re`` is loaded anyway (a long-lived
-        process: pydantic loads it), one scan for all the triggers together: about 0.5 µs a string
-        against 2 µs for testing each pattern's triggers in turn, which the one-shot emit, which never
-        loads ``re``, keeps doing (the pattern loop below)."""
+        """Whether ``lowered`` holds any pattern's trigger: one scan for all the triggers together,
+        rather than each pattern's triggers in turn for every string."""
         scan = self._any_trigger
         if scan is None:
-            re = sys.modules.get("re")
-            if re is None:
-                return True
+            import re
+
             triggers = sorted({trigger for pattern in self.patterns for trigger in pattern.triggers})
             scan = self._any_trigger = re.compile("|".join(re.escape(trigger) for trigger in triggers))
         return scan.search(lowered) is not None

@@ -3,7 +3,7 @@
 A run that failed and was resumed two days later spent those two days doing nothing; drawn to scale,
 its work would be two slivers at the ends of the chart. So a gap between two executions of the run
 that is longer than a fifth of the whole span (and than a minute) becomes a *break*: a narrow band
-(6% of the width, marked on the chart with its real length) and the work before and after it shares
+(``BREAK_SHARE`` of the width, marked on the chart with its real length) and the work before and after it shares
 the rest of the width, to scale. Everything that draws a timeline maps times through ``Axis.fraction``.
 """
 

@@ -1,8 +1,7 @@
 """The table of ``faber runs list``: status, work id, workflow, start, duration and last activity.
 
 Everything comes from each run's state (state.json), so listing many runs reads one small file per
-run and nothing more. Light to import (no pydantic): ``faber runs list``'s quick path
-(``cli/quick_list.py``) builds the same rows from the states as plain dicts.
+run and nothing more.
 """
 
 from __future__ import annotations
@@ -11,11 +10,10 @@ from faber_hookspecs.wire import utc_timestamp
 
 from .times import epoch_ms, format_duration, relative_ms
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick path avoids it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
-    from typing import Any
 
     from faber_hookspecs.state import RunState
 
@@ -35,19 +33,6 @@ def run_rows(states: Iterable[RunState], now: datetime) -> list[list[str | None]
     now_ms = round(now.timestamp() * 1000)
     now_timestamp = utc_timestamp(now.timestamp())
     return [_row(state, now_ms, now_timestamp) for state in states]
-
-
-def plain_rows(states: Iterable[dict[str, Any]], now: datetime) -> list[list[str | None]]:
-    """``run_rows`` of states as plain dicts that ``RunState`` takes as they are (``plain_state``):
-    a missing field means the model's default (``pending`` for the status, None for the others)."""
-    now_ms = round(now.timestamp() * 1000)
-    now_timestamp = utc_timestamp(now.timestamp())
-    return [
-        _cells(state["run_id"], state.get("status", "pending"), state.get("work_id"), state.get("workflow_id"),
-               state.get("created_at"), state.get("started_at"), state.get("updated_at"), state.get("completed_at"),
-               now_ms, now_timestamp)
-        for state in states
-    ]
 
 
 def _row(state: RunState, now_ms: int, now_timestamp: str) -> list[str | None]:

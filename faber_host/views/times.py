@@ -1,5 +1,4 @@
-"""Times for people, light enough for ``faber runs list``'s quick path: durations, "3m ago", and
-event timestamps as epoch milliseconds (only ``datetime`` is imported here)."""
+"""Times for people: durations, "3m ago", and event timestamps as epoch milliseconds."""
 
 from __future__ import annotations
 

@@ -52,8 +52,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 def schema_validator(name: str) -> Any:
-    """A ``jsonschema`` Draft 2020-12 validator for a committed schema file (slow to build; cached,
-    in a dict rather than by functools.cache: importing functools costs the one-shot emit)."""
+    """A ``jsonschema`` Draft 2020-12 validator for a committed schema file (slow to build, so cached)."""
     validator = _VALIDATORS.get(name)
     if validator is None:
         from jsonschema import Draft202012Validator

@@ -1,19 +1,19 @@
 """The on-disk JSON form of events and state, shared by every writer.
 
-Pure standard library on purpose: the CLI's one-shot emit path imports this module and must not pay
-for pydantic, nor even for the json and re modules (about 7 ms together): ``loads`` and
-``indented_json`` give exactly what ``json.loads`` and ``json.dumps(indent=2)`` give, through the same
-C scanner and string encoder the json module uses, and hand anything unusual to the json module.
+Standard library only. ``indented_json`` gives exactly what ``json.dumps(indent=2)`` gives, with the
+same C string encoder the json module uses (state.json is rewritten at every emit), and hands anything
+unusual to the json module.
 The pydantic models in ``events.py`` describe the same shapes (a test keeps the field order of both
 in step).
 """
 
 from __future__ import annotations
 
+import json
 import time
-from _json import encode_basestring, make_encoder, make_scanner
+from _json import encode_basestring, make_encoder
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import Any
 
@@ -104,8 +104,6 @@ def indented_json(value: Any, *, reuse: bool = False) -> str:
             return _encode_items(value, "\n", 2)
         return _encode(value, "\n")
     except (_NotPlain, RecursionError):
-        import json
-
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
@@ -120,42 +118,8 @@ def encodable(text: str) -> bool:
 
 
 def loads(data: bytes | str) -> Any:
-    """Exactly ``json.loads(data)``: well-formed JSON text in UTF-8 goes straight to the json module's
-    C scanner; anything else (an error, a byte-order mark, another encoding) to ``json.loads`` itself,
-    which gives the same value or raises the same error."""
-    text = data
-    if type(data) is bytes:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = ""
-    if type(text) is str and text[:1] != "\ufeff":
-        start = len(text) - len(text.lstrip(_WHITESPACE))
-        try:
-            value, end = _scan(text, start)
-        except Exception:  # StopIteration when there is no value, or a malformed one
-            pass
-        else:
-            if not text[end:].strip(_WHITESPACE):
-                return value
-    import json
-
+    """``json.loads(data)``: the one JSON reader of every event and state file."""
     return json.loads(data)
-
-
-class _Decoding:
-    """The settings ``json.loads`` gives its C scanner (json.decoder.JSONDecoder's defaults)."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
-
-
-_scan = make_scanner(_Decoding())  # type: ignore[arg-type]  # typeshed wants a JSONDecoder; these are its attributes
-_WHITESPACE = " \t\n\r"
 
 
 class _NotPlain(Exception):

@@ -79,8 +79,8 @@ def read_bytes(path: str, dir_fd: int | None = None) -> bytes:
 
 _SMALL_READ = 1 << 16
 """The first read of a file: under glibc's mmap threshold (128 KiB). ``os.read(fd, n)`` allocates n
-bytes before it reads; at 1 MiB each call mapped and unmapped memory, about 20 µs, twice per small file
-(the read and the empty one at its end): most of what reading 10,000 state.json files cost."""
+bytes before it reads; at 1 MiB each call mapped and unmapped memory, twice per small file (the read
+and the empty one at its end): most of what reading 10,000 state.json files cost."""
 
 
 def _read_all(fd: int) -> bytes:
@@ -128,8 +128,8 @@ class UnnamedFiles:
     """Files made nameless in a folder (Linux's O_TMPFILE) and given their name in one step later.
 
     The store creates the next event's file this way before it takes the run's lock: creating an
-    inode is the costliest step of a commit on ext4 (measured: 40 to 400 µs, against about 10 for the
-    link), and outside the lock concurrent writers create theirs side by side. A writer killed before
+    inode is the costliest step of a commit on ext4 (far costlier than the link: docs/performance.md),
+    and outside the lock concurrent writers create theirs side by side. A writer killed before
     the name is given leaves nothing behind: the system frees a nameless file with its last descriptor.
     Where the system or the file system cannot (no O_TMPFILE, no /proc), ``open`` says None once and
     for all, and the store writes ``.pending`` instead.

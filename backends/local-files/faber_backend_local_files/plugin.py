@@ -6,8 +6,8 @@ Enabled by default in gateway.json::
                                                  "sync_writes": true}}
 
 ``base_path`` is relative to the project root; the environment variable ``FABER_RUNS_PATH`` overrides
-it, as in the FABER reference. ``sync_writes: false`` skips the fsyncs: an emit is then several times
-faster, and an event survives a killed process but not a power cut.
+it, as in the FABER reference. ``sync_writes: false`` skips the fsyncs: an emit then waits for no disk,
+and an event survives a killed process but not a power cut.
 """
 
 from __future__ import annotations
