@@ -98,7 +98,7 @@ def test_relative_times_and_durations() -> None:
 
 
 def test_filters_by_workflow_and_start_window_through_both_paths(faber: Faber, cli: Cli) -> None:
-    """--workflow through the quick path (a pipe) and the full CLI (--debug); --since and --until on the
+    """--workflow in a pipe and with --debug; --since and --until on the
     run's start (else creation), as a date, a date-time or an age."""
     core = faber.new_run("201", workflow_id="core").run_id
     faber.emit(core, "workflow_start")
