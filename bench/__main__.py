@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import emit, mcp_stdio, reads
+from . import cli_emit, emit, mcp_stdio, reads
 from .timing import Figure, fmt_time, render_table
 from .workload import fill_run, new_project, open_api
 
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             step("c: emit with sync_writes off")
             figures.append(emit.fast_emit(fast, work / "plain-c", batch=200, count=reps(15)))
         if "d" in only:
-            step("d: one-shot CLI emit")
-            figures.append(reads.cli_emit(durable, fast, count=reps(20)))
+            step("d: one-shot CLI emit, each combination of backends")
+            figures.extend(cli_emit.cli_emit(work, count=reps(20)))
         if "e" in only and mcp_stdio.available():
             step("e: MCP stdio emit_event against ping")
             figures.extend(mcp_stdio.mcp_emit(fast, durable, calls=200, count=reps(5)))

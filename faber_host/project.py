@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +117,8 @@ def git_environment(root: Path) -> tuple[str | None, str | None]:
 
 
 def _git(root: Path, *args: str) -> str | None:
+    import subprocess  # only new runs ask git: an emit does not import it
+
     try:
         result = subprocess.run(
             ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=False

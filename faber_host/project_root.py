@@ -1,7 +1,7 @@
 """Finding a FABER project: the folder named by ``--root`` or FABER_ROOT, else the nearest one above
 the current folder that holds ``.fractary/plugins/faber/``.
 
-Standard library only (no pathlib): ``Project.find`` and the CLI's one-shot emit both use it.
+Standard library only (no pathlib): ``Project.find`` uses it.
 """
 
 from __future__ import annotations

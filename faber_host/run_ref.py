@@ -1,7 +1,6 @@
 """Naming a run: by its full id, its uuid, or a unique uuid prefix (like git), and who is naming it.
 
-Standard library only: ``Faber.resolve`` and the CLI's one-shot emit (which loads no backend through
-pluggy) both use it, so a run is found the same way on either path.
+Standard library only: ``RunLog.resolve`` (every door) uses it.
 """
 
 from __future__ import annotations
@@ -61,8 +60,8 @@ def current_user() -> str | None:
 
 
 def _login_name() -> str:
-    """``getpass.getuser()``, whose import costs the one-shot emit more than the lookup: the first
-    of LOGNAME, USER, LNAME and USERNAME that is set, else the password database."""
+    """``getpass.getuser()`` without importing getpass: the first of LOGNAME, USER, LNAME and
+    USERNAME that is set, else the password database."""
     for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
         user = os.environ.get(name)
         if user:
@@ -78,5 +77,5 @@ def _login_name() -> str:
 
 _ACCOUNT_NAMES: dict[int, str] = {}
 """The password database's name for each uid looked up so far: a long-lived process (``faber mcp``, a
-workflow run) emits many events, and without USER set each one would read the database again (about
-10 µs, more on a loaded machine). The environment is still read on every call."""
+workflow run) emits many events, and without USER set each one would read the database again. The
+environment is still read on every call."""

@@ -13,9 +13,8 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from faber_hookspecs.archive import EVENTS_FILE, METADATA_FILE, ArchiveBundle
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import IntegrityError, InvalidEvent, InvalidInput
 from faber_hookspecs.events import Event, EventDraft
@@ -24,7 +23,6 @@ from faber_hookspecs.records import RunRecord, StoredEvent
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
-from faber_hookspecs.workflow import autonomy_level
 from pydantic import BaseModel, ValidationError
 
 from .gateway import Gateway, Lazy
@@ -33,6 +31,9 @@ from .run_ref import current_user, resolve_run_ref
 from .safety.limits import show_key
 from .safety.policy import InputPolicy
 from .safety.redaction import Findings
+
+if TYPE_CHECKING:
+    from faber_hookspecs.archive import ArchiveBundle
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -162,6 +163,8 @@ class RunLog:
         if not isinstance(work_id, str) or not work_id.strip():
             raise InvalidInput("a work id is required (the issue or ticket the run works on)")
         if autonomy is not None:
+            from faber_hookspecs.workflow import autonomy_level
+
             autonomy = autonomy_level(autonomy)
         if workflow_fingerprint is None:
             from .workflows import WorkflowLibrary
@@ -241,6 +244,8 @@ def check_restored(policy: InputPolicy, bundle: ArchiveBundle) -> None:
     must pass the screening and validation unchanged. A restore brings the files back byte for byte,
     so it cannot redact: a bundle that needs it (written under other settings, or altered) is refused
     whole, before anything is expanded. Raises IntegrityError."""
+    from faber_hookspecs.archive import EVENTS_FILE, METADATA_FILE
+
     refused = f"the archive of run {bundle.run_id} was refused"
     try:
         with open(bundle.path(METADATA_FILE), "rb") as handle:

@@ -111,15 +111,15 @@ def test_the_docs_state_the_same_table() -> None:
 # The doors -------------------------------------------------------------------------------------------
 
 
-def test_after_completion_the_one_shot_and_full_cli_refuse_with_one_line(faber: Faber, cli: Cli) -> None:
+def test_after_completion_faber_event_emit_refuses_with_one_line(faber: Faber, cli: Cli) -> None:
     run = brought_to(faber, "completed")
     data = json.dumps({"error": ERROR})
     for args, kind in (
         (["event", "emit", run, "workflow_error", "--data", data], "workflow_error"),
         (["event", "emit", run, "step_start", "--phase", "build", "--step", "compile"], "step_start"),
         (["event", "emit", run, "workflow_start"], "workflow_start"),
-        # a repeated option is beyond the one-shot path's plain forms: the full typer CLI answers
-        (["event", "emit", run, "workflow_error", "--message", "a", "--message", "b", "--data", data], "workflow_error"),
+        # the reference's flags
+        (["event", "emit", "--run-id", run, "--type", "workflow_error", "--error", json.dumps(ERROR)], "workflow_error"),
     ):
         line = assert_one_line_error(cli(*args))
         assert line == "faber: error: " + expected_refusal(run, "completed", kind)

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import Cli, assert_one_line_error, clean_environ
 from faber_hookspecs.errors import InvalidInput
-from faber_hookspecs.plain_state import RUN_STATUSES as RUN_STATUSES_PLAIN
-from faber_hookspecs.state import RUN_STATUSES, RunState
+from faber_hookspecs.state import RunState
 
 from faber_host.api import Faber
 from faber_host.views.chart import format_duration, relative_time
@@ -99,7 +98,7 @@ def test_relative_times_and_durations() -> None:
 
 
 def test_filters_by_workflow_and_start_window_through_both_paths(faber: Faber, cli: Cli) -> None:
-    """--workflow through the quick path (a pipe) and the full CLI (--debug); --since and --until on the
+    """--workflow in a pipe and with --debug; --since and --until on the
     run's start (else creation), as a date, a date-time or an age."""
     core = faber.new_run("201", workflow_id="core").run_id
     faber.emit(core, "workflow_start")
@@ -125,7 +124,3 @@ def test_filters_by_workflow_and_start_window_through_both_paths(faber: Faber, c
     assert line.endswith("use pending, in_progress, paused, completed, failed, cancelled")
     with pytest.raises(InvalidInput, match="unknown status 'bogus'"):
         faber.list_runs(status="bogus")
-
-
-def test_the_quick_paths_status_list_is_the_models() -> None:
-    assert RUN_STATUSES_PLAIN == set(RUN_STATUSES)

@@ -1,5 +1,5 @@
 """A long run's state.json is a checkpoint: rewritten every few events, never ahead of the log, always
-whole; every reader (runs show, runs list, resume-context, verify, follow, the quick list) brings it
+whole; every reader (runs show, runs list, resume-context, verify, follow) brings it
 forward with the events after it and sees the state through the last event."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def test_every_reader_sees_the_current_state_of_a_long_run(faber: Faber, cli: Cl
             continue
         assert context["next_action"] == "run_step", context
         done += 1
-        # The one-shot CLI emit, a new process each time.
+        # `faber event emit`, a new process each time.
         cli.ok("event", "emit", run_id, "step_start", "--phase", phase, "--step", step)
         event_id = int(cli.ok("event", "emit", run_id, "step_complete", "--phase", phase, "--step", step,
                               "--duration-ms", "5"))
@@ -87,7 +87,7 @@ def test_verify_and_repair_judge_the_checkpoint_by_the_events(faber: Faber, cli:
 
 
 def test_a_new_process_leaves_a_long_runs_state_json_alone_between_checkpoints(faber: Faber, cli: Cli) -> None:
-    """The one-shot emit neither reads nor rewrites state.json unless a checkpoint is due: its cost does
+    """`faber event emit` (a new process) neither reads nor rewrites state.json unless a checkpoint is due: its cost does
     not grow with the state."""
     run_id, state_file = long_run(faber)
     before = state_file.read_bytes()

@@ -1,4 +1,4 @@
-"""``faber event emit`` and ``faber events``."""
+"""``faber event emit`` (run by ``emit_command``) and ``faber events``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import typer
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import InvalidInput
 
-from .context import open_faber, read_json_option
-from .output import note, print_json, print_json_line, print_table, warn
+from .context import open_faber
+from .output import print_json_line, print_table
 
 if TYPE_CHECKING:
     from faber_hookspecs.events import Event
@@ -21,42 +21,16 @@ event_app = typer.Typer(help="Record events.", no_args_is_help=True)
 RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 
 
-@event_app.command("emit")
-def emit(
-    ctx: typer.Context,
-    run: RunArgument,
-    event_type: Annotated[str, typer.Argument(metavar="TYPE", help="An event type (see `faber schema`).")],
-    phase: Annotated[Optional[str], typer.Option(help=f"One of {', '.join(PHASES)}.")] = None,
-    step: Annotated[Optional[str], typer.Option(help="The step id.")] = None,
-    status: Annotated[Optional[str], typer.Option(help="started, completed, failed...")] = None,
-    message: Annotated[Optional[str], typer.Option(help="What happened, for a person.")] = None,
-    data: Annotated[
-        Optional[str],
-        typer.Option(help='More event fields as a JSON object: {"metadata": {...}, "artifacts": [...], '
-                          '"error": {"code": ..., "message": ...}, "correlation_id": ...}; @FILE reads it from a '
-                          'file, - from standard input.'),
-    ] = None,
-    duration_ms: Annotated[Optional[int], typer.Option("--duration-ms", help="How long it took (ms).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the stored event as JSON.")] = False,
-) -> None:
-    """Record an event durably and print its id."""
-    faber = open_faber(ctx)
-    fields = read_json_option(data, "--data", faber.gateway.input_policy.limits) if data is not None else {}
-    options = {"type": event_type, "phase": phase, "step": step, "status": status,
-               "message": message, "duration_ms": duration_ms}
-    fields.update({key: value for key, value in options.items() if value is not None})
-    result = faber.emit_draft(run, fields, source="faber-cli")
-    for message_text in result.warnings:
-        warn(message_text)
-    if as_json:
-        print_json(result.event.to_json())
-    else:
-        print(result.event.event_id)
-    if result.event.type == "workflow_complete":
-        sys.stdout.flush()  # the id is the answer; archiving is the next step, said on stderr
-        done = faber.archive_on_complete(result.event.run_id)
-        if done is not None:
-            (warn if done.failed else note)(done.message)
+@event_app.command(
+    "emit", add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+def emit(ctx: typer.Context) -> None:
+    """Record an event durably and print its id (see `faber event emit --help`)."""
+    from .emit_command import run
+
+    root = (ctx.find_root().obj or {}).get("root")
+    run(ctx.args, str(root) if root is not None else None)
 
 
 def list_events(

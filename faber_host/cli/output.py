@@ -6,7 +6,7 @@ import sys
 
 from faber_hookspecs.wire import indented_json
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot emit avoids it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (`faber event emit` avoids it)
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
@@ -43,6 +43,32 @@ def fail(message: str, code: int) -> int:
     """Print ``faber: error: <message>`` on stderr (one line) and return ``code``."""
     print(f"faber: error: {_one_line(message)}", file=sys.stderr)
     return code
+
+
+def exit_code_for(problem: BaseException, debug: bool) -> int:
+    """The CLI's answer to an exception a command raised: one line on stderr and its exit code (a
+    FaberError's own, 130 for Ctrl-C, 1 for anything unexpected), or the traceback with ``debug``.
+    A reader of our output that went away is not an error of ours: 0."""
+    from faber_hookspecs.errors import FaberError
+
+    if isinstance(problem, KeyboardInterrupt):  # Ctrl-C, or SIGTERM during `faber run` (RunCancelled)
+        return fail("interrupted", getattr(problem, "exit_code", 130))
+    if isinstance(problem, BrokenPipeError):
+        # (``faber events RUN | head``.) What is still buffered has nowhere to go: stdout points at
+        # /dev/null, so the interpreter's last flush cannot fail (exit 120) either (the recipe of
+        # Python's signal documentation).
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
+    if debug or not isinstance(problem, Exception):
+        raise problem
+    if isinstance(problem, FaberError):
+        return fail(str(problem), problem.exit_code)
+    # The last line of defence: still one line.
+    return fail(f"internal error: {type(problem).__name__}: {problem} (run again with --debug for the details)", 1)
 
 
 def warn(message: str) -> None:

@@ -16,18 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
-from faber_hookspecs.archive import (
-    ArchiveBundle,
-    ArchivePolicy,
-    ArchiveQuery,
-    ProgressCallback,
-    RunRef,
-)
 from faber_hookspecs.errors import BackendError, ConfigError, FaberError, ResumeVetoed
-from faber_hookspecs.events import Event
-from faber_hookspecs.records import BackendContext, RunRecord
-from faber_hookspecs.reports import FlushReport, HealthCheck
-from faber_hookspecs.state import RunState
+from faber_hookspecs.records import BackendContext
 from faber_hookspecs.store import RecordStore
 
 from ..project import Project
@@ -35,9 +25,14 @@ from ..safety.policy import InputPolicy
 from .config import GatewayConfig, load_gateway_config
 from .plugins import BackendInfo, load_backends
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (the archive models are not imported by an emit)
+    from faber_hookspecs.archive import ArchiveBundle, ArchivePolicy, ArchiveQuery, ProgressCallback, RunRef
+    from faber_hookspecs.events import Event
     from faber_hookspecs.execution import StepContext, StepResult
+    from faber_hookspecs.records import RunRecord
+    from faber_hookspecs.reports import FlushReport, HealthCheck
     from faber_hookspecs.resume import ResumeContext
+    from faber_hookspecs.state import RunState
     from faber_hookspecs.workflow import ResolvedStep
 
 
@@ -125,6 +120,8 @@ class Gateway:
 
     def archive_policies(self) -> list[ArchivePolicy]:
         """What the archive backends ask for when a run completes (a failing backend asks nothing)."""
+        from faber_hookspecs.archive import ArchivePolicy
+
         self.check_loaded()
         return [o.result for o in self._outcomes("faber_archive_policy") if isinstance(o.result, ArchivePolicy)]
 

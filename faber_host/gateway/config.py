@@ -70,8 +70,8 @@ class LoggingSettings(BaseModel):
     format: Literal["json", "text"] = "json"
 
 
-# The redaction and limits sections are read without pydantic too (the CLI's one-shot emit path, see
-# faber_host.safety.policy), so their types are strict: "yes" is not a boolean, "10" is not a number.
+# The redaction and limits sections are also checked by faber_host.safety.policy.InputPolicy.from_settings,
+# so their types are strict: "yes" is not a boolean, "10" is not a number.
 _STRICT_TYPES = ConfigDict(extra="forbid", strict=True)
 
 

@@ -1,6 +1,5 @@
 """The input policy: the limits, then the redaction, that every event and run's metadata go through.
-``from_settings`` validates gateway.json's sections without pydantic, for the CLI's one-shot emit;
-``gateway/config.py`` declares the same sections as models and calls the same checks."""
+``from_settings`` validates gateway.json's sections with the checks ``gateway/config.py``'s models call."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from faber_hookspecs.errors import ConfigError, InvalidEvent, InvalidInput
 from .limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_STRING_LENGTH, Limits
 from .redaction import Findings, PatternError, Redactor, SecretPattern, builtin_patterns
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any

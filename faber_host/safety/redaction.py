@@ -2,14 +2,12 @@
 there, never the value. Patterns match tokens by shape (AWS, GitHub...) or by context (``password=``,
 ``Authorization:``, PEM blocks, URL passwords; only groups named ``secret*`` are replaced); the value of
 a secret-named JSON field (``api_key``, ``clientSecret``...) is replaced whatever it looks like.
-gateway.json may add patterns. Standard library only; ``re`` is loaded only when a string holds a
-pattern's trigger (see ``BUILTIN_PATTERNS``), for the CLI's one-shot emit."""
+gateway.json may add patterns. Standard library only; a pattern is compiled only when a string holds
+its trigger (see ``BUILTIN_PATTERNS``)."""
 
 from __future__ import annotations
 
-import sys
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the one-shot path counts ms)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import re
     from collections.abc import Iterable
@@ -275,13 +273,12 @@ class Redactor:
         return text
 
     def _may_hold_secret(self, lowered: str) -> bool:
-        """Whether ``lowered`` holds any pattern's trigger: one regex over all triggers once ``re`` is
-        loaded anyway (pydantic loads it); the one-shot emit, which never loads it, tests them in turn."""
+        """Whether ``lowered`` holds any pattern's trigger: one scan for all the triggers together,
+        rather than each pattern's triggers in turn for every string."""
         scan = self._any_trigger
         if scan is None:
-            re = sys.modules.get("re")
-            if re is None:
-                return True
+            import re
+
             triggers = sorted({trigger for pattern in self.patterns for trigger in pattern.triggers})
             scan = self._any_trigger = re.compile("|".join(re.escape(trigger) for trigger in triggers))
         return scan.search(lowered) is not None

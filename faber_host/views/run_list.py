@@ -1,5 +1,4 @@
-"""The table of ``faber runs list``, from each run's state.json alone. Light to import (no pydantic):
-``cli/quick_list.py`` builds the same rows from plain dicts."""
+"""The table of ``faber runs list``, from each run's state.json alone."""
 
 from __future__ import annotations
 
@@ -7,11 +6,10 @@ from faber_hookspecs.wire import utc_timestamp
 
 from .times import epoch_ms, format_duration, relative_ms
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick path avoids it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
-    from typing import Any
 
     from faber_hookspecs.state import RunState
 
@@ -35,16 +33,6 @@ def run_rows(states: Iterable[RunState], now: datetime) -> list[list[str | None]
     ]
 
 
-def plain_rows(states: Iterable[dict[str, Any]], now: datetime) -> list[list[str | None]]:
-    """``run_rows`` of states as plain dicts that ``RunState`` takes as they are (``plain_state``):
-    a missing field means the model's default (``pending`` for the status, None for the others)."""
-    now_ms, now_timestamp = round(now.timestamp() * 1000), utc_timestamp(now.timestamp())
-    return [
-        _cells(state["run_id"], state.get("status", "pending"), state.get("work_id"), state.get("workflow_id"),
-               state.get("created_at"), state.get("started_at"), state.get("updated_at"), state.get("completed_at"),
-               now_ms, now_timestamp)
-        for state in states
-    ]
 
 
 def _cells(run_id: str, status: str, work_id: str | None, workflow_id: str | None, created: str | None,

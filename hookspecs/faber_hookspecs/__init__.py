@@ -2,13 +2,12 @@
 
 It holds the pluggy markers, the hook specifications, the models that cross the boundary, the
 event-type catalogue, the state reducer and the generated JSON Schema files; nothing else. Importing
-the package is cheap: the pydantic-based names below load on first use, so the CLI's one-shot emit
-path can use the catalogue, the reducer and the validator without paying for pydantic.
+the package is cheap: the pydantic-based names below load on first use.
 """
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the CLI milliseconds)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 
 _LAZY = {
     "hookimpl": ".markers",
@@ -112,8 +111,6 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'faber_hookspecs' has no attribute {name!r}")
-    # __import__ rather than importlib.import_module: importing importlib (and warnings) costs the
-    # one-shot emit a third of a millisecond.
     value = getattr(__import__(__name__ + module, fromlist=[name]), name)
     globals()[name] = value
     return value

@@ -4,11 +4,10 @@
 # ruff: noqa
 # mypy: ignore-errors
 VERSION = '2.22.3'
-import sys
-Decimal = sys.modules["decimal"].Decimal if "decimal" in sys.modules else type("Decimal", (), {})
-from .patterns import matcher as _matcher
+from decimal import Decimal
+import re
 from ._schema_exceptions import JsonSchemaValueException, JsonSchemaValuesException
-REGEX_PATTERNS = {'^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$': _matcher('vendor_type', '^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$'), '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$': _matcher('step', '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$'), '^[a-z][a-z0-9_]*$': _matcher('status', '^[a-z][a-z0-9_]*$'), '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$': _matcher('timestamp', '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$'), '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$': _matcher('run_id', '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')}
+REGEX_PATTERNS = {'^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*$': re.compile('^x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9_]*[a-z0-9])?)*\\Z'), '^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$': re.compile('^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\\Z'), '^[a-z][a-z0-9_]*$': re.compile('^[a-z][a-z0-9_]*\\Z'), '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$': re.compile('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z\\Z'), '^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$': re.compile('^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\\Z')}
 NoneType = type(None)
 
 def validate(data, custom_formats={}, name_prefix=None):

@@ -25,6 +25,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# metadata.json's record of a run's archive is defined with the metadata (an emit loads it without the
+# archive models) and named here too.
+from .metadata import SHA256_PATTERN
+from .metadata import ArchiveLocation as ArchiveLocation
+from .metadata import ArchiveRecord as ArchiveRecord
 from .run_id import RUN_ID_PATTERN
 
 MANIFEST_FORMAT = "faber-archive/1"
@@ -36,7 +41,6 @@ DATA_FILES: tuple[str, ...] = (EVENTS_FILE, STATE_FILE, METADATA_FILE)
 """The files a manifest describes, in the order they are uploaded (the manifest goes last)."""
 BUNDLE_FILES: tuple[str, ...] = (*DATA_FILES, MANIFEST_FILE)
 
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
 _RUN_ID = f"^{RUN_ID_PATTERN}$"
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -161,32 +165,6 @@ class ArchiveReceipt(BaseModel):
     objects: list[ArchivedObject] = Field(default_factory=list)
     archived_at: str
     error: str | None = Field(None, description="What failed, when verified is false.")
-
-
-class ArchiveLocation(BaseModel):
-    """A verified copy of a run's bundle."""
-
-    model_config = ConfigDict(extra="allow")
-
-    backend: str
-    url: str
-    verified_at: str
-
-
-class ArchiveRecord(BaseModel):
-    """``archive`` in metadata.json: the run's last verified archive, written only after every archive
-    backend verified its copy; and whether the events were removed from this machine since."""
-
-    model_config = ConfigDict(extra="allow")
-
-    url: str = Field(description="The first location's URL.")
-    archived_at: str | None = Field(None, description="When the archive was written (unknown for some restored runs).")
-    manifest_sha256: str = Field(pattern=SHA256_PATTERN)
-    event_count: int = Field(ge=0)
-    last_event_id: int | None = None
-    locations: list[ArchiveLocation] = Field(default_factory=list)
-    events_removed_at: str | None = Field(None, description="When the local event files were removed.")
-    restored_at: str | None = Field(None, description="When this copy was restored from the archive.")
 
 
 class RunRef(BaseModel):

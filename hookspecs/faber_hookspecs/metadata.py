@@ -7,12 +7,38 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .archive import ArchiveRecord
 from .catalogue import PHASES
 from .events import Phase
 from .run_id import RUN_ID_PATTERN
 
 _RUN_ID = f"^{RUN_ID_PATTERN}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class ArchiveLocation(BaseModel):
+    """A verified copy of a run's bundle."""
+
+    model_config = ConfigDict(extra="allow")
+
+    backend: str
+    url: str
+    verified_at: str
+
+
+class ArchiveRecord(BaseModel):
+    """``archive`` in metadata.json: the run's last verified archive, written only after every archive
+    backend verified its copy; and whether the events were removed from this machine since."""
+
+    model_config = ConfigDict(extra="allow")
+
+    url: str = Field(description="The first location's URL.")
+    archived_at: str | None = Field(None, description="When the archive was written (unknown for some restored runs).")
+    manifest_sha256: str = Field(pattern=SHA256_PATTERN)
+    event_count: int = Field(ge=0)
+    last_event_id: int | None = None
+    locations: list[ArchiveLocation] = Field(default_factory=list)
+    events_removed_at: str | None = Field(None, description="When the local event files were removed.")
+    restored_at: str | None = Field(None, description="When this copy was restored from the archive.")
 
 
 class Relationships(BaseModel):

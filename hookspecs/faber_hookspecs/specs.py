@@ -23,24 +23,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .archive import (
-    ArchiveBundle,
-    ArchivedRun,
-    ArchivePolicy,
-    ArchiveQuery,
-    ArchiveReceipt,
-    ProgressCallback,
-    RunRef,
-)
-from .events import Event
 from .markers import _hookspec
-from .records import RunRecord
-from .reports import FlushReport, HealthCheck
-from .state import RunState
 
-if TYPE_CHECKING:  # only in annotations: every command loads the specs, few run workflows
+if TYPE_CHECKING:  # only in annotations: every command loads the specs, few use the models
+    from .archive import (
+        ArchiveBundle,
+        ArchivedRun,
+        ArchivePolicy,
+        ArchiveQuery,
+        ArchiveReceipt,
+        ProgressCallback,
+        RunRef,
+    )
+    from .events import Event
     from .execution import StepContext, StepResult
+    from .records import RunRecord
+    from .reports import FlushReport, HealthCheck
     from .resume import ResumeContext
+    from .state import RunState
     from .store import RecordStore
     from .workflow import ResolvedStep
 

@@ -12,14 +12,15 @@ Every method raises a ``FaberError`` subclass for what a user can cause (``RunNo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .archive import ArchiveBundle, RemovedEvents
-from .events import Event, EventDraft
-from .integrity import RepairReport, VerifyReport
-from .metadata import RunMetadata
-from .records import RunQuery, RunRecord, StoredEvent
-from .state import RunState
+if TYPE_CHECKING:  # annotations only: a protocol's methods are checked by name
+    from .archive import ArchiveBundle, RemovedEvents
+    from .events import Event, EventDraft
+    from .integrity import RepairReport, VerifyReport
+    from .metadata import RunMetadata
+    from .records import RunQuery, RunRecord, StoredEvent
+    from .state import RunState
 
 
 @runtime_checkable

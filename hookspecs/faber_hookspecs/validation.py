@@ -1,5 +1,6 @@
 """Validate an event against the event schema with a message a person can use: ``validate_event`` runs the
-validator compiled from ``event.schema.json`` (no pydantic); ``schema_validator`` is a full ``jsonschema`` one."""
+validator compiled from ``event.schema.json`` (the record store checks every event it writes or reads with
+it); ``schema_validator`` is a full ``jsonschema`` one."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from ._event_validator import validate as _compiled_validate
 from ._schema_exceptions import JsonSchemaValueException
 from .catalogue import is_known_type, required_fields
 from .errors import InvalidEvent
-from .wire import ARTIFACT_FIELD_ORDER, DRAFT_FIELDS, ERROR_FIELD_ORDER, canonical_event, encodable
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import Any
 
@@ -39,53 +39,6 @@ def _missing_fields(event: Any) -> list[str]:
     return [name for name in required_fields(kind) if name not in event]
 
 
-_PLACEHOLDERS = {"event_id": 1, "timestamp": "2000-01-01T00:00:00.000Z",
-                 "run_id": "placeholder/placeholder/00000000-0000-4000-8000-000000000000"}
-_INTEGER_FIELDS = ("duration_ms", "retry_attempt")
-
-
-def plain_draft(fields: dict[str, Any]) -> dict[str, Any] | None:
-    """What ``EventDraft.model_validate(fields).to_json()`` gives, without pydantic (for the one-shot emit), or
-    None unless certain: nothing to coerce or drop, and the schema (generated from the same models) holds.
-    A test checks it against pydantic on generated input."""
-    if not fields.keys() <= DRAFT_FIELDS or not _plain_json(fields):
-        return None
-    if any(name in fields and type(fields[name]) is not int for name in _INTEGER_FIELDS):
-        return None
-    draft = dict(fields)
-    error = draft.get("error")
-    if isinstance(error, dict):
-        draft["error"] = {key: error[key] for key in ERROR_FIELD_ORDER if key in error} | error
-    artifacts = draft.get("artifacts")
-    if isinstance(artifacts, list):
-        draft["artifacts"] = [
-            {key: item[key] for key in ARTIFACT_FIELD_ORDER if key in item} | item if isinstance(item, dict) else item
-            for item in artifacts
-        ]
-    try:  # before canonical_event, which drops empty (so also mistyped: "metadata": []) fields
-        validate_event({**draft, **_PLACEHOLDERS})
-    except InvalidEvent:
-        return None
-    return canonical_event(draft)
-
-
-def _plain_json(value: object) -> bool:
-    """True for JSON built only of dicts with str keys, lists, str, bool, int and finite floats: no
-    null, no NaN or infinity, no text that UTF-8 cannot encode (a lone surrogate). Exact types only:
-    a subclass may serialise differently."""
-    if type(value) is str:
-        return value.isascii() or encodable(value)
-    if type(value) is bool or type(value) is int:
-        return True
-    if type(value) is float:
-        return value - value == 0  # false for NaN and the infinities
-    if type(value) is dict:
-        return all(type(key) is str and _plain_json(key) and _plain_json(item) for key, item in value.items())
-    if type(value) is list:
-        return all(_plain_json(item) for item in value)
-    return False
-
-
 def load_schema(name: str) -> dict[str, Any]:
     """A committed schema file by name: ``event``, ``run-state`` or ``run-metadata``."""
     import json
@@ -96,8 +49,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 def schema_validator(name: str) -> Any:
-    """A ``jsonschema`` Draft 2020-12 validator for a committed schema file (slow to build; cached,
-    in a dict rather than by functools.cache: importing functools costs the one-shot emit)."""
+    """A ``jsonschema`` Draft 2020-12 validator for a committed schema file (slow to build, so cached)."""
     validator = _VALIDATORS.get(name)
     if validator is None:
         from jsonschema import Draft202012Validator

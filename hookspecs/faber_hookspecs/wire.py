@@ -1,13 +1,14 @@
-"""The on-disk JSON form of events and state, shared by every writer. Standard library only, for the CLI's
-one-shot emit: ``loads`` and ``indented_json`` give exactly what ``json.loads`` and ``json.dumps(indent=2)``
-give, through the json module's C scanner and string encoder, without importing json and re."""
+"""The on-disk JSON form of events and state, shared by every writer. Standard library only:
+``indented_json`` gives exactly what ``json.dumps(indent=2)`` gives, through the json module's C string
+encoder (a test keeps the models' field order and this one in step)."""
 
 from __future__ import annotations
 
+import json
 import time
-from _json import encode_basestring, make_encoder, make_scanner
+from _json import encode_basestring, make_encoder
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import Any
 
@@ -16,12 +17,6 @@ EVENT_FIELD_ORDER: tuple[str, ...] = (
     "artifacts", "duration_ms", "error", "correlation_id", "retry_attempt",
 )
 """Key order of an event file: the FABER reference's order, then the fields faber-host adds."""
-
-ERROR_FIELD_ORDER: tuple[str, ...] = ("code", "message", "stack", "recoverable")
-"""Key order of an event's ``error`` object (the fields of ``EventError``)."""
-
-ARTIFACT_FIELD_ORDER: tuple[str, ...] = ("type", "name", "path", "url")
-"""Key order of an artifact (the fields of ``Artifact``; any further keys follow in their own order)."""
 
 DRAFT_FIELDS = frozenset(EVENT_FIELD_ORDER) - {"event_id", "timestamp", "run_id"}
 """The fields a caller may give (``EventDraft``'s): the store assigns the other three."""
@@ -81,8 +76,6 @@ def indented_json(value: Any, *, reuse: bool = False) -> str:
             return _encode_items(value, "\n", 2)
         return _encode(value, "\n")
     except (_NotPlain, RecursionError):
-        import json
-
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
@@ -97,42 +90,8 @@ def encodable(text: str) -> bool:
 
 
 def loads(data: bytes | str) -> Any:
-    """Exactly ``json.loads(data)``: well-formed JSON text in UTF-8 goes straight to the json module's
-    C scanner; anything else (an error, a byte-order mark, another encoding) to ``json.loads`` itself,
-    which gives the same value or raises the same error."""
-    text = data
-    if type(data) is bytes:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = ""
-    if type(text) is str and text[:1] != "\ufeff":
-        start = len(text) - len(text.lstrip(_WHITESPACE))
-        try:
-            value, end = _scan(text, start)
-        except Exception:  # StopIteration when there is no value, or a malformed one
-            pass
-        else:
-            if not text[end:].strip(_WHITESPACE):
-                return value
-    import json
-
+    """``json.loads(data)``: the one JSON reader of every event and state file."""
     return json.loads(data)
-
-
-class _Decoding:
-    """The settings ``json.loads`` gives its C scanner (json.decoder.JSONDecoder's defaults)."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
-
-
-_scan = make_scanner(_Decoding())  # type: ignore[arg-type]  # typeshed wants a JSONDecoder; these are its attributes
-_WHITESPACE = " \t\n\r"
 
 
 class _NotPlain(Exception):

@@ -156,8 +156,8 @@ def test_secrets_through_the_cli_the_event_stream_and_run_parameters(project_dir
            inputs_tried=len(SECRETS) + 1, stream_requests=len(sent), outbox_files=len(outbox))
 
 
-# ``faber`` as its console script runs it (``faber_host.cli.main``), telling on stderr whether the
-# one-shot emit took the command (typer never loaded); and the full typer CLI alone, never one-shot.
+# ``faber`` as its console script runs it (``faber_host.cli.main``), telling on stderr whether it ran
+# `faber event emit` without typer, as it should; and the typer command alone.
 ONE_SHOT_OR_NOT = ("import sys\nfrom faber_host.cli import main\ncode = main(sys.argv[1:])\n"
                    "print('[one-shot]' if 'typer' not in sys.modules else '[full]', file=sys.stderr)\nsys.exit(code)\n")
 FULL_CLI = "import sys\nfrom faber_host.cli.runner import run_cli\nsys.exit(run_cli(sys.argv[1:], False))\n"
@@ -177,11 +177,9 @@ def everywhere_in_one_event(text: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("setup", ["template gateway", "no redaction section", "no gateway.json", "full CLI"])
 def test_secrets_emitted_by_faber_event_emit_never_reach_disk(project_dir: Path, setup: str) -> None:
-    """Every kind of secret in every field of ``faber event emit`` (``--message`` and ``--data``), with
-    the one-shot path (the gateway.json ``faber init`` writes, one from before redaction was
-    configurable, none at all) and without it: not a byte of any secret in any file of the project.
-    (``--message=TEXT``: a separate value that starts with ``-``, as a private key block does, is left
-    to the full CLI by the one-shot path.)"""
+    """Every kind of secret in every field of ``faber event emit`` (``--message`` and ``--data``), from
+    the console script (with the gateway.json ``faber init`` writes, one from before redaction was
+    configurable, none at all) and through typer: not a byte of any secret in any file of the project."""
     import sys
 
     gateway_file = project_dir / ".fractary/plugins/faber/gateway.json"
@@ -206,7 +204,7 @@ def test_secrets_emitted_by_faber_event_emit_never_reach_disk(project_dir: Path,
             cwd=project_dir, env=clean_environ(), capture_output=True, text=True, timeout=120)
         assert result.returncode == 0 and result.stdout.strip() == str(index), result.stderr
         if setup != "full CLI":
-            assert result.stderr.splitlines()[-1] == "[one-shot]", f"{secret.kind}: the one-shot path was not taken"
+            assert result.stderr.splitlines()[-1] == "[one-shot]", f"{secret.kind}: the console script loaded typer"
         warning = result.stderr.split("faber: warning: redacted ")[1]
         caught += int(warning.split()[0])
         assert int(warning.split()[0]) >= len(PLACEMENTS), f"{secret.kind}: {warning}"

@@ -6,8 +6,8 @@ Enabled by default in gateway.json::
                                                  "sync_writes": true}}
 
 ``base_path`` is relative to the project root; the environment variable ``FABER_RUNS_PATH`` overrides
-it, as in the FABER reference. ``sync_writes: false`` skips the fsyncs: an emit is then several times
-faster, and an event survives a killed process but not a power cut.
+it, as in the FABER reference. ``sync_writes: false`` skips the fsyncs: an emit then waits for no disk,
+and an event survives a killed process but not a power cut.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
 from faber_hookspecs.errors import StorageError
 from faber_hookspecs.events import Event, EventDraft
-from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import POSITION_FIELDS, BackendContext, RunQuery, RunRecord, StoredEvent
@@ -32,8 +30,11 @@ from faber_hookspecs.state import RunState
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .inspection import inspect_run, verify_run
-from .repair import repair_run
 from .store import DEFAULT_BASE_PATH, LocalRunStore, runs_path, select_states
+
+if TYPE_CHECKING:  # (an emit imports neither the archive models nor the repair)
+    from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
+    from faber_hookspecs.integrity import RepairReport, VerifyReport
 
 
 class LocalFilesConfig(BaseModel):
@@ -191,6 +192,8 @@ class FilesRecordStore:
         return verify_run(self.files, RunId.parse(run_id))
 
     def repair(self, run_id: str) -> RepairReport:
+        from .repair import repair_run
+
         return repair_run(self.files, RunId.parse(run_id))
 
 

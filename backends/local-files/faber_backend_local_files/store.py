@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from _thread import get_ident  # threading.get_ident, without importing threading (3 ms)
+from _thread import get_ident  # threading.get_ident, without importing threading
 
 from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunFinished, RunNotFound, StorageError
 from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for, reconstruct, refusal
@@ -147,7 +147,7 @@ class LocalRunStore:
             if self.sync:
                 fsync_directory(parent)
         except OSError as problem:
-            import shutil  # only here: importing it costs the one-shot emit milliseconds
+            import shutil  # only here: an emit does not need it
 
             shutil.rmtree(staging.path, ignore_errors=True)
             if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
@@ -377,8 +377,8 @@ class LocalRunStore:
     ) -> Iterator[Json]:
         """The state of every run (state.json, read by ``parse``, or rebuilt when it is stale or foreign).
 
-        Each project folder is opened once and its runs' files are read relative to it: resolving the
-        runs folder's whole path for every file was 4% of listing 10,000 runs."""
+        Each project folder is opened once and its runs' files are read relative to it, rather than
+        resolving the runs folder's whole path again for each of thousands of files."""
         for org_name, project_name, uuids in self._project_folders(org, project):
             project_dir = f"{self.runs_dir}/{org_name}/{project_name}"
             try:
@@ -487,8 +487,8 @@ def checkpoint_due(event: Json, state_size: int) -> bool:
 
 def _indented_by_orjson(state: Json) -> bytes:
     """state.json's bytes after an emit, in a long-lived process: what ``dump_document`` writes (indented
-    JSON, a final newline), by orjson, in a tenth of the time (3 against 40 µs for a 5 KB state, 10% of
-    an emit). The values are the same; a float in exponent form is written in orjson's shortest form
+    JSON, a final newline), by orjson, which encodes in C what ``dump_document`` encodes step by step in
+    Python (docs/performance.md). The values are the same; a float in exponent form is written in orjson's shortest form
     (``1e-7``, where json.dumps writes ``1e-07``). A short-lived process does without the import (the
     one-shot emit writes one state), and whatever orjson refuses (an integer beyond 64 bits) goes to
     ``dump_document``."""
@@ -534,7 +534,7 @@ def select_states(
 ) -> list[Json]:
     """What ``list_runs`` answers, before its models: the states with that status, work id and
     workflow, started (else created) within since..until (FABER timestamps, compared as text), when
-    given; newest first, at most ``limit`` of them. Shared with ``faber runs list``'s quick path."""
+    given; newest first, at most ``limit`` of them."""
     selected = [
         state
         for state in states
