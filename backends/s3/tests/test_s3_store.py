@@ -143,9 +143,10 @@ def test_a_writer_killed_mid_append_leaves_no_gap(machines: Any) -> None:
     (project,), _ = machines(1)
     run_id = project.api().new_run("killed").run_id
     code = ("import sys; from faber_host.api import Faber; f = Faber.open('.'); "
-            "[f.emit(sys.argv[1], 'checkpoint', message=f'K-{i}') for i in range(100000)]")
-    for _ in range(3):
-        process = subprocess.Popen([sys.executable, "-c", code, run_id], cwd=project.root, env=environ())
+            "[f.emit(sys.argv[1], 'checkpoint', message=f'{sys.argv[2]}-{i}') for i in range(100000)]")
+    for round_ in range(3):
+        process = subprocess.Popen([sys.executable, "-c", code, run_id, f"killed{round_}"], cwd=project.root,
+                                   env=environ())
         reached = project.api().run(run_id).state.last_event_id + 5
         deadline = time.monotonic() + 120
         while project.api().run(run_id).state.last_event_id < reached and time.monotonic() < deadline:
