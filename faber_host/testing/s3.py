@@ -95,13 +95,14 @@ def aws_test_environ(environ: dict[str, str] | None = None) -> dict[str, str]:
     return {**{k: v for k, v in base.items() if not k.startswith("AWS_")}, **AWS_TEST_ENVIRONMENT}
 
 
-def use_s3_store(root: Any, server: S3Server, **config: Any) -> str:
-    """Make the project at ``root`` keep its runs in a new bucket of ``server`` with ``s3_store``
-    instead of ``local_files`` (its processes need ``AWS_TEST_ENVIRONMENT``); returns the bucket."""
+def use_s3_store(root: Any, server: S3Server, bucket: str | None = None, **config: Any) -> str:
+    """Make the project at ``root`` keep its runs in ``bucket`` (default: a new one) of ``server`` with
+    ``s3_store`` instead of ``local_files`` (its processes need ``AWS_TEST_ENVIRONMENT``); returns the
+    bucket. Projects given one bucket are machines sharing their runs."""
     import json
     from pathlib import Path
 
-    bucket = server.create_bucket()
+    bucket = bucket or server.create_bucket()
     path = Path(root) / ".fractary" / "plugins" / "faber" / "gateway.json"
     gateway = json.loads(path.read_text())
     gateway["backends"]["local_files"]["enabled"] = False

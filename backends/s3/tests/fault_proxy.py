@@ -16,9 +16,9 @@ client, one upstream connection per request.
 
 from __future__ import annotations
 
+import re
 import socket
 import socketserver
-import re
 import threading
 import time
 from dataclasses import dataclass

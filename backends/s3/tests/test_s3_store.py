@@ -39,11 +39,7 @@ def machines(tmp_path: Path, faber_s3_server: S3Server, aws_environment: None) -
             root = tmp_path / f"machine-{number}"
             root.mkdir()
             initialize(root, "acme", "widget-service", environ())
-            use_s3_store(root, faber_s3_server, **config)
-            gateway = root / ".fractary" / "plugins" / "faber" / "gateway.json"
-            document = json.loads(gateway.read_text())
-            document["backends"]["s3_store"]["config"]["bucket"] = bucket  # one bucket for every machine
-            gateway.write_text(json.dumps(document))
+            use_s3_store(root, faber_s3_server, bucket, **config)  # one bucket for every machine
             projects.append(Project(root))
         return projects, bucket
 
@@ -117,11 +113,7 @@ def test_faults_between_a_writer_and_the_bucket_lose_and_duplicate_nothing(
     faulty = Project(direct.root.parent / "faulty")
     faulty.root.mkdir()
     initialize(faulty.root, "acme", "widget-service", environ())
-    use_s3_store(faulty.root, faber_s3_server, endpoint_url=proxy.url, max_attempts=2, read_timeout=1)
-    gateway = faulty.root / ".fractary" / "plugins" / "faber" / "gateway.json"
-    document = json.loads(gateway.read_text())
-    document["backends"]["s3_store"]["config"]["bucket"] = bucket
-    gateway.write_text(json.dumps(document))
+    use_s3_store(faulty.root, faber_s3_server, bucket, endpoint_url=proxy.url, max_attempts=2, read_timeout=1)
     run_id = direct.api().new_run("faults").run_id
 
     # Every third event write of the faulty machine fails; the other machine writes meanwhile.
