@@ -118,7 +118,7 @@ def _serve(port: int) -> None:
     S3 itself never lets happen. Connections are still served in parallel."""
     import threading
 
-    from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 
     app = DomainDispatcherApplication(create_backend_app)

@@ -220,7 +220,8 @@ class BucketLog:
         if unknown:
             raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
         cache_key = (get_ident(), str(run_id))
-        state, etag = self._states.pop(cache_key, None) or self.state(run_id)
+        cached = self._states.pop(cache_key, None)
+        state, etag = cached if cached is not None else self.state(run_id)
         token = uuid.uuid4().hex
         while True:
             event_id = state["last_event_id"] + 1
