@@ -247,7 +247,7 @@ class BucketLog:
         """Create the event object at ``key`` only if there is none: True when it is ours (created
         now, or by an earlier attempt whose answer was lost), False when another writer's."""
         problem: Exception | None = None
-        for _ in range(CLAIM_ATTEMPTS):
+        for attempt in range(CLAIM_ATTEMPTS):
             try:
                 self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*",
                                        ContentType="application/json", Metadata={WRITE_KEY: token})
@@ -255,15 +255,16 @@ class BucketLog:
             except Exception as refused:
                 if 400 <= _status(refused) < 500 and _code(refused) not in _CONFLICT:
                     raise self.failure(refused, f"writing s3://{self.bucket}/{key}") from None
+                if attempt == 0 and _code(refused) == "PreconditionFailed" and _retries(refused) == 0:
+                    return False  # refused at the first and only request: the key was taken before it
                 problem = refused  # taken, or no answer at all: the key's owner says which
             try:
-                owner = self.client.head_object(Bucket=self.bucket, Key=key)["Metadata"].get(WRITE_KEY)
+                head = self.client.head_object(Bucket=self.bucket, Key=key)
             except Exception as unknown:
                 if _code(unknown) not in ("404", "NoSuchKey", "NotFound"):
                     problem = unknown
                 continue  # not there (a conflict that did not land) or not known: ask again
-            if owner is not None:
-                return bool(owner == token)
+            return bool(head.get("Metadata", {}).get(WRITE_KEY) == token)
         assert problem is not None
         raise self.failure(problem, f"writing s3://{self.bucket}/{key}") from None
 
@@ -287,6 +288,12 @@ class BucketLog:
                     full = uuid_prefix + uuid_text
                     if is_uuid4(full):
                         yield RunId(org_name, project_name, full)
+
+
+def _retries(problem: Exception) -> int:
+    """How many times botocore sent the request again before this answer."""
+    response = getattr(problem, "response", None)
+    return int(response.get("ResponseMetadata", {}).get("RetryAttempts") or 0) if isinstance(response, dict) else 0
 
 
 def _status(problem: Exception) -> int:
