@@ -37,6 +37,8 @@ Json = dict[str, Any]
 WRITE_KEY = "faber-write"
 """The object metadata that names the write that created an event (its idempotency key)."""
 EVENT_DIGITS = 12
+CHECKPOINT_EVERY = 4
+"""Events between two checkpoints of a writer that keeps its state (see ``append``)."""
 CLAIM_ATTEMPTS = 8
 """Rounds of asking the bucket whether an unanswered create landed, beyond boto3's own retries."""
 _CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
@@ -52,7 +54,7 @@ class BucketLog:
         self.layout = KeyLayout(config.bucket, config.prefix)
         # Per thread and run: the state after this process's last event and the checkpoint's ETag
         # as this process left it. A stale one costs a refused create, never a wrong id.
-        self._states: dict[tuple[int, str], tuple[Json, str | None]] = {}
+        self._states: dict[tuple[int, str], tuple[Json, str | None, int]] = {}  # + the id last checkpointed
 
     # Keys ---------------------------------------------------------------------------------------------
 
@@ -182,14 +184,15 @@ class BucketLog:
 
     # State --------------------------------------------------------------------------------------------
 
-    def state(self, run_id: RunId) -> tuple[Json, str | None]:
+    def state(self, run_id: RunId, *, exact: bool = True) -> tuple[Json, str | None]:
         """The run's state through its last event, and the ETag of the checkpoint it started from:
-        state.json brought forward by the events after it (from nothing when it is unusable)."""
+        state.json brought forward by the events after it (from nothing when it is unusable). Not
+        ``exact``: the checkpoint alone, for a writer, whose create at the next id proves it current."""
         checkpoint, etag = self.get_json(self.key(run_id, "state.json"))
         if checkpoint is None or checkpoint.get("run_id") != str(run_id) or not isinstance(
                 checkpoint.get("last_event_id"), int) or checkpoint.get("reducer_version") != REDUCER_VERSION:
             checkpoint = initial_state_for(self.metadata(run_id)[0])
-        return self.caught_up(run_id, checkpoint), etag
+        return (self.caught_up(run_id, checkpoint) if exact else checkpoint), etag
 
     def caught_up(self, run_id: RunId, state: Json) -> Json:
         """``state`` with the events after its ``last_event_id`` applied (in place)."""
@@ -221,7 +224,7 @@ class BucketLog:
             raise InvalidEvent(f"invalid event: unknown field(s) {', '.join(sorted(unknown))}")
         cache_key = (get_ident(), str(run_id))
         cached = self._states.pop(cache_key, None)
-        state, etag = cached if cached is not None else self.state(run_id)
+        state, etag, checkpointed = cached or (*self.state(run_id, exact=False), 0)
         token = uuid.uuid4().hex
         while True:
             event_id = state["last_event_id"] + 1
@@ -236,12 +239,20 @@ class BucketLog:
             if self._claim(self.event_key(run_id, event_id), dump_event(event), token):
                 break
             self.caught_up(run_id, state)  # another writer took the id: take its events in, try the next
+        status = state["status"]
         apply_event(state, event)
-        etag = self.checkpoint(run_id, state, etag)
+        # A process that came without the state (a one-shot emit) leaves the checkpoint exact for the
+        # next one; a long-lived writer, which keeps its state, every few events and at each change of
+        # status. Readers bring it forward either way.
+        if cached is None or event_id - checkpointed >= CHECKPOINT_EVERY or state["status"] != status:
+            try:
+                etag, checkpointed = self.checkpoint(run_id, state, etag), event_id
+            except StorageError:  # the event is stored: failing now would make the caller store it twice
+                etag = None
         if len(self._states) > 64:
             self._states.clear()
-        self._states[cache_key] = (state, etag)
-        return event, dict(state)
+        self._states[cache_key] = (state, etag, checkpointed)
+        return event, state
 
     def _claim(self, key: str, body: bytes, token: str) -> bool:
         """Create the event object at ``key`` only if there is none: True when it is ours (created
