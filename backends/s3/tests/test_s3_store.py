@@ -199,3 +199,28 @@ def test_resume_rerun_events_report_and_mcp_on_the_bucket(machines: Any, tmp_pat
             assert ids == list(range(1, len(ids) + 1)) and len(ids) > 3
 
     anyio.run(read_through_mcp)
+
+
+def test_verify_repair_and_consolidate_on_the_bucket(machines: Any, s3: Any) -> None:
+    (project,), bucket = machines(1)
+    faber = project.api()
+    run_id = faber.new_run("damaged").run_id
+    for number in range(6):
+        faber.emit(run_id, "checkpoint", message=f"e{number}")
+    first = project.json("consolidate", run_id)
+    assert project.json("consolidate", run_id) == first, "the same run gives the same bundle"
+    events = f"faber/store/{run_id}/events/"
+    s3.put_object(Bucket=bucket, Key=f"{events}000000000002.json", Body=b"not json")
+    s3.delete_object(Bucket=bucket, Key=f"{events}000000000004.json")
+
+    verified = project.cli("runs", "verify", run_id, "--json")
+    report = json.loads(verified.stdout)
+    assert verified.returncode == 1 and report["ok"] is False and report["last_event_id"] == 6
+    assert {problem["code"] for problem in report["problems"]} == {"event_unreadable", "event_gap"}
+    repaired = project.json("runs", "repair", run_id)
+    assert repaired["after"]["ok"] is True and repaired["quarantined"] == ["quarantine/000000000002.json"]
+    assert s3.get_object(Bucket=bucket, Key=f"faber/store/{run_id}/quarantine/000000000002.json")["Body"].read() == (
+        b"not json")
+    types = [json.loads(line)["type"] for line in project.ok("events", run_id, "--json").splitlines()]
+    assert types == ["checkpoint", "log_repaired", "checkpoint", "log_repaired", "checkpoint", "checkpoint"]
+    assert project.api().emit(run_id, "checkpoint").event.event_id == 7
