@@ -224,3 +224,32 @@ def test_verify_repair_and_consolidate_on_the_bucket(machines: Any, s3: Any) -> 
     types = [json.loads(line)["type"] for line in project.ok("events", run_id, "--json").splitlines()]
     assert types == ["checkpoint", "log_repaired", "checkpoint", "log_repaired", "checkpoint", "checkpoint"]
     assert project.api().emit(run_id, "checkpoint").event.event_id == 7
+
+
+def test_one_store_only_and_archive_restore_between_buckets(machines: Any, faber_s3_server: S3Server) -> None:
+    (office, elsewhere), bucket = machines(2)
+    archive = faber_s3_server.create_bucket()
+    for project in (office, elsewhere):
+        path = project.root / ".fractary" / "plugins" / "faber" / "gateway.json"
+        document = json.loads(path.read_text())
+        document["backends"]["s3_archive"] = {"enabled": True, "config": {
+            "bucket": archive, "endpoint_url": faber_s3_server.url, "region": "us-east-1"}}
+        path.write_text(json.dumps(document))
+    use_s3_store(elsewhere.root, faber_s3_server)  # the other machine keeps its runs in another bucket
+    run_id = office.api().new_run("archived").run_id
+    office.api().emit(run_id, "workflow_start")
+    office.api().emit(run_id, "workflow_complete")
+    assert office.json("archive", run_id)["archived"] is True
+    restored = elsewhere.json("restore", run_id)
+    assert restored["run_id"] == run_id
+    assert [json.loads(line)["type"] for line in elsewhere.ok("events", run_id, "--json").splitlines()] == [
+        "workflow_start", "workflow_complete"]
+    assert elsewhere.json("runs", "show", run_id)["state"]["status"] == "completed"
+
+    path = office.root / ".fractary" / "plugins" / "faber" / "gateway.json"
+    document = json.loads(path.read_text())
+    document["backends"]["local_files"]["enabled"] = True
+    path.write_text(json.dumps(document))
+    both = office.cli("runs", "list")
+    assert both.returncode == 2 and both.stderr.count("\n") == 1
+    assert "more than one record store (local_files, s3_store)" in both.stderr
