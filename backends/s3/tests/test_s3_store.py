@@ -227,7 +227,7 @@ def test_verify_repair_and_consolidate_on_the_bucket(machines: Any, s3: Any) -> 
 
 
 def test_one_store_only_and_archive_restore_between_buckets(machines: Any, faber_s3_server: S3Server) -> None:
-    (office, elsewhere), bucket = machines(2)
+    (office, elsewhere), _ = machines(2)
     archive = faber_s3_server.create_bucket()
     for project in (office, elsewhere):
         path = project.root / ".fractary" / "plugins" / "faber" / "gateway.json"

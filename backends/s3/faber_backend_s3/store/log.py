@@ -17,6 +17,9 @@ checks the lifecycle again and tries the next id.
 
 from __future__ import annotations
 
+import itertools
+import random
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -226,7 +229,9 @@ class BucketLog:
         cached = self._states.pop(cache_key, None)
         state, etag, checkpointed = cached or (*self.state(run_id, exact=False), 0)
         token = uuid.uuid4().hex
-        while True:
+        for lost in itertools.count():
+            if lost:  # a race lost: wait a random while, longer each time, so that writers spread out
+                time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** lost)))
             event_id = state["last_event_id"] + 1
             # Never before the previous event, whatever this machine's clock says: the log's times
             # grow with its ids.
