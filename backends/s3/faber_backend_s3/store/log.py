@@ -166,13 +166,9 @@ class BucketLog:
         """(id, bytes) of each event object after ``since_id``, read a page at a time in parallel."""
         listed = self.event_keys(run_id, since_id)
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="faber-s3-read") as pool:
-            while page := [next(listed, None) for _ in range(64)]:
-                page_items = [item for item in page if item is not None]
-                found = pool.map(lambda item: self.get(item[1]), page_items)
-                for (event_id, _), answer in zip(page_items, found, strict=True):
+            while page := list(itertools.islice(listed, 64)):
+                for (event_id, _), answer in zip(page, pool.map(lambda item: self.get(item[1]), page), strict=True):
                     yield event_id, None if answer is None else answer[0]
-                if len(page_items) < len(page):
-                    return
 
     def events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
         """The run's events after ``since_id``, parsed; a damaged one is a StorageError naming it."""
