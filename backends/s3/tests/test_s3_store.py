@@ -253,3 +253,15 @@ def test_one_store_only_and_archive_restore_between_buckets(machines: Any, faber
     both = office.cli("runs", "list")
     assert both.returncode == 2 and both.stderr.count("\n") == 1
     assert "more than one record store (local_files, s3_store)" in both.stderr
+
+
+def test_a_one_shot_emit_costs_three_requests(machines: Any, proxy: FaultProxy) -> None:
+    """A lone writer's `faber event emit`: read the state checkpoint, create the event, replace the
+    checkpoint (what docs/s3-store.md prices)."""
+    (project,), _ = machines(1, endpoint_url=proxy.url)
+    run_id = project.ok("runs", "new", "--work-id", "7").strip()
+    for number in range(1, 4):
+        before = len(proxy.requests)
+        project.ok("event", "emit", run_id, "checkpoint")
+        sent = [(method, path.rsplit("/", 1)[-1]) for method, path in proxy.requests[before:]]
+        assert sent == [("GET", "state.json"), ("PUT", f"{number:012d}.json"), ("PUT", "state.json")]
