@@ -218,8 +218,8 @@ def test_verify_repair_and_consolidate_on_the_bucket(machines: Any, s3: Any) -> 
     assert verified.returncode == 1 and report["ok"] is False and report["last_event_id"] == 6
     assert {problem["code"] for problem in report["problems"]} == {"event_unreadable", "event_gap"}
     repaired = project.json("runs", "repair", run_id)
-    assert repaired["after"]["ok"] is True and repaired["quarantined"] == ["quarantine/000000000002.json"]
-    assert s3.get_object(Bucket=bucket, Key=f"faber/store/{run_id}/quarantine/000000000002.json")["Body"].read() == (
+    assert repaired["after"]["ok"] is True and repaired["quarantined"] == ["events/.quarantine/000000000002.json"]
+    assert s3.get_object(Bucket=bucket, Key=f"{events}.quarantine/000000000002.json")["Body"].read() == (
         b"not json")
     types = [json.loads(line)["type"] for line in project.ok("events", run_id, "--json").splitlines()]
     assert types == ["checkpoint", "log_repaired", "checkpoint", "log_repaired", "checkpoint", "checkpoint"]

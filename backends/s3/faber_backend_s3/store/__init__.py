@@ -283,9 +283,9 @@ class S3RecordStore:
         return scan
 
     def repair(self, run_id: str) -> RepairReport:
-        """Damaged events are copied to ``quarantine/`` and replaced, like missing ones, by a
+        """Damaged events are copied to ``events/.quarantine/`` and replaced, like missing ones, by a
         ``log_repaired`` event at their id (ids stay gap-free); state.json is rewritten."""
-        from faber_backend_local_files.repair import _placeholder
+        from faber_backend_local_files.repair import QUARANTINE, repair_event
 
         parsed = RunId.parse(run_id)
         log = self.writable()
@@ -304,9 +304,9 @@ class S3RecordStore:
             found = log.get(key)
             name = f"events/{event_id:012d}.json"
             if found is not None:
-                log.put(log.key(parsed, f"quarantine/{event_id:012d}.json"), found[0])
-                quarantined.append(f"quarantine/{event_id:012d}.json")
-            placeholder = dump_event(_placeholder(parsed, event_id, name if found else None, previous))
+                quarantined.append(f"events/{QUARANTINE}/{event_id:012d}.json")
+                log.put(log.key(parsed, quarantined[-1]), found[0])
+            placeholder = dump_event(repair_event(parsed, event_id, name if found else None, previous))
             log.put(key, placeholder, **({"IfMatch": found[1]} if found else {"IfNoneMatch": "*"}))
             actions.append(f"event {event_id}: a log_repaired event in place of the " +
                            ("damaged object" if found else "missing one"))
