@@ -168,12 +168,17 @@ class S3RecordStore:
         log = self.writable()
         if log.get(log.key(run_id, "metadata.json")) is not None:
             raise StorageError(f"run {run_id} already exists in s3://{self.config.bucket}/{log.layout.base}")
+        from faber_backend_local_files.bundle import event_names, file_id
+
         scratch = self._scratch(run_id)
         fill(scratch)
-        for event in scratch.iter_events(run_id):
-            if log.put(log.event_key(run_id, event["event_id"]), dump_event(event), IfNoneMatch="*") is None:
-                raise StorageError(f"event {event['event_id']} of run {run_id} is already in the bucket; nothing "
-                                   "was replaced (`faber runs verify` shows the run)")
+        events_dir = scratch.events_folder(run_id).events_dir
+        for name in event_names(events_dir):  # their bytes as they are: a restore is byte for byte
+            data = Path(events_dir, name).read_bytes()
+            key = log.event_key(run_id, file_id(name))
+            if log.put(key, data, IfNoneMatch="*") is None and (log.get(key) or (b"",))[0] != data:
+                raise StorageError(f"event {file_id(name)} of run {run_id} is already in the bucket, and different; "
+                                   "nothing was replaced (`faber runs verify` shows the run)")
         log.checkpoint(run_id, scratch.current_state(run_id), None)
         if log.put(log.key(run_id, "metadata.json"), dump_document(scratch.load_metadata(run_id)),
                    IfNoneMatch="*") is None:
