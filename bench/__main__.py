@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import cli_emit, emit, mcp_stdio, reads
+from . import cli_emit, emit, mcp_stdio, reads, s3_store
 from .timing import Figure, fmt_time, render_table
 from .workload import fill_run, new_project, open_api
 
 REPO = Path(__file__).resolve().parent.parent
-ALL = "abcdefghijks"
+ALL = "abcdefghijkst"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         if "s" in only:
             step(f"s: emit cost at the end of a {args.steps:,}-step workflow")
             figures.extend(emit.emit_cost_state_growth(fast, args.steps, 10, batch=50, count=reps(8)))
+        if "t" in only:
+            step("t: s3_store against a local S3 server, 1, 4 and 16 writers")
+            figures.extend(s3_store.measure(each=reps(50)))
         table = render_table(figures)
         took = fmt_time(time.perf_counter() - started)
         command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -67,12 +67,13 @@ def initialize(
 
 GITIGNORE = """\
 # Written by `faber init`. What faber keeps for this machine only stays out of git: runs, outboxes,
-# mirrors, runner locks and restore downloads. Nothing in them (a symbolic link included) can then
+# mirrors, runner locks, restore downloads and s3_store's scratch. Nothing in them (a symbolic link included) can then
 # arrive with a clone. config.json, gateway.json and workflows/ are meant to be committed.
 /runs/
 /outbox/
 /mirror/
 /runners/
+/s3-store/
 /.restore-*
 *.bak-*
 """

@@ -17,6 +17,13 @@ from faber_host.init import initialize
 FABER = str(Path(sys.executable).with_name("faber"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"  # copies of ../shared/fixtures (FABER reference data)
 REPO = Path(__file__).resolve().parent.parent
+S3_STORE = os.environ.get("FABER_TEST_STORE") == "s3_store"
+"""``FABER_TEST_STORE=s3_store`` (tox -e s3-store): every project keeps its runs in a bucket of the kit's
+S3 server with ``s3_store``, so the tests that work through the CLI, the API and MCP test that store."""
+if S3_STORE:
+    from faber_host.testing import AWS_TEST_ENVIRONMENT
+
+    os.environ.update(AWS_TEST_ENVIRONMENT)  # boto3 in this process finds the test server's credentials
 
 
 def clean_environ(**extra: str) -> dict[str, str]:
@@ -28,11 +35,15 @@ def clean_environ(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def project_dir(tmp_path: Path) -> Path:
+def project_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """An initialised FABER project (org acme, project widget-service), not inside any git checkout."""
     root = tmp_path / "widget-service"
     root.mkdir()
     initialize(root, "acme", "widget-service", clean_environ())
+    if S3_STORE:
+        from faber_host.testing import use_s3_store
+
+        use_s3_store(root, request.getfixturevalue("faber_s3_server"))
     return root
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from conftest import S3_STORE
 from faber_hookspecs import hookimpl
 from faber_hookspecs.archive import (
     MANIFEST_FILE,
@@ -63,10 +64,19 @@ class Probe:
 
 
 class RecordingStore:
-    """A third-party record store: the local files' store behind a backend of its own, recording each
-    call it gets (as ``(method, arguments)`` in ``Probe.calls``)."""
+    """A third-party record store: the local files' store (``s3_store`` on a bucket of the kit's S3
+    server under ``FABER_TEST_STORE=s3_store``, ``tox -e s3-store``) behind a backend of its own,
+    recording each call it gets (as ``(method, arguments)`` in ``Probe.calls``)."""
+
+    in_a_bucket: ClassVar[dict[str, str] | None] = None
+    """The s3_store config, when the store tests run on it (see ``store_under_test``)."""
 
     def __init__(self, config: object, context: BackendContext) -> None:
+        if RecordingStore.in_a_bucket is not None:
+            from faber_backend_s3.store import S3StoreBackend, S3StoreConfig
+
+            self.inner: Any = S3StoreBackend(S3StoreConfig(**RecordingStore.in_a_bucket), context).store
+            return
         from faber_backend_local_files.plugin import LocalFilesBackend, LocalFilesConfig
 
         self.inner = LocalFilesBackend(LocalFilesConfig(), context).store
@@ -85,8 +95,36 @@ class RecordingStore:
         return recorded
 
 
+def write_stored(faber: Faber, run_id: str, name: str, data: bytes) -> None:
+    """Change one of the run's stored files behind the store's back: in its folder, or its object."""
+    if RecordingStore.in_a_bucket is None:
+        (faber.project.faber_dir / "runs" / run_id / name).write_bytes(data)
+        return
+    client = faber.gateway.store.inner.log.client  # type: ignore[attr-defined]
+    client.put_object(Bucket=RecordingStore.in_a_bucket["bucket"], Key=f"faber/store/{run_id}/{name}", Body=data)
+
+
+def read_stored(faber: Faber, run_id: str, name: str) -> bytes:
+    if RecordingStore.in_a_bucket is None:
+        return (faber.project.faber_dir / "runs" / run_id / name).read_bytes()
+    client = faber.gateway.store.inner.log.client  # type: ignore[attr-defined]
+    answer = client.get_object(Bucket=RecordingStore.in_a_bucket["bucket"], Key=f"faber/store/{run_id}/{name}")
+    return bytes(answer["Body"].read())
+
+
 def seen(hook: str) -> list[dict[str, Any]]:
     return [kwargs for name, kwargs in Probe.calls if name == hook]
+
+
+@pytest.fixture(autouse=True)
+def store_under_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under ``FABER_TEST_STORE=s3_store``, the RecordingStore keeps its runs in a new bucket."""
+    if S3_STORE:
+        server = request.getfixturevalue("faber_s3_server")
+        RecordingStore.in_a_bucket = {"bucket": server.create_bucket(), "endpoint_url": server.url,
+                                      "region": "us-east-1"}
+    yield
+    RecordingStore.in_a_bucket = None
 
 
 @pytest.fixture
@@ -157,13 +195,12 @@ def test_store_update_metadata(probed: Faber) -> None:
 def test_store_save_state(probed: Faber) -> None:
     run_id = probed.new_run("1").run_id
     probed.emit(run_id, "workflow_start")
-    state_file = Path(probed.run(run_id).location) / "state.json"
-    state_file.write_text("{}")
+    write_stored(probed, run_id, "state.json", b"{}")
     probed.reconstruct(run_id, write=False)
-    assert seen_store("save_state") == [] and state_file.read_text() == "{}", "only when asked"
+    assert seen_store("save_state") == [] and read_stored(probed, run_id, "state.json") == b"{}", "only when asked"
     state, _ = probed.reconstruct(run_id, write=True)
     assert seen_store("save_state") == [{"run_id": run_id, "state": state}]
-    assert json.loads(state_file.read_text())["last_event_id"] == 1
+    assert json.loads(read_stored(probed, run_id, "state.json"))["last_event_id"] == 1
 
 
 def test_store_import_history(probed: Faber, faber_events: EventFactory) -> None:
@@ -579,8 +616,8 @@ def test_store_verify(probed: Faber) -> None:
     probed.emit(run_id, "workflow_start")
     report = probed.verify(run_id)
     assert report.ok and report.events == 1 and report.run_id == run_id
-    faber_dir = probed.project.faber_dir
-    (faber_dir / "runs" / run_id / "events" / "001-workflow_start.json").write_text("{torn")
+    first = "events/000000000001.json" if S3_STORE else "events/001-workflow_start.json"
+    write_stored(probed, run_id, first, b"{torn")
     damaged = probed.verify(run_id)
     assert not damaged.ok and damaged.problems
     assert seen_store("verify") == [{"run_id": run_id}] * 2
@@ -589,11 +626,11 @@ def test_store_verify(probed: Faber) -> None:
 def test_store_repair(probed: Faber) -> None:
     run_id = probed.new_run("1").run_id
     probed.emit(run_id, "workflow_start")
-    (probed.project.faber_dir / "runs" / run_id / "state.json").write_text("{}")
+    write_stored(probed, run_id, "state.json", b"{}")
     report = probed.repair(run_id)
     assert not report.before.ok and report.after.ok and report.actions
     assert seen_store("repair") == [{"run_id": run_id}]
-    assert json.loads((probed.project.faber_dir / "runs" / run_id / "state.json").read_text())["last_event_id"] == 1
+    assert json.loads(read_stored(probed, run_id, "state.json"))["last_event_id"] == 1
 
 
 AUTONOMOUS_WORKFLOW = {

@@ -7,9 +7,9 @@ from __future__ import annotations
 from .events import EventFactory
 from .project import BackendClass, CliResult, GatewayFactory, StaticEntryPoint, TestProject
 from .receiver import ReceivedRequest, RecordingReceiver
-from .s3 import AWS_TEST_ENVIRONMENT, S3Server, aws_test_environ
+from .s3 import AWS_TEST_ENVIRONMENT, S3Server, aws_test_environ, use_s3_store
 
 __all__ = [
     "AWS_TEST_ENVIRONMENT", "BackendClass", "CliResult", "EventFactory", "GatewayFactory", "ReceivedRequest",
-    "RecordingReceiver", "S3Server", "StaticEntryPoint", "TestProject", "aws_test_environ",
+    "RecordingReceiver", "S3Server", "StaticEntryPoint", "TestProject", "aws_test_environ", "use_s3_store",
 ]

@@ -37,7 +37,7 @@ class S3Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "faber_host.testing.s3", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -89,7 +89,47 @@ def aws_test_environ(environ: dict[str, str] | None = None) -> dict[str, str]:
     return {**{k: v for k, v in base.items() if not k.startswith("AWS_")}, **AWS_TEST_ENVIRONMENT}
 
 
+def use_s3_store(root: Any, server: S3Server, bucket: str | None = None, **config: Any) -> str:
+    """Make the project at ``root`` keep its runs in ``bucket`` (default: a new one) of ``server`` with
+    ``s3_store`` instead of ``local_files`` (its processes need ``AWS_TEST_ENVIRONMENT``); returns the
+    bucket. Projects given one bucket are machines sharing their runs."""
+    import json
+    from pathlib import Path
+
+    bucket = bucket or server.create_bucket()
+    path = Path(root) / ".fractary" / "plugins" / "faber" / "gateway.json"
+    gateway = json.loads(path.read_text())
+    gateway["backends"]["local_files"]["enabled"] = False
+    gateway["backends"]["s3_store"] = {"enabled": True, "config": {
+        "bucket": bucket, "endpoint_url": server.url, "region": "us-east-1", "max_attempts": 3, **config}}
+    path.write_text(json.dumps(gateway, indent=2))
+    return bucket
+
+
+def _serve(port: int) -> None:
+    """moto's server, answering one request at a time: moto checks a conditional write's condition
+    and then stores the object in two steps, so two of its threads could both create one key, which
+    S3 itself never lets happen. Connections are still served in parallel."""
+    import threading
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
+
+    app = DomainDispatcherApplication(create_backend_app)
+    one_at_a_time = threading.Lock()
+
+    def serialised(environ: Any, start_response: Any) -> list[bytes]:
+        with one_at_a_time:
+            return list(app(environ, start_response))
+
+    run_simple("127.0.0.1", port, serialised, threaded=True, request_handler=MotoRequestHandler)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))

@@ -75,13 +75,13 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
                 gap = 0
             budget -= gap
             for event_id in range(last + 1, last + gap + 1):
-                event = _placeholder(run_id, event_id, None, previous_time)
+                event = repair_event(run_id, event_id, None, previous_time)
                 _commit(folder, event)
                 events[event_id] = event
                 actions.append(f"recorded event {event_id} as log_repaired ({event['message']})")
             last += gap + 1
             if found_id in lost:
-                event = _placeholder(run_id, last, lost[found_id], previous_time)
+                event = repair_event(run_id, last, lost[found_id], previous_time)
                 _commit(folder, event)
                 actions.append(f"recorded event {last} as log_repaired ({event['message']})")
             elif found_id != last:
@@ -149,7 +149,8 @@ def _check_quarantine(folder: RunFolder) -> None:
                        "a folder of the run: move it away and repair again (nothing was changed)")
 
 
-def _placeholder(run_id: RunId, event_id: int, lost_file: str | None, previous_time: str | None) -> Json:
+def repair_event(run_id: RunId, event_id: int, lost_file: str | None, previous_time: str | None) -> Json:
+    """The ``log_repaired`` event that takes the place of a lost one (s3_store's repair writes it too)."""
     if lost_file:
         message = f"event file {lost_file} was unreadable or invalid; it is kept in events/{QUARANTINE}/"
     else:

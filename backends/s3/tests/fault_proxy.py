@@ -5,7 +5,10 @@ Faults, each matched by method and a substring of the path, for ``times`` reques
 ``drop``          read the request, then close the connection without an answer;
 ``error500``      answer ``500 InternalError`` (S3's XML) without forwarding;
 ``cut_request``   forward the headers and half the body upstream, then close both connections;
-``cut_response``  forward the request, then pass on the answer's headers and half its body and close.
+``cut_response``  forward the request, then pass on the answer's headers and half its body and close;
+``drop_answer``   forward the request (the write happens), then close without passing on the answer;
+``stall``         forward the request, then hold the answer back for ``STALL_S`` seconds and close (a timeout);
+``strip_conditions`` forward the request without If-None-Match and If-Match (a service that ignores them).
 
 It speaks just enough HTTP for S3 clients: Content-Length and chunked bodies, keep-alive towards the
 client, one upstream connection per request.
@@ -13,13 +16,16 @@ client, one upstream connection per request.
 
 from __future__ import annotations
 
+import re
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
-KINDS = ("drop", "error500", "cut_request", "cut_response")
+KINDS = ("drop", "error500", "cut_request", "cut_response", "drop_answer", "stall", "strip_conditions")
+STALL_S = 3.0
 _ERROR_BODY = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
     b"<Message>We encountered an internal error. Please try again.</Message></Error>"
@@ -107,6 +113,8 @@ class FaultProxy:
                     + b"Content-Length: %d\r\n\r\n" % len(_ERROR_BODY) + _ERROR_BODY
                 )
                 continue
+            if fault == "strip_conditions":
+                head = re.sub(rb"(?im)^if-(none-)?match:[^\n]*\n", b"", head)
             with socket.create_connection(self.upstream, timeout=60) as upstream:
                 if fault == "cut_request":
                     upstream.sendall(head + body[: len(body) // 2])
@@ -119,6 +127,9 @@ class FaultProxy:
             if answer is None:
                 return
             answer_head, answer_body, _, _ = answer
+            if fault in ("drop_answer", "stall"):
+                time.sleep(STALL_S if fault == "stall" else 0)
+                return
             if fault == "cut_response":
                 client.sendall(answer_head + answer_body[: len(answer_body) // 2])
                 return
