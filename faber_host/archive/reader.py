@@ -62,14 +62,11 @@ class ArchivedCopy:
     def __init__(self, bundle: ArchiveBundle, local: RunRecord | None) -> None:
         self.bundle = bundle
         self._finalizer = weakref.finalize(self, shutil.rmtree, bundle.directory, True)
-        if local is not None:  # cleaned up here: the metadata here is the newer (archive record, children)
-            self.record = local
-        else:
-            self.record = RunRecord(
-                metadata=RunMetadata.model_validate_json(bundle.path(METADATA_FILE).read_bytes()),
-                state=RunState.model_validate_json(bundle.path(STATE_FILE).read_bytes()),
-                location=bundle.source_url or str(bundle.directory), events_local=False,
-            )
+        self.record = local if local is not None else RunRecord(  # cleaned up here: its metadata here is newer
+            metadata=RunMetadata.model_validate_json(bundle.path(METADATA_FILE).read_bytes()),
+            state=RunState.model_validate_json(bundle.path(STATE_FILE).read_bytes()),
+            location=bundle.source_url or str(bundle.directory), events_local=False,
+        )
 
     def events(self, since_id: int = 0) -> Iterator[Event]:
         """The bundle's events after ``since_id``, in id order, streamed from events.jsonl."""
@@ -126,7 +123,7 @@ def download(log: RunLog, run_id: str) -> ArchivedCopy:
                                          lambda *_: None)
         if bundle is None:
             raise RunNotFound(f"no run {run_id} here or in the archive; `faber runs list --archived` lists the archive")
-        verify_bundle(bundle, run_id, recorded.manifest_sha256 if recorded else None)
+        verify_bundle(bundle, run_id, None)  # whichever copy the archive holds now, whole
         return ArchivedCopy(bundle, local)
     except (FaberError, ValueError) as problem:
         shutil.rmtree(folder, ignore_errors=True)
