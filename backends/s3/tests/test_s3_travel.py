@@ -8,7 +8,7 @@ import json
 import shutil
 from typing import Any
 
-from s3_helpers import Project, emit_failed_run
+from s3_helpers import emit_failed_run
 from test_s3_round_trip import with_workflow
 
 pytest_plugins = ["s3_fixtures"]  # the S3 server, the proxy and the projects: fixtures
