@@ -165,3 +165,36 @@ def test_a_bundle_without_its_project_workflow_still_checks_drift(make_project: 
     path.write_text(json.dumps(changed))
     context = machine_b.json("runs", "resume-context", run_id)
     assert context["resumable"] is False and "step build:compile changed" in context["workflow_changes"]
+
+
+def test_the_mcp_reads_an_archived_run_without_restoring_it(make_project: Any) -> None:
+    """get_run, get_events, resume_context and verify_run on a run only the archive holds, by its
+    short name, through a real MCP client; the run stays in the archive only."""
+    import anyio
+    from mcp import Client
+
+    from faber_host.mcp.server import build_server
+
+    laptop = make_project("laptop")
+    ci = make_project("ci-machine")
+    run_id = emit_failed_run(laptop.api())
+    laptop.api().archive_run(run_id, cleanup=True)
+    short = run_id.rsplit("/", 1)[1][:8]
+
+    async def read() -> None:
+        async with Client(build_server(ci.api())) as client:
+            async def call(tool: str, **arguments: Any) -> Any:
+                result = await client.call_tool(tool, arguments)
+                assert not result.is_error, result.content
+                return result.structured_content
+
+            assert (await call("get_run", run=short))["metadata"]["run_id"] == run_id
+            events = await call("get_events", run=short)
+            assert [event["event_id"] for event in events["events"]] == list(range(1, 14))
+            assert (await call("resume_context", run=short))["status"] == "failed"
+            assert (await call("verify_run", run=short))["ok"] is True
+            unknown = await client.call_tool("get_run", {"run": "deadbeef"})
+            assert unknown.is_error and "no run here or in the archive" in unknown.content[0].text  # type: ignore[union-attr]
+
+    anyio.run(read)
+    assert not ci.run_folder(run_id).exists()
