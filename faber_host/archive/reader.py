@@ -48,7 +48,7 @@ def archive_searchable(log: RunLog) -> bool:
 def find_archived(log: RunLog, uuid_prefix: str) -> list[str]:
     """The ids of the archived runs whose uuid starts with ``uuid_prefix``, from the archives' uuid
     index; an archive that cannot be searched (unreachable, refusing) raises, saying so."""
-    found = set()
+    found: set[str] = set()
     for outcome in log.gateway.list_archived_runs(ArchiveQuery(uuid_prefix=uuid_prefix)):
         if outcome.error is not None:
             raise ArchiveError(f"the archive of backend {outcome.backend!r} could not be searched: {outcome.error}")
