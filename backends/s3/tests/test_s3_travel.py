@@ -106,6 +106,26 @@ def test_a_short_name_is_answered_by_the_index_alone(make_project: Any, s3: Any,
     assert machine_b.json("runs", "show", run_id)["metadata"]["run_id"] == run_id  # the full id needs no index
 
 
+def test_a_short_name_costs_one_listing_of_the_index_however_many_runs_the_bucket_holds(
+    make_project: Any, proxy: Any, s3: Any, bucket: str
+) -> None:
+    """With 200 other runs in the bucket, resolving a short name is one ListObjectsV2 request, with
+    the index prefix and the short name in it; nothing else is listed."""
+    machine_a = make_project("machine-a")
+    run_id = emit_failed_run(machine_a.api())
+    machine_a.api().archive_run(run_id, cleanup=True)
+    for number in range(200):  # other runs: their index entries and a bundle's worth of keys each
+        uuid = f"{number:08x}-0000-4000-8000-000000000000"
+        s3.put_object(Bucket=bucket, Key=f"faber/runs/_index/{uuid}/acme/widget-service", Body=b"")
+        s3.put_object(Bucket=bucket, Key=f"faber/runs/acme/widget-service/{uuid}/manifest.json", Body=b"{}")
+    machine_b = make_project("machine-b", endpoint=proxy.url)
+    short = run_id.rsplit("/", 1)[1][:8]
+    proxy.requests.clear()
+    assert machine_b.json("runs", "resume-context", short)["run_id"] == run_id
+    listings = [path for method, path in proxy.requests if method == "GET" and "list-type=2" in path]
+    assert len(listings) == 1 and f"prefix=faber%2Fruns%2F_index%2F{short}" in listings[0], listings
+
+
 def test_an_ambiguous_short_name_is_refused_with_the_candidates(make_project: Any, s3: Any, bucket: str) -> None:
     machine = make_project()
     twins = ["0123abcd-0000-4000-8000-000000000001", "0123abcd-0000-4000-8000-000000000002"]
