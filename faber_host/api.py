@@ -200,7 +200,11 @@ class Faber:
             raise InvalidInput("--interval must be more than 0 seconds")
         if since_id < 0:
             raise InvalidInput("--since-id must be 0 or more")
-        run_id = str(self.resolve(run))
+        record = self.run(run)
+        if not record.events_local:  # only in the archive: finished, so its bundle holds every event
+            yield from self.log.read_events(record, since_id)
+            return
+        run_id = record.metadata.run_id
         seen = since_id
         checked = -recheck
         waited = 0.0
@@ -464,10 +468,13 @@ class Faber:
     def verify(self, run: str) -> VerifyReport:
         """Check the run's stored files: ids gap-free, every event valid, the cached state equal to the
         state rebuilt from the events, the id counter right. ``report.ok`` only when all hold."""
-        record = self.run(run)
-        if not record.events_local:  # the archived bundle is what holds the run: check it
-            return self.log.archived(record.metadata.run_id).verify()
-        return self.gateway.store.verify(record.metadata.run_id)
+        run_id = str(self.resolve(run))
+        try:
+            return self.gateway.store.verify(run_id)
+        except (RunNotFound, EventsNotLocal):  # only the archived bundle holds its events: check that
+            if not self.gateway.can_restore():
+                raise
+            return self.log.archived(run_id).verify()
 
     def repair(self, run: str) -> RepairReport:
         """Rebuild what can be rebuilt from the events (state, id counter), move unreadable files to

@@ -39,7 +39,12 @@ def restore(
     """Bring an archived run's events back to this machine: into a run cleaned up here, or as a new
     run. The manifest must be the one recorded here when the run was archived (or
     ``expected_manifest_sha256``), unless ``trust_archive``; every file must match it."""
-    run_id, local = _resolve(log, ref)
+    try:
+        run_id, local = _resolve(log, ref)
+    except RunNotFound:
+        if not log.gateway.can_restore():  # a run not here: the archive is what is missing
+            raise ConfigError(NO_ARCHIVE_BACKEND) from None
+        raise
     if local is not None and local.events_local:
         return RestoreResult(
             run_id=run_id, location=local.location, event_count=local.state.last_event_id,

@@ -36,6 +36,7 @@ def test_a_run_that_failed_on_one_machine_is_read_resumed_and_rerun_on_another_b
     # On A, the cleaned-up run is read from its bundle: events, report, verify; nothing comes back.
     events = machine_a.ok("events", short, "--json")
     assert [json.loads(line)["type"] for line in lines(events)][-1] == "workflow_error"
+    assert machine_a.ok("events", short, "--json", "--follow") == events  # finished: --follow ends
     assert machine_a.json("runs", "verify", short)["ok"] is True
     assert run_id in machine_a.ok("runs", "report", short, "--output", "-")
     assert not (machine_a.run_folder(run_id) / "events").exists()
