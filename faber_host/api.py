@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from faber_hookspecs.archive import ArchivedRun, ProgressCallback, no_progress
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import (
-    ArchiveError,
+    EventsNotLocal,
     InvalidInput,
     InvalidRunId,
     RunNotFound,
@@ -66,6 +66,8 @@ class Faber:
         self.project = project
         self.gateway = gateway
         self.log = RunLog(project, gateway)
+        self.notify: Callable[[str], None] = lambda line: None
+        """Told one line when a command restores a run before writing to it (the CLI prints it)."""
 
     @classmethod
     def open(cls, root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Faber:
@@ -88,8 +90,9 @@ class Faber:
         return self.log.new_run(work_id, **options)
 
     def run(self, ref: str) -> RunRecord:
-        """The run's metadata, state and any defects found while reading it."""
-        return self.log.run(ref)
+        """The run's metadata, state and any defects found while reading it; a run only an archive
+        holds is read from its bundle (``events_local`` is False then), without restoring it."""
+        return self.log.read(ref)
 
     def list_runs(
         self,
@@ -156,7 +159,13 @@ class Faber:
 
     def emit_draft(self, run: str, fields: Mapping[str, Any], *, source: str = "faber-api") -> EmitResult:
         """Record an event given as a JSON object of draft fields (what ``--data`` and MCP send);
-        ``user`` and ``source`` default to the current user and ``source``."""
+        ``user`` and ``source`` default to the current user and ``source``. A run whose events are only
+        in the archive is restored first (``notify`` says so)."""
+        try:
+            return self.log.emit(run, fields, source=source)
+        except (RunNotFound, EventsNotLocal):
+            if not self.restore_for_write(run):
+                raise
         return self.log.emit(run, fields, source=source)
 
     def events(
@@ -167,8 +176,7 @@ class Faber:
             raise InvalidInput(f"unknown phase {phase!r}: use one of {', '.join(PHASES)}")
         if since_id < 0:
             raise InvalidInput("--since-id must be 0 or more")
-        run_id = str(self.resolve(run))
-        for event in self.gateway.store.events(run_id, since_id):
+        for event in self.log.read_events(self.run(run), since_id):
             if (type is None or event.type == type) and (phase is None or event.phase == phase):
                 yield event
 
@@ -192,7 +200,11 @@ class Faber:
             raise InvalidInput("--interval must be more than 0 seconds")
         if since_id < 0:
             raise InvalidInput("--since-id must be 0 or more")
-        run_id = str(self.resolve(run))
+        record = self.run(run)
+        if not record.events_local:  # only in the archive: finished, so its bundle holds every event
+            yield from self.log.read_events(record, since_id)
+            return
+        run_id = record.metadata.run_id
         seen = since_id
         checked = -recheck
         waited = 0.0
@@ -261,12 +273,6 @@ class Faber:
         if max_events is not None and max_events < 0:
             raise InvalidInput("--max-events must be 0 (every event) or more")
         record = self.run(run)
-        if not record.events_local:
-            short = record.metadata.run_id.rsplit("/", 1)[-1][:8]
-            raise ArchiveError(
-                f"the events of run {record.metadata.run_id} are in the archive only: `faber restore {short}` "
-                "brings them back, then report again"
-            )
         sample = EventSample(DEFAULT_MAX_EVENTS if max_events is None else max_events)
         timeline = self.timeline_of(record, keep=sample.keep)
         try:
@@ -288,8 +294,7 @@ class Faber:
         (the report uses it to sample the event table in the same pass)."""
         from .views.timeline import build_timeline
 
-        run_id = record.metadata.run_id
-        loaded = self.gateway.store.events(run_id)
+        loaded = self.log.read_events(record)
         events: Iterable[dict[str, Any]] = (event.model_dump(mode="json", exclude_none=True) for event in loaded)
         if keep is not None:
             events = keep(events)
@@ -376,8 +381,8 @@ class Faber:
         from .runner import lifecycle
         from .runner.lock import RunnerLock
 
+        self.restore_for_write(run)
         run_id = self.resolve(run)
-        self.ensure_events_local(str(run_id))  # archived and cleaned up here: restore it first
         with RunnerLock(self.project, run_id):
             view = lifecycle.inspect(self.log, str(run_id), step=step, force=force, holding_lock=True)
             view, _ = lifecycle.begin_resume(self.log, view, force=force)
@@ -392,8 +397,8 @@ class Faber:
         from .runner.cancel import CancelScope
         from .runner.display import Display
 
+        self.restore_for_write(run)
         run_id = str(self.resolve(run))
-        self.ensure_events_local(run_id)  # archived and cleaned up here: restore it first
         with CancelScope() as scope:
             return lifecycle.execute(self.log, run_id, started="resume", display=display or Display(), scope=scope,
                                      step=step, force=force)
@@ -414,6 +419,7 @@ class Faber:
         from .runner import lifecycle
         from .runner.outcome import RerunResult
 
+        self.restore_for_write(run)  # the original gains a link to the new run
         metadata, _, warnings = lifecycle.create_rerun(
             self.log, run, params=dict(params or {}), phases=phases, autonomy=autonomy, work_id=work_id
         )
@@ -454,6 +460,7 @@ class Faber:
         ``phase``, ahead of its gate, or to change a denial). The run continues when resumed."""
         from .runner import lifecycle
 
+        self.restore_for_write(run)
         return lifecycle.approve(self.log, run, deny=deny, reason=reason, phase=phase, user=user)
 
     # Integrity --------------------------------------------------------------------------------------
@@ -461,7 +468,13 @@ class Faber:
     def verify(self, run: str) -> VerifyReport:
         """Check the run's stored files: ids gap-free, every event valid, the cached state equal to the
         state rebuilt from the events, the id counter right. ``report.ok`` only when all hold."""
-        return self.gateway.store.verify(str(self.resolve(run)))
+        run_id = str(self.resolve(run))
+        try:
+            return self.gateway.store.verify(run_id)
+        except (RunNotFound, EventsNotLocal):  # only the archived bundle holds its events: check that
+            if not self.gateway.can_restore():
+                raise
+            return self.log.archived(run_id).verify()
 
     def repair(self, run: str) -> RepairReport:
         """Rebuild what can be rebuilt from the events (state, id counter), move unreadable files to
@@ -536,6 +549,16 @@ class Faber:
         from .archive.restorer import ensure_events_local
 
         return ensure_events_local(self.log, run, progress)
+
+    def restore_for_write(self, run: str) -> bool:
+        """Before anything is added to a run whose events are only in an archive (cleaned up here, or
+        archived on another machine): restore it, tell ``notify`` in one line, and return True."""
+        restored = self.ensure_events_local(run)
+        if restored is None:
+            return False
+        self.notify(f"run {restored.run_id} was restored from the archive first ({restored.event_count} events"
+                    f"{', from ' + restored.source_url if restored.source_url else ''})")
+        return True
 
     def list_archived_runs(self, *, org: str | None = None, project: str | None = None) -> list[ArchivedRun]:
         """The runs held by the enabled archive backends, newest first, within ``org`` and/or

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from faber_hookspecs.catalogue import PHASES
-from faber_hookspecs.errors import IntegrityError, InvalidEvent, InvalidInput
+from faber_hookspecs.errors import IntegrityError, InvalidEvent, InvalidInput, RunNotFound
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
 from faber_hookspecs.records import RunRecord, StoredEvent
@@ -34,6 +34,8 @@ from .safety.redaction import Findings
 
 if TYPE_CHECKING:
     from faber_hookspecs.archive import ArchiveBundle
+
+    from .archive.reader import ArchivedCopy
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -116,14 +118,55 @@ class RunLog:
     def __init__(self, project: Project, gateway: Gateway) -> None:
         self.project = project
         self.gateway = gateway
+        self._archived: ArchivedCopy | None = None  # the last bundle read (a command reads one run)
 
     def resolve(self, ref: str) -> RunId:
-        """The run ``ref`` names (its full id, its uuid, or a unique uuid prefix), among the store's runs."""
-        return resolve_run_ref(ref, self.gateway.store.find_runs)
+        """The run ``ref`` names (its full id, its uuid, or a unique uuid prefix): among the store's
+        runs, else among the archives' (their uuid index), so that a run archived on another machine
+        is found by the same names. A name that matches a run here means that run."""
+        try:
+            return resolve_run_ref(ref, self.gateway.store.find_runs)
+        except RunNotFound:
+            from .archive.reader import archive_searchable, find_archived
+
+            if not archive_searchable(self):
+                raise
+        try:
+            return resolve_run_ref(ref, lambda prefix: find_archived(self, prefix))
+        except RunNotFound:
+            raise RunNotFound(f"no run here or in the archive matches {ref.strip()!r}; `faber runs list` shows "
+                              "the runs here, `faber runs list --archived` the archive's") from None
 
     def run(self, ref: str) -> RunRecord:
-        """The run's metadata, state and any defects found while reading it."""
+        """The run's metadata, state and any defects found while reading it, from the record store."""
         return self.gateway.store.load_run(str(self.resolve(ref)))
+
+    def read(self, ref: str) -> RunRecord:
+        """``run``, or for a run only an archive holds, its record read from the bundle (not restored)."""
+        run_id = str(self.resolve(ref))
+        try:
+            return self.gateway.store.load_run(run_id)
+        except RunNotFound:
+            if not self.gateway.can_restore():
+                raise
+            return self.archived(run_id).record
+
+    def read_events(self, record: RunRecord, since_id: int = 0) -> Iterator[Event]:
+        """The events of a run ``read`` gave, after ``since_id``: from the store, or from the archived
+        bundle when they are not here."""
+        run_id = record.metadata.run_id
+        if record.events_local:
+            return self.gateway.store.events(run_id, since_id)
+        return self.archived(run_id).events(since_id)
+
+    def archived(self, run_id: str) -> ArchivedCopy:
+        """The run's archived bundle, downloaded and checked to be read (kept until the next run's)."""
+        copy = self._archived
+        if copy is None or copy.bundle.run_id != run_id:
+            from .archive.reader import download
+
+            copy = self._archived = download(self, run_id)
+        return copy
 
     def emit(self, run: str, fields: Mapping[str, Any], *, source: str) -> EmitResult:
         """Record one new event in the run ``run`` names: screened and validated (before the run is

@@ -319,3 +319,36 @@ def test_free_form_metadata_never_breaks_the_state_or_the_timeline(tmp_path: Pat
     assert [m.label for m in timeline.markers if m.kind == "resume"] == ["resumed at build"] * 4
     assert not timeline.reconstructed
     assert store.reconstruct(run_id) == state
+
+
+def test_a_step_is_drawn_inside_its_phase_and_a_reported_figure_is_marked() -> None:
+    """A step that reports (--duration-ms) more than its phase has run, with no step_start, is drawn
+    from its phase's start, never before it; its figure is the reported one, marked as such."""
+    from faber_host.views.text import chart_lines
+
+    events = log(
+        (0, "workflow_start", {}),
+        (1, "phase_start", {"phase": "build"}),
+        (2, "step_complete", {"phase": "build", "step": "compile", "duration_ms": 3_600_000}),
+        (3, "step_start", {"phase": "build", "step": "test"}),
+        (5, "step_complete", {"phase": "build", "step": "test"}),
+        (6, "phase_complete", {"phase": "build"}),
+        (7, "workflow_complete", {}),
+    )
+    timeline = build_timeline(events)
+    assert spans(timeline, "build") == [(1000, 6000, "completed", 0)]
+    assert spans(timeline, "build", "compile") == [(1000, 2000, "completed", 0)]
+    for bar in timeline.rows("step"):
+        phase = timeline.bar(bar.phase or "")
+        assert phase is not None and phase.start_ms is not None and bar.start_ms is not None
+        assert phase.start_ms <= bar.start_ms and (bar.end_ms or 0) <= (phase.end_ms or 0)
+    compile_bar, test_bar = timeline.bar("build", "compile"), timeline.bar("build", "test")
+    assert compile_bar is not None and compile_bar.reported and compile_bar.duration_ms == 3_600_000
+    assert test_bar is not None and not test_bar.reported and test_bar.duration_ms == 2000
+    lines = chart_lines(timeline)
+    compile_line = next(line for line in lines if line.lstrip().startswith("compile"))
+    test_line = next(line for line in lines if line.lstrip().startswith("test"))
+    assert compile_line.split("|")[2].split()[:2] == ["1h", "00m*"] and "*" not in test_line.split("|")[2]
+    assert lines[-1].endswith("* as the step reported it (--duration-ms), not measured")
+    shown = {bar["label"]: bar["duration_reported"] for bar in timeline.to_json()["bars"]}
+    assert shown["compile"] is True and shown["test"] is False and shown["build"] is False

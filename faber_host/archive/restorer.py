@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 
 from faber_backend_local_files.files import remove_dead_leftovers
 from faber_hookspecs.archive import ArchiveBundle, ArchiveLocation, ArchiveRecord, ProgressCallback, RunRef, no_progress
-from faber_hookspecs.errors import AmbiguousRun, ArchiveError, ConfigError, InvalidRunId, RunNotFound
+from faber_hookspecs.errors import ArchiveError, ConfigError, RunNotFound
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import RunRecord
-from faber_hookspecs.run_id import RunId, is_uuid_prefix
 from faber_hookspecs.wire import utc_timestamp
 
 from ..runlog import check_restored
-from .archiver import NO_ARCHIVE_BACKEND, list_archived
+from .archiver import NO_ARCHIVE_BACKEND
 from .results import RestoreResult
 from .verify import verify_bundle
 
@@ -40,7 +39,12 @@ def restore(
     """Bring an archived run's events back to this machine: into a run cleaned up here, or as a new
     run. The manifest must be the one recorded here when the run was archived (or
     ``expected_manifest_sha256``), unless ``trust_archive``; every file must match it."""
-    run_id, local = _resolve(log, ref)
+    try:
+        run_id, local = _resolve(log, ref)
+    except RunNotFound:
+        if not log.gateway.can_restore():  # a run not here: the archive is what is missing
+            raise ConfigError(NO_ARCHIVE_BACKEND) from None
+        raise
     if local is not None and local.events_local:
         return RestoreResult(
             run_id=run_id, location=local.location, event_count=local.state.last_event_id,
@@ -78,56 +82,26 @@ def restore(
 def ensure_events_local(log: RunLog, ref: str, progress: ProgressCallback = no_progress) -> RestoreResult | None:
     """Restore the run first if its events were archived and removed here, or if the run is known only
     to the archive (before resuming it); None when its events are here already."""
+    run_id = str(log.resolve(ref))
     try:
-        record = log.run(ref)
+        record = log.run(run_id)
     except RunNotFound:
         if not log.gateway.can_restore():
             raise
-        return restore(log, ref, progress=progress)  # unknown here: from the archive, if it is there
+        return restore(log, run_id, progress=progress)  # unknown here: from the archive, if it is there
     if record.events_local:
         return None
-    return restore(log, record.metadata.run_id, progress=progress)
+    return restore(log, run_id, progress=progress)
 
 
 def _resolve(log: RunLog, ref: str) -> tuple[str, RunRecord | None]:
-    """The run to restore, and its local record when this machine knows it. A run unknown here must be
-    named by its full id or by a uuid prefix that names one archived run."""
-    try:
-        run_id = str(log.resolve(ref))
-    except RunNotFound:
-        run_id = _find_archived(log, ref.strip())
+    """The run to restore (named as any run is: ``RunLog.resolve`` looks in the archive's index too),
+    and its local record when this machine knows it."""
+    run_id = str(log.resolve(ref))
     try:
         return run_id, log.run(run_id)
     except RunNotFound:
         return run_id, None
-
-
-def _find_archived(log: RunLog, ref: str) -> str:
-    """A run known only to the archive: by full id, or by ``[org/project/]uuid-prefix``."""
-    parts = ref.split("/")
-    if len(parts) == 3 and not is_uuid_prefix(parts[2]):
-        return str(RunId.parse(ref))  # raises the precise error
-    if len(parts) == 3:
-        try:
-            return str(RunId.parse(ref))
-        except InvalidRunId:
-            pass
-    elif len(parts) != 1 or not is_uuid_prefix(ref):
-        raise InvalidRunId(f"cannot read {ref[:80]!r} as a run: give org/project/uuid, a uuid, or 8+ characters of one")
-    scope = "/".join(parts[:2]) + "/" if len(parts) == 3 else ""
-    prefix = parts[-1].lower()
-    matches = sorted(
-        {run.run_id for run in list_archived(log)
-         if run.run_id.startswith(scope) and run.run_id.split("/")[2].startswith(prefix)}
-    )
-    if not matches:
-        raise RunNotFound(
-            f"no run here or in the archive matches {ref!r}; `faber runs list --archived` lists the archive"
-        )
-    if len(matches) > 1:
-        shown = ", ".join(matches[:5])
-        raise AmbiguousRun(f"{ref!r} matches {len(matches)} archived runs: {shown}; give more characters")
-    return matches[0]
 
 
 def _record_restore(log: RunLog, run_id: str, bundle: ArchiveBundle, recorded: ArchiveRecord | None) -> None:

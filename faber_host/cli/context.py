@@ -6,7 +6,7 @@ import typer
 from faber_hookspecs.errors import InvalidInput
 
 from ..api import Faber
-from .output import warn
+from .output import note, warn
 
 
 def open_faber(ctx: typer.Context) -> Faber:
@@ -15,6 +15,7 @@ def open_faber(ctx: typer.Context) -> Faber:
     faber = Faber.open(root)
     for message in faber.gateway.warnings:
         warn(message)
+    faber.notify = note  # a run restored before a write: one line on stderr
     return faber
 
 

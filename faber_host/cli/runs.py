@@ -137,8 +137,6 @@ def show(
         warn(message)
     events = record.state.last_event_id
     draw = timeline if timeline is not None else events <= TIMELINE_LIMIT
-    if not record.events_local:  # archived and cleaned up here: the events to draw are in the bucket
-        draw = False
     drawn = faber.timeline_of(record) if draw else None
     related = faber.related_runs(record)
     if stdout_is_terminal():
@@ -149,11 +147,7 @@ def show(
         from ..views.text import render_text
 
         sys.stdout.write(render_text(record, drawn, related))
-    if not record.events_local and timeline is not False:
-        short = record.metadata.run_id.rsplit("/", 1)[-1][:8]
-        warn(f"the timeline was not drawn: the events are in the archive only; `faber restore {short}` "
-             "brings them back")
-    elif not draw and timeline is None:
+    if not draw and timeline is None:
         warn(f"the timeline was not drawn: the run has {events:,} events; --timeline draws it (reading them all)")
 
 

@@ -62,6 +62,8 @@ def build_server(
     """The MCP server over ``faber``. ``blocking`` runs each API call (inline for stdio, in a thread
     for HTTP); ``auth`` and ``token_verifier`` guard the HTTP transport."""
     tools = FaberTools(faber, blocking).definitions()
+    # A write that restored its run first says so where the server logs (its stderr).
+    faber.notify = lambda line: print(f"faber mcp: {line}", file=sys.stderr, flush=True)
     server: MCPServer = MCPServer(
         faber.gateway.config.mcp_server.name,
         title="FABER event gateway",

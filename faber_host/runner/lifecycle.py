@@ -61,20 +61,23 @@ class RunView:
 
 def load_workflow_for(log: RunLog, metadata: RunMetadata) -> ResolvedWorkflow:
     """The run's workflow as it is defined now, named by the file it started with (a workflow's id
-    may differ from its file's name), else by its id. Only names are looked up, never a stored path."""
+    may differ from its file's name), else by its id. Only names are looked up, never a stored path.
+    Where the project has no such workflow (another machine), the definition the run recorded."""
     library = WorkflowLibrary(log.project)
     recorded = metadata.workflow_fingerprint
     names = [Path(recorded.file).stem] if recorded is not None and recorded.file else []
     names += [metadata.workflow_id] if metadata.workflow_id else []
     if not names:
         raise ConfigError(f"run {metadata.run_id} does not record which workflow it runs")
-    for name in names[:-1]:
+    for name in names:
         try:
             library.find(name)
         except ConfigError:
             continue
         return resolve_workflow(library, name)
-    return resolve_workflow(library, names[-1])
+    if recorded is not None and recorded.definition is not None:
+        return ResolvedWorkflow.model_validate(recorded.definition)
+    return resolve_workflow(library, names[-1])  # unknown here: its error
 
 
 def selection_for(metadata: RunMetadata, workflow: ResolvedWorkflow, start_at: str | None = None) -> progress.Selection:
@@ -88,7 +91,7 @@ def inspect(
     log: RunLog, ref: str, *, step: str | None = None, force: bool = False, holding_lock: bool = False
 ) -> RunView:
     """Where the run stands and whether it may continue; changes nothing."""
-    record = log.run(ref)
+    record = log.read(ref)  # an archived run is read from its bundle: a look changes nothing
     state, metadata = record.state, record.metadata
     short = _short(metadata.run_id)
     recorded = metadata.workflow_fingerprint

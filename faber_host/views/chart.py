@@ -117,6 +117,10 @@ def axis_line(
     return "".join(line).rstrip()
 
 
+REPORTED = "*"
+REPORTED_LEGEND = "* as the step reported it (--duration-ms), not measured"
+
+
 @dataclass(frozen=True)
 class ChartRow:
     """A bar laid on columns, with what is printed beside it."""
@@ -132,8 +136,9 @@ def chart_rows(timeline: Timeline, width: int) -> tuple[Scale, list[ChartRow], s
     from .summary import bar_note
 
     scale = Scale.of(timeline, width)
-    rows = [
-        ChartRow(bar, bar_cells(bar.attempts, scale), format_duration(bar.duration_ms), bar_note(bar))
+    rows = [  # a figure the step reported is marked: the bars and the other figures are measured
+        ChartRow(bar, bar_cells(bar.attempts, scale), format_duration(bar.duration_ms) + (REPORTED if bar.reported
+                 and bar.duration_ms is not None else ""), bar_note(bar))
         for bar in timeline.bars
     ]
     resumes = {scale.column(marker.at_ms) for marker in timeline.markers if marker.kind == "resume"}

@@ -9,7 +9,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .chart import axis_line, axis_ticks, chart_rows, format_duration, format_offset
+from .chart import REPORTED, REPORTED_LEGEND, axis_line, axis_ticks, chart_rows, format_duration, format_offset
 from .summary import RelatedRun, artifact_lines, bar_label, bar_note, header_facts, without_events
 from .timeline import Timeline
 
@@ -108,9 +108,10 @@ def _chart(timeline: Timeline, width: int) -> Table:
             Text(label, style=style), chart, Text(row.duration, style="dim"),
             Text(row.bar.status, style=STYLES.get(row.bar.status, "")), Text(row.note, style="dim"),
         )
-    if scale.axis.breaks:
-        table.caption = "  ".join(f"≈ {format_duration(stop - start)} idle, not to scale"
-                                  for start, stop in scale.axis.breaks)
+    caption = [REPORTED_LEGEND] if any(row.duration.endswith(REPORTED) for row in rows) else []
+    caption += [f"≈ {format_duration(stop - start)} idle, not to scale" for start, stop in scale.axis.breaks]
+    if caption:
+        table.caption = "  ".join(caption)
         table.caption_justify = "left"
     return table
 

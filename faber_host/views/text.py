@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faber_hookspecs.records import RunRecord
 
-from .chart import axis_line, axis_ticks, chart_rows, format_duration, format_offset
+from .chart import REPORTED, REPORTED_LEGEND, axis_line, axis_ticks, chart_rows, format_duration, format_offset
 from .summary import RelatedRun, artifact_lines, bar_label, header_facts, without_events
 from .timeline import Outcome, Timeline
 
@@ -65,6 +65,8 @@ def chart_lines(timeline: Timeline, width: int = CHART_WIDTH) -> list[str]:
         legend.append("? time approximate")
     if resumes:
         legend.append(": resumed here")
+    if any(row.duration.endswith(REPORTED) for row in rows):
+        legend.append(REPORTED_LEGEND)
     for start, stop in scale.axis.breaks:
         legend.append(f"// {format_duration(stop - start)} idle, not to scale")
     if legend:

@@ -7,9 +7,11 @@ errors; the waits for approvals; markers where the run was resumed, re-run, paus
 the links to the runs it came from and the runs that came from it. The terminal view
 (``faber runs show``) and the HTML report draw the same ``Timeline``, so they cannot disagree.
 
-Times are milliseconds from the run's origin (its first event, or earlier when a step's reported
-duration reaches back before it). Nothing here reads a file or the clock: pass ``now`` to draw a run
-that is still going up to the present.
+Times are milliseconds from the run's origin (its first event, or earlier when a step that ends
+without a start reports a duration reaching back before it). Bars are measured from the events, and a
+step's bar never leaves its phase's; a step's duration is the one it reported (``--duration-ms``) when
+it did (``Bar.reported``, which the views mark), so a step may show more time than its phase measured.
+Nothing here reads a file or the clock: pass ``now`` to draw a run that is still going up to the present.
 """
 
 from __future__ import annotations
@@ -120,6 +122,12 @@ class Bar:
         return sum(a.duration_ms for a in self.attempts)
 
     @property
+    def reported(self) -> bool:
+        """True when ``duration_ms`` includes a figure a step reported (``--duration-ms``) rather than
+        the time measured between its events: the bar is drawn from the events either way."""
+        return any(a.reported_duration_ms is not None for a in self.attempts)
+
+    @property
     def error(self) -> ErrorNote | None:
         """The error of the last attempt, when it failed."""
         return self.attempts[-1].error if self.attempts else None
@@ -192,7 +200,8 @@ class Timeline:
         document = asdict(self)
         document["active_ms"] = self.active_ms
         for bar_json, bar in zip(document["bars"], self.bars, strict=True):
-            bar_json.update(start_ms=bar.start_ms, end_ms=bar.end_ms, duration_ms=bar.duration_ms)
+            bar_json.update(start_ms=bar.start_ms, end_ms=bar.end_ms, duration_ms=bar.duration_ms,
+                            duration_reported=bar.reported)
             for attempt_json, attempt in zip(bar_json["attempts"], bar.attempts, strict=True):
                 attempt_json["duration_ms"] = attempt.duration_ms
         document["lineage"]["child_runs"] = list(self.lineage.child_runs)
@@ -242,11 +251,13 @@ class _Track:
         self.retry_announced = False
 
     def close(self, at: int, event_id: int | None, outcome: Outcome, session: int, *,
-              reported: int | None = None, error: ErrorNote | None = None, time_known: bool = True) -> None:
+              reported: int | None = None, error: ErrorNote | None = None, time_known: bool = True,
+              floor: int | None = None) -> None:
         opened = self.open
-        if opened is None:  # an end with no start: place it from its reported duration, if any
-            start = at - reported if reported is not None and time_known else at
-            opened = _Open(start, None, explicit=False, time_known=time_known)
+        if opened is None:  # an end with no start: placed from its reported duration, never before ``floor``
+            start = placed_start(at, reported, time_known)
+            opened = _Open(max(start, floor) if floor is not None else start, None, explicit=False,
+                           time_known=time_known)
         self.closed.append(
             Attempt(
                 number=len(self.closed) + 1,
@@ -411,18 +422,25 @@ class _TimelineBuilder:
     def _step_event(self, kind: str, event: Mapping[str, Any], at: int, event_id: int, time_known: bool) -> None:
         phase = event["phase"]
         phase_track = self._phase_track(phase)
-        if phase_track.open is None and kind != "step_skip":
-            # The reducer starts a pending phase with its first step; so does the timeline.
-            phase_track.start(at, None, self.session, explicit=False, time_known=time_known)
         track = self.steps.setdefault((phase, event["step"]), _Track())
         reported = event.get("duration_ms") if time_known else None  # a rebuilt step's duration is unknown
+        if phase_track.open is None and kind != "step_skip":
+            # The reducer starts a pending phase with its first step; so does the timeline (where a step
+            # that ends without a start is placed from its reported duration, so it stays inside).
+            orphan = track.open is None and kind in ("step_complete", "step_error")
+            start = placed_start(at, reported, time_known) if orphan else at
+            phase_track.start(start, None, self.session, explicit=False, time_known=time_known)
+        # A step is drawn inside its phase: a reported duration longer than the phase has run is shown
+        # as a figure (marked reported), never as a bar reaching back before the phase began.
+        floor = phase_track.open.start if phase_track.open is not None else None
         if kind == "step_start":
             track.start(at, event_id, self.session, time_known=time_known)
         elif kind == "step_complete":
-            track.close(at, event_id, "completed", self.session, reported=reported, time_known=time_known)
+            track.close(at, event_id, "completed", self.session, reported=reported, time_known=time_known,
+                        floor=floor)
         elif kind == "step_error":
             track.close(at, event_id, "failed", self.session, reported=reported, error=_error_note(event),
-                        time_known=time_known)
+                        time_known=time_known, floor=floor)
         elif kind == "step_retry":
             track.retries += 1
             track.retry_announced = track.open is None
@@ -545,6 +563,11 @@ class _TimelineBuilder:
 
 def _bar_status(attempts: tuple[Attempt, ...], otherwise: str) -> Outcome:
     return attempts[-1].outcome if attempts else otherwise  # type: ignore[return-value]
+
+
+def placed_start(at: int, reported: Any, time_known: bool) -> int:
+    """Where an attempt that ended at ``at`` without a start began: ``reported`` earlier, if known."""
+    return at - reported if isinstance(reported, int) and reported >= 0 and time_known else at
 
 
 def _error_note(event: Mapping[str, Any]) -> ErrorNote | None:

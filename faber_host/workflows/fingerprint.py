@@ -28,7 +28,8 @@ def fingerprint(workflow: ResolvedWorkflow, file: str | None = None) -> Workflow
         )
         for step in phase.steps:
             parts[step.key] = _digest({name: getattr(step, name) for name in _STEP_FIELDS})
-    return WorkflowFingerprint(hash=_digest(parts, length=64), file=file or workflow.file, parts=parts)
+    return WorkflowFingerprint(hash=_digest(parts, length=64), file=file or workflow.file, parts=parts,
+                               definition=workflow.model_dump(mode="json"))
 
 
 def describe_changes(old: WorkflowFingerprint, new: WorkflowFingerprint) -> list[str]:

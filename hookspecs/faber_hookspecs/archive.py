@@ -183,6 +183,11 @@ class ArchiveQuery(BaseModel):
 
     org: str | None = None
     project: str | None = None
+    uuid_prefix: str | None = Field(
+        None, pattern="^[0-9a-f-]{1,36}$",
+        description="Only runs whose uuid starts with this (lowercase): how a short run name is resolved. An "
+        "archive should answer it from an index, without listing every run; the host filters the answer again.",
+    )
 
 
 class ArchivedRun(BaseModel):

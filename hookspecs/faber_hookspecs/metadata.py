@@ -74,6 +74,10 @@ class WorkflowFingerprint(BaseModel):
     hash: str = Field(pattern="^[0-9a-f]{64}$")
     file: str | None = Field(None, description="The workflow file, relative to the project root when inside it.")
     parts: dict[str, str] = Field(default_factory=dict)
+    definition: dict[str, Any] | None = Field(
+        None, description="The resolved workflow itself (a ResolvedWorkflow, placeholders not filled): a machine "
+        "without the workflow file resumes and re-runs the run from it (it travels in the archive's bundle).",
+    )
 
 
 class ParameterChange(BaseModel):

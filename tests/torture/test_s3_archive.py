@@ -41,6 +41,12 @@ def archiving(project_dir: Path, faber_s3_server: S3Server, monkeypatch: pytest.
     return Faber.open(project_dir, clean_environ(**AWS_TEST_ENVIRONMENT)), faber_s3_server.client(), bucket
 
 
+def index_key(run_id: str) -> str:
+    """The run's entry in the archive's uuid index (see faber_backend_s3.index)."""
+    org, project, uuid = run_id.split("/")
+    return f"{PREFIX}_index/{uuid}/{org}/{project}"
+
+
 def bucket_objects(s3: Any, bucket: str) -> dict[str, bytes]:
     keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
             for item in page.get("Contents", [])]
@@ -61,7 +67,8 @@ def test_planted_secrets_never_reach_an_archived_object(archiving: tuple[Faber, 
     result = faber.archive_run(run_id, cleanup=True)
     assert result.event_count == placed + 1
     objects = bucket_objects(s3, bucket)
-    assert objects and all(key.startswith(PREFIX + run_id + "/") for key in objects), sorted(objects)
+    assert objects and all(key.startswith(PREFIX + run_id + "/") or key == index_key(run_id) for key in objects), \
+        sorted(objects)
     found = [f"{key} holds {planted.kind}" for key, data in objects.items() for planted in SECRETS
              if planted.secret.encode() in data]
     assert not found, found
@@ -96,8 +103,9 @@ def test_archive_keys_come_only_from_the_validated_run_id(archiving: tuple[Faber
     assert archived.code == 0 and not archived.problems(), archived
     keys = sorted(bucket_objects(s3, bucket))
     assert keys, "nothing archived"
+    assert index_key(run_id) in keys, "the run's uuid index entry, made of the same validated id"
     for key in keys:
-        assert key.startswith(f"{PREFIX}{run_id}/"), key
-        rest = key.removeprefix(f"{PREFIX}{run_id}/")
+        assert key.startswith(f"{PREFIX}{run_id}/") or key == index_key(run_id), key
+        rest = "index" if key == index_key(run_id) else key.removeprefix(f"{PREFIX}{run_id}/")
         assert ".." not in key.split("/") and "\x00" not in key and "//" not in key and rest and "/" not in rest, key
     record("test_archive_keys_come_only_from_the_validated_run_id", inputs_tried=tried)

@@ -50,7 +50,7 @@ def _orgs(client: Any, config: S3ArchiveConfig, layout: KeyLayout) -> Iterator[s
     for page in _pages(client, config, Prefix=base, Delimiter="/"):
         for common in page.get("CommonPrefixes") or []:
             org = common["Prefix"][len(base) :].rstrip("/")
-            if org and "/" not in org:
+            if org and "/" not in org and not org.startswith("_"):  # _index: see ``index``
                 yield org
 
 

@@ -78,6 +78,10 @@ class S3ArchiveBackend:
             transfer.upload(self.layout.key(run_id, entry.name), bundle.path(entry.name), entry, progress)
             for entry in bundle.files()
         ]
+        if all(item.verified for item in objects):  # indexed once the bundle is whole (see ``index``)
+            from .index import write_entry
+
+            write_entry(self.client, self.config, self.layout, run_id)
         return ArchiveReceipt(
             backend=BACKEND_NAME,
             run_id=bundle.run_id,
@@ -137,6 +141,10 @@ class S3ArchiveBackend:
 
     @hookimpl
     def faber_list_archived_runs(self, query: ArchiveQuery) -> list[ArchivedRun]:
+        if query.uuid_prefix:
+            from .index import find
+
+            return find(self.client, self.config, self.layout, query.uuid_prefix, BACKEND_NAME)
         from .listing import list_runs
 
         return list_runs(self.client, self.config, self.layout, query, BACKEND_NAME)
