@@ -66,8 +66,15 @@ class Faber:
         self.project = project
         self.gateway = gateway
         self.log = RunLog(project, gateway)
-        self.notify: Callable[[str], None] = lambda line: None
+
+    @property
+    def notify(self) -> Callable[[str], None]:
         """Told one line when a command restores a run before writing to it (the CLI prints it)."""
+        return self.log.notify
+
+    @notify.setter
+    def notify(self, tell: Callable[[str], None]) -> None:
+        self.log.notify = tell
 
     @classmethod
     def open(cls, root: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Faber:
@@ -161,11 +168,6 @@ class Faber:
         """Record an event given as a JSON object of draft fields (what ``--data`` and MCP send);
         ``user`` and ``source`` default to the current user and ``source``. A run whose events are only
         in the archive is restored first (``notify`` says so)."""
-        try:
-            return self.log.emit(run, fields, source=source)
-        except (RunNotFound, EventsNotLocal):
-            if not self.restore_for_write(run):
-                raise
         return self.log.emit(run, fields, source=source)
 
     def events(
@@ -551,14 +553,9 @@ class Faber:
         return ensure_events_local(self.log, run, progress)
 
     def restore_for_write(self, run: str) -> bool:
-        """Before anything is added to a run whose events are only in an archive (cleaned up here, or
-        archived on another machine): restore it, tell ``notify`` in one line, and return True."""
-        restored = self.ensure_events_local(run)
-        if restored is None:
-            return False
-        self.notify(f"run {restored.run_id} was restored from the archive first ({restored.event_count} events"
-                    f"{', from ' + restored.source_url if restored.source_url else ''})")
-        return True
+        """Before anything is added to a run whose events are only in an archive: restore it, tell
+        ``notify`` in one line, and return True."""
+        return self.log.restore_for_write(run)
 
     def list_archived_runs(self, *, org: str | None = None, project: str | None = None) -> list[ArchivedRun]:
         """The runs held by the enabled archive backends, newest first, within ``org`` and/or

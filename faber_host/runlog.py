@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from faber_hookspecs.catalogue import PHASES
-from faber_hookspecs.errors import IntegrityError, InvalidEvent, InvalidInput, RunNotFound
+from faber_hookspecs.errors import EventsNotLocal, IntegrityError, InvalidEvent, InvalidInput, RunNotFound
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
 from faber_hookspecs.records import RunRecord, StoredEvent
@@ -119,6 +119,8 @@ class RunLog:
         self.project = project
         self.gateway = gateway
         self._archived: ArchivedCopy | None = None  # the last bundle read (a command reads one run)
+        self.notify: Callable[[str], None] = lambda line: None
+        """Told one line when a write restores its run first (the CLI prints it on stderr)."""
 
     def resolve(self, ref: str) -> RunId:
         """The run ``ref`` names (its full id, its uuid, or a unique uuid prefix): among the store's
@@ -173,13 +175,31 @@ class RunLog:
         even looked up), stored durably, then handed to the listeners. Their failures become warnings."""
         gateway = self.gateway
         draft, findings = screen_draft(gateway.input_policy, fields, source=source)
-        run_id = str(self.resolve(run))
-        stored = gateway.store.append(run_id, draft)
+        try:
+            run_id = str(self.resolve(run))
+            stored = gateway.store.append(run_id, draft)
+        except (RunNotFound, EventsNotLocal):
+            if not self.restore_for_write(run):
+                raise
+            run_id = str(self.resolve(run))
+            stored = gateway.store.append(run_id, draft)
         warnings = [findings.describe("the event")] if findings else []
         state = Lazy(lambda: stored.state)  # built only for a backend that takes it
         warnings += gateway.emit_event(stored.event, state)
         warnings += gateway.persist_state(run_id, state)
         return EmitResult(stored, warnings)
+
+    def restore_for_write(self, run: str) -> bool:
+        """Before anything is added to a run whose events are only in an archive (cleaned up here, or
+        archived on another machine): restore it, tell ``notify`` in one line, and return True."""
+        from .archive.restorer import ensure_events_local
+
+        restored = ensure_events_local(self, run)
+        if restored is None:
+            return False
+        self.notify(f"run {restored.run_id} was restored from the archive first ({restored.event_count} events"
+                    f"{', from ' + restored.source_url if restored.source_url else ''})")
+        return True
 
     def new_run(
         self,

@@ -216,6 +216,7 @@ def run(args: list[str], root: str | None) -> None:
     for message in gateway.warnings:
         warn(message)
     log = RunLog(project, gateway)
+    log.notify = note  # a run whose events are only in the archive is restored first: one line on stderr
     result = log.emit(str(given["run"]), event_fields(given, gateway.input_policy.limits), source="faber-cli")
     for message in result.warnings:
         warn(message)
