@@ -153,10 +153,12 @@ class RunLog:
         phases: list[str] | None = None,
         workflow_fingerprint: WorkflowFingerprint | None = None,
         parameter_changes: Mapping[str, ParameterChange] | None = None,
+        run_id: str | None = None,
     ) -> RunMetadata:
         """Create a run with a new id and return its metadata (nothing is executed). ``workflow_id``
         names one of the project's workflows, never a file (checked here unless the caller resolved
-        the workflow, as ``workflow_fingerprint`` shows). Parameters and descriptions are screened
+        the workflow, as ``workflow_fingerprint`` shows). ``run_id`` gives the run its id instead of a
+        new one (``org`` and ``project`` are then ignored). Parameters and descriptions are screened
         like events: a secret passed as a parameter is stored redacted (steps should read secrets from
         their environment, not from parameters)."""
         if not isinstance(work_id, str) or not work_id.strip():
@@ -167,14 +169,14 @@ class RunLog:
             from .workflows import WorkflowLibrary
 
             WorkflowLibrary(self.project).find(workflow_id)
-        org, project = self.project.identity(org, project)
-        run_id = RunId.generate(org, project)
+        # A caller that made its own id (the FABER plugin's generate-run-id.sh) keeps it.
+        new_id = RunId.parse(run_id) if run_id is not None else RunId.generate(*self.project.identity(org, project))
         # The parameters' shape first: building the metadata walks them, whatever their depth.
         self.gateway.input_policy.limits.check_shape(dict(params or {}), "run parameters")
         branch, commit = git_environment(self.project.root)
         try:
             metadata = RunMetadata(
-                run_id=str(run_id),
+                run_id=str(new_id),
                 work_id=work_id,
                 target=target,
                 workflow_id=workflow_id,

@@ -117,8 +117,9 @@ async def test_every_reference_event_type_is_accepted(client: Client) -> None:
                                      "error": {"code": "E", "message": "m"}, "artifacts": [{"type": "file",
                                                                                            "name": "n"}]}
         answer, failed = await reference_call(client, "emit_event", arguments)
-        assert answer["status"] == "success" or "is cancelled" in answer["error"] or "is completed" in answer[
-            "error"] or "is failed" in answer["error"], (kind, answer)
+        # Once the run has ended (workflow_complete...), faber refuses what the lifecycle forbids, in one line.
+        assert failed != (answer["status"] == "success"), (kind, answer)
+        assert answer["status"] == "success" or " is " in answer["error"], (kind, answer)
 
 
 async def test_the_reference_resources_and_the_seed_forms(client: Client) -> None:

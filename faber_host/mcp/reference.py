@@ -110,7 +110,8 @@ def reference_call(tool: str, arguments: Mapping[str, Any]) -> ReferenceCall | N
     """The call as faber's tool takes it, when ``tool`` is one the reference serves; else None.
 
     The reference form is recognised by its own argument names (``run_id``, ``include_events``; with
-    ``run_id``, ``emit_event`` also takes the reference's undeclared ``source``); ``list_runs`` has none of its own, so only its answer differs."""
+    ``run_id``, ``emit_event`` also takes the reference's undeclared ``source``); ``list_runs`` has
+    none of its own, so only its answer differs."""
     if tool not in OPERATIONS:
         return None
     translated = dict(arguments)

@@ -29,8 +29,8 @@ from mcp.shared.exceptions import MCPError
 
 from ..api import Faber
 from .errors import resource_failure
-from .reference import reference_call
 from .paging import page_of_events, page_of_runs
+from .reference import reference_call
 from .results import EventPage, RunList, RunSummary
 from .tools import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, Blocking
 
