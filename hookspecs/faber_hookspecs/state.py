@@ -34,6 +34,7 @@ class StepState(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str
+    name: str | None = Field(None, description="The step id again: the FABER reference's readers key steps by name.")
     status: StepStatus = "pending"
     attempts: int = 0
     retries: int = 0
@@ -108,6 +109,8 @@ class RunState(BaseModel):
 
     run_id: str
     work_id: str | None = None
+    work_type: str | None = Field(None, description="What kind of work (feature, bug...): the run parameter "
+                                                    "work_type, or the latest event metadata naming one.")
     workflow_id: str | None = None
     workflow_version: str = "2.1"
     reducer_version: int | None = Field(

@@ -19,7 +19,7 @@ from faber_hookspecs.errors import InvalidEvent, StorageError
 from faber_hookspecs.integrity import IntegrityProblem, ProblemCode, VerifyReport
 from faber_hookspecs.reducer import REDUCER_VERSION, initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId
-from faber_hookspecs.validation import validate_event
+from faber_hookspecs.validation import missing_fields, validate_event
 
 from .files import dead_leftovers, file_lock
 from .run_folder import EventFile, RunFolder, event_file_name
@@ -203,6 +203,11 @@ def check_state(scan: RunScan, stored: Json | None, rebuilt: Json) -> None:
     assert stored is not None
     if stored == rebuilt:
         return
+    written_by = stored.get("reducer_version")
+    if isinstance(written_by, int) and 1 <= written_by < REDUCER_VERSION and stored.get("last_event_id") == rebuilt.get(
+        "last_event_id"
+    ):
+        return  # faber's own older format, through the last event: rebuilt silently, rewritten by the next emit
     keys = sorted(key for key in rebuilt.keys() | stored.keys()
                   if stored.get(key) != rebuilt.get(key) and key != "reducer_version")
     # The keys a person recognises first, with their values; the rest by name.
@@ -235,10 +240,14 @@ def _read_valid_event(folder: RunFolder, file: EventFile, run_id: RunId, scan: R
         scan.add("event_unreadable", f"{file.name} cannot be read as JSON ({_short(problem)})", where)
         return None
     try:
-        validate_event(event)
+        validate_event(event, type_rules=False)
     except InvalidEvent as problem:
         scan.add("event_invalid", f"{file.name} is not a valid event ({problem})", where)
         return None
+    missing = missing_fields(event)
+    if missing:  # another writer's event (the reference's): used as it is, named
+        scan.add("event_incomplete", f"{file.name} lacks {', '.join(repr(name) for name in missing)}, which faber "
+                                     f"requires of a {event['type']} event; it is read as written", where)
     mismatches = [
         f"{name} {event.get(name)!r}"
         for name, expected in (("event_id", file.event_id), ("type", file.type), ("run_id", str(run_id)))
@@ -259,7 +268,7 @@ def _warnings(scan: RunScan) -> list[str]:
     if len(file_problems) > _MAX_FILE_WARNINGS:
         warnings.append(f"... and {len(file_problems) - _MAX_FILE_WARNINGS} more unusable event files")
     for problem in scan.problems:
-        if problem.code in ("event_gap", "next_id_wrong"):
+        if problem.code in ("event_gap", "next_id_wrong", "event_incomplete"):
             warnings.append(problem.message)
         elif problem.code in ("state_missing", "state_mismatch"):
             warnings.append(
