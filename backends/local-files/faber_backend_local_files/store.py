@@ -18,7 +18,7 @@ from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, loads, utc_timestamp
 
 from .files import fsync_directory, overwrite_counter, remove_dead_leftovers, write_new_file
-from .run_folder import CounterBehind, RunFolder, event_file_name, read_state
+from .run_folder import SCRIPT_LOCK_MARK, CounterBehind, RunFolder, RunLock, event_file_name, read_state
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
@@ -140,6 +140,7 @@ class LocalRunStore:
             next_id = fill(staging)
             lock_flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
             os.close(os.open(staging.lock_file, lock_flags, self.file_mode))
+            write_new_file(staging.script_lock_file, SCRIPT_LOCK_MARK, self.file_mode, False)
             overwrite_counter(staging.next_id_file, next_id, self.file_mode)
             if os.path.lexists(final.path):
                 raise FileExistsError(final.path)
@@ -242,48 +243,67 @@ class LocalRunStore:
     def _append_locked(
         self, folder: RunFolder, run_id: RunId, draft: Json, unnamed: int | None
     ) -> tuple[Json, Json | None]:
-        key = str(run_id)
-        cache_key = (get_ident(), key)
         lock = folder.lock(events_here=True)  # events_folder just saw them
         with lock:
             if not lock.events_here:  # cleaned up while we waited for the lock (checked under it)
                 raise events_not_local(run_id)
-            event_id = folder.settled_next_id(lock)
-            event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
-            validate_event(event)
-            # The state is brought forward before the commit, so nothing after the commit can fail
-            # on it; until then it only lives in memory, and the cache forgets it if the commit fails.
-            state, checkpoint = self._state_after(folder, run_id, event)
+            # The reference scripts' lock too, while ids are allocated: see RunFolder.take_script_lock.
+            script_lock, foreign = folder.take_script_lock()
             try:
-                try:
-                    pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
-                                                  lock=lock, unnamed=unnamed)
-                except CounterBehind:  # .next-id was damaged or restored: trust the files, once
-                    self._states.pop(cache_key, None)
-                    event_id = folder.scanned_next_id()
-                    event = {**event, "event_id": event_id}
-                    state, checkpoint = self._state_after(folder, run_id, event)
-                    # (the nameless file holds the refused bytes: this rare retry goes through .pending)
-                    pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
-                                                  lock=lock)
-            except BaseException:
-                self._states.pop(cache_key, None)
-                raise
-            # Committed. From here on a failure must not become an error for the caller, who would
-            # retry and store the event twice: stale bookkeeping is repaired by the next writer.
-            try:
-                folder.finish_commit(event_id + 1, pending=pending)
-                if checkpoint:
-                    assert state is not None
-                    folder.write_state(self._dump_state(state), event_id)
-            except OSError:
-                self._states.pop(cache_key, None)
-            else:
-                if state is not None:
-                    self._remember(cache_key, state)
+                event, state = self._commit(folder, run_id, draft, unnamed, lock, script_lock,
+                                            foreign or folder.foreign_commit())
+            finally:
+                os.close(script_lock)
         # Durable before it is acknowledged, but fsynced outside the lock: the next writer links its
         # event meanwhile, and overlapping fsyncs share one journal commit (figure b of the bench).
-        folder.sync_events(event_id)
+        folder.sync_events(event["event_id"])
+        return event, state
+
+    def _commit(
+        self, folder: RunFolder, run_id: RunId, draft: Json, unnamed: int | None, lock: RunLock, script_lock: int,
+        foreign: bool,
+    ) -> tuple[Json, Json | None]:
+        """``append``'s work under the run's lock and the scripts' lock. ``foreign``: another writer
+        added events since this store's last commit, so neither the cached state nor state.json holds
+        them (the state is rebuilt from the files and stored)."""
+        key = str(run_id)
+        cache_key = (get_ident(), key)
+        if foreign:
+            self._states.pop(cache_key, None)
+        event_id = folder.settled_next_id(lock, foreign=foreign)
+        event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
+        validate_event(event)
+        # The state is brought forward before the commit, so nothing after the commit can fail
+        # on it; until then it only lives in memory, and the cache forgets it if the commit fails.
+        state, checkpoint = self._state_after(folder, run_id, event, rebuild=foreign)
+        try:
+            try:
+                pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
+                                              lock=lock, unnamed=unnamed)
+            except CounterBehind:  # .next-id was damaged or restored: trust the files, once
+                self._states.pop(cache_key, None)
+                event_id = folder.scanned_next_id()
+                event = {**event, "event_id": event_id}
+                state, checkpoint = self._state_after(folder, run_id, event)
+                # (the nameless file holds the refused bytes: this rare retry goes through .pending)
+                pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
+                                              lock=lock)
+        except BaseException:
+            self._states.pop(cache_key, None)
+            raise
+        # Committed. From here on a failure must not become an error for the caller, who would
+        # retry and store the event twice: stale bookkeeping is repaired by the next writer.
+        try:
+            folder.finish_commit(event_id + 1, pending=pending)
+            folder.mark_script_lock(script_lock)
+            if checkpoint:
+                assert state is not None
+                folder.write_state(self._dump_state(state), event_id)
+        except OSError:
+            self._states.pop(cache_key, None)
+        else:
+            if state is not None:
+                self._remember(cache_key, state)
         return event, state
 
     def iter_events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
@@ -409,13 +429,18 @@ class LocalRunStore:
 
     # Internals --------------------------------------------------------------------------------------
 
-    def _state_after(self, folder: RunFolder, run_id: RunId, event: Json) -> tuple[Json | None, bool]:
+    def _state_after(
+        self, folder: RunFolder, run_id: RunId, event: Json, *, rebuild: bool = False
+    ) -> tuple[Json | None, bool]:
         """The run's state with ``event`` applied (updating the cached state in place), and whether
         state.json is to be brought up to date with it. The state is None when it was not cached and
         no checkpoint is due: a short-lived process then never reads state.json, whose reading grows
         with the run. A stored state the reducer cannot extend (state.json edited by hand) is rebuilt
-        from the events instead."""
+        from the events instead, as it is, and then stored, with ``rebuild`` (another writer added
+        events: state.json does not hold them, whatever its last_event_id says)."""
         cache_key = (get_ident(), str(run_id))
+        if rebuild:
+            return self._checked(self.reconstruct(run_id), event), True
         checkpoint = checkpoint_due(event, folder.state_size())
         state = self._states.get(cache_key)
         if state is None or state["last_event_id"] != event["event_id"] - 1:
