@@ -73,7 +73,8 @@ def _list_of(rule: Rule) -> Rule:
 _STEP_ERROR = _model({"event_id": _count, "code": _optional_text, "message": _optional_text}, ("event_id",),
                      extra_allowed=False)
 _STEP = _model({
-    "id": _text, "status": lambda v: type(v) is str and v in STEP_STATUSES, "attempts": _count, "retries": _count,
+    "id": _text, "name": _optional_text, "status": lambda v: type(v) is str and v in STEP_STATUSES,
+    "attempts": _count, "retries": _count,
     "started_at": _optional_text, "completed_at": _optional_text, "duration_ms": _optional_count,
     "last_error": lambda v: v is None or _STEP_ERROR(v),
 }, ("id",), extra_allowed=True)
@@ -107,7 +108,8 @@ def _artifacts(value: object) -> bool:
 
 
 RUN_STATE_RULES: dict[str, Rule] = {
-    "run_id": _text, "work_id": _optional_text, "workflow_id": _optional_text, "workflow_version": _text,
+    "run_id": _text, "work_id": _optional_text, "work_type": _optional_text, "workflow_id": _optional_text,
+    "workflow_version": _text, "reduced_event_id": _optional_count,
     "reducer_version": _optional_count, "status": lambda v: type(v) is str and v in RUN_STATUSES,
     "current_phase": _optional_phase, "current_step": _optional_text,
     "last_event_id": lambda v: type(v) is int and v >= 0, "created_at": _optional_text,

@@ -94,6 +94,7 @@ def initial_state(
         "current_phase": None,
         "current_step": None,
         "last_event_id": 0,
+        "reduced_event_id": 0,
         "created_at": created_at,
         "started_at": None,
         "updated_at": created_at,
@@ -132,7 +133,7 @@ def apply_event(state: State, event: EventJson) -> State:
     phase_name = event.get("phase")
     phase = state["phases"].get(phase_name) if phase_name else None
     handler = _HANDLERS.get(kind)
-    if handler is not None and (phase is not None and "step" in event or _placed(kind, phase, event)):
+    if handler is not None and ((phase is not None and "step" in event) or _placed(kind, phase, event)):
         handler(state, event, phase)
     metadata = event.get("metadata")
     if metadata and isinstance(metadata.get("work_type"), str):  # the classification the frame phase found
@@ -141,7 +142,7 @@ def apply_event(state: State, event: EventJson) -> State:
         _record_artifact(state, event, artifact)
     if event.get("error") and kind not in _ERROR_RECORDED:
         _record_error(state, event)
-    state["last_event_id"] = event["event_id"]
+    state["last_event_id"] = state["reduced_event_id"] = event["event_id"]
     state["updated_at"] = event["timestamp"]
     return state
 

@@ -120,6 +120,10 @@ class RunState(BaseModel):
     current_phase: Phase | None = None
     current_step: str | None = None
     last_event_id: int = Field(0, ge=0)
+    reduced_event_id: int | None = Field(
+        None, description="The last event this state was computed through. The FABER reference's writers "
+                          "set last_event_id alone: when the two differ, the file does not reflect the events."
+    )
     created_at: str | None = None
     started_at: str | None = None
     updated_at: str | None = None

@@ -11,6 +11,7 @@ the run stays readable.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from faber_hookspecs.reducer import REDUCER_VERSION, initial_state_for, reconstr
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import missing_fields, validate_event
 
-from .files import dead_leftovers, file_lock
+from .files import dead_leftovers, file_lock, read_bytes
 from .run_folder import EventFile, RunFolder, event_file_name
 from .store import NEW_RUN_LEFTOVERS, STAGING_DIR, LocalRunStore, replay
 
@@ -68,6 +69,7 @@ def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[s
         and stored_state.get("reducer_version") == REDUCER_VERSION
         and counter is not None
         and isinstance(last := stored_state.get("last_event_id"), int)
+        and stored_state.get("reduced_event_id") == last  # else another writer moved it (the reference's)
         and last <= counter - 1
     ):
         if last == counter - 1:
@@ -91,6 +93,16 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
     folder = store.events_folder(run_id)  # a run archived and cleaned up here: restore it first
     with file_lock(folder.lock_file, shared=True):
         scan = scan_run(folder, run_id)
+        for event_id, kind, digest in folder.ledger():
+            name = event_file_name(event_id, kind)
+            try:
+                intact = hashlib.sha256(read_bytes(folder.events_dir + "/" + name)).hexdigest() == digest
+            except OSError:
+                intact = False
+            if not intact:
+                scan.add("event_overwritten", f"event {event_id} ({kind}), stored by faber, was overwritten or removed by "
+                         "another writer (the FABER reference scripts' locking can give two writers one id; see "
+                         "docs/migration.md)", f"events/{name}")
         if os.path.lexists(folder.pending_file):
             scan.add("pending_write", "a writer was killed while committing an event (events/.pending)",
                      "events/.pending")

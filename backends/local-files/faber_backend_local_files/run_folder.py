@@ -209,6 +209,7 @@ class RunFolder:
         self.next_id_file = self.events_dir + "/.next-id"
         self.lock_file = self.events_dir + "/.lock"
         self.script_lock_file = self.events_dir + "/.next-id.lock"  # the FABER reference scripts' lock
+        self.ledger_file = self.events_dir + "/.faber-ledger"
         self.pending_file = self.events_dir + "/.pending"
         self.manifest_file = path + "/archive/manifest.json"
         self.archive_lock_file = path + "/archive/.lock"
@@ -310,6 +311,36 @@ class RunFolder:
         os.pwrite(fd, SCRIPT_LOCK_MARK, 0)
         os.ftruncate(fd, len(SCRIPT_LOCK_MARK))
 
+    def record_in_ledger(self, event_id: int, kind: str, data: bytes, *, start: bool) -> None:
+        """Note a commit in ``events/.faber-ledger`` (``<id> <type> <sha256 of the file>``), once
+        another writer was seen in the run (``start``): the FABER reference's scripts can take an id
+        faber took and overwrite its file (their locking deletes its own lock file), and
+        ``faber runs verify`` finds such an event by its line here."""
+        flags = os.O_WRONLY | os.O_APPEND | _NOFOLLOW | (os.O_CREAT if start else 0)
+        try:
+            fd = os.open(self.ledger_file, flags, self.file_mode)
+        except FileNotFoundError:
+            return  # no other writer ever seen here: nothing to keep
+        try:
+            import hashlib  # only in a run another writer shares
+
+            _write_all(fd, b"%d %s %s\n" % (event_id, kind.encode(), hashlib.sha256(data).hexdigest().encode()))
+        finally:
+            os.close(fd)
+
+    def ledger(self) -> list[tuple[int, str, str]]:
+        """The commits ``record_in_ledger`` noted: (id, type, sha256), in order."""
+        try:
+            data = read_bytes(self.ledger_file)
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in data.decode("utf-8", "replace").splitlines():
+            parts = line.split(" ")
+            if len(parts) == 3 and parts[0].isdigit() and "/" not in parts[1] and not parts[1].startswith("."):
+                entries.append((int(parts[0]), parts[1], parts[2]))
+        return entries
+
     def foreign_commit(self) -> bool:
         """Without any lock, cheaply: whether the counter has moved past faber's last noted commit
         (another writer, such as the FABER reference's scripts, added events since). False when no
@@ -340,7 +371,15 @@ class RunFolder:
         must not be taken), and the files when ahead of the counter."""
         self.recover()
         if foreign:
-            return self._counter_from_files(at_least=self.read_next_id() or 1)
+            # The counter's id is taken at once, before the folder is listed: a script holding a lock
+            # on a file it found deleted (its own locking's flaw) reads the counter without waiting for
+            # ours, and must find the next id there.
+            counted = self.read_next_id() or 1
+            overwrite_counter(self.next_id_file, counted + 1, self.file_mode)
+            next_id = max(self.scanned_next_id(), counted)
+            if next_id != counted:
+                overwrite_counter(self.next_id_file, next_id + 1, self.file_mode)
+            return next_id
         began = lock.last_commit()
         if began is None or began[2] != boot_id():
             return self._counter_from_files()
@@ -443,9 +482,10 @@ class RunFolder:
             ) from None
 
     def finish_commit(self, next_id: int, *, pending: bool = True) -> None:
-        """Advance the counter and drop ``.pending`` (when the commit went through it) once the event
-        is committed."""
-        overwrite_counter(self.next_id_file, next_id, self.file_mode)
+        """Advance the counter (never back: a FABER reference script may have moved it on meanwhile)
+        and drop ``.pending`` (when the commit went through it) once the event is committed."""
+        if (self.read_next_id() or 0) < next_id:
+            overwrite_counter(self.next_id_file, next_id, self.file_mode)
         if pending:
             os.unlink(self.pending_file)
 

@@ -271,23 +271,34 @@ class LocalRunStore:
         if foreign:
             self._states.pop(cache_key, None)
         event_id = folder.settled_next_id(lock, foreign=foreign)
+        if not foreign:  # taken in the counter at once, for the same reason (see settled_next_id)
+            overwrite_counter(folder.next_id_file, event_id + 1, folder.file_mode)
         event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
         validate_event(event)
         # The state is brought forward before the commit, so nothing after the commit can fail
         # on it; until then it only lives in memory, and the cache forgets it if the commit fails.
         state, checkpoint = self._state_after(folder, run_id, event, rebuild=foreign)
         try:
+            data = dump_event(event)
             try:
-                pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
+                pending = folder.commit_event(event_id, event["type"], data, sync_directory=False,
                                               lock=lock, unnamed=unnamed)
-            except CounterBehind:  # .next-id was damaged or restored: trust the files, once
-                self._states.pop(cache_key, None)
-                event_id = folder.scanned_next_id()
-                event = {**event, "event_id": event_id}
-                state, checkpoint = self._state_after(folder, run_id, event)
-                # (the nameless file holds the refused bytes: this rare retry goes through .pending)
-                pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
-                                              lock=lock)
+            except CounterBehind:  # .next-id was damaged or restored, or a script took the id: the files
+                for attempt in range(3):
+                    self._states.pop(cache_key, None)
+                    event_id = max(folder.scanned_next_id(), folder.read_next_id() or 1)
+                    overwrite_counter(folder.next_id_file, event_id + 1, folder.file_mode)
+                    event = {**event, "event_id": event_id}
+                    state, checkpoint = self._state_after(folder, run_id, event)
+                    # (the nameless file holds the refused bytes: this rare retry goes through .pending)
+                    data = dump_event(event)
+                    try:
+                        pending = folder.commit_event(event_id, event["type"], data, sync_directory=False, lock=lock)
+                        break
+                    except CounterBehind:
+                        if attempt == 2:
+                            raise StorageError(f"run {run_id}: another writer keeps taking the ids this event "
+                                               "was given (a FABER reference script?); try again") from None
         except BaseException:
             self._states.pop(cache_key, None)
             raise
@@ -296,6 +307,7 @@ class LocalRunStore:
         try:
             folder.finish_commit(event_id + 1, pending=pending)
             folder.mark_script_lock(script_lock)
+            folder.record_in_ledger(event_id, event["type"], data, start=foreign)
             if checkpoint:
                 assert state is not None
                 folder.write_state(self._dump_state(state), event_id)
@@ -602,8 +614,8 @@ def _is_current(state: Json | None, last_event_id: int) -> bool:
     given event)."""
     if state is None or state.get("reducer_version") != REDUCER_VERSION:
         return False
-    if not isinstance(state.get("last_event_id"), int):
-        return False
+    if not isinstance(state.get("last_event_id"), int) or state.get("reduced_event_id") != state["last_event_id"]:
+        return False  # (another writer moved last_event_id without bringing the state with it)
     return last_event_id == -1 or state.get("last_event_id") == last_event_id
 
 
