@@ -100,9 +100,9 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
             except OSError:
                 intact = False
             if not intact:
-                scan.add("event_overwritten", f"event {event_id} ({kind}), stored by faber, was overwritten or removed by "
-                         "another writer (the FABER reference scripts' locking can give two writers one id; see "
-                         "docs/migration.md)", f"events/{name}")
+                scan.add("event_overwritten", f"event {event_id} ({kind}), stored by faber, was overwritten or "
+                         "removed by another writer (the FABER reference scripts' locking can give two writers one "
+                         "id; see docs/migration.md)", f"events/{name}")
         if os.path.lexists(folder.pending_file):
             scan.add("pending_write", "a writer was killed while committing an event (events/.pending)",
                      "events/.pending")
