@@ -28,6 +28,7 @@ from faber_hookspecs.workflow import autonomy_level
 from pydantic import BaseModel, ValidationError
 
 from .gateway import Gateway, Lazy
+from .gateway.logging_off import NotRecorded, OffStore
 from .project import Project, git_environment
 from .run_ref import current_user, resolve_run_ref
 from .safety.limits import show_key
@@ -129,6 +130,8 @@ class RunLog:
         even looked up), stored durably, then handed to the listeners. Their failures become warnings."""
         gateway = self.gateway
         draft, findings = screen_draft(gateway.input_policy, fields, source=source)
+        if isinstance(gateway.store, OffStore) and not gateway.store.holds(run):  # the rollback switch
+            raise NotRecorded(f"{gateway.store.notice}: the {draft.type} event was not recorded")
         run_id = str(self.resolve(run))
         stored = gateway.store.append(run_id, draft)
         warnings = [findings.describe("the event")] if findings else []

@@ -8,7 +8,7 @@ import sys
 import typer
 from faber_hookspecs.errors import FaberError
 
-from .output import escape_what_the_terminal_cannot_show, fail
+from .output import escape_what_the_terminal_cannot_show, fail, note
 
 
 def run_cli(args: list[str], debug: bool) -> int:
@@ -23,6 +23,9 @@ def run_cli(args: list[str], debug: bool) -> int:
     except FaberError as problem:
         if debug:
             raise
+        if problem.exit_code == 0:  # a no-op that is no error (an emit while event logging is off)
+            note(str(problem))
+            return 0
         return fail(str(problem), problem.exit_code)
     except typer.TyperException as problem:  # typer's own (vendored click) usage errors
         context = getattr(problem, "ctx", None)

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 import anyio.to_thread
 import pydantic_core
+from faber_hookspecs.wire import utc_timestamp
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -23,8 +24,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolRequestParams, CallToolResult, TextContent
 
 from ..api import Faber
+from ..gateway.logging_off import NotRecorded
 from .errors import error_result, tool_failure
 from .reference import completed_event, reference_call
+from .results import EmittedEvent
 from .resources import register_resources
 from .tools import Blocking, FaberTools
 
@@ -140,6 +143,9 @@ class OneLineToolCalls(Extension):
             result = await tool.fn(**tool.fn_metadata.validate_arguments(arguments))
         except MCPError:  # a protocol fault stays a JSON-RPC error
             raise
+        except NotRecorded as off:  # event logging is off (gateway.json): a no-op that succeeds, said so
+            result = EmittedEvent(event_id=0, run_id=str(arguments.get("run", "")), type=str(arguments.get("type")),
+                                  timestamp=utc_timestamp(), run_status="pending", warnings=[str(off)])
         except Exception as problem:
             failed = tool_failure(tool.name, problem)
             return reference.failure(failed) if reference is not None else failed
