@@ -27,8 +27,8 @@ from ..api import Faber
 from ..gateway.logging_off import NotRecorded
 from .errors import error_result, tool_failure
 from .reference import completed_event, reference_call
-from .results import EmittedEvent
 from .resources import register_resources
+from .results import EmittedEvent
 from .tools import Blocking, FaberTools
 
 INSTRUCTIONS = " ".join("""

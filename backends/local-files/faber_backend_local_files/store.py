@@ -452,7 +452,7 @@ class LocalRunStore:
         events: state.json does not hold them, whatever its last_event_id says)."""
         cache_key = (get_ident(), str(run_id))
         if rebuild:
-            return self._checked(self.reconstruct(run_id), event), True
+            return self._checked(self._rebuilt_beside_scripts(run_id), event), True
         checkpoint = checkpoint_due(event, folder.state_size())
         state = self._states.get(cache_key)
         if state is None or state["last_event_id"] != event["event_id"] - 1:
@@ -465,6 +465,20 @@ class LocalRunStore:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             self._states.pop(cache_key, None)
         return self._checked(self.reconstruct(run_id), event), checkpoint
+
+    def _rebuilt_beside_scripts(self, run_id: RunId) -> Json:
+        """``reconstruct``, while a FABER reference script may be writing an event file: it truncates,
+        then writes it (``echo >``), so a file read empty in between is read again a moment later."""
+        for attempt in range(5):
+            try:
+                return self.reconstruct(run_id)
+            except StorageError:
+                if attempt == 4:
+                    raise
+                import time  # only here: the one-shot emit path does without it
+
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _checked(state: Json, event: Json) -> Json:
