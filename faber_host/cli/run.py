@@ -9,6 +9,7 @@ import typer
 from faber_hookspecs.errors import InvalidInput
 from faber_hookspecs.workflow import AUTONOMY_LEVELS
 
+from ..gateway.logging_off import OffStore
 from .context import open_faber, parse_params
 from .output import note, print_json
 
@@ -83,7 +84,7 @@ def run(
     from ..runner.display import choose_display
 
     faber = open_faber(ctx)
-    if faber.gateway.logging_off and not resume and not rerun:
+    if isinstance(faber.gateway.store, OffStore) and not resume and not rerun:
         note(f"{faber.gateway.store.notice}: the workflow runs, but nothing is recorded and it cannot be resumed")
     display = choose_display(sys.stderr if as_json else sys.stdout, quiet=quiet)
     try:

@@ -74,6 +74,8 @@ class Gateway:
         self.manager = manager
         self.backends = backends
         self.failures = list(failures)
+        self.store_backend: str
+        self.store: RecordStore
         if logging_disabled(config.backends) and not manager.hook.faber_record_store.get_hookimpls():
             self.store_backend, self.store = "", OffStore(project.gateway_file)  # the rollback switch
         else:

@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
+from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
 from faber_hookspecs.errors import FaberError
 from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import RunQuery, RunRecord, StoredEvent
 from faber_hookspecs.reducer import apply_event, initial_state_for
@@ -95,19 +97,19 @@ class OffStore:
     def import_history(self, metadata: RunMetadata, events: list[Event]) -> RunRecord:
         self._off("nothing can be imported")
 
-    def import_bundle(self, bundle: Any) -> RunRecord:
+    def import_bundle(self, bundle: ArchiveBundle) -> RunRecord:
         self._off("nothing can be restored")
 
-    def consolidate(self, run_id: str) -> Any:
+    def consolidate(self, run_id: str) -> ArchiveBundle:
         self._off()
 
-    def cleanup(self, run_id: str, manifest_sha256: str, dry_run: bool) -> Any:
+    def cleanup(self, run_id: str, manifest_sha256: str, dry_run: bool) -> RemovedEvents:
         self._off()
 
-    def verify(self, run_id: str) -> Any:
+    def verify(self, run_id: str) -> VerifyReport:
         self._off()
 
-    def repair(self, run_id: str) -> Any:
+    def repair(self, run_id: str) -> RepairReport:
         self._off()
 
 

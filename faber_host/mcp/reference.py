@@ -99,7 +99,7 @@ def completed_event(faber: Faber, arguments: dict[str, Any]) -> dict[str, Any]:
         filled["error"] = {"code": "unspecified", "message": filled.get("message") or f"{kind} gave no details"}
     if "duration_ms" in needs and filled.get("duration_ms") is None and isinstance(filled.get("run"), str):
         state = faber.run(filled["run"]).state
-        phase = state.phases.get(filled.get("phase"))  # type: ignore[call-overload]
+        phase = next((value for name, value in state.phases.items() if name == filled.get("phase")), None)
         started = next((step.started_at for step in (phase.steps if phase else []) if step.id == filled.get("step")),
                        None)
         filled["duration_ms"] = max(0, epoch_ms(utc_timestamp()) - epoch_ms(started)) if started else 0
