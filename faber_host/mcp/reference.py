@@ -68,7 +68,7 @@ class ReferenceCall:
             events = next(entry for entry in document["manifest"]["files"] if entry["name"] == EVENTS_FILE)
             added |= {"events_consolidated": document["manifest"]["event_count"],
                       "output_path": f"{document['directory']}/{EVENTS_FILE}", "size_bytes": events["size"]}
-        return {**added, **document}
+        return {**document, **{key: value for key, value in added.items() if key not in document}}
 
     def failure(self, result: CallToolResult) -> CallToolResult:
         """An error result of a reference-form call: the reference's error document, faber's line in it."""
