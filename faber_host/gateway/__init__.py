@@ -82,11 +82,6 @@ class Gateway:
             self.store_backend, self.store = find_record_store(manager, project.gateway_file)
 
     @property
-    def logging_off(self) -> bool:
-        """Event logging is turned off in gateway.json (see ``logging_off``)."""
-        return isinstance(self.store, OffStore)
-
-    @property
     def warnings(self) -> list[str]:
         """One line per enabled backend that did not load: what needs it fails, everything else works."""
         return [f"backend {info.name!r} is not loaded (what needs it fails): {info.error}"
