@@ -271,13 +271,18 @@ class LocalRunStore:
         if foreign:
             self._states.pop(cache_key, None)
         event_id = folder.settled_next_id(lock, foreign=foreign)
-        if not foreign:  # taken in the counter at once, for the same reason (see settled_next_id)
-            overwrite_counter(folder.next_id_file, event_id + 1, folder.file_mode)
         event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
-        validate_event(event)
-        # The state is brought forward before the commit, so nothing after the commit can fail
-        # on it; until then it only lives in memory, and the cache forgets it if the commit fails.
-        state, checkpoint = self._state_after(folder, run_id, event, rebuild=foreign)
+        try:
+            validate_event(event)
+            # The state is brought forward before the commit, so nothing after the commit can fail
+            # on it; until then it only lives in memory, and the cache forgets it if the commit fails.
+            state, checkpoint = self._state_after(folder, run_id, event, rebuild=foreign)
+        except BaseException:
+            if foreign:  # settled_next_id took the id in the counter: a refused event gives it back
+                overwrite_counter(folder.next_id_file, event_id, folder.file_mode)
+            raise
+        if not foreign:  # the id taken in the counter before the commit, for the reason settled_next_id says
+            overwrite_counter(folder.next_id_file, event_id + 1, folder.file_mode)
         try:
             data = dump_event(event)
             try:
