@@ -176,6 +176,10 @@ def commit_note(data: bytes) -> tuple[int, str, str] | None:
     return event_id, kind, boot
 
 
+SCRIPT_IDS_AHEAD = 64
+"""How far ahead of the event files a counter moved by scripts is trusted: ids they allocated and have
+not written yet. Further ahead is a counter set by hand, never trusted into a gap."""
+
 SCRIPT_LOCK_MARK = b"faber\n"
 """What ``events/.next-id.lock`` holds after a faber commit. The FABER reference's emit-event.sh
 opens that file truncating it (and deletes it after use), so a file without this mark tells that a
@@ -354,7 +358,7 @@ class RunFolder:
         counter = self.read_next_id()
         return counter is not None and counter > note[0] + 1
 
-    def settled_next_id(self, lock: RunLock, *, foreign: bool = False) -> int:
+    def settled_next_id(self, lock: RunLock, *, scripts: bool = False) -> int:
         """Under the run's ``lock``: finish or drop what a killed writer left (``.pending``, or an event
         it linked without advancing the counter), and return the id the next event gets. O(1), except
         on the first commit into the run since the system started, and when the counter disagrees
@@ -366,17 +370,18 @@ class RunFolder:
         same name). A note from another boot, or none, sends the writer to the files themselves,
         once per run and boot; the commit then notes this boot.
 
-        ``foreign``: another writer (a FABER reference script) wrote since faber's last commit. Its
-        counter is then trusted when ahead of the files (an id it allocated but has not written yet
-        must not be taken), and the files when ahead of the counter."""
+        ``scripts``: a FABER reference script used the run since faber's last commit. Its counter is
+        then trusted when a little ahead of the files (``SCRIPT_IDS_AHEAD``: an id a script allocated
+        but has not written yet must not be taken), and the files when ahead of the counter."""
         self.recover()
-        if foreign:
+        if scripts:
             # The counter's id is taken at once, before the folder is listed: a script holding a lock
             # on a file it found deleted (its own locking's flaw) reads the counter without waiting for
             # ours, and must find the next id there.
             counted = self.read_next_id() or 1
             overwrite_counter(self.next_id_file, counted + 1, self.file_mode)
-            next_id = max(self.scanned_next_id(), counted)
+            scanned = self.scanned_next_id()
+            next_id = counted if scanned <= counted <= scanned + SCRIPT_IDS_AHEAD else scanned
             if next_id != counted:
                 overwrite_counter(self.next_id_file, next_id + 1, self.file_mode)
             return next_id

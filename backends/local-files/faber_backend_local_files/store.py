@@ -248,10 +248,10 @@ class LocalRunStore:
             if not lock.events_here:  # cleaned up while we waited for the lock (checked under it)
                 raise events_not_local(run_id)
             # The reference scripts' lock too, while ids are allocated: see RunFolder.take_script_lock.
-            script_lock, foreign = folder.take_script_lock()
+            script_lock, scripts = folder.take_script_lock()
             try:
-                event, state = self._commit(folder, run_id, draft, unnamed, lock, script_lock,
-                                            foreign or folder.foreign_commit())
+                event, state = self._commit(folder, run_id, draft, unnamed, lock, script_lock, scripts,
+                                            scripts or folder.foreign_commit())
             finally:
                 os.close(script_lock)
         # Durable before it is acknowledged, but fsynced outside the lock: the next writer links its
@@ -261,16 +261,17 @@ class LocalRunStore:
 
     def _commit(
         self, folder: RunFolder, run_id: RunId, draft: Json, unnamed: int | None, lock: RunLock, script_lock: int,
-        foreign: bool,
+        scripts: bool, foreign: bool,
     ) -> tuple[Json, Json | None]:
-        """``append``'s work under the run's lock and the scripts' lock. ``foreign``: another writer
-        added events since this store's last commit, so neither the cached state nor state.json holds
-        them (the state is rebuilt from the files and stored)."""
+        """``append``'s work under the run's lock and the scripts' lock. ``scripts``: a FABER reference
+        script used the run since this store's last commit (see ``RunFolder.settled_next_id``);
+        ``foreign``: another writer added events since, so neither the cached state nor state.json
+        holds them (the state is rebuilt from the files and stored)."""
         key = str(run_id)
         cache_key = (get_ident(), key)
         if foreign:
             self._states.pop(cache_key, None)
-        event_id = folder.settled_next_id(lock, foreign=foreign)
+        event_id = folder.settled_next_id(lock, scripts=scripts)
         event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
         try:
             validate_event(event)
@@ -278,10 +279,10 @@ class LocalRunStore:
             # on it; until then it only lives in memory, and the cache forgets it if the commit fails.
             state, checkpoint = self._state_after(folder, run_id, event, rebuild=foreign)
         except BaseException:
-            if foreign:  # settled_next_id took the id in the counter: a refused event gives it back
+            if scripts:  # settled_next_id took the id in the counter: a refused event gives it back
                 overwrite_counter(folder.next_id_file, event_id, folder.file_mode)
             raise
-        if not foreign:  # the id taken in the counter before the commit, for the reason settled_next_id says
+        if not scripts:  # the id taken in the counter before the commit, for the reason settled_next_id says
             overwrite_counter(folder.next_id_file, event_id + 1, folder.file_mode)
         try:
             data = dump_event(event)
