@@ -112,7 +112,8 @@ def initial_state(
 
 def initial_state_for(metadata: dict[str, Any]) -> State:
     """The empty state of the run that ``metadata`` (the JSON of metadata.json) describes."""
-    work_type = (metadata.get("params") or {}).get("work_type")
+    params = metadata.get("params")
+    work_type = params.get("work_type") if isinstance(params, dict) else None
     return initial_state(
         metadata["run_id"], metadata.get("work_id"), metadata.get("workflow_id"), metadata.get("created_at"),
         work_type if isinstance(work_type, str) else None,

@@ -283,7 +283,10 @@ class LocalRunStore:
                 overwrite_counter(folder.next_id_file, event_id, folder.file_mode)
             raise
         if not scripts:  # the id taken in the counter before the commit, for the reason settled_next_id says
-            overwrite_counter(folder.next_id_file, event_id + 1, folder.file_mode)
+            try:
+                overwrite_counter(folder.next_id_file, event_id + 1, folder.file_mode)
+            except OSError:
+                pass  # a hint: a damaged counter is the next writer's to repair, as after the commit
         try:
             data = dump_event(event)
             try:
