@@ -15,6 +15,7 @@ from faber_hookspecs.reports import HealthCheck, Verdict
 
 from .gateway import Gateway, backend_context
 from .gateway.config import MCP_HTTP_PORT, GatewayConfig, expand_variables, load_gateway_config
+from .gateway.logging_off import OffStore
 from .gateway.plugins import load_backends
 from .project import Project
 
@@ -113,6 +114,9 @@ def _load_backends(project: Project, config: GatewayConfig) -> tuple[Gateway | N
         gateway = Gateway(project, config, loaded.manager, loaded.report)
     except FaberError as problem:
         return None, [*checks, DoctorCheck("backends", "record store", "fail", str(problem))]
+    if isinstance(gateway.store, OffStore):  # the rollback switch: deliberate, but worth saying
+        return gateway, [*checks, DoctorCheck("backends", "record store", "warn",
+                                              f"{gateway.store.notice}: nothing is recorded")]
     return gateway, [*checks, DoctorCheck("backends", "record store", "ok", gateway.store_backend)]
 
 

@@ -26,6 +26,7 @@ from faber_hookspecs.wire import utc_timestamp
 from pydantic import BaseModel, ValidationError
 
 from .gateway import Gateway, Lazy
+from .gateway.logging_off import NotRecorded, OffStore
 from .project import Project, git_environment
 from .run_ref import current_user, resolve_run_ref
 from .safety.limits import show_key
@@ -175,6 +176,8 @@ class RunLog:
         even looked up), stored durably, then handed to the listeners. Their failures become warnings."""
         gateway = self.gateway
         draft, findings = screen_draft(gateway.input_policy, fields, source=source)
+        if isinstance(gateway.store, OffStore) and not gateway.store.holds(run):  # the rollback switch
+            raise NotRecorded(f"{gateway.store.notice}: the {draft.type} event was not recorded")
         try:
             run_id = str(self.resolve(run))
             stored = gateway.store.append(run_id, draft)
@@ -217,10 +220,12 @@ class RunLog:
         phases: list[str] | None = None,
         workflow_fingerprint: WorkflowFingerprint | None = None,
         parameter_changes: Mapping[str, ParameterChange] | None = None,
+        run_id: str | None = None,
     ) -> RunMetadata:
         """Create a run with a new id and return its metadata (nothing is executed). ``workflow_id``
         names one of the project's workflows, never a file (checked here unless the caller resolved
-        the workflow, as ``workflow_fingerprint`` shows). Parameters and descriptions are screened
+        the workflow, as ``workflow_fingerprint`` shows). ``run_id`` gives the run its id instead of a
+        new one (``org`` and ``project`` are then ignored). Parameters and descriptions are screened
         like events: a secret passed as a parameter is stored redacted (steps should read secrets from
         their environment, not from parameters)."""
         if not isinstance(work_id, str) or not work_id.strip():
@@ -233,14 +238,14 @@ class RunLog:
             from .workflows import WorkflowLibrary
 
             WorkflowLibrary(self.project).find(workflow_id)
-        org, project = self.project.identity(org, project)
-        run_id = RunId.generate(org, project)
+        # A caller that made its own id (the FABER plugin's generate-run-id.sh) keeps it.
+        new_id = RunId.parse(run_id) if run_id is not None else RunId.generate(*self.project.identity(org, project))
         # The parameters' shape first: building the metadata walks them, whatever their depth.
         self.gateway.input_policy.limits.check_shape(dict(params or {}), "run parameters")
         branch, commit = git_environment(self.project.root)
         try:
             metadata = RunMetadata(
-                run_id=str(run_id),
+                run_id=str(new_id),
                 work_id=work_id,
                 target=target,
                 workflow_id=workflow_id,

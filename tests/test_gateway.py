@@ -16,6 +16,7 @@ from faber_hookspecs.errors import BackendError, ConfigError
 from faber_host.api import Faber
 from faber_host.gateway import Gateway
 from faber_host.gateway.config import GatewayConfig, expand_variables, load_gateway_config
+from faber_host.gateway.logging_off import LoggingOff, OffStore
 from faber_host.gateway.plugins import discover_backends
 from faber_host.project import Project
 
@@ -77,10 +78,13 @@ def test_local_files_is_discovered_through_its_entry_point() -> None:
     assert found["local_files"].dist is not None and found["local_files"].dist.name == "faber-backend-local-files"
 
 
-def test_disabling_local_files_leaves_no_record_store(project_dir: Path) -> None:
+def test_disabling_local_files_turns_event_logging_off(project_dir: Path) -> None:
+    """The rollback switch (tests/test_logging_off.py runs it through every door)."""
     project = write_gateway(project_dir, {"backends": {"local_files": {"enabled": False}}})
-    with pytest.raises(BackendError, match="no record store"):
-        Gateway.open(project)
+    store = Gateway.open(project).store
+    assert isinstance(store, OffStore)
+    with pytest.raises(LoggingOff, match="event logging is off"):
+        store.find_runs("deadbeef")
 
 
 # Third-party backends, plugged in through fake entry points of this test module -------------------

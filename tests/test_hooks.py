@@ -40,6 +40,7 @@ from faber_hookspecs.store import RecordStore
 from faber_hookspecs.wire import utc_timestamp
 
 from faber_host.api import Faber
+from faber_host.gateway.logging_off import OffStore
 from faber_host.testing import EventFactory, GatewayFactory, TestProject
 
 
@@ -151,7 +152,11 @@ def test_hook_faber_record_store(faber_project: TestProject, faber_gateway: Gate
     with pytest.raises(ConfigError, match=r"more than one record store \(local_files, recording\): enable exactly one"):
         faber_project.gateway()
     faber_project.enable("probe", backend=Probe)
-    faber_project.only("probe")
+    faber_project.only("probe")  # local_files disabled and no other store: event logging is off
+    assert isinstance(faber_project.gateway().store, OffStore)
+    document = faber_project.gateway_document()
+    del document["backends"]["local_files"]  # not disabled, only missing: a store is wanted
+    faber_project.write_gateway(document)
     with pytest.raises(BackendError, match="no record store is enabled"):
         faber_project.gateway()
 

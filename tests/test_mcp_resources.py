@@ -19,6 +19,8 @@ TEMPLATES = {
     "faber://run/{org}/{project}/{uuid}/events{?since_id,limit,type,phase}",
     "faber://runs/{+run_id}",
     "faber://runs/{+run_id}/events{?since_id,limit,type,phase}",
+    "faber://run/{run}/state",
+    "faber://run/{run}/events{?since_id,limit,type,phase}",
 }
 
 
@@ -40,7 +42,8 @@ async def run(client: Client) -> str:
 
 
 async def test_the_listings(client: Client) -> None:
-    (runs,) = (await client.list_resources()).resources
+    runs, runs_list = (await client.list_resources()).resources
+    assert str(runs_list.uri) == "faber://runs/list"
     assert str(runs.uri) == "faber://runs" and runs.mime_type == "application/json" and runs.description
     templates = (await client.list_resource_templates()).resource_templates
     assert {t.uri_template for t in templates} == TEMPLATES
@@ -82,7 +85,8 @@ async def test_event_pages_through_the_query(client: Client, run: str) -> None:
 async def test_the_reference_forms(client: Client, run: str, faber: Faber) -> None:
     whole = await read(client, f"faber://runs/{run}")
     assert whole["metadata"]["run_id"] == run and whole["state"]["last_event_id"] == 5 and whole["warnings"] == []
-    assert whole == faber.run(run).model_dump(mode="json")
+    reference = {"status": "success", "operation": "get-run", "run_id": run, "event_count": 5}
+    assert whole == {**reference, **faber.run(run).model_dump(mode="json")}
     events = await read(client, f"faber://runs/{run}/events")
     assert [e["event_id"] for e in events["events"]] == [1, 2, 3, 4, 5]
     uuid = run.split("/")[-1]
@@ -92,7 +96,8 @@ async def test_the_reference_forms(client: Client, run: str, faber: Faber) -> No
 
 
 async def test_runs_newest_first(client: Client) -> None:
-    assert (await read(client, "faber://runs")) == {"runs": [], "next_cursor": None}
+    assert (await read(client, "faber://runs")) == {"status": "success", "operation": "list-runs", "runs": [],
+                                                    "total": 0, "next_cursor": None}
     made = [(await call(client, "start_run", work_id=str(i)))["run_id"] for i in range(3)]
     listing = await read(client, "faber://runs")
     assert [summary["run_id"] for summary in listing["runs"]] == list(reversed(made))

@@ -21,6 +21,7 @@ from mcp_types import TextContent
 
 from faber_host.api import Faber
 from faber_host.mcp.errors import tool_failure
+from faber_host.mcp.reference import OPERATIONS
 from faber_host.mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -216,9 +217,14 @@ async def test_a_tool_call_answers_as_the_sdks_own_tool_path_would(faber: Faber)
             (direct_text,), (sdk_text,) = direct.content, sdk.content
             assert isinstance(direct_text, TextContent) and isinstance(sdk_text, TextContent)
             if tool != "rerun_run":  # each re-run is a new run; each emit gets the next id, at its time
-                assert [line for line in direct_text.text.splitlines() if '"event_id"' not in line
-                        and '"timestamp"' not in line] == [line for line in sdk_text.text.splitlines()
-                                                           if '"event_id"' not in line and '"timestamp"' not in line]
+                # The reference's tools also carry its keys (mcp/reference.py), faber's unchanged beside them.
+                direct_json, sdk_json = json.loads(direct_text.text), json.loads(sdk_text.text)
+                added = {key: direct_json.pop(key) for key in list(direct_json) if key not in sdk_json}
+                assert set(added) <= {"status", "operation", "event_path", "run_id"}, added
+                assert bool(added) == (tool in OPERATIONS)
+                for varying in ("event_id", "timestamp"):
+                    direct_json.pop(varying, None), sdk_json.pop(varying, None)
+                assert direct_json == sdk_json
             assert json.loads(direct_text.text) == direct.structured_content
 
 

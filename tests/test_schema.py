@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
+from conftest import FABER
 from faber_hookspecs import schema_gen
 from faber_hookspecs.catalogue import EVENT_TYPES, PHASES, is_vendor_type
 from faber_hookspecs.errors import InvalidEvent
@@ -13,6 +16,7 @@ from faber_hookspecs.validation import schema_validator, validate_event
 from faber_hookspecs.wire import EVENT_FIELD_ORDER, dump_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 REFERENCE_TYPES = """workflow_start workflow_complete workflow_error workflow_cancelled workflow_resumed
@@ -124,3 +128,27 @@ def test_event_file_format_matches_the_reference() -> None:
                        "timestamp": "2026-11-26T07:13:25.664Z", "metadata": {}, "status": "started"}).decode()
     assert text.endswith("}\n")
     assert list(json.loads(text)) == ["event_id", "type", "timestamp", "run_id", "phase", "status"]
+
+
+def test_one_schema_file_per_event_type_ships_with_the_contract(tmp_path: Path) -> None:
+    """schemas/events/<type>.schema.json, generated from the models (kept in step by
+    test_committed_schemas_match_the_models), inside the faber-hookspecs distribution."""
+    from importlib.resources import files
+
+    from faber_hookspecs.catalogue import EVENT_TYPES
+
+    shipped = files("faber_hookspecs") / "schemas" / "events"
+    assert sorted(entry.name for entry in shipped.iterdir()) == sorted(f"{name}.schema.json" for name in EVENT_TYPES)
+    event = {"event_id": 1, "timestamp": "2026-01-01T00:00:00.000Z",
+             "run_id": "acme/widget-service/ee04a6d4-8111-4fde-8172-a0639c154b63"}
+    complete = Draft202012Validator(json.loads((shipped / "step_complete.schema.json").read_text()))
+    assert complete.is_valid({**event, "type": "step_complete", "phase": "build", "step": "s", "duration_ms": 1})
+    assert not complete.is_valid({**event, "type": "step_complete", "phase": "build", "step": "s"})
+    assert not complete.is_valid({**event, "type": "step_start", "phase": "build", "step": "s", "duration_ms": 1})
+    listed = json.loads(subprocess.run([FABER, "schema", "--json"], capture_output=True, text=True, check=True,
+                                       cwd=tmp_path).stdout)
+    assert [entry["type"] for entry in listed] == list(EVENT_TYPES)
+    assert all(Path(entry["schema_file"]).is_file() for entry in listed)
+    one = json.loads(subprocess.run([FABER, "schema", "step_complete"], capture_output=True, text=True, check=True,
+                                    cwd=tmp_path).stdout)
+    assert one == json.loads((shipped / "step_complete.schema.json").read_text())

@@ -42,7 +42,7 @@ def test_a_failed_run_as_the_reference_fixture_tells_it() -> None:
     assert state["last_event_id"] == 9 and state["updated_at"] == events[-1]["timestamp"]
     assert state["phases"]["frame"]["status"] == "completed"
     assert state["phases"]["frame"]["steps"][0] | {} == {
-        "id": "fetch-work", "status": "completed", "attempts": 1, "retries": 0,
+        "id": "fetch-work", "name": "fetch-work", "status": "completed", "attempts": 1, "retries": 0,
         "started_at": events[2]["timestamp"], "completed_at": events[3]["timestamp"],
         "duration_ms": 1840, "last_error": None,
     }

@@ -63,6 +63,9 @@ def exit_code_for(problem: BaseException, debug: bool) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return 0
+    if isinstance(problem, FaberError) and problem.exit_code == 0:
+        note(str(problem))  # a no-op that is no error (an emit while event logging is off)
+        return 0
     if debug or not isinstance(problem, Exception):
         raise problem
     if isinstance(problem, FaberError):

@@ -9,8 +9,9 @@ import typer
 from faber_hookspecs.errors import InvalidInput
 from faber_hookspecs.workflow import AUTONOMY_LEVELS
 
+from ..gateway.logging_off import OffStore
 from .context import open_faber, parse_params
-from .output import print_json
+from .output import note, print_json
 
 EXIT_CODES_HELP = "Exit codes: 0 completed, 1 failed, 2 bad usage, 3 paused, 4 approval denied, 130/143 cancelled."
 
@@ -83,6 +84,8 @@ def run(
     from ..runner.display import choose_display
 
     faber = open_faber(ctx)
+    if isinstance(faber.gateway.store, OffStore) and not resume and not rerun:
+        note(f"{faber.gateway.store.notice}: the workflow runs, but nothing is recorded and it cannot be resumed")
     display = choose_display(sys.stderr if as_json else sys.stdout, quiet=quiet)
     try:
         if resume:

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 from faber_hookspecs.errors import InvalidInput
+from faber_hookspecs.metadata import Relationships
+from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RUN_STATUSES, RunState
 from faber_hookspecs.workflow import AUTONOMY_LEVELS
 
@@ -34,17 +36,47 @@ def new(
     target: Annotated[Optional[str], typer.Option(help="What the work targets (a service, a package).")] = None,
     autonomy: Annotated[Optional[str], typer.Option(help=", ".join(AUTONOMY_LEVELS) + ".")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's metadata as JSON.")] = False,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Use this id (org/project/uuid), made by "
+                                                                    "the caller.")] = None,
+    source_type: Annotated[Optional[str], typer.Option("--source-type", help="Where the work item lives.")] = None,
+    phases: Annotated[Optional[str], typer.Option(help="Only these phases, comma-separated.")] = None,
+    parent_run: Annotated[Optional[str], typer.Option("--parent-run", help="The run that started this one.")] = None,
+    rerun_of: Annotated[Optional[str], typer.Option("--rerun-of", help="The run this one re-runs.")] = None,
 ) -> None:
     """Start a new run and print its id."""
     faber = open_faber(ctx)
     metadata = faber.new_run(
         work_id, workflow_id=workflow, params=parse_params(param), org=org, project=project,
-        target=target, autonomy=autonomy,
+        target=target, autonomy=autonomy, run_id=run_id, source_type=source_type,
+        phases=[name for name in phases.split(",") if name] if phases is not None else None,
+        relationships=Relationships(parent_run_id=_run_id_or_none(parent_run, "--parent-run"),
+                                    rerun_of=_run_id_or_none(rerun_of, "--rerun-of")),
     )
     if as_json:
         print_json(metadata.to_json())
     else:
         print(metadata.run_id)
+
+
+@app.command("new-id")
+def new_id(
+    ctx: typer.Context,
+    org: Annotated[Optional[str], typer.Option(help="Override the org of the run id.")] = None,
+    project: Annotated[Optional[str], typer.Option(help="Override the project of the run id.")] = None,
+) -> None:
+    """Print a new run id (org/project/uuid) without creating the run (`runs new --run-id` does)."""
+    faber = open_faber(ctx)
+    print(RunId.generate(*faber.project.identity(org, project)))
+
+
+def _run_id_or_none(text: str | None, option: str) -> str | None:
+    """A run id given as an option, checked (one line naming the option when it is not one)."""
+    if text is None:
+        return None
+    try:
+        return str(RunId.parse(text))
+    except InvalidInput as problem:
+        raise InvalidInput(f"{option}: {problem}") from None
 
 
 @app.command("list")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
-from faber_hookspecs.catalogue import EVENT_TYPES, is_vendor_type, required_fields
+from faber_hookspecs.catalogue import EVENT_TYPES, is_vendor_type
 from faber_hookspecs.errors import InvalidInput
 
 from .output import print_json, print_table
@@ -44,11 +44,18 @@ def schema(
         typer.Argument(help="An event type, or event, run-state, run-metadata, workflow, resume-context. "
                             "Omit to list the event types."),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="List the event types as JSON, each with its schema "
+                                                          "file (shipped in faber-hookspecs).")] = False,
 ) -> None:
     """Print a JSON Schema: of events, of one event type, of state.json, of metadata.json, of a workflow
     definition, or of a resume context."""
-    from faber_hookspecs.validation import load_schema
+    from faber_hookspecs.validation import SCHEMA_DIR, load_schema
 
+    if name is None and as_json:
+        print_json([{"type": t.name, "category": t.category, "requires": list(t.requires),
+                     "description": t.description, "schema_file": f"{SCHEMA_DIR}/events/{t.name}.schema.json"}
+                    for t in EVENT_TYPES.values()])
+        return
     if name is None:
         print_table(
             ["TYPE", "CATEGORY", "REQUIRES", "MEANING"],
@@ -57,25 +64,16 @@ def schema(
         return
     if name in DOCUMENT_SCHEMAS:
         print_json(load_schema(name))
-    elif name in EVENT_TYPES or is_vendor_type(name):
-        print_json(_schema_of_type(load_schema("event"), name))
+    elif name in EVENT_TYPES:
+        print_json(load_schema(f"events/{name}"))
+    elif is_vendor_type(name):
+        from faber_hookspecs.schema_gen import event_type_schema
+
+        print_json(event_type_schema(load_schema("event"), name))
     else:
         raise InvalidInput(
             f"no schema named {name[:64]!r}: use an event type, or one of {', '.join(DOCUMENT_SCHEMAS)}"
         )
-
-
-def _schema_of_type(event_schema: dict[str, Any], name: str) -> dict[str, Any]:
-    """The event schema narrowed to one type: its ``type`` fixed and its required fields listed."""
-    narrowed = {key: value for key, value in event_schema.items() if key != "allOf"}
-    narrowed["$id"] = event_schema["$id"].replace("event.schema.json", f"event-{name}.schema.json")
-    narrowed["title"] = f"FABER event: {name}"
-    entry = EVENT_TYPES.get(name)
-    if entry:
-        narrowed["description"] = entry.description
-    narrowed["properties"] = {**event_schema["properties"], "type": {"const": name}}
-    narrowed["required"] = [*event_schema["required"], *required_fields(name)]
-    return narrowed
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ from faber_hookspecs.store import RecordStore
 from ..project import Project
 from ..safety.policy import InputPolicy
 from .config import GatewayConfig, load_gateway_config
+from .logging_off import OffStore, logging_disabled
 from .plugins import BackendInfo, load_backends
 
 if TYPE_CHECKING:  # (the archive models are not imported by an emit)
@@ -68,7 +69,12 @@ class Gateway:
         self.manager = manager
         self.backends = backends
         self.failures = list(failures)
-        self.store_backend, self.store = find_record_store(manager, project.gateway_file)
+        self.store_backend: str
+        self.store: RecordStore
+        if logging_disabled(config.backends) and not manager.hook.faber_record_store.get_hookimpls():
+            self.store_backend, self.store = "", OffStore(project.gateway_file)  # the rollback switch
+        else:
+            self.store_backend, self.store = find_record_store(manager, project.gateway_file)
 
     @property
     def warnings(self) -> list[str]:

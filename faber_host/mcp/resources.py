@@ -6,6 +6,11 @@
 ``faber://run/{org}/{project}/{uuid}/events``        a run's events, a page at a time
 ``faber://runs/{run_id}`` and ``.../events``         the FABER reference's forms: the run (metadata,
                                                      state, warnings) and its events
+``faber://runs/list``, ``faber://run/{run}/state``   the seed's forms: the runs, and a run named by its
+and ``faber://run/{run}/events``                     uuid or a prefix of it
+
+The runs and the run by id also carry the reference's keys (``status``, ``operation``, ``total``,
+``event_count``: see ``reference``).
 
 Event pages take ``?since_id=N&limit=M`` (also ``type`` and ``phase``); the document's
 ``next_since_id`` says where the next page starts. A run may be named by its uuid or a unique prefix
@@ -25,6 +30,7 @@ from mcp.shared.exceptions import MCPError
 from ..api import Faber
 from .errors import resource_failure
 from .paging import page_of_events, page_of_runs
+from .reference import reference_call
 from .results import EventPage, RunList, RunSummary
 from .tools import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, Blocking
 
@@ -53,16 +59,23 @@ def register_resources(server: MCPServer, faber: Faber, blocking: Blocking) -> N
         page, next_since_id = page_of_events(events, size)
         return EventPage(run_id=run_id, events=page, next_since_id=next_since_id).model_dump(mode="json")
 
-    @server.resource("faber://runs", name="runs", title="Runs", mime_type=JSON,
-                     description=f"The {RUNS_RESOURCE_PAGE} newest runs, newest first: id, status, work, phase, "
-                                 "step. next_cursor continues with the list_runs tool.")
-    async def runs() -> str:
-        def produce() -> Any:
-            page, next_cursor = page_of_runs(faber.list_runs(), RUNS_RESOURCE_PAGE, None)
-            summaries = [RunSummary.of(state) for state in page]
-            return RunList(runs=summaries, next_cursor=next_cursor).model_dump(mode="json")
+    def runs_document() -> Any:
+        states = faber.list_runs()
+        page, next_cursor = page_of_runs(states, RUNS_RESOURCE_PAGE, None)
+        summaries = [RunSummary.of(state) for state in page]
+        document = RunList(runs=summaries, total=len(states), next_cursor=next_cursor).model_dump(mode="json")
+        return _with_reference_keys("list_runs", {}, document)
 
-        return await read("faber://runs", produce)
+    runs_help = (f"The {RUNS_RESOURCE_PAGE} newest runs, newest first: id, status, work, phase, step. next_cursor "
+                 "continues with the list_runs tool.")
+
+    @server.resource("faber://runs", name="runs", title="Runs", mime_type=JSON, description=runs_help)
+    async def runs() -> str:
+        return await read("faber://runs", runs_document)
+
+    @server.resource("faber://runs/list", name="runs-list", title="Runs", mime_type=JSON, description=runs_help)
+    async def runs_list() -> str:
+        return await read("faber://runs/list", runs_document)
 
     # The reference's forms come first: {+run_id} spans slashes, so `.../events` must be tried before
     # the bare run.
@@ -78,7 +91,22 @@ def register_resources(server: MCPServer, faber: Faber, blocking: Blocking) -> N
     @server.resource("faber://runs/{+run_id}", name="run-by-id", title="A run (by run id)", mime_type=JSON,
                      description="A run's metadata, state and any defects found reading it.")
     async def run_by_id(run_id: str) -> str:
-        return await read(f"faber://runs/{run_id}", lambda: faber.run(run_id).model_dump(mode="json"))
+        return await read(f"faber://runs/{run_id}", lambda: _with_reference_keys(
+            "get_run", {"run_id": run_id, "include_events": True}, faber.run(run_id).model_dump(mode="json")))
+
+    @server.resource("faber://run/{run}/state", name="run-state-by-uuid", title="A run's state (by uuid)",
+                     mime_type=JSON, description="As faber://run/{org}/{project}/{uuid}/state, the run named by "
+                                                 "its uuid or a unique prefix.")
+    async def run_state_by_uuid(run: str) -> str:
+        return await read(f"faber://run/{run}/state", lambda: faber.run(run).state.model_dump(mode="json"))
+
+    @server.resource("faber://run/{run}/events{?since_id,limit,type,phase}", name="run-events-by-uuid",
+                     title="A run's events (by uuid)", mime_type=JSON,
+                     description="As faber://run/{org}/{project}/{uuid}/events, the run named by its uuid or a "
+                                 "unique prefix.")
+    async def run_events_by_uuid(run: str, since_id: str | None = None, limit: str | None = None,
+                                 type: str | None = None, phase: str | None = None) -> str:
+        return await read(f"faber://run/{run}/events", lambda: events_page(run, since_id, limit, type, phase))
 
     @server.resource("faber://run/{org}/{project}/{uuid}/state", name="run-state", title="A run's state",
                      mime_type=JSON,
@@ -103,6 +131,13 @@ def register_resources(server: MCPServer, faber: Faber, blocking: Blocking) -> N
                          type: str | None = None, phase: str | None = None) -> str:
         ref = f"{org}/{project}/{uuid}"
         return await read(f"faber://run/{ref}/events", lambda: events_page(ref, since_id, limit, type, phase))
+
+
+def _with_reference_keys(tool: str, arguments: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the keys the reference's resource of the same name answers."""
+    call = reference_call(tool, arguments)
+    assert call is not None
+    return call.answer(document, lambda _: "")
 
 
 def _integer(value: str | None, name: str, default: int, low: int, high: int | None) -> int:

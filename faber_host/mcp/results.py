@@ -65,6 +65,7 @@ class RunSummary(BaseModel):
     workflow_id: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    completed_at: str | None = None
     current_phase: Phase | None = None
     current_step: str | None = None
     last_event_id: int = 0
@@ -78,6 +79,7 @@ class RunSummary(BaseModel):
             workflow_id=state.workflow_id,
             created_at=state.created_at,
             updated_at=state.updated_at,
+            completed_at=state.completed_at,
             current_phase=state.current_phase,
             current_step=state.current_step,
             last_event_id=state.last_event_id,
@@ -88,6 +90,7 @@ class RunList(BaseModel):
     """A page of runs, newest first."""
 
     runs: list[RunSummary]
+    total: int = Field(0, description="How many runs match, all pages together.")
     next_cursor: str | None = Field(
         None, description="More runs follow: pass this as `cursor` (with the same filters) for the next page."
     )

@@ -7,12 +7,13 @@ from __future__ import annotations
 import functools
 import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
 import anyio.to_thread
 import pydantic_core
+from faber_hookspecs.wire import utc_timestamp
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -23,8 +24,11 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolRequestParams, CallToolResult, TextContent
 
 from ..api import Faber
+from ..gateway.logging_off import NotRecorded
 from .errors import error_result, tool_failure
+from .reference import completed_event, reference_call
 from .resources import register_resources
+from .results import EmittedEvent
 from .tools import Blocking, FaberTools
 
 INSTRUCTIONS = " ".join("""
@@ -70,7 +74,8 @@ def build_server(
         version=_version(),
         instructions=INSTRUCTIONS,
         tools=tools,
-        extensions=[OneLineToolCalls(tools)],
+        extensions=[OneLineToolCalls(tools, event_path_of(faber),
+                                     lambda arguments: blocking(completed_event, faber, arguments))],
         auth=auth,
         token_verifier=token_verifier,
         log_level="DEBUG" if debug else "WARNING",
@@ -103,12 +108,18 @@ class OneLineToolCalls(Extension):
     several lines with the caller's input in it), an unknown argument is named instead of ignored,
     and a call skips the SDK's per-call wrapping (a ``Context`` for tools that take none, layers of
     re-raising, validating the returned model again). Arguments go through each tool's own argument
-    model (the SDK's JSON-in-a-string leniency included)."""
+    model (the SDK's JSON-in-a-string leniency included). The FABER reference's form of its four
+    tools is translated here (``reference``), so the tool list stays faber's own."""
 
     identifier = "dev.fractary/faber-tool-calls"
 
-    def __init__(self, tools: list[Tool]) -> None:
+    def __init__(
+        self, tools: list[Tool], event_path: Callable[[dict[str, Any]], str],
+        complete: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+    ) -> None:
         self.served = {tool.name: tool for tool in tools}
+        self.event_path = event_path
+        self.complete = complete  # reference.completed_event, run as the server runs API calls
 
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -117,23 +128,46 @@ class OneLineToolCalls(Extension):
         if tool is None:
             return error_result(f"unknown tool {params.name[:64]!r}: the tools are {', '.join(self.served)}")
         arguments = params.arguments or {}
+        reference = reference_call(tool.name, arguments)
+        if reference is not None:
+            arguments = reference.arguments
         accepted = tool.parameters["properties"]
         unknown = [name for name in arguments if name not in accepted]
         if unknown:
-            return error_result(
+            failed = error_result(
                 f"unknown argument{'s' if len(unknown) > 1 else ''} for {tool.name}: "
                 f"{', '.join(repr(name[:64]) for name in unknown)}; it takes {', '.join(accepted)}"
             )
+            return reference.failure(failed) if reference is not None else failed
         try:
+            if reference is not None and reference.reference_form and tool.name == "emit_event":
+                arguments = await self.complete(arguments)
             result = await tool.fn(**tool.fn_metadata.validate_arguments(arguments))
         except MCPError:  # a protocol fault stays a JSON-RPC error
             raise
+        except NotRecorded as off:  # event logging is off (gateway.json): a no-op that succeeds, said so
+            result = EmittedEvent(event_id=0, run_id=str(arguments.get("run", "")), type=str(arguments.get("type")),
+                                  timestamp=utc_timestamp(), run_status="pending", warnings=[str(off)])
         except Exception as problem:
-            return tool_failure(tool.name, problem)
+            failed = tool_failure(tool.name, problem)
+            return reference.failure(failed) if reference is not None else failed
+        document = result.model_dump(mode="json", by_alias=True)
+        if reference is not None:
+            document = reference.answer(document, self.event_path)
         return CallToolResult(
-            content=[TextContent(type="text", text=pydantic_core.to_json(result, fallback=str, indent=2).decode())],
-            structured_content=result.model_dump(mode="json", by_alias=True),
+            content=[TextContent(type="text", text=pydantic_core.to_json(document, indent=2).decode())],
+            structured_content=document,
         )
+
+
+def event_path_of(faber: Faber) -> Callable[[dict[str, Any]], str]:
+    """Where an emitted event's file is, as the reference's ``event_path`` names it (relative to the
+    project, as its base path is): known for the local-files store, empty for any other."""
+    if faber.gateway.store_backend != "local_files":
+        return lambda _: ""
+    settings = faber.gateway.config.backends.get("local_files")
+    base = str((settings.config if settings else {}).get("base_path", ".fractary/plugins/faber/runs")).rstrip("/")
+    return lambda event: f"{base}/{event['run_id']}/events/{event['event_id']:03d}-{event['type']}.json"
 
 
 def _version() -> str:

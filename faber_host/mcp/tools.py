@@ -205,7 +205,8 @@ class FaberTools:
             states = self.faber.list_runs(status=status, work_id=work_id, org=org, project=project,
                                           workflow_id=workflow, since=since, until=until)
             page, next_cursor = page_of_runs(states, limit, cursor)
-            return RunList(runs=[RunSummary.of(state) for state in page], next_cursor=next_cursor)
+            return RunList(runs=[RunSummary.of(state) for state in page], total=len(states),
+                           next_cursor=next_cursor)
 
         return await self.blocking(read)  # type: ignore[no-any-return]
 

@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 ProblemCode = Literal[
     "event_unreadable",  # not JSON, not an object, or cannot be read
     "event_invalid",  # JSON, but not a valid event (schema, run id, type or id differ from its name)
+    "event_incomplete",  # valid, but lacking a field faber requires of its type (another writer's event)
     "event_duplicate_id",  # two files claim the same id
+    "event_overwritten",  # an event faber stored (events/.faber-ledger) no longer holds what it wrote
     "event_gap",  # ids missing between 1 and the highest
     "next_id_wrong",  # events/.next-id is missing, unreadable or not one past the highest id
     "state_missing",  # state.json is missing or unreadable

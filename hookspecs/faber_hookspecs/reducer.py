@@ -11,7 +11,7 @@ critical section as the event it stores, and a backend never imports the host.
 
 from __future__ import annotations
 
-from .catalogue import PHASES
+from .catalogue import PHASES, required_fields
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     EventJson = dict[str, Any]
 
 WORKFLOW_VERSION = "2.1"
-REDUCER_VERSION = 2
+REDUCER_VERSION = 3
 """Bump when the reducer's output changes: state.json files of an older version are then rebuilt."""
 
 MAX_ERRORS_KEPT = 50
@@ -79,12 +79,14 @@ def refusal(state: State, event_type: str) -> str | None:
 
 
 def initial_state(
-    run_id: str, work_id: str | None, workflow_id: str | None, created_at: str | None
+    run_id: str, work_id: str | None, workflow_id: str | None, created_at: str | None,
+    work_type: str | None = None,
 ) -> State:
     """The state of a run with no events yet."""
     return {
         "run_id": run_id,
         "work_id": work_id,
+        "work_type": work_type,
         "workflow_id": workflow_id,
         "workflow_version": WORKFLOW_VERSION,
         "reducer_version": REDUCER_VERSION,
@@ -92,6 +94,7 @@ def initial_state(
         "current_phase": None,
         "current_step": None,
         "last_event_id": 0,
+        "reduced_event_id": 0,
         "created_at": created_at,
         "started_at": None,
         "updated_at": created_at,
@@ -109,8 +112,11 @@ def initial_state(
 
 def initial_state_for(metadata: dict[str, Any]) -> State:
     """The empty state of the run that ``metadata`` (the JSON of metadata.json) describes."""
+    params = metadata.get("params")
+    work_type = params.get("work_type") if isinstance(params, dict) else None
     return initial_state(
-        metadata["run_id"], metadata.get("work_id"), metadata.get("workflow_id"), metadata.get("created_at")
+        metadata["run_id"], metadata.get("work_id"), metadata.get("workflow_id"), metadata.get("created_at"),
+        work_type if isinstance(work_type, str) else None,
     )
 
 
@@ -128,15 +134,25 @@ def apply_event(state: State, event: EventJson) -> State:
     phase_name = event.get("phase")
     phase = state["phases"].get(phase_name) if phase_name else None
     handler = _HANDLERS.get(kind)
-    if handler is not None:
+    if handler is not None and ((phase is not None and "step" in event) or _placed(kind, phase, event)):
         handler(state, event, phase)
+    metadata = event.get("metadata")
+    if metadata and isinstance(metadata.get("work_type"), str):  # the classification the frame phase found
+        state["work_type"] = metadata["work_type"]
     for artifact in event.get("artifacts") or ():
         _record_artifact(state, event, artifact)
     if event.get("error") and kind not in _ERROR_RECORDED:
         _record_error(state, event)
-    state["last_event_id"] = event["event_id"]
+    state["last_event_id"] = state["reduced_event_id"] = event["event_id"]
     state["updated_at"] = event["timestamp"]
     return state
+
+
+def _placed(kind: str, phase: dict[str, Any] | None, event: EventJson) -> bool:
+    """Whether the event names the phase and step its type requires: another writer's event (the
+    FABER reference's) may lack them, and then it only advances the log."""
+    needs = required_fields(kind)
+    return (phase is not None or "phase" not in needs) and ("step" in event or "step" not in needs)
 
 
 def _new_phase() -> dict[str, Any]:
@@ -162,6 +178,7 @@ def _step(phase: dict[str, Any], step_id: str) -> dict[str, Any]:
             return found
     step: dict[str, Any] = {
         "id": step_id,
+        "name": step_id,  # the key the FABER reference's readers (resume-run.sh...) find a step by
         "status": "pending",
         "attempts": 0,
         "retries": 0,
@@ -198,7 +215,7 @@ def _step_index(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _record_error(state: State, event: EventJson) -> None:
-    error = event["error"]
+    error = event.get("error") or {}  # an error event written without one (by the FABER reference)
     state["errors"].append(
         {
             "event_id": event["event_id"],
@@ -354,7 +371,7 @@ def _step_error(state: State, event: EventJson, phase: dict[str, Any] | None) ->
     step["status"] = "failed"
     step["duration_ms"] = event.get("duration_ms")
     step["attempts"] = max(step["attempts"], 1)
-    error = event["error"]
+    error = event.get("error") or {}
     step["last_error"] = {"event_id": event["event_id"], "code": error.get("code"), "message": error.get("message")}
     _record_error(state, event)
 

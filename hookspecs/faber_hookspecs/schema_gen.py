@@ -51,6 +51,20 @@ def event_schema() -> dict[str, Any]:
     return _document("event", "FABER event", schema)
 
 
+def event_type_schema(event: dict[str, Any], name: str) -> dict[str, Any]:
+    """The event schema (``event_schema()``) narrowed to one type: its ``type`` fixed and its
+    required fields listed (``schemas/events/<type>.schema.json``; a vendor type's on demand)."""
+    narrowed = {key: value for key, value in event.items() if key != "allOf"}
+    narrowed["$id"] = f"{ID_BASE}events/{name}.schema.json"
+    narrowed["title"] = f"FABER event: {name}"
+    entry = EVENT_TYPES.get(name)
+    if entry:
+        narrowed["description"] = entry.description
+    narrowed["properties"] = {**event["properties"], "type": {"const": name}}
+    narrowed["required"] = [*event["required"], *(entry.requires if entry else ())]
+    return narrowed
+
+
 def state_schema() -> dict[str, Any]:
     """The schema of state.json."""
     return _document("run-state", "FABER run state", RunState.model_json_schema())
@@ -77,9 +91,11 @@ def resume_context_schema() -> dict[str, Any]:
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
-    """Every schema file, by file name."""
+    """Every schema file, by file name (relative to ``schemas/``): one per event type under events/."""
+    event = event_schema()
     return {
-        "event.schema.json": event_schema(),
+        "event.schema.json": event,
+        **{f"events/{name}.schema.json": event_type_schema(event, name) for name in EVENT_TYPES},
         "run-state.schema.json": state_schema(),
         "run-metadata.schema.json": metadata_schema(),
         "archive-manifest.schema.json": manifest_schema(),
@@ -155,7 +171,7 @@ def main(argv: list[str]) -> int:
         for path in drifted:
             print(f"drifted: {path} (run: python -m faber_hookspecs.schema_gen)", file=sys.stderr)
         return 1 if drifted else 0
-    SCHEMA_DIR.mkdir(exist_ok=True)
+    (SCHEMA_DIR / "events").mkdir(parents=True, exist_ok=True)
     for path, text in expected_files().items():
         path.write_text(text, encoding="utf-8")
     print(f"wrote {len(drifted)} changed file(s) of {len(expected_files())}")

@@ -34,6 +34,7 @@ class StepState(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str
+    name: str | None = Field(None, description="The step id again: the FABER reference's readers key steps by name.")
     status: StepStatus = "pending"
     attempts: int = 0
     retries: int = 0
@@ -108,6 +109,8 @@ class RunState(BaseModel):
 
     run_id: str
     work_id: str | None = None
+    work_type: str | None = Field(None, description="What kind of work (feature, bug...): the run parameter "
+                                                    "work_type, or the latest event metadata naming one.")
     workflow_id: str | None = None
     workflow_version: str = "2.1"
     reducer_version: int | None = Field(
@@ -117,6 +120,10 @@ class RunState(BaseModel):
     current_phase: Phase | None = None
     current_step: str | None = None
     last_event_id: int = Field(0, ge=0)
+    reduced_event_id: int | None = Field(
+        None, description="The last event this state was computed through. The FABER reference's writers "
+                          "set last_event_id alone: when the two differ, the file does not reflect the events."
+    )
     created_at: str | None = None
     started_at: str | None = None
     updated_at: str | None = None

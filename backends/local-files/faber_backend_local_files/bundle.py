@@ -57,7 +57,7 @@ from .files import (
 from .run_folder import EVENT_FILE_RE, RunFolder, event_file_name
 
 ARCHIVE_DIR = "archive"
-BOOKKEEPING_FILES = frozenset({".next-id", ".lock"})
+BOOKKEEPING_FILES = frozenset({".next-id", ".lock", ".next-id.lock", ".faber-ledger"})
 """Files of events/ that are not events; cleanup removes them with the folder."""
 REMOVED_AT_CLEANUP = (EVENTS_FILE, STATE_FILE, METADATA_FILE)
 """The bundle's copies removed with the events; archive/manifest.json stays, to name the archive."""

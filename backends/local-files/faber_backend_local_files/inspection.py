@@ -4,6 +4,7 @@ FABER reference wrote are reported; the run stays readable."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,9 +13,9 @@ from faber_hookspecs.errors import InvalidEvent, StorageError
 from faber_hookspecs.integrity import IntegrityProblem, ProblemCode, VerifyReport
 from faber_hookspecs.reducer import REDUCER_VERSION, initial_state_for, reconstruct
 from faber_hookspecs.run_id import RunId
-from faber_hookspecs.validation import validate_event
+from faber_hookspecs.validation import missing_fields, validate_event
 
-from .files import dead_leftovers, file_lock
+from .files import dead_leftovers, file_lock, read_bytes
 from .run_folder import EventFile, RunFolder, event_file_name
 from .store import NEW_RUN_LEFTOVERS, STAGING_DIR, LocalRunStore, replay
 
@@ -57,6 +58,7 @@ def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[s
         and stored_state.get("reducer_version") == REDUCER_VERSION
         and counter is not None
         and isinstance(last := stored_state.get("last_event_id"), int)
+        and stored_state.get("reduced_event_id") == last  # else another writer moved it (the reference's)
         and last <= counter - 1
     ):
         if last == counter - 1:
@@ -80,6 +82,16 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
     folder = store.events_folder(run_id)  # a run archived and cleaned up here: restore it first
     with file_lock(folder.lock_file, shared=True):
         scan = scan_run(folder, run_id)
+        for event_id, kind, digest in folder.ledger():
+            name = event_file_name(event_id, kind)
+            try:
+                intact = hashlib.sha256(read_bytes(folder.events_dir + "/" + name)).hexdigest() == digest
+            except OSError:
+                intact = False
+            if not intact:
+                scan.add("event_overwritten", f"event {event_id} ({kind}), stored by faber, was overwritten or "
+                         "removed by another writer (the FABER reference scripts' locking can give two writers one "
+                         "id; see docs/migration.md)", f"events/{name}")
         if os.path.lexists(folder.pending_file):
             scan.add("pending_write", "a writer was killed while committing an event (events/.pending)",
                      "events/.pending")
@@ -184,6 +196,11 @@ def check_state(scan: RunScan, stored: Json | None, rebuilt: Json) -> None:
     assert stored is not None
     if stored == rebuilt:
         return
+    written_by = stored.get("reducer_version")
+    if isinstance(written_by, int) and 1 <= written_by < REDUCER_VERSION and stored.get("last_event_id") == rebuilt.get(
+        "last_event_id"
+    ):
+        return  # faber's own older format, through the last event: rebuilt silently, rewritten by the next emit
     keys = sorted(key for key in rebuilt.keys() | stored.keys()
                   if stored.get(key) != rebuilt.get(key) and key != "reducer_version")
     # The keys a person recognises first, with their values; the rest by name.
@@ -216,10 +233,14 @@ def _read_valid_event(folder: RunFolder, file: EventFile, run_id: RunId, scan: R
         scan.add("event_unreadable", f"{file.name} cannot be read as JSON ({_short(problem)})", where)
         return None
     try:
-        validate_event(event)
+        validate_event(event, type_rules=False)
     except InvalidEvent as problem:
         scan.add("event_invalid", f"{file.name} is not a valid event ({problem})", where)
         return None
+    missing = missing_fields(event)
+    if missing:  # another writer's event (the reference's): used as it is, named
+        scan.add("event_incomplete", f"{file.name} lacks {', '.join(repr(name) for name in missing)}, which faber "
+                                     f"requires of a {event['type']} event; it is read as written", where)
     mismatches = [
         f"{name} {event.get(name)!r}"
         for name, expected in (("event_id", file.event_id), ("type", file.type), ("run_id", str(run_id)))
@@ -240,7 +261,7 @@ def _warnings(scan: RunScan) -> list[str]:
     if len(file_problems) > _MAX_FILE_WARNINGS:
         warnings.append(f"... and {len(file_problems) - _MAX_FILE_WARNINGS} more unusable event files")
     for problem in scan.problems:
-        if problem.code in ("event_gap", "next_id_wrong"):
+        if problem.code in ("event_gap", "next_id_wrong", "event_incomplete"):
             warnings.append(problem.message)
         elif problem.code in ("state_missing", "state_mismatch"):
             warnings.append(

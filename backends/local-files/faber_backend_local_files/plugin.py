@@ -17,10 +17,10 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from faber_hookspecs.errors import StorageError
-from faber_hookspecs.events import Event, EventDraft
+from faber_hookspecs.events import STORED_ELSEWHERE, Event, EventDraft
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import POSITION_FIELDS, BackendContext, RunQuery, RunRecord, StoredEvent
@@ -152,7 +152,8 @@ class FilesRecordStore:
 
     def events(self, run_id: str, since_id: int = 0) -> Iterator[Event]:
         events = self.files.iter_events(RunId.parse(run_id), since_id)
-        return (stored(Event, event, f"event {event.get('event_id')!r} of run {run_id}") for event in events)
+        return (stored(Event, event, f"event {event.get('event_id')!r} of run {run_id}", {STORED_ELSEWHERE: True})
+                for event in events)
 
     def reconstruct(self, run_id: str) -> RunState:
         return stored(RunState, self.files.reconstruct(RunId.parse(run_id)), f"the state rebuilt for run {run_id}")
@@ -200,11 +201,11 @@ class FilesRecordStore:
 M = TypeVar("M", bound=BaseModel)
 
 
-def stored(model: type[M], data: object, what: str) -> M:
-    """``model.model_validate(data)`` for data read from disk: a file damaged or edited by hand is a
-    StorageError naming it, not a validation traceback."""
+def stored(model: type[M], data: object, what: str, context: dict[str, Any] | None = None) -> M:
+    """``model.model_validate(data, context=context)`` for data read from disk: a file damaged or
+    edited by hand is a StorageError naming it, not a validation traceback."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as problem:
         error = problem.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "(top level)"

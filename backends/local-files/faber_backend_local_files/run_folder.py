@@ -32,6 +32,7 @@ into a run after the system restarted (a power cut may have left the counter beh
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
 
@@ -158,14 +159,31 @@ class RunLock:
         file holds something else)."""
         assert self._held is not None
         try:
-            line = os.pread(self._held.fd, 256, 0).split(b"\n", 1)[0].decode()
-            number, kind, boot = line.split(" ")
-            event_id = int(number)
-        except (OSError, ValueError):
+            return commit_note(os.pread(self._held.fd, 256, 0))
+        except OSError:
             return None
-        if event_id < 1 or not kind or "/" in kind or kind.startswith("."):
-            return None  # not a name this store ever made: never let the lock file steer a path
-        return event_id, kind, boot
+
+
+def commit_note(data: bytes) -> tuple[int, str, str] | None:
+    """The commit noted at the start of a run's lock file (id, type, boot id), or None."""
+    try:
+        number, kind, boot = data.split(b"\n", 1)[0].decode().split(" ")
+        event_id = int(number)
+    except ValueError:
+        return None
+    if event_id < 1 or not kind or "/" in kind or kind.startswith("."):
+        return None  # not a name this store ever made: never let the lock file steer a path
+    return event_id, kind, boot
+
+
+SCRIPT_IDS_AHEAD = 64
+"""How far ahead of the event files a counter moved by scripts is trusted: ids they allocated and have
+not written yet. Further ahead is a counter set by hand, never trusted into a gap."""
+
+SCRIPT_LOCK_MARK = b"faber\n"
+"""What ``events/.next-id.lock`` holds after a faber commit. The FABER reference's emit-event.sh
+opens that file truncating it (and deletes it after use), so a file without this mark tells that a
+script wrote into the run since faber's last commit."""
 
 
 _BOOT_ID: list[str] = []
@@ -194,6 +212,8 @@ class RunFolder:
         self.metadata_file = path + "/metadata.json"
         self.next_id_file = self.events_dir + "/.next-id"
         self.lock_file = self.events_dir + "/.lock"
+        self.script_lock_file = self.events_dir + "/.next-id.lock"  # the FABER reference scripts' lock
+        self.ledger_file = self.events_dir + "/.faber-ledger"
         self.pending_file = self.events_dir + "/.pending"
         self.manifest_file = path + "/archive/manifest.json"
         self.archive_lock_file = path + "/archive/.lock"
@@ -269,7 +289,76 @@ class RunFolder:
         counted = self.read_next_id()
         return counted if counted is not None else self.scanned_next_id()
 
-    def settled_next_id(self, lock: RunLock) -> int:
+    def take_script_lock(self) -> tuple[int, bool]:
+        """Take the lock the FABER reference's emit-event.sh allocates ids under (``flock`` on
+        ``events/.next-id.lock``), so that a script and faber never read the same counter; with the
+        run's lock held. Returns its descriptor (closing it releases the lock) and whether a script
+        wrote since faber's last commit (``SCRIPT_LOCK_MARK`` missing). The script deletes the file
+        after use: a lock on a file no longer at the path is taken again on the current one."""
+        while True:
+            try:
+                fd = os.open(self.script_lock_file, os.O_RDWR | os.O_CREAT | _NOFOLLOW, self.file_mode)
+            except OSError as problem:
+                raise _storage_error(f"cannot open {self.script_lock_file}", problem) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if is_same_file(fd, self.script_lock_file):
+                    return fd, os.pread(fd, 64, 0) != SCRIPT_LOCK_MARK
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+
+    @staticmethod
+    def mark_script_lock(fd: int) -> None:
+        """Note in the held script lock that faber committed last (see ``take_script_lock``)."""
+        os.pwrite(fd, SCRIPT_LOCK_MARK, 0)
+        os.ftruncate(fd, len(SCRIPT_LOCK_MARK))
+
+    def record_in_ledger(self, event_id: int, kind: str, data: bytes, *, start: bool) -> None:
+        """Note a commit in ``events/.faber-ledger`` (``<id> <type> <sha256 of the file>``), once
+        another writer was seen in the run (``start``): the FABER reference's scripts can take an id
+        faber took and overwrite its file (their locking deletes its own lock file), and
+        ``faber runs verify`` finds such an event by its line here."""
+        flags = os.O_WRONLY | os.O_APPEND | _NOFOLLOW | (os.O_CREAT if start else 0)
+        try:
+            fd = os.open(self.ledger_file, flags, self.file_mode)
+        except FileNotFoundError:
+            return  # no other writer ever seen here: nothing to keep
+        try:
+            import hashlib  # only in a run another writer shares
+
+            _write_all(fd, b"%d %s %s\n" % (event_id, kind.encode(), hashlib.sha256(data).hexdigest().encode()))
+        finally:
+            os.close(fd)
+
+    def ledger(self) -> list[tuple[int, str, str]]:
+        """The commits ``record_in_ledger`` noted: (id, type, sha256), in order."""
+        try:
+            data = read_bytes(self.ledger_file)
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in data.decode("utf-8", "replace").splitlines():
+            parts = line.split(" ")
+            if len(parts) == 3 and parts[0].isdigit() and "/" not in parts[1] and not parts[1].startswith("."):
+                entries.append((int(parts[0]), parts[1], parts[2]))
+        return entries
+
+    def foreign_commit(self) -> bool:
+        """Without any lock, cheaply: whether the counter has moved past faber's last noted commit
+        (another writer, such as the FABER reference's scripts, added events since). False when no
+        commit of this boot is noted."""
+        try:
+            note = commit_note(read_bytes(self.lock_file)[:256])
+        except OSError:
+            return False
+        if note is None or note[2] != boot_id():
+            return False
+        counter = self.read_next_id()
+        return counter is not None and counter > note[0] + 1
+
+    def settled_next_id(self, lock: RunLock, *, scripts: bool = False) -> int:
         """Under the run's ``lock``: finish or drop what a killed writer left (``.pending``, or an event
         it linked without advancing the counter), and return the id the next event gets. O(1), except
         on the first commit into the run since the system started, and when the counter disagrees
@@ -279,8 +368,23 @@ class RunFolder:
         after a power cut either may hold an older value than the events on disk, and a counter
         behind could give the next event the id of one whose type differs (a link refuses only the
         same name). A note from another boot, or none, sends the writer to the files themselves,
-        once per run and boot; the commit then notes this boot."""
+        once per run and boot; the commit then notes this boot.
+
+        ``scripts``: a FABER reference script used the run since faber's last commit. Its counter is
+        then trusted when a little ahead of the files (``SCRIPT_IDS_AHEAD``: an id a script allocated
+        but has not written yet must not be taken), and the files when ahead of the counter."""
         self.recover()
+        if scripts:
+            # The counter's id is taken at once, before the folder is listed: a script holding a lock
+            # on a file it found deleted (its own locking's flaw) reads the counter without waiting for
+            # ours, and must find the next id there.
+            counted = self.read_next_id() or 1
+            overwrite_counter(self.next_id_file, counted + 1, self.file_mode)
+            scanned = self.scanned_next_id()
+            next_id = counted if scanned <= counted <= scanned + SCRIPT_IDS_AHEAD else scanned
+            if next_id != counted:
+                overwrite_counter(self.next_id_file, next_id + 1, self.file_mode)
+            return next_id
         began = lock.last_commit()
         if began is None or began[2] != boot_id():
             return self._counter_from_files()
@@ -297,9 +401,9 @@ class RunFolder:
         # never trust it into a gap. The id after the last event file is the one the store would give.
         return self._counter_from_files()
 
-    def _counter_from_files(self) -> int:
-        """One past the last event file, written to ``.next-id`` when it says otherwise."""
-        next_id = self.scanned_next_id()
+    def _counter_from_files(self, at_least: int = 1) -> int:
+        """One past the last event file (or ``at_least``), written to ``.next-id`` when it says otherwise."""
+        next_id = max(self.scanned_next_id(), at_least)
         if self.read_next_id() != next_id:
             overwrite_counter(self.next_id_file, next_id, self.file_mode)
         return next_id
@@ -383,9 +487,10 @@ class RunFolder:
             ) from None
 
     def finish_commit(self, next_id: int, *, pending: bool = True) -> None:
-        """Advance the counter and drop ``.pending`` (when the commit went through it) once the event
-        is committed."""
-        overwrite_counter(self.next_id_file, next_id, self.file_mode)
+        """Advance the counter (never back: a FABER reference script may have moved it on meanwhile)
+        and drop ``.pending`` (when the commit went through it) once the event is committed."""
+        if (self.read_next_id() or 0) < next_id:
+            overwrite_counter(self.next_id_file, next_id, self.file_mode)
         if pending:
             os.unlink(self.pending_file)
 

@@ -18,7 +18,7 @@ from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, loads, utc_timestamp
 
 from .files import fsync_directory, overwrite_counter, remove_dead_leftovers, write_new_file
-from .run_folder import CounterBehind, RunFolder, event_file_name, read_state
+from .run_folder import SCRIPT_LOCK_MARK, CounterBehind, RunFolder, RunLock, event_file_name, read_state
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
 if TYPE_CHECKING:
@@ -140,6 +140,7 @@ class LocalRunStore:
             next_id = fill(staging)
             lock_flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
             os.close(os.open(staging.lock_file, lock_flags, self.file_mode))
+            write_new_file(staging.script_lock_file, SCRIPT_LOCK_MARK, self.file_mode, False)
             overwrite_counter(staging.next_id_file, next_id, self.file_mode)
             if os.path.lexists(final.path):
                 raise FileExistsError(final.path)
@@ -242,48 +243,88 @@ class LocalRunStore:
     def _append_locked(
         self, folder: RunFolder, run_id: RunId, draft: Json, unnamed: int | None
     ) -> tuple[Json, Json | None]:
-        key = str(run_id)
-        cache_key = (get_ident(), key)
         lock = folder.lock(events_here=True)  # events_folder just saw them
         with lock:
             if not lock.events_here:  # cleaned up while we waited for the lock (checked under it)
                 raise events_not_local(run_id)
-            event_id = folder.settled_next_id(lock)
-            event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
+            # The reference scripts' lock too, while ids are allocated: see RunFolder.take_script_lock.
+            script_lock, scripts = folder.take_script_lock()
+            try:
+                event, state = self._commit(folder, run_id, draft, unnamed, lock, script_lock, scripts,
+                                            scripts or folder.foreign_commit())
+            finally:
+                os.close(script_lock)
+        # Durable before it is acknowledged, but fsynced outside the lock: the next writer links its
+        # event meanwhile, and overlapping fsyncs share one journal commit (figure b of the bench).
+        folder.sync_events(event["event_id"])
+        return event, state
+
+    def _commit(
+        self, folder: RunFolder, run_id: RunId, draft: Json, unnamed: int | None, lock: RunLock, script_lock: int,
+        scripts: bool, foreign: bool,
+    ) -> tuple[Json, Json | None]:
+        """``append``'s work under the run's lock and the scripts' lock. ``scripts``: a FABER reference
+        script used the run since this store's last commit (see ``RunFolder.settled_next_id``);
+        ``foreign``: another writer added events since, so neither the cached state nor state.json
+        holds them (the state is rebuilt from the files and stored)."""
+        key = str(run_id)
+        cache_key = (get_ident(), key)
+        if foreign:
+            self._states.pop(cache_key, None)
+        event_id = folder.settled_next_id(lock, scripts=scripts)
+        event = canonical_event({**draft, "event_id": event_id, "timestamp": utc_timestamp(), "run_id": key})
+        try:
             validate_event(event)
             # The state is brought forward before the commit, so nothing after the commit can fail
             # on it; until then it only lives in memory, and the cache forgets it if the commit fails.
-            state, checkpoint = self._state_after(folder, run_id, event)
+            state, checkpoint = self._state_after(folder, run_id, event, rebuild=foreign)
+        except BaseException:
+            if scripts:  # settled_next_id took the id in the counter: a refused event gives it back
+                overwrite_counter(folder.next_id_file, event_id, folder.file_mode)
+            raise
+        if not scripts:  # the id taken in the counter before the commit, for the reason settled_next_id says
             try:
-                try:
-                    pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
-                                                  lock=lock, unnamed=unnamed)
-                except CounterBehind:  # .next-id was damaged or restored: trust the files, once
+                overwrite_counter(folder.next_id_file, event_id + 1, folder.file_mode)
+            except OSError:
+                pass  # a hint: a damaged counter is the next writer's to repair, as after the commit
+        try:
+            data = dump_event(event)
+            try:
+                pending = folder.commit_event(event_id, event["type"], data, sync_directory=False,
+                                              lock=lock, unnamed=unnamed)
+            except CounterBehind:  # .next-id was damaged or restored, or a script took the id: the files
+                for attempt in range(3):
                     self._states.pop(cache_key, None)
-                    event_id = folder.scanned_next_id()
+                    event_id = max(folder.scanned_next_id(), folder.read_next_id() or 1)
+                    overwrite_counter(folder.next_id_file, event_id + 1, folder.file_mode)
                     event = {**event, "event_id": event_id}
                     state, checkpoint = self._state_after(folder, run_id, event)
                     # (the nameless file holds the refused bytes: this rare retry goes through .pending)
-                    pending = folder.commit_event(event_id, event["type"], dump_event(event), sync_directory=False,
-                                                  lock=lock)
-            except BaseException:
-                self._states.pop(cache_key, None)
-                raise
-            # Committed. From here on a failure must not become an error for the caller, who would
-            # retry and store the event twice: stale bookkeeping is repaired by the next writer.
-            try:
-                folder.finish_commit(event_id + 1, pending=pending)
-                if checkpoint:
-                    assert state is not None
-                    folder.write_state(self._dump_state(state), event_id)
-            except OSError:
-                self._states.pop(cache_key, None)
-            else:
-                if state is not None:
-                    self._remember(cache_key, state)
-        # Durable before it is acknowledged, but fsynced outside the lock: the next writer links its
-        # event meanwhile, and overlapping fsyncs share one journal commit (figure b of the bench).
-        folder.sync_events(event_id)
+                    data = dump_event(event)
+                    try:
+                        pending = folder.commit_event(event_id, event["type"], data, sync_directory=False, lock=lock)
+                        break
+                    except CounterBehind:
+                        if attempt == 2:
+                            raise StorageError(f"run {run_id}: another writer keeps taking the ids this event "
+                                               "was given (a FABER reference script?); try again") from None
+        except BaseException:
+            self._states.pop(cache_key, None)
+            raise
+        # Committed. From here on a failure must not become an error for the caller, who would
+        # retry and store the event twice: stale bookkeeping is repaired by the next writer.
+        try:
+            folder.finish_commit(event_id + 1, pending=pending)
+            folder.mark_script_lock(script_lock)
+            folder.record_in_ledger(event_id, event["type"], data, start=foreign)
+            if checkpoint:
+                assert state is not None
+                folder.write_state(self._dump_state(state), event_id)
+        except OSError:
+            self._states.pop(cache_key, None)
+        else:
+            if state is not None:
+                self._remember(cache_key, state)
         return event, state
 
     def iter_events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
@@ -409,13 +450,18 @@ class LocalRunStore:
 
     # Internals --------------------------------------------------------------------------------------
 
-    def _state_after(self, folder: RunFolder, run_id: RunId, event: Json) -> tuple[Json | None, bool]:
+    def _state_after(
+        self, folder: RunFolder, run_id: RunId, event: Json, *, rebuild: bool = False
+    ) -> tuple[Json | None, bool]:
         """The run's state with ``event`` applied (updating the cached state in place), and whether
         state.json is to be brought up to date with it. The state is None when it was not cached and
         no checkpoint is due: a short-lived process then never reads state.json, whose reading grows
         with the run. A stored state the reducer cannot extend (state.json edited by hand) is rebuilt
-        from the events instead."""
+        from the events instead, as it is, and then stored, with ``rebuild`` (another writer added
+        events: state.json does not hold them, whatever its last_event_id says)."""
         cache_key = (get_ident(), str(run_id))
+        if rebuild:
+            return self._checked(self._rebuilt_beside_scripts(run_id), event), True
         checkpoint = checkpoint_due(event, folder.state_size())
         state = self._states.get(cache_key)
         if state is None or state["last_event_id"] != event["event_id"] - 1:
@@ -428,6 +474,24 @@ class LocalRunStore:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             self._states.pop(cache_key, None)
         return self._checked(self.reconstruct(run_id), event), checkpoint
+
+    def _rebuilt_beside_scripts(self, run_id: RunId) -> Json:
+        """``reconstruct``, while a FABER reference script may be writing an event file: it truncates,
+        then writes it (``echo >``), so a file read empty in between is read again a moment later. A
+        file two scripts wrote at once stays unreadable: the state is then rebuilt from the readable
+        events (``faber runs verify`` names the other), rather than refusing every event after it."""
+        import time  # only here: the one-shot emit path does without it
+
+        for attempt in range(3):
+            try:
+                return self.reconstruct(run_id)
+            except StorageError:
+                time.sleep(0.005 * (attempt + 1))
+        from .inspection import scan_run
+
+        folder = self.events_folder(run_id)
+        metadata = self.load_metadata(run_id)
+        return reconstruct(initial_state_for(metadata), scan_run(folder, run_id, metadata=metadata).events)
 
     @staticmethod
     def _checked(state: Json, event: Json) -> Json:
@@ -577,8 +641,8 @@ def _is_current(state: Json | None, last_event_id: int) -> bool:
     given event)."""
     if state is None or state.get("reducer_version") != REDUCER_VERSION:
         return False
-    if not isinstance(state.get("last_event_id"), int):
-        return False
+    if not isinstance(state.get("last_event_id"), int) or state.get("reduced_event_id") != state["last_event_id"]:
+        return False  # (another writer moved last_event_id without bringing the state with it)
     return last_event_id == -1 or state.get("last_event_id") == last_event_id
 
 

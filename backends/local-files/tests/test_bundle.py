@@ -37,11 +37,12 @@ def new_run(store: LocalRunStore, events: int = 0) -> RunId:
 
 
 def event_files(store: LocalRunStore, run_id: RunId) -> dict[str, bytes]:
-    """The events folder's files and their bytes; the lock file's only by name (it notes the last
-    commit a writer began, which a run imported elsewhere has not seen)."""
+    """The events folder's files and their bytes; the lock files' only by name (they note the last
+    commit a writer began, which a run imported elsewhere has not seen); the reference scripts' lock
+    not at all (faber makes it at its first commit)."""
     folder = store.folder(run_id)
     return {name: b"" if name == ".lock" else Path(folder.events_dir, name).read_bytes()
-            for name in os.listdir(folder.events_dir)}
+            for name in os.listdir(folder.events_dir) if name != ".next-id.lock"}
 
 
 def bundle_bytes(bundle: ArchiveBundle) -> dict[str, bytes]:

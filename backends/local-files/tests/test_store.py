@@ -153,7 +153,7 @@ def test_a_lock_file_holding_anything_else_steers_nothing(store: LocalRunStore, 
     Path(folder.lock_file).write_bytes(planted)
     event, _ = LocalRunStore(store.runs_dir).append(run_id, {"type": "checkpoint"})
     assert event["event_id"] == 2 and folder.read_next_id() == 3
-    assert names(store, run_id) == [".lock", ".next-id", "001-workflow_start.json", "002-checkpoint.json"]
+    assert names(store, run_id) == [".lock", ".next-id", ".next-id.lock", "001-workflow_start.json", "002-checkpoint.json"]
 
 
 def test_without_nameless_files_the_commit_goes_through_pending(
@@ -169,7 +169,7 @@ def test_without_nameless_files_the_commit_goes_through_pending(
         store.append(run_id, {"type": kind})
     folder = store.folder(run_id)
     assert linked == [folder.pending_file] * 2
-    assert names(store, run_id) == [".lock", ".next-id", "001-workflow_start.json", "002-checkpoint.json"]
+    assert names(store, run_id) == [".lock", ".next-id", ".next-id.lock", "001-workflow_start.json", "002-checkpoint.json"]
     assert store.reconstruct(run_id) == store.current_state(run_id)
 
 
@@ -178,7 +178,7 @@ def test_killed_before_commit_leaves_nothing(store: LocalRunStore, run_id: RunId
     Path(folder.pending_file).write_bytes(b'{"event_id": 1, "type": "workflow_st')  # torn, never linked
     event, _ = store.append(run_id, {"type": "workflow_start"})
     assert event["event_id"] == 1
-    assert names(store, run_id) == [".lock", ".next-id", "001-workflow_start.json"]
+    assert names(store, run_id) == [".lock", ".next-id", ".next-id.lock", "001-workflow_start.json"]
 
 
 def test_damaged_counter_is_recovered_from_the_files(store: LocalRunStore, run_id: RunId) -> None:
@@ -325,7 +325,7 @@ def test_a_symlinked_events_folder_is_refused(store: LocalRunStore, run_id: RunI
     (folder / "events").symlink_to(outside)
     with pytest.raises(StorageError, match="symbolic link"):
         store.append(run_id, {"type": "checkpoint"})
-    assert sorted(p.name for p in outside.iterdir()) == [".lock", ".next-id"]
+    assert sorted(p.name for p in outside.iterdir()) == [".lock", ".next-id", ".next-id.lock"]
 
 
 def test_an_unreadable_event_file_is_named(store: LocalRunStore, run_id: RunId) -> None:
