@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 from faber_hookspecs.catalogue import EVENT_TYPES
-from faber_hookspecs.reducer import MAX_ERRORS_KEPT, apply_event, initial_state, reconstruct
+from faber_hookspecs.reducer import (
+    ANY_EVENT,
+    LIFECYCLE,
+    MAX_ERRORS_KEPT,
+    apply_event,
+    initial_state,
+    lifecycle_status,
+    reconstruct,
+    refusal,
+)
 
 RUN = "acme/widget-service/ee04a6d4-8111-4fde-8172-e0639c154b63"
 ERROR = {"code": "BOOM", "message": "it broke", "recoverable": False}
@@ -85,3 +94,42 @@ def test_the_errors_kept_are_the_latest_and_the_count_is_all() -> None:
                                   error={"code": f"E{event_id}"}))
     assert state["error_count"] == MAX_ERRORS_KEPT + 2
     assert [error["code"] for error in state["errors"]] == [f"E{n}" for n in range(8, 8 + MAX_ERRORS_KEPT)]
+
+
+@pytest.mark.parametrize("status", LIFECYCLE)
+def test_refusal_follows_each_row_of_the_lifecycle(status: str) -> None:
+    """In process, for the record store's check: each status takes exactly its row (a denied run is a
+    cancelled one whose last decision was a denial), and a refusal says what to do instead."""
+    state = initial_state(RUN, None, "default", None)
+    state["status"] = "cancelled" if status == "denied" else status
+    if status in ("denied", "cancelled"):
+        state["approvals"] = [{"decision": "granted"}, {"decision": "denied" if status == "denied" else "granted"}]
+    assert lifecycle_status(state) == status
+    for kind in [*EVENT_TYPES, "x-acme.deploy"]:
+        why = refusal(state, kind)
+        if ANY_EVENT in LIFECYCLE[status] or kind in LIFECYCLE[status]:
+            assert why is None, (status, kind)
+            continue
+        assert why is not None and f"({kind} refused)" in why and "`faber run --rerun ee04a6d4` starts a new run" in why
+        if LIFECYCLE[status]:
+            assert why.startswith(f"run {RUN} is {status} and takes only {', '.join(LIFECYCLE[status])} until")
+            assert "`faber run --resume ee04a6d4` continues it" in why
+        else:
+            ended = "ended as denied" if status == "denied" else "is completed"
+            assert why.startswith(f"run {RUN} {ended} and takes no new events")
+
+
+def test_a_long_phase_finds_its_steps_by_id_as_a_short_one_does() -> None:
+    """From 16 steps on, steps are found through an index: the same steps, attempts and errors."""
+    events = [stored(1, type="workflow_start")]
+    for n in range(40):
+        step = f"s{n % 20}"  # each step twice: the second event finds the first entry
+        events.append(stored(len(events) + 1, type="step_start", phase="build", step=step))
+        events.append(stored(len(events) + 1, type="step_error" if n < 20 else "step_complete", phase="build",
+                             step=step, duration_ms=n, error={"code": f"E{n}"}))
+    state = reconstruct(initial_state(RUN, None, "default", None), events)
+    steps = state["phases"]["build"]["steps"]
+    assert [step["id"] for step in steps] == [f"s{n}" for n in range(20)]
+    assert all(step["attempts"] == 2 and step["status"] == "completed" for step in steps)
+    assert [step["last_error"]["code"] for step in steps] == [f"E{n}" for n in range(20)]
+    assert [step["duration_ms"] for step in steps] == list(range(20, 40))
