@@ -16,9 +16,13 @@ import anyio
 import httpx2
 import pytest
 from conftest import FABER, Cli, assert_one_line_error, clean_environ
+from faber_hookspecs.errors import FaberError, InvalidInput
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_support import TOOLS, call, read
+
+from faber_host.mcp.listening import Listener, check_token, listen
+from faber_host.mcp.streamable_http import StaticTokenVerifier
 
 pytestmark = pytest.mark.anyio
 TOKEN = "s3cret-token-for-the-tests-0123456789"
@@ -187,3 +191,56 @@ def test_a_busy_port_is_one_clear_error(cli: Cli) -> None:
         line = assert_one_line_error(cli("mcp", "--transport", "http", "--port", str(port)), code=1)
     assert f"cannot listen on 127.0.0.1:{port}" in line
     assert "not a port number" in assert_one_line_error(cli("mcp", "--transport", "http", "--port", "70000"))
+
+
+# The same rules in process, where mutation testing sees them (the server above runs in a subprocess).
+
+async def test_the_token_verifier_accepts_exactly_one_token() -> None:
+    verifier = StaticTokenVerifier(TOKEN)
+    off_by_one = TOKEN[:5] + chr(ord(TOKEN[5]) + 1) + TOKEN[6:]
+    for wrong in ("", TOKEN[:1], TOKEN[:-1], TOKEN + "x", off_by_one, TOKEN[:-1] + "X", TOKEN.upper(), f" {TOKEN}"):
+        assert await verifier.verify_token(wrong) is None, wrong
+    accepted = await verifier.verify_token(TOKEN)
+    assert accepted is not None and accepted.token == TOKEN and accepted.client_id == "faber-mcp-token"
+
+
+@pytest.mark.parametrize("token", ["", "x" * 15, " " * 16, "a" * 8 + " " + "a" * 8, "é" * 16, "\x7f" * 16, "a" * 15 + "\n"])
+def test_check_token_refuses_weak_tokens_in_process(token: str) -> None:
+    with pytest.raises(InvalidInput, match="at least 16 characters, each a visible ASCII character"):
+        check_token(token)
+
+
+def test_check_token_takes_sixteen_visible_characters_from_bang_to_tilde() -> None:
+    for token in (None, "!" * 16, "~" * 16, "a" * 16, TOKEN):
+        check_token(token)
+
+
+@pytest.mark.parametrize(("host", "names"), [("127.0.0.1", ["127.0.0.1", "localhost"]), ("127.1", ["127.0.0.1", "localhost"]),
+                                             ("::1", ["[::1]", "localhost"]), ("[::1]", ["[::1]", "localhost"]),
+                                             ("127.0.0.2", ["127.0.0.2"])])
+def test_a_loopback_listener_answers_to_its_own_names_only(host: str, names: list[str]) -> None:
+    listener = listen(host, 0, None)
+    with listener.socket:
+        assert listener.loopback and listener.port > 0
+        assert listener.host_names() == [f"{name}:{listener.port}" for name in names]
+        assert listener.socket.getsockname()[1] == listener.port
+
+
+def test_on_port_80_the_host_names_come_with_and_without_the_port() -> None:
+    with socket.socket() as unbound:
+        assert Listener(unbound, "127.0.0.1", 80, True).host_names() == [
+            "127.0.0.1:80", "localhost:80", "127.0.0.1", "localhost"]
+
+
+def test_other_addresses_need_a_token_and_bad_ports_and_hosts_get_one_clear_error() -> None:
+    with pytest.raises(InvalidInput, match=re.escape("refusing to serve MCP on 0.0.0.0 without a token")):
+        listen("0.0.0.0", 0, None)
+    listener = listen("127.0.0.1", 0, TOKEN)
+    with listener.socket:
+        with pytest.raises(FaberError, match=re.escape(f"cannot listen on 127.0.0.1:{listener.port}")):
+            listen("127.0.0.1", listener.port, None)
+    for port in (-1, 65536):
+        with pytest.raises(InvalidInput, match=f"--port {port} is not a port number"):
+            listen("127.0.0.1", port, None)
+    with pytest.raises(InvalidInput, match=re.escape("cannot listen on 'no such host.invalid'")):
+        listen("no such host.invalid", 0, None)

@@ -185,3 +185,26 @@ async def test_a_work_id_an_agent_plants_with_rerun_run_stays_data_when_a_person
     assert not list(project_dir.rglob("PWNED"))
     assert f"work item {attack}: paginate the widget listing" in result.stdout
     assert (project_dir / "dist/widgets-$(touch PWNED).tgz").is_file()
+
+
+SPACELESS = {"work_id": "|touch${IFS}PWNED", "a": "$(touch${IFS}PWNED)", "b": ";touch${IFS}PWNED",
+             "c": "`touch${IFS}PWNED`", "d": "'\";touch${IFS}PWNED;#", "e": "&&touch${IFS}PWNED\\"}
+
+
+def test_spaceless_shell_syntax_through_the_api_stays_data_in_every_field(faber: Faber, project_dir: Path) -> None:
+    """Values with shell syntax and no space (a quoting rule keyed on blanks would pass them), as a work
+    id and as parameters, in a step's run command run by the real shell executor, in its prompt and
+    arguments."""
+    write_workflow(project_dir, {"id": "doors", "autonomy": {"level": "autonomous"}, "phases": {"build": {"steps": [
+        {"id": "print", "run": 'printf "%s|" {work_id} "{a}" x{b}y "<{c}>" {d} {e} > out.txt'},
+    ]}}})
+    params = {name: value for name, value in SPACELESS.items() if name != "work_id"}
+    outcome = faber.run_workflow("doors", SPACELESS["work_id"], params=params)
+    assert outcome.status == "completed", outcome.message
+    assert not list(project_dir.rglob("PWNED"))
+    expected = [SPACELESS["work_id"], params["a"], f"x{params['b']}y", f"<{params['c']}>", params["d"], params["e"]]
+    assert (project_dir / "out.txt").read_text() == "|".join(expected) + "|"
+    step = ResolvedStep(phase="build", id="ask", prompt="fix {work_id} with {a}", arguments={"x": ["{b}"]},
+                        source="wf", file="wf.json", json_path="$.phases.build.steps[0]")
+    filled = fill_step(step, SPACELESS)
+    assert filled.prompt == f"fix {SPACELESS['work_id']} with {params['a']}" and filled.arguments == {"x": [params["b"]]}

@@ -350,3 +350,59 @@ def test_the_shape_checks_quick_test_agrees_with_its_explanation() -> None:
             assert str(raised.value) == explained
 
     check()
+
+
+# The limits and the metadata screen in process (the torture suite proves them through the CLI, which
+# mutants never reach).
+
+def test_limits_measure_compact_json_and_word_sizes_for_a_person() -> None:
+    from faber_host.safety.limits import Limits
+
+    assert Limits().check({"a": "é", "b": [1, 2]}, "event") == len('{"a":"é","b":[1,2]}'.encode())
+    wide = Limits(10**8, max_string_length=10**8)
+    for limit, value, said in [
+        (1000, "x" * 1232, "it is 1,234 bytes as JSON, more than the limit of 1,000 bytes"),
+        (1024 * 1024, "x" * (3 * 512 * 1024 - 2), "it is 1.50 MiB as JSON, more than the limit of 1 MiB"),
+        (1024 * 1024 + 1, "x" * (2 * 1024 * 1024 - 2), "it is 2 MiB as JSON, more than the limit of 1.00 MiB"),
+    ]:
+        with pytest.raises(InvalidInput, match=re.escape(f"invalid event: {said} (limits.max_event_bytes")):
+            Limits(limit, max_string_length=10**8).check(value, "event")
+        assert wide.check(value, "event") == len(value) + 2
+
+
+def test_limits_parse_refuses_what_the_parser_gives_up_on() -> None:
+    from faber_host.safety.limits import Limits
+
+    limits = Limits(max_depth=8)
+    assert limits.parse('{"a": [1]}', "event") == {"a": [1]}
+    with pytest.raises(InvalidEvent, match=re.escape("invalid --data: nested more than 8 levels deep (limits.max_depth")):
+        limits.parse("[" * 100_000 + "]" * 100_000, "--data", InvalidEvent)
+    with pytest.raises(InvalidInput, match=re.escape(f"invalid --data: a number has more than {sys.get_int_max_str_digits():,} digits")):
+        limits.parse("1" * 5000, "--data")
+    with pytest.raises(ValueError, match="Expecting") as malformed:
+        limits.parse("{not json", "--data")
+    assert not isinstance(malformed.value, InvalidInput), "malformed text is the door's to word"
+
+
+def test_metadata_is_screened_except_what_the_host_writes() -> None:
+    from faber_host.safety.limits import Limits
+
+    secret = "ghp_" + "a" * 36
+    document = {"run_id": f"acme/w/{secret}", "created_at": secret, "work_id": secret, "notes": {"x": [secret]}}
+    screened, found = InputPolicy.default().screen_metadata(document)
+    assert screened == {"run_id": f"acme/w/{secret}", "created_at": secret, "work_id": "[REDACTED:github-token]",
+                        "notes": {"x": ["[REDACTED:github-token]"]}}
+    assert found.describe("the run") == "redacted 2 secrets (github-token) from the run before storing it"
+    with pytest.raises(InvalidInput, match=re.escape("invalid run: ")):
+        InputPolicy(limits=Limits(1024)).screen_metadata({"notes": "x" * 2000})
+    unscreened = InputPolicy.from_settings({"enabled": False}, None).screen_metadata({"work_id": secret})
+    assert unscreened[0] == {"work_id": secret} and unscreened[1].count == 0
+
+
+def test_findings_describe_counts_and_kinds_in_one_sentence() -> None:
+    found = Findings()
+    found.add("password-pair")
+    assert found.describe("the event") == "redacted 1 secret (password-pair) from the event before storing it"
+    found.add("aws-access-key")
+    found.add("password-pair")
+    assert found.describe("the event") == "redacted 3 secrets (aws-access-key, password-pair) from the event before storing it"

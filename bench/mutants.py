@@ -1,0 +1,138 @@
+"""Mutation testing of the modules that carry guarantees: ``make mutants`` (``MODULE=screening`` for one group).
+
+Runs mutmut per group, each with only the tests that cover it, and prints the kill rate per group and
+the surviving mutants. Not part of ``make test``: it takes minutes per group.
+
+How mutmut 3 is driven (see docs/reliability.md, "Mutation testing"):
+- it mutates code inside functions only; module-level tables are held by table-derived tests;
+- it shadows a package by putting ``mutants/`` first on sys.path, which only works for the
+  distribution it runs in: a group's parts run with cwd = their distribution (repo root, hookspecs/,
+  backends/local-files/, backends/s3/);
+- its configuration is read from ``setup.cfg`` in that cwd when pyproject.toml has no
+  ``[tool.mutmut]``: this script writes one for the run and removes it after;
+- tests that run the code in a subprocess (the CLI) do not see the mutants, so a group's tests must
+  call the code in-process to count.
+
+A survivor judged equivalent (no behaviour could tell it apart) goes in EQUIVALENT with the reason;
+it is listed apart and left out of the rate. Mutant names follow the code, so re-check them after an edit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOT_KILLED = ("survived", "no tests", "timeout", "suspicious", "not checked", "segfault")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One mutmut run: the distribution it runs in, the files it mutates there, the tests (repo paths)."""
+
+    cwd: str
+    mutate: tuple[str, ...]
+    tests: tuple[str, ...]
+    deselect: tuple[str, ...] = ()  # test names: those asserting a module's imports (mutmut's trampolines add some)
+
+
+GROUPS: dict[str, tuple[Part, ...]] = {
+    "screening": (Part(".", ("faber_host/safety/redaction.py", "faber_host/safety/limits.py",
+                             "faber_host/safety/policy.py"),
+                       ("tests/test_redaction.py",),
+                       ("test_the_policy_modules_do_not_import_pydantic",)),),
+    "placeholders": (Part(".", ("faber_host/workflows/placeholders.py",),
+                          ("tests/test_placeholder_safety.py", "tests/test_workflow_definitions.py")),),
+    "executor": (Part(".", ("faber_host/runner/shell.py",), ("tests/test_step_executor.py",)),),
+    "mcp-auth": (Part(".", ("faber_host/mcp/listening.py", "faber_host/mcp/streamable_http.py"),
+                      ("tests/test_mcp_http.py",)),),
+    "reducer": (Part("hookspecs", ("faber_hookspecs/reducer.py",),
+                     ("tests/test_state.py", "tests/test_lifecycle.py", "tests/test_reducer.py")),),
+    "resume": (Part("hookspecs", ("faber_hookspecs/resume.py",),
+                    ("tests/test_state_checkpoints.py", "tests/test_run_hooks.py")),),
+    "store": (Part("backends/local-files", ("faber_backend_local_files/store.py",
+                                            "faber_backend_local_files/run_folder.py",
+                                            "faber_backend_local_files/files.py",
+                                            "faber_backend_local_files/repair.py"),
+                   ("backends/local-files/tests",)),
+              Part("hookspecs", ("faber_hookspecs/integrity.py",), ("tests/test_integrity.py",))),
+    "archive": (Part(".", ("faber_host/archive/*",), ("tests/test_archive_host.py",)),
+                Part("backends/local-files", ("faber_backend_local_files/bundle.py",),
+                     ("backends/local-files/tests",)),
+                Part("backends/s3", ("faber_backend_s3/transfer.py",), ("backends/s3/tests",))),
+}
+
+# mutant name -> why it is equivalent (no behaviour tells it apart) or harmless.
+EQUIVALENT: dict[str, str] = {}
+
+
+def setup_cfg(part: Part) -> str:
+    """mutmut's configuration for one part (its setup.cfg reader takes one value a line)."""
+    lines = ["[mutmut]", "source_paths = " + part.mutate[0].split("/")[0], "only_mutate ="]
+    lines += [f"    {path}" for path in part.mutate]
+    lines += ["pytest_add_cli_args_test_selection ="] + [f"    {ROOT / test}" for test in part.tests]
+    lines += ["pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -p", "    mutants_plugin", "    -q"]
+    if part.deselect:
+        lines += ["    -k", "    " + " and ".join(f"not {name}" for name in part.deselect)]
+    return "\n".join(lines) + "\n"
+
+
+def run_part(part: Part, max_children: int, diffs: bool) -> dict[str, str]:
+    """Run mutmut for one part from scratch; its mutants' statuses by name."""
+    cwd = ROOT / part.cwd
+    config = cwd / "setup.cfg"
+    if config.exists():
+        sys.exit(f"{config} exists: this script writes its own and would clobber it")
+    shutil.rmtree(cwd / "mutants", ignore_errors=True)  # a stale run of another group would be reused
+    config.write_text(setup_cfg(part))
+    mutmut = [sys.executable, "-m", "mutmut"]
+    # mutants_plugin as a top-level module: mutmut takes the repo root off sys.path (so that only the
+    # mutated copy of a package can be imported), and the package ``bench`` with it.
+    environ = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
+    try:
+        subprocess.run([*mutmut, "run", "--max-children", str(max_children)], cwd=cwd, env=environ, check=True)
+        listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=cwd, check=True,
+                                 capture_output=True, text=True).stdout
+        statuses = dict(re.findall(r"^\s+(\S+): (.+)$", listing, re.MULTILINE))
+        for name in [name for name, status in statuses.items() if diffs and status in NOT_KILLED]:
+            subprocess.run([*mutmut, "show", name], cwd=cwd, check=True)
+    finally:
+        config.unlink()
+    return statuses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"groups to run (default all): {', '.join(GROUPS)}")
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--diffs", action="store_true", help="print each mutant not killed as a diff")
+    args = parser.parse_args()
+    if unknown := set(args.groups) - set(GROUPS):
+        parser.error(f"no group {', '.join(sorted(unknown))}; the groups are {', '.join(GROUPS)}")
+    rows, survivors, equivalents = [], [], []
+    for group in args.groups or list(GROUPS):
+        statuses: dict[str, str] = {}
+        for part in GROUPS[group]:
+            statuses |= run_part(part, args.max_children, args.diffs)
+        counted = {name: status for name, status in statuses.items() if name not in EQUIVALENT}
+        killed = sum(status in ("killed", "caught by type check") for status in counted.values())
+        left = sorted((name, status) for name, status in counted.items() if status in NOT_KILLED)
+        survivors += [f"{group}: {name} ({status})" for name, status in left]
+        equivalents += [f"{group}: {name}: {EQUIVALENT[name]}" for name in statuses if name in EQUIVALENT]
+        rate = f"{100 * killed / (killed + len(left)):.0f}%" if killed + len(left) else "-"
+        rows.append((group, len(statuses), killed, len(left), len(statuses) - len(counted), rate))
+    print("\n| group | mutants | killed | not killed | equivalent | kill rate |\n|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(map(str, row)) + " |")
+    print("\nNot killed (--diffs shows them):", *survivors or ["none"], sep="\n  ")
+    print("\nEquivalent, left out of the rate:", *equivalents or ["none"], sep="\n  ")
+
+
+if __name__ == "__main__":
+    main()
