@@ -24,17 +24,16 @@ from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.records import POSITION_FIELDS, BackendContext, RunQuery, RunRecord, StoredEvent
-from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RunState
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .inspection import inspect_run, verify_run
 from .store import DEFAULT_BASE_PATH, LocalRunStore, runs_path, select_states
 
-if TYPE_CHECKING:  # (an emit imports neither the archive models nor the repair)
+if TYPE_CHECKING:  # (an emit imports neither the archive, report nor integrity models, nor the inspection)
     from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
     from faber_hookspecs.integrity import RepairReport, VerifyReport
+    from faber_hookspecs.reports import HealthCheck
 
 
 class LocalFilesConfig(BaseModel):
@@ -75,6 +74,8 @@ class LocalFilesBackend:
     @hookimpl
     def faber_check_health(self) -> list[HealthCheck]:
         """The runs folder exists (or can be made) and takes a new file."""
+        from faber_hookspecs.reports import HealthCheck
+
         probe = self.runs_dir / f".doctor-probe-{os.getpid()}"
         try:
             self.runs_dir.mkdir(mode=int(self.config.dir_mode, 8), parents=True, exist_ok=True)
@@ -139,6 +140,8 @@ class FilesRecordStore:
     # Reads -------------------------------------------------------------------------------------------
 
     def load_run(self, run_id: str) -> RunRecord:
+        from .inspection import inspect_run
+
         parsed = RunId.parse(run_id)
         metadata, state, warnings = inspect_run(self.files, parsed)
         folder = self.files.folder(parsed)
@@ -189,6 +192,8 @@ class FilesRecordStore:
         return cleanup_run(self.files, RunId.parse(run_id), manifest_sha256, dry_run=dry_run)
 
     def verify(self, run_id: str) -> VerifyReport:
+        from .inspection import verify_run
+
         return verify_run(self.files, RunId.parse(run_id))
 
     def repair(self, run_id: str) -> RepairReport:
