@@ -31,9 +31,10 @@ from faber_hookspecs.archive import (
 )
 from faber_hookspecs.errors import IntegrityError
 from faber_hookspecs.markers import hookimpl
-from faber_hookspecs.records import BackendContext, RunRecord
+from faber_hookspecs.records import BackendContext
 from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
+from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.wire import utc_timestamp
 
 from .config import S3ArchiveConfig
