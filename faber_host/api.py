@@ -34,10 +34,10 @@ from faber_hookspecs.errors import (
 )
 from faber_hookspecs.events import Event
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import RunQuery, RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.reports import FlushReport
 from faber_hookspecs.run_id import RunId, validate_slug
+from faber_hookspecs.runs import RunQuery, RunRecord
 from faber_hookspecs.state import RUN_STATUSES, RunState
 from faber_hookspecs.wire import utc_timestamp
 

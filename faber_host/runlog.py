@@ -18,10 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import EventsNotLocal, IntegrityError, InvalidEvent, InvalidInput, RunNotFound
 from faber_hookspecs.events import Event, EventDraft
-from faber_hookspecs.metadata import Environment, ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
-from faber_hookspecs.records import RunRecord, StoredEvent
+from faber_hookspecs.records import StoredEvent
 from faber_hookspecs.run_id import RunId
-from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
 from pydantic import BaseModel, ValidationError
 
@@ -33,8 +31,11 @@ from .safety.limits import show_key
 from .safety.policy import InputPolicy
 from .safety.redaction import Findings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # an emit builds neither the run, metadata nor state models: imported where used
     from faber_hookspecs.archive import ArchiveBundle
+    from faber_hookspecs.metadata import ParameterChange, Relationships, RunMetadata, WorkflowFingerprint
+    from faber_hookspecs.runs import RunRecord
+    from faber_hookspecs.state import RunState
 
     from .archive.reader import ArchivedCopy
 
@@ -87,6 +88,8 @@ def screen_metadata(policy: InputPolicy, document: Any) -> tuple[RunMetadata, Fi
     left as they are. Raises InvalidInput saying what is wrong."""
     if not isinstance(document, dict):
         raise InvalidInput("invalid run: its metadata must be a JSON object")
+    from faber_hookspecs.metadata import RunMetadata
+
     screened, findings = policy.screen_metadata(document)
     return _valid(RunMetadata, screened, "run", InvalidInput), findings
 
@@ -243,6 +246,8 @@ class RunLog:
         # The parameters' shape first: building the metadata walks them, whatever their depth.
         self.gateway.input_policy.limits.check_shape(dict(params or {}), "run parameters")
         branch, commit = git_environment(self.project.root)
+        from faber_hookspecs.metadata import Environment, Relationships, RunMetadata
+
         try:
             metadata = RunMetadata(
                 run_id=str(new_id),
@@ -313,6 +318,7 @@ def check_restored(policy: InputPolicy, bundle: ArchiveBundle) -> None:
     so it cannot redact: a bundle that needs it (written under other settings, or altered) is refused
     whole, before anything is expanded. Raises IntegrityError."""
     from faber_hookspecs.archive import EVENTS_FILE, METADATA_FILE
+    from faber_hookspecs.metadata import RunMetadata
 
     refused = f"the archive of run {bundle.run_id} was refused"
     try:

@@ -33,8 +33,9 @@ from faber_hookspecs.archive import (
 from faber_hookspecs.errors import ArchiveError, BackendError, ConfigError, IntegrityError, RunNotFound
 from faber_hookspecs.events import Event
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import BackendContext, RunQuery, RunRecord
+from faber_hookspecs.records import BackendContext
 from faber_hookspecs.reports import FlushReport, HealthCheck
+from faber_hookspecs.runs import RunQuery, RunRecord
 from faber_hookspecs.state import RunState
 from faber_hookspecs.store import RecordStore
 from faber_hookspecs.wire import utc_timestamp

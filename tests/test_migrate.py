@@ -13,8 +13,8 @@ from faber_backend_local_files.store import LocalRunStore
 from faber_hookspecs.errors import InvalidEvent, RunFinished, StorageError
 from faber_hookspecs.events import Event
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import RunRecord
 from faber_hookspecs.run_id import RunId
+from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.validation import schema_validator
 
 from faber_host.api import Faber

@@ -4,6 +4,7 @@ limits, and the gateway.json settings that tune them (the torture suite proves i
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest

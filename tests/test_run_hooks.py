@@ -17,8 +17,8 @@ from conftest import FABER, clean_environ, event_types, executed_steps, shell_st
 from faber_hookspecs import hookimpl
 from faber_hookspecs.errors import ResumeVetoed
 from faber_hookspecs.execution import StepContext, StepResult
-from faber_hookspecs.records import RunRecord
 from faber_hookspecs.resume import ResumeContext
+from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.workflow import ResolvedStep
 
 from faber_host.api import Faber

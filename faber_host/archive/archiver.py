@@ -18,9 +18,9 @@ from faber_hookspecs.archive import (
 )
 from faber_hookspecs.errors import ArchiveError, ConfigError, FaberError, RunInProgress
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import RunRecord
 from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.run_id import validate_slug
+from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.wire import utc_timestamp
 
 from .results import ArchiveIncomplete, ArchiveResult, ConsolidateResult

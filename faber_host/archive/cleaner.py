@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from faber_hookspecs.errors import FaberError, InvalidInput
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import RunQuery
+from faber_hookspecs.runs import RunQuery
 from faber_hookspecs.wire import utc_timestamp
 
 from .durations import age_days

@@ -24,8 +24,8 @@ from faber_hookspecs.errors import ArchiveError, FaberError, IntegrityError, Run
 from faber_hookspecs.events import Event
 from faber_hookspecs.integrity import IntegrityProblem, VerifyReport
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import RunRecord
 from faber_hookspecs.reducer import initial_state_for, reconstruct
+from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.state import RunState
 
 from .restorer import DOWNLOAD_PREFIX  # a killed reader's folder is removed as a killed restore's is

@@ -13,7 +13,7 @@ from faber_backend_local_files.files import remove_dead_leftovers
 from faber_hookspecs.archive import ArchiveBundle, ArchiveLocation, ArchiveRecord, ProgressCallback, RunRef, no_progress
 from faber_hookspecs.errors import ArchiveError, ConfigError, RunNotFound
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import RunRecord
+from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.wire import utc_timestamp
 
 from ..runlog import check_restored

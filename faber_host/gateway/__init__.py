@@ -30,9 +30,9 @@ if TYPE_CHECKING:  # (the archive models are not imported by an emit)
     from faber_hookspecs.archive import ArchiveBundle, ArchivePolicy, ArchiveQuery, ProgressCallback, RunRef
     from faber_hookspecs.events import Event
     from faber_hookspecs.execution import StepContext, StepResult
-    from faber_hookspecs.records import RunRecord
     from faber_hookspecs.reports import FlushReport, HealthCheck
     from faber_hookspecs.resume import ResumeContext
+    from faber_hookspecs.runs import RunRecord
     from faber_hookspecs.state import RunState
     from faber_hookspecs.workflow import ResolvedStep
 

@@ -19,8 +19,9 @@ from faber_hookspecs.errors import FaberError
 from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import RunQuery, RunRecord, StoredEvent
+from faber_hookspecs.records import StoredEvent
 from faber_hookspecs.reducer import apply_event, initial_state_for
+from faber_hookspecs.runs import RunQuery, RunRecord
 from faber_hookspecs.state import RunState
 from faber_hookspecs.wire import utc_timestamp
 

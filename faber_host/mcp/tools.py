@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_typ
 from faber_hookspecs.catalogue import EVENT_TYPES
 from faber_hookspecs.events import EventDraft
 from faber_hookspecs.integrity import VerifyReport
-from faber_hookspecs.records import RunRecord
 from faber_hookspecs.resume import ResumeContext
+from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.state import RunStatus
 from faber_hookspecs.workflow import AUTONOMY_LEVELS
 from mcp.server.mcpserver.tools import Tool

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import ConfigError, FaberError, InvalidInput, NotResumable, RunBusy
 from faber_hookspecs.metadata import ParameterChange, Relationships, RunMetadata
-from faber_hookspecs.records import RunRecord
 from faber_hookspecs.resume import NextStep, ResumeContext, ResumeFrom
 from faber_hookspecs.run_id import RunId
+from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.workflow import (
     AUTONOMY_ALIASES,
     AUTONOMY_LEVELS,

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING
 
 from faber_hookspecs.markers import hookimpl
 
-from .cancel import CANCEL_SIGNALS
-
 if TYPE_CHECKING:
     from faber_hookspecs.execution import StepContext, StepResult
     from faber_hookspecs.workflow import ResolvedStep
@@ -102,6 +100,8 @@ def _stop_on_timeout(process: subprocess.Popen[bytes], timed_out: threading.Even
 def _start(command: str, context: StepContext) -> tuple[subprocess.Popen[bytes], set[int | signal.Signals]]:
     """Start ``command`` in a new process group with SIGINT and SIGTERM blocked in this thread; return
     it and the signal mask to restore once the caller is ready to stop it."""
+    from .cancel import CANCEL_SIGNALS  # here: every gateway registers this executor, few run a step
+
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, CANCEL_SIGNALS)
     try:
         return subprocess.Popen(

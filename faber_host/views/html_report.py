@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from faber_hookspecs.records import RunRecord
+from faber_hookspecs.runs import RunRecord
 
 from .chart import format_duration, format_offset, format_time
 from .gantt import layout_gantt

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from faber_hookspecs.records import RunRecord
+from faber_hookspecs.runs import RunRecord
 
 from .chart import format_duration, format_time
 from .timeline import Bar, Timeline, build_timeline

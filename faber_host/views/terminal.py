@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from faber_hookspecs.records import RunRecord
+from faber_hookspecs.runs import RunRecord
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text

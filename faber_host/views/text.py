@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faber_hookspecs.records import RunRecord
+from faber_hookspecs.runs import RunRecord
 
 from .chart import REPORTED, REPORTED_LEGEND, axis_line, axis_ticks, chart_rows, format_duration, format_offset
 from .summary import RelatedRun, artifact_lines, bar_label, header_facts, without_events

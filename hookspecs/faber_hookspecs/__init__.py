@@ -23,8 +23,8 @@ _LAZY = {
     "Relationships": ".metadata",
     "Environment": ".metadata",
     "StoredEvent": ".records",
-    "RunRecord": ".records",
-    "RunQuery": ".records",
+    "RunRecord": ".runs",
+    "RunQuery": ".runs",
     "BackendContext": ".records",
     "RunId": ".run_id",
     "HealthCheck": ".reports",
@@ -90,8 +90,6 @@ if TYPE_CHECKING:  # the names __getattr__ serves, re-exported for type checkers
     from .metadata import RunMetadata as RunMetadata
     from .metadata import WorkflowFingerprint as WorkflowFingerprint
     from .records import BackendContext as BackendContext
-    from .records import RunQuery as RunQuery
-    from .records import RunRecord as RunRecord
     from .records import StoredEvent as StoredEvent
     from .reports import FlushReport as FlushReport
     from .reports import HealthCheck as HealthCheck
@@ -99,6 +97,8 @@ if TYPE_CHECKING:  # the names __getattr__ serves, re-exported for type checkers
     from .resume import ResumeContext as ResumeContext
     from .resume import ResumeFrom as ResumeFrom
     from .run_id import RunId as RunId
+    from .runs import RunQuery as RunQuery
+    from .runs import RunRecord as RunRecord
     from .specs import FaberSpec as FaberSpec
     from .state import RunState as RunState
     from .workflow import ResolvedPhase as ResolvedPhase

@@ -1,17 +1,18 @@
-"""Values that cross the hook boundary besides events, state and metadata."""
+"""Values that cross the hook boundary besides events, state and metadata, without a model among them:
+an emit needs these, and not the state and metadata models that ``runs.RunRecord`` is built from."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+    from typing import Any
 
-from .events import Event
-from .metadata import RunMetadata
-from .state import RunState
+    from .events import Event
+    from .state import RunState
 
 POSITION_FIELDS = ("status", "current_phase", "current_step")
 """The fields of a run's state that say where it stands (``StoredEvent.position``)."""
@@ -50,34 +51,6 @@ class StoredEvent:
         return self._state
 
 
-class RunRecord(BaseModel):
-    """A run as the record store holds it. ``warnings`` name defects found while reading it (files
-    written by the FABER reference, a stale state.json...): the run is still usable."""
-
-    metadata: RunMetadata
-    state: RunState
-    location: str = Field(description="Where the run lives: a folder path or a URL.")
-    warnings: list[str] = Field(default_factory=list)
-    events_local: bool = Field(
-        True, description="False when the events were archived and removed here (restore the run to read them)."
-    )
-
-
-class RunQuery(BaseModel):
-    """Filters for the record store's ``list_runs``; every filter is optional."""
-
-    model_config = ConfigDict(frozen=True)
-
-    org: str | None = None
-    project: str | None = None
-    status: str | None = None
-    work_id: str | None = None
-    workflow_id: str | None = None
-    since: str | None = Field(None, description="Runs started (else created) at or after this FABER timestamp.")
-    until: str | None = Field(None, description="Runs started (else created) at or before this FABER timestamp.")
-    limit: int | None = Field(None, ge=1)
-
-
 @dataclass(frozen=True)
 class BackendContext:
     """What the host tells a backend when it creates it: where the project is, and the environment
@@ -88,3 +61,12 @@ class BackendContext:
     config_file: Path
     environ: Mapping[str, str] = field(default_factory=dict)
 
+
+
+def __getattr__(name: str) -> object:
+    # RunRecord and RunQuery lived here before faber_hookspecs.runs; backends may still import them from here.
+    if name in ("RunQuery", "RunRecord"):
+        from . import runs
+
+        return getattr(runs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,9 +37,9 @@ if TYPE_CHECKING:  # only in annotations: every command loads the specs, few use
     )
     from .events import Event
     from .execution import StepContext, StepResult
-    from .records import RunRecord
     from .reports import FlushReport, HealthCheck
     from .resume import ResumeContext
+    from .runs import RunRecord
     from .state import RunState
     from .store import RecordStore
     from .workflow import ResolvedStep

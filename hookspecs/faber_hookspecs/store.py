@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # annotations only: a protocol's methods are checked by name
     from .events import Event, EventDraft
     from .integrity import RepairReport, VerifyReport
     from .metadata import RunMetadata
-    from .records import RunQuery, RunRecord, StoredEvent
+    from .records import StoredEvent
+    from .runs import RunQuery, RunRecord
     from .state import RunState
 
 

@@ -22,19 +22,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from faber_hookspecs.errors import StorageError
 from faber_hookspecs.events import STORED_ELSEWHERE, Event, EventDraft
 from faber_hookspecs.markers import hookimpl
-from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import POSITION_FIELDS, BackendContext, RunQuery, RunRecord, StoredEvent
-from faber_hookspecs.reports import HealthCheck
+from faber_hookspecs.records import POSITION_FIELDS, BackendContext, StoredEvent
 from faber_hookspecs.run_id import RunId
-from faber_hookspecs.state import RunState
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .inspection import inspect_run, verify_run
 from .store import DEFAULT_BASE_PATH, LocalRunStore, runs_path, select_states
 
-if TYPE_CHECKING:  # (an emit imports neither the archive models nor the repair)
+if TYPE_CHECKING:  # (an emit builds none of these models and needs no inspection: imported where used)
     from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
     from faber_hookspecs.integrity import RepairReport, VerifyReport
+    from faber_hookspecs.metadata import RunMetadata
+    from faber_hookspecs.reports import HealthCheck
+    from faber_hookspecs.runs import RunQuery, RunRecord
+    from faber_hookspecs.state import RunState
 
 
 class LocalFilesConfig(BaseModel):
@@ -75,6 +75,8 @@ class LocalFilesBackend:
     @hookimpl
     def faber_check_health(self) -> list[HealthCheck]:
         """The runs folder exists (or can be made) and takes a new file."""
+        from faber_hookspecs.reports import HealthCheck
+
         probe = self.runs_dir / f".doctor-probe-{os.getpid()}"
         try:
             self.runs_dir.mkdir(mode=int(self.config.dir_mode, 8), parents=True, exist_ok=True)
@@ -107,6 +109,8 @@ class FilesRecordStore:
         what = f"the state of run {run_id} after event {event_id}"
 
         def load_state() -> RunState:
+            from faber_hookspecs.state import RunState
+
             # ``state`` is this thread's cached state, which its next emit changes in place: a model
             # of it serves only if it is still this event's (validation copies it in one step).
             if state is not None:
@@ -119,6 +123,8 @@ class FilesRecordStore:
         return StoredEvent(Event.model_validate(event), load_state=load_state, position=position)
 
     def update_metadata(self, run_id: str, update: Callable[[RunMetadata], RunMetadata]) -> RunMetadata:
+        from faber_hookspecs.metadata import RunMetadata
+
         def apply(current: dict) -> dict:  # type: ignore[type-arg]
             return update(stored(RunMetadata, current, f"metadata.json of run {run_id}")).to_json()
 
@@ -139,6 +145,12 @@ class FilesRecordStore:
     # Reads -------------------------------------------------------------------------------------------
 
     def load_run(self, run_id: str) -> RunRecord:
+        from faber_hookspecs.metadata import RunMetadata
+        from faber_hookspecs.runs import RunRecord
+        from faber_hookspecs.state import RunState
+
+        from .inspection import inspect_run
+
         parsed = RunId.parse(run_id)
         metadata, state, warnings = inspect_run(self.files, parsed)
         folder = self.files.folder(parsed)
@@ -156,9 +168,13 @@ class FilesRecordStore:
                 for event in events)
 
     def reconstruct(self, run_id: str) -> RunState:
+        from faber_hookspecs.state import RunState
+
         return stored(RunState, self.files.reconstruct(RunId.parse(run_id)), f"the state rebuilt for run {run_id}")
 
     def list_runs(self, query: RunQuery) -> list[RunState]:
+        from faber_hookspecs.state import RunState
+
         with collection_paused():  # thousands of states and models, all kept: see collection_paused
             # No limit here: a damaged state is skipped, and the next run takes its place.
             states = select_states(self.files.list_states(query.org, query.project), query.status, query.work_id,
@@ -190,6 +206,8 @@ class FilesRecordStore:
         return cleanup_run(self.files, RunId.parse(run_id), manifest_sha256, dry_run=dry_run)
 
     def verify(self, run_id: str) -> VerifyReport:
+        from .inspection import verify_run
+
         return verify_run(self.files, RunId.parse(run_id))
 
     def repair(self, run_id: str) -> RepairReport:

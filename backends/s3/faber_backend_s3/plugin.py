@@ -15,30 +15,29 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from faber_hookspecs.archive import (
-    DATA_FILES,
-    MANIFEST_FILE,
-    ArchiveBundle,
-    ArchivedRun,
-    ArchiveManifest,
-    ArchivePolicy,
-    ArchiveQuery,
-    ArchiveReceipt,
-    ProgressCallback,
-    RunRef,
-)
 from faber_hookspecs.errors import IntegrityError
 from faber_hookspecs.markers import hookimpl
-from faber_hookspecs.records import BackendContext, RunRecord
-from faber_hookspecs.reports import HealthCheck
+from faber_hookspecs.records import BackendContext
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import utc_timestamp
 
 from .config import S3ArchiveConfig
 from .keys import KeyLayout, parse_s3_url
-from .listing import utc_text
+
+if TYPE_CHECKING:  # the archive, run and report models are imported where used: an emit builds none of them
+    from faber_hookspecs.archive import (
+        ArchiveBundle,
+        ArchivedRun,
+        ArchivePolicy,
+        ArchiveQuery,
+        ArchiveReceipt,
+        ProgressCallback,
+        RunRef,
+    )
+    from faber_hookspecs.reports import HealthCheck
+    from faber_hookspecs.runs import RunRecord
 
 BACKEND_NAME = "s3_archive"
 
@@ -72,6 +71,8 @@ class S3ArchiveBackend:
     @hookimpl
     def faber_archive_run(self, run: RunRecord, bundle: ArchiveBundle, progress: ProgressCallback) -> ArchiveReceipt:
         """Upload the bundle, manifest last, each object verified; raise on the first failure."""
+        from faber_hookspecs.archive import ArchiveReceipt
+
         run_id = RunId.parse(bundle.run_id)
         transfer = self._transfer()
         objects = [
@@ -95,6 +96,10 @@ class S3ArchiveBackend:
     @hookimpl
     def faber_restore_run(self, run_ref: RunRef, destination: Path, progress: ProgressCallback) -> ArchiveBundle | None:
         """Download the run's bundle and check every file against its manifest; None if it is not here."""
+        from faber_hookspecs.archive import DATA_FILES, MANIFEST_FILE, ArchiveBundle, ArchiveManifest
+
+        from .listing import utc_text
+
         run_id = RunId.parse(run_ref.run_id)
         prefix = self.layout.run_prefix(run_id)
         if run_ref.url is not None:
@@ -158,6 +163,8 @@ class S3ArchiveBackend:
 
     @hookimpl
     def faber_archive_policy(self) -> ArchivePolicy:
+        from faber_hookspecs.archive import ArchivePolicy
+
         return ArchivePolicy(
             backend=BACKEND_NAME,
             consolidate_on_complete=self.config.consolidate_on_complete,

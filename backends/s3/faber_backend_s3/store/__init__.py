@@ -30,10 +30,11 @@ from faber_hookspecs.events import Event, EventDraft
 from faber_hookspecs.integrity import RepairReport, VerifyReport
 from faber_hookspecs.markers import hookimpl
 from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import POSITION_FIELDS, BackendContext, RunQuery, RunRecord, StoredEvent
+from faber_hookspecs.records import POSITION_FIELDS, BackendContext, StoredEvent
 from faber_hookspecs.reducer import initial_state_for
 from faber_hookspecs.reports import HealthCheck
 from faber_hookspecs.run_id import RunId
+from faber_hookspecs.runs import RunQuery, RunRecord
 from faber_hookspecs.state import RunState
 from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import dump_document, dump_event, loads
