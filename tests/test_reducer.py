@@ -51,7 +51,7 @@ def test_a_step_error_fails_the_step_and_keeps_its_last_error() -> None:
     state = apply_event(started(), stored(6, type="step_error", phase="build", step="implement", duration_ms=7,
                                           error=ERROR))
     (step,) = state["phases"]["build"]["steps"]
-    assert step == {"id": "implement", "status": "failed", "attempts": 2, "retries": 1,
+    assert step == {"id": "implement", "name": "implement", "status": "failed", "attempts": 2, "retries": 1,
                     "started_at": "2026-11-26T07:13:03.000Z", "completed_at": None, "duration_ms": 7,
                     "last_error": {"event_id": 6, "code": "BOOM", "message": "it broke"}}
     assert state["status"] == "in_progress", "a step's error alone does not end the run"

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
 from faber_hookspecs.errors import FaberError
-from faber_hookspecs.events import Event, EventDraft
-from faber_hookspecs.integrity import RepairReport, VerifyReport
-from faber_hookspecs.metadata import RunMetadata
-from faber_hookspecs.records import StoredEvent
-from faber_hookspecs.reducer import apply_event, initial_state_for
-from faber_hookspecs.runs import RunQuery, RunRecord
-from faber_hookspecs.state import RunState
-from faber_hookspecs.wire import utc_timestamp
+
+if TYPE_CHECKING:  # (every gateway imports this module: an emit with logging on builds none of these models)
+    from faber_hookspecs.archive import ArchiveBundle, RemovedEvents
+    from faber_hookspecs.events import Event, EventDraft
+    from faber_hookspecs.integrity import RepairReport, VerifyReport
+    from faber_hookspecs.metadata import RunMetadata
+    from faber_hookspecs.records import StoredEvent
+    from faber_hookspecs.runs import RunQuery, RunRecord
+    from faber_hookspecs.state import RunState
 
 
 class LoggingOff(FaberError):
@@ -56,10 +56,18 @@ class OffStore:
         return self.runs[run_id]
 
     def create_run(self, metadata: RunMetadata) -> RunMetadata:
+        from faber_hookspecs.reducer import initial_state_for
+
         self.runs[metadata.run_id] = (metadata, [], initial_state_for(metadata.to_json()))
         return metadata
 
     def append(self, run_id: str, draft: EventDraft) -> StoredEvent:
+        from faber_hookspecs.events import Event
+        from faber_hookspecs.records import StoredEvent
+        from faber_hookspecs.reducer import apply_event
+        from faber_hookspecs.state import RunState
+        from faber_hookspecs.wire import utc_timestamp
+
         _, events, state = self._run(run_id)
         event = Event.model_validate({**draft.model_dump(exclude_none=True), "event_id": len(events) + 1,
                                       "timestamp": utc_timestamp(), "run_id": run_id})
@@ -76,6 +84,9 @@ class OffStore:
         self._run(run_id)
 
     def load_run(self, run_id: str) -> RunRecord:
+        from faber_hookspecs.runs import RunRecord
+        from faber_hookspecs.state import RunState
+
         metadata, _, state = self._run(run_id)
         return RunRecord(metadata=metadata, state=RunState.model_validate(state), location="(memory)",
                          warnings=[f"{self.notice}: this run is not recorded"])
@@ -84,6 +95,8 @@ class OffStore:
         return iter(self._run(run_id)[1][since_id:])
 
     def reconstruct(self, run_id: str) -> RunState:
+        from faber_hookspecs.state import RunState
+
         return RunState.model_validate(self._run(run_id)[2])
 
     def find_runs(self, uuid_prefix: str) -> list[str]:
