@@ -359,7 +359,7 @@ def test_the_shape_checks_quick_test_agrees_with_its_explanation() -> None:
 def test_limits_measure_compact_json_and_word_sizes_for_a_person() -> None:
     from faber_host.safety.limits import Limits
 
-    assert Limits().check({"a": "é", "b": [1, 2]}, "event") == len('{"a":"é","b":[1,2]}'.encode())
+    assert Limits().check_size({"a": "é", "b": [1, 2]}, "event") == len('{"a":"é","b":[1,2]}'.encode())
     wide = Limits(10**8, max_string_length=10**8)
     for limit, value, said in [
         (1000, "x" * 1232, "it is 1,234 bytes as JSON, more than the limit of 1,000 bytes"),
@@ -367,8 +367,8 @@ def test_limits_measure_compact_json_and_word_sizes_for_a_person() -> None:
         (1024 * 1024 + 1, "x" * (2 * 1024 * 1024 - 2), "it is 2 MiB as JSON, more than the limit of 1.00 MiB"),
     ]:
         with pytest.raises(InvalidInput, match=re.escape(f"invalid event: {said} (limits.max_event_bytes")):
-            Limits(limit, max_string_length=10**8).check(value, "event")
-        assert wide.check(value, "event") == len(value) + 2
+            Limits(limit, max_string_length=10**8).check_size(value, "event")
+        assert wide.check_size(value, "event") == len(value) + 2
 
 
 def test_limits_parse_refuses_what_the_parser_gives_up_on() -> None:
