@@ -42,8 +42,6 @@ class Outbox:
         self.root = root
         self.sync = sync
 
-    # Paths ------------------------------------------------------------------------------------------
-
     def _paths(self, run_id: str) -> tuple[Path, Path]:
         run = RunId.parse(run_id)  # validated: a run id never becomes a path unchecked
         folder = self.root / run.org / run.project
@@ -59,8 +57,6 @@ class Outbox:
             raise
         except OSError as problem:
             raise refused(path, problem) from None
-
-    # Locks ------------------------------------------------------------------------------------------
 
     def _locked(self) -> contextlib.AbstractContextManager[bool]:
         """Held for the short file operations (append, advance, compact)."""
@@ -84,8 +80,6 @@ class Outbox:
             yield True
         finally:
             os.close(fd)
-
-    # Writing ----------------------------------------------------------------------------------------
 
     def append(self, run_id: str, line: bytes) -> None:
         """Add one envelope line (ending in a newline) to the run's outbox, durably."""
@@ -139,8 +133,6 @@ class Outbox:
             self._replace(data_path, b"".join(unique[key] for key in sorted(unique)))
             cursor_path.unlink(missing_ok=True)
 
-    # Reading ----------------------------------------------------------------------------------------
-
     def peek(self, run_id: str, limit: int) -> Batch | None:
         """The first ``limit`` pending lines of the run, or None when there are none."""
         data_path, cursor_path = self._paths(run_id)
@@ -187,8 +179,6 @@ class Outbox:
             with contextlib.suppress(ValueError):
                 found.append(str(RunId.parse(run_id)))
         return found
-
-    # Helpers ----------------------------------------------------------------------------------------
 
     def _pending_lines(self, data_path: Path, cursor_path: Path) -> list[bytes]:
         try:

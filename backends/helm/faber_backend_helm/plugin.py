@@ -41,8 +41,6 @@ class HelmStreamBackend:
         api_key = context.environ.get(config.api_key_env) if config.api_key_env else None
         self.client = HelmClient(config.service_url, api_key)
 
-    # Hooks ------------------------------------------------------------------------------------------
-
     @hookimpl
     def faber_emit_event(self, event: Event, state: RunState) -> None:
         line = envelope_line(event, state, self.config.dashboard_url)
@@ -93,8 +91,6 @@ class HelmStreamBackend:
             ))
         return checks
 
-    # Delivery ---------------------------------------------------------------------------------------
-
     def _drain(
         self, run_id: str, *, timeout: float, retries: int, max_batches: int | None = None
     ) -> tuple[int, str | None]:
@@ -134,8 +130,6 @@ class HelmStreamBackend:
                 f"the Helm service did not take the event ({delivery.detail}); it waits in the outbox and "
                 "is sent again on the next emit or by `faber backends flush event_stream`"
             )
-
-    # Health -----------------------------------------------------------------------------------------
 
     def _check_service(self) -> HealthCheck:
         delivery = self.client.post(b"", min(PING_TIMEOUT_S, self.config.flush_timeout_ms / 1000))

@@ -73,8 +73,6 @@ _OrjsonError = (orjson.JSONDecodeError, orjson.JSONEncodeError)
 _python_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-# The two forms of an event ----------------------------------------------------------------------------
-#
 # The formats are defined by the standard library (see ArchiveManifest): a file is
 # ``json.dumps(event, indent=2, ensure_ascii=False) + "\n"``, a line ``json.dumps(event,
 # ensure_ascii=False, separators=(",", ":"))``. orjson produces exactly these bytes, with the same
@@ -155,9 +153,6 @@ def digest_entry(digest: Any, name: str, data: bytes) -> None:
     digest.update(b"%s\n%d\n%s" % (name.encode("utf-8"), len(data), data))
 
 
-# Listing ------------------------------------------------------------------------------------------------
-
-
 def event_names(events_dir: str) -> list[str]:
     """The event files' names in numeric id order, holding nothing but the names.
 
@@ -185,9 +180,6 @@ def event_names(events_dir: str) -> list[str]:
 def file_id(name: str) -> int:
     """The event id in an event file's name."""
     return int(name[: name.index("-")])
-
-
-# Consolidate ---------------------------------------------------------------------------------------------
 
 
 def consolidate(
@@ -405,9 +397,6 @@ def load_local_bundle(folder: RunFolder, run_id: RunId) -> ArchiveBundle | None:
     )
 
 
-# Expand -------------------------------------------------------------------------------------------------
-
-
 def expand_events(bundle: ArchiveBundle, events_dir: str, file_mode: int) -> int:
     """Write the bundle's event files into the new folder ``events_dir``, exactly as they were.
 
@@ -498,9 +487,6 @@ class _HashingLines:
                 if not line.endswith(b"\n"):
                     raise IntegrityError("events.jsonl does not end with a newline (it was cut short)")
                 yield line[:-1]
-
-
-# Clean up -----------------------------------------------------------------------------------------------
 
 
 def check_reproduces(folder: RunFolder, bundle: ArchiveBundle) -> tuple[int, int]:

@@ -96,8 +96,6 @@ class FilesRecordStore:
     def __init__(self, files: LocalRunStore) -> None:
         self.files = files
 
-    # Writes ------------------------------------------------------------------------------------------
-
     def create_run(self, metadata: RunMetadata) -> RunMetadata:
         self.files.create_run(metadata.to_json())
         return metadata
@@ -141,8 +139,6 @@ class FilesRecordStore:
         from .archiving import import_run
 
         return self.load_run(str(import_run(self.files, bundle)))
-
-    # Reads -------------------------------------------------------------------------------------------
 
     def load_run(self, run_id: str) -> RunRecord:
         from faber_hookspecs.metadata import RunMetadata
@@ -192,8 +188,6 @@ class FilesRecordStore:
 
     def find_runs(self, uuid_prefix: str) -> list[str]:
         return self.files.find_runs(uuid_prefix)
-
-    # Archive and integrity ---------------------------------------------------------------------------
 
     def consolidate(self, run_id: str) -> ArchiveBundle:
         from .archiving import consolidate_run

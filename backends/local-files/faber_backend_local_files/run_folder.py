@@ -238,8 +238,6 @@ class RunFolder:
         """True when the run's events were archived and removed here (its manifest stays)."""
         return not os.path.isdir(self.events_dir) and os.path.isfile(self.manifest_file)
 
-    # Locking and recovery ----------------------------------------------------------------------------
-
     def lock(self, events_here: bool | None = None) -> RunLock:
         """The run's exclusive lock (processes and threads): a context manager; see ``RunLock``.
         ``events_here``: whether the caller just saw the events folder (spares looking again)."""
@@ -276,8 +274,6 @@ class RunFolder:
                     overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)
         os.unlink(self.pending_file)
         return committed
-
-    # The event log ----------------------------------------------------------------------------------
 
     def read_next_id(self) -> int | None:
         """The counter in ``.next-id``, or None when it is missing or unreadable."""
@@ -576,8 +572,6 @@ class RunFolder:
                     "`faber runs verify` lists the damage and `faber runs repair` sets such files aside"
                 ) from None
             yield event
-
-    # State and metadata -------------------------------------------------------------------------------
 
     def read_json(self, path: str, parse: Callable[[bytes], Any] = loads) -> dict[str, Any] | None:
         """A JSON object file, or None when it is missing or not a JSON object."""

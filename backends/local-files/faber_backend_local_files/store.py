@@ -67,8 +67,6 @@ class LocalRunStore:
         self._folders: dict[str, RunFolder] = {}
         self._dump_state = dump_document if one_shot else _indented_by_orjson
 
-    # Runs -------------------------------------------------------------------------------------------
-
     def folder(self, run_id: RunId, *, must_exist: bool = True) -> RunFolder:
         """The run's folder, refusing one that is, or passes through, a symlink (it could lead out of
         the runs folder), and an ``events`` folder that is a symlink or not a folder at all."""
@@ -218,8 +216,6 @@ class LocalRunStore:
             folder.write_metadata(dump_document(updated))
         return updated
 
-    # Events -----------------------------------------------------------------------------------------
-
     def append(self, run_id: RunId, draft: Json) -> tuple[Json, Json | None]:
         """Store one event and return it with the run's state after it, or None when this process did
         not have that state at hand and did not need it (``state_at`` gets it when asked).
@@ -331,8 +327,6 @@ class LocalRunStore:
         """The run's events after ``since_id``, in id order, streamed."""
         yield from self.events_folder(run_id).iter_events(since_id)
 
-    # State ------------------------------------------------------------------------------------------
-
     def current_state(self, run_id: RunId) -> Json:
         """The run's state through its last event: state.json (a checkpoint this reducer wrote) and
         the events after it; rebuilt from every event when state.json is missing, foreign or damaged."""
@@ -383,8 +377,6 @@ class LocalRunStore:
         key = str(run_id)
         for cached in [cached for cached in list(self._states) if cached[1] == key]:
             self._states.pop(cached, None)
-
-    # Listing ----------------------------------------------------------------------------------------
 
     def run_ids(self, org: str | None = None, project: str | None = None) -> Iterator[RunId]:
         """Every run id under the runs folder, optionally within one org and project."""
@@ -447,8 +439,6 @@ class LocalRunStore:
                         continue
             finally:
                 os.close(at)
-
-    # Internals --------------------------------------------------------------------------------------
 
     def _state_after(
         self, folder: RunFolder, run_id: RunId, event: Json, *, rebuild: bool = False

@@ -66,8 +66,6 @@ class S3ArchiveBackend:
 
         return BucketTransfer(self.client, self.config)
 
-    # Hooks ----------------------------------------------------------------------------------------------
-
     @hookimpl
     def faber_archive_run(self, run: RunRecord, bundle: ArchiveBundle, progress: ProgressCallback) -> ArchiveReceipt:
         """Upload the bundle, manifest last, each object verified; raise on the first failure."""

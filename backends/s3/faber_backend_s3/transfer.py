@@ -35,8 +35,6 @@ class BucketTransfer:
         self.config = config
         self.bucket = config.bucket
 
-    # Upload ---------------------------------------------------------------------------------------------
-
     def upload(self, key: str, path: Path, entry: BundleFile, progress: ProgressCallback) -> ArchivedObject:
         """Put one file at ``key`` unless an identical, verified object is there; verify it; return it."""
         action = f"uploading {entry.name} to s3://{self.bucket}/{key}"
@@ -161,8 +159,6 @@ class BucketTransfer:
             **self.config.extra_args(),
         }
 
-    # Verify ---------------------------------------------------------------------------------------------
-
     def verify(self, key: str, entry: BundleFile, checksum: str) -> None:
         """Raise IntegrityError unless the object at ``key`` has the file's size and checksum."""
         where = f"s3://{self.bucket}/{key}"
@@ -205,8 +201,6 @@ class BucketTransfer:
                 body.close()
             return digest.hexdigest()
         raise AssertionError("unreachable")
-
-    # Download -------------------------------------------------------------------------------------------
 
     def head(self, key: str) -> dict[str, Any] | None:
         """The object's headers, or None when there is no such object (an error if there is no bucket)."""

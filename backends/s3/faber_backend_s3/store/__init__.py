@@ -115,8 +115,6 @@ class S3RecordStore:
         self._probed = True
         return self.log
 
-    # Writes ------------------------------------------------------------------------------------------
-
     def create_run(self, metadata: RunMetadata) -> RunMetadata:
         self.writable().create_run(metadata.to_json())
         return metadata
@@ -192,8 +190,6 @@ class S3RecordStore:
         shutil.rmtree(os.path.join(scratch.runs_dir, *run_id), ignore_errors=True)
         return scratch
 
-    # Reads -------------------------------------------------------------------------------------------
-
     def load_run(self, run_id: str) -> RunRecord:
         parsed = RunId.parse(run_id)
         metadata = self.log.metadata(parsed)[0]
@@ -230,8 +226,6 @@ class S3RecordStore:
 
     def find_runs(self, uuid_prefix: str) -> list[str]:
         return [str(run_id) for run_id in self.log.run_ids(uuid_prefix=uuid_prefix)]
-
-    # Archive and integrity ---------------------------------------------------------------------------
 
     def consolidate(self, run_id: str) -> ArchiveBundle:
         """The bundle the local-files store writes for the same run: the same events give the same bytes."""

@@ -59,15 +59,11 @@ class BucketLog:
         # as this process left it. A stale one costs a refused create, never a wrong id.
         self._states: dict[tuple[int, str], tuple[Json, str | None, int]] = {}  # + the id last checkpointed
 
-    # Keys ---------------------------------------------------------------------------------------------
-
     def key(self, run_id: RunId, name: str) -> str:
         return self.layout.key(run_id, name)
 
     def event_key(self, run_id: RunId, event_id: int) -> str:
         return self.layout.key(run_id, f"events/{event_id:0{EVENT_DIGITS}d}.json")
-
-    # Requests -----------------------------------------------------------------------------------------
 
     def failure(self, problem: Exception, action: str) -> StorageError:
         """A failed request as the one-line StorageError the host shows."""
@@ -125,8 +121,6 @@ class BucketLog:
         except Exception as problem:
             raise self.failure(problem, f"listing s3://{self.bucket}/{prefix}") from None
 
-    # Runs ---------------------------------------------------------------------------------------------
-
     def create_run(self, metadata: Json) -> None:
         """metadata.json created only if absent (the run's claim), then its empty state."""
         run_id = RunId.parse(metadata["run_id"])
@@ -150,8 +144,6 @@ class BucketLog:
             updated: Json = update(current)
             if self.put(self.key(run_id, "metadata.json"), dump_document(updated), IfMatch=etag) is not None:
                 return updated
-
-    # Events -------------------------------------------------------------------------------------------
 
     def event_keys(self, run_id: RunId, since_id: int = 0) -> Iterator[tuple[int, str]]:
         """(id, key) of the run's event objects after ``since_id``, in id order."""
@@ -180,8 +172,6 @@ class BucketLog:
             if not isinstance(event, dict) or event.get("event_id") != event_id:
                 raise StorageError(f"event {event_id} of run {run_id} is missing or damaged; see `faber runs verify`")
             yield event
-
-    # State --------------------------------------------------------------------------------------------
 
     def state(self, run_id: RunId, *, exact: bool = True) -> tuple[Json, str | None]:
         """The run's state through its last event, and the ETag of the checkpoint it started from:
@@ -213,8 +203,6 @@ class BucketLog:
                     current["last_event_id"] >= state["last_event_id"]):
                 return None
         return None
-
-    # Append -------------------------------------------------------------------------------------------
 
     def append(self, run_id: RunId, draft: Json) -> tuple[Json, Json]:
         """Store one event at the next free id and return it with the run's state after it."""
@@ -284,8 +272,6 @@ class BucketLog:
         """Drop what this process remembers of the run's state (after a repair or an import)."""
         for cached in [cached for cached in self._states if cached[1] == str(run_id)]:
             self._states.pop(cached, None)
-
-    # Listing ------------------------------------------------------------------------------------------
 
     def run_ids(self, org: str | None = None, project: str | None = None, uuid_prefix: str = "") -> Iterator[RunId]:
         """The runs under the prefix (one org, one project), by delimiter listings: no event is listed."""
