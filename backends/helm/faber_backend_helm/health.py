@@ -34,8 +34,6 @@ class StreamHealth:
 
 
 class HealthRecord:
-    """Reads and writes ``.health.json`` in the outbox folder."""
-
     def __init__(self, root: Path, policy: RetryPolicy) -> None:
         self.path = root / HEALTH_FILE
         self.policy = policy

@@ -36,8 +36,6 @@ class Batch:
 
 
 class Outbox:
-    """One project's outbox folder."""
-
     def __init__(self, root: Path, *, sync: bool = True) -> None:
         self.root = root
         self.sync = sync
@@ -69,7 +67,7 @@ class Outbox:
 
     @contextlib.contextmanager
     def _flock(self, name: str, *, wait: bool) -> Iterator[bool]:
-        self._ensure_dir(self.root)
+        self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         fd = self._open(self.root / name, os.O_RDWR | os.O_CREAT)
         try:
             try:
@@ -153,7 +151,6 @@ class Outbox:
         return Batch(run_id, lines, end) if lines else None
 
     def pending(self, run_id: str) -> int:
-        """How many lines of the run wait in the outbox."""
         data_path, cursor_path = self._paths(run_id)
         if not os.path.lexists(data_path):
             return 0
@@ -170,7 +167,6 @@ class Outbox:
         return size > self._cursor(cursor_path, data_path)
 
     def runs(self) -> list[str]:
-        """Every run with an outbox file, in a stable order."""
         if not self.root.is_dir():
             return []
         found = []
@@ -214,11 +210,6 @@ class Outbox:
         os.replace(temporary, path)
         if self.sync:
             _fsync_dir(path.parent)
-
-    @staticmethod
-    def _ensure_dir(path: Path) -> None:
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-
 
 def _cut_torn_tail(fd: int) -> None:
     """Drop a last line without its newline: a crash interrupted its append, and it was never acked."""

@@ -46,13 +46,14 @@ from faber_hookspecs.run_id import RunId
 from faber_hookspecs.wire import dump_document
 
 from .files import (
+    _NOFOLLOW,
+    FileLock,
+    _write_all,
     exchange_paths,
-    file_lock,
     fsync_directory,
     overwrite_counter,
     read_bytes,
     remove_dead_leftovers,
-    sync_filesystem,
 )
 from .run_folder import EVENT_FILE_RE, RunFolder, event_file_name
 
@@ -62,7 +63,6 @@ BOOKKEEPING_FILES = frozenset({".next-id", ".lock", ".next-id.lock", ".faber-led
 REMOVED_AT_CLEANUP = (EVENTS_FILE, STATE_FILE, METADATA_FILE)
 """The bundle's copies removed with the events; archive/manifest.json stays, to name the archive."""
 
-_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 _WRITE_BUFFER = 1 << 20
 _FLOAT_FORMS = re.compile(rb"[:,\[]\s*-?(?:[0-9]+(?:\.[0-9]+)?[eE]|0\.0000)")
 """A number token (after ':', ',' or '[') in exponent form or with four zeros after the point."""
@@ -109,11 +109,6 @@ def _event_forms_slowly(raw: bytes) -> tuple[dict[str, Any], bytes, bool]:
         return event, _python_line(event), raw == event_file_bytes(event)
     except UnicodeEncodeError:  # a lone surrogate: keep the file verbatim, and the line in ASCII escapes
         return event, json.dumps(event, separators=(",", ":")).encode("ascii"), False
-
-
-def event_line(event: dict[str, Any]) -> bytes:
-    """An event's line in events.jsonl (without the newline)."""
-    return _python_line(event)
 
 
 def event_file_bytes(event: dict[str, Any]) -> bytes:
@@ -178,7 +173,6 @@ def event_names(events_dir: str) -> list[str]:
 
 
 def file_id(name: str) -> int:
-    """The event id in an event file's name."""
     return int(name[: name.index("-")])
 
 
@@ -247,8 +241,6 @@ def consolidate(
 
 
 class _EventsWritten:
-    """What writing events.jsonl found."""
-
     def __init__(self) -> None:
         self.count = 0
         self.first_id: int | None = None
@@ -259,7 +251,6 @@ class _EventsWritten:
 
 
 def _iter_parsed(events_dir: str, names: list[str]) -> Iterator[dict[str, Any]]:
-    """The events of ``names``, parsed one at a time."""
     for name in names:
         yield _orjson_loads(read_bytes(os.path.join(events_dir, name)))
 
@@ -276,15 +267,7 @@ def _write_events(folder: RunFolder, run_id: RunId, names: list[str], path: str)
     out = os.fdopen(out_fd, "wb", _WRITE_BUFFER)
     try:
         for line_number, name in enumerate(names, 1):
-            fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=events_fd)
-            try:
-                # A short read of a regular file means its end: one read per file, usually.
-                chunks = [os.read(fd, 65536)]
-                while len(chunks[-1]) == 65536:
-                    chunks.append(os.read(fd, 65536))
-            finally:
-                os.close(fd)
-            raw = b"".join(chunks) if len(chunks) > 1 else chunks[0]
+            raw = read_bytes(name, events_fd)
             files_digest.update(b"%s\n%d\n%s" % (name.encode("utf-8"), len(raw), raw))
             try:
                 event, line, standard = event_forms(raw)
@@ -343,9 +326,7 @@ def _read_metadata(folder: RunFolder, run_id: RunId) -> dict[str, Any]:
 def _write_file(path: str, data: bytes, mode: int) -> BundleFile:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -425,9 +406,7 @@ def expand_events(bundle: ArchiveBundle, events_dir: str, file_mode: int) -> int
             except FileExistsError:
                 raise IntegrityError(f"events.jsonl holds the event file {name} twice") from None
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                _write_all(fd, data)
             finally:
                 os.close(fd)
             count += 1
@@ -549,7 +528,7 @@ def remove_events(folder: RunFolder, bundle: ArchiveBundle, *, dry_run: bool) ->
     if dry_run:
         return RemovedEvents(run_id=bundle.run_id, files=files, bytes=size, dry_run=True)
     trash = os.path.join(folder.path, f".events-removed-{os.getpid()}")
-    with file_lock(folder.archive_lock_file):  # the run's lock from now on; see RunFolder.lock
+    with FileLock(folder.archive_lock_file):  # the run's lock from now on; see RunFolder.lock
         os.rename(folder.events_dir, trash)
         fsync_directory(folder.path)
     for name in REMOVED_AT_CLEANUP:
@@ -579,8 +558,3 @@ def remove_leftovers(folder: RunFolder) -> list[str]:
         if name.startswith(".events-removed-"):
             shutil.rmtree(os.path.join(folder.path, name), ignore_errors=True)
     return removed
-
-
-def sync_restored(path: str) -> None:
-    """Make a restored run's files durable together (see ``files.sync_filesystem``)."""
-    sync_filesystem(path)

@@ -1,30 +1,28 @@
 """File primitives of the record store: locks, durable and atomic writes, safe reads.
 
 Every open uses O_NOFOLLOW, so a symlink planted where a run's file should be is refused instead of
-followed out of the runs folder. Standard library only: the CLI's one-shot emit path imports this.
+followed out of the runs folder.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
+import shutil
+from collections.abc import Callable
 
 from faber_hookspecs.errors import StorageError
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class FileLock:
-    """``with file_lock(path)``: an flock on ``path`` (created if needed; ``dir_fd``: relative to that
+    """``with FileLock(path)``: an flock on ``path`` (created if needed; ``dir_fd``: relative to that
     folder), exclusive, or ``shared`` for readers that must not see a write in progress; yields the fd.
     Each acquisition opens the file anew, so it excludes other threads too. The file is never deleted:
-    that is how the FABER reference let concurrent writers lock different inodes. A class, not
-    contextlib: the CLI's one-shot emit does not import contextlib."""
+    that is how the FABER reference let concurrent writers lock different inodes."""
 
     def __init__(self, path: str, *, shared: bool = False, dir_fd: int | None = None) -> None:
         self.path = path
@@ -46,9 +44,6 @@ class FileLock:
 
     def __exit__(self, *_exc_info: object) -> None:
         os.close(self.fd)  # closing the descriptor releases the lock
-
-
-file_lock = FileLock
 
 
 def is_same_file(fd: int, path: str) -> bool:
@@ -170,7 +165,6 @@ def replace_atomically(path: str, data: bytes, mode: int, sync: bool) -> None:
 
 
 def fsync_directory(path: str) -> None:
-    """Make a directory's entries (a rename, a link) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
@@ -200,14 +194,11 @@ class RotatingFile:
     _exchange_supported: bool | None = None  # decided once per process, on first use
     BUFFERS = 2
 
-    def __init__(self, path: str, mode: int, *, one_shot: bool = False) -> None:
+    def __init__(self, path: str, mode: int) -> None:
         self.path = path
         directory, name = os.path.split(path)
         self.buffers = [os.path.join(directory, f".{name}.swap{index}") for index in range(self.BUFFERS)]
         self.mode = mode
-        # A one-shot process writes once: loading ctypes for renameat2 would cost it more than the
-        # write, so it reaches the same end state with a link and two renames instead.
-        self._exchange = _exchange_by_renames if one_shot else _exchange
 
     def write(self, data: bytes, generation: int) -> None:
         """Make ``data`` the file's content, atomically (not fsynced: it is a cache)."""
@@ -223,7 +214,7 @@ class RotatingFile:
         finally:
             os.close(fd)
         try:
-            self._exchange(buffer, self.path)
+            _exchange(buffer, self.path)
         except FileNotFoundError:
             os.rename(buffer, self.path)  # the first write: nothing to exchange with yet
         except OSError as problem:
@@ -264,7 +255,6 @@ def dead_leftovers(folder: str, prefixes: tuple[str, ...]) -> list[str]:
 def remove_dead_leftovers(folder: str, prefixes: tuple[str, ...]) -> list[str]:
     """Remove ``dead_leftovers(folder, prefixes)`` (a link or file is unlinked, never followed);
     return their names."""
-    import shutil
 
     removed = dead_leftovers(folder, prefixes)
     for name in removed:
@@ -297,8 +287,6 @@ def sync_filesystem(path: str) -> None:
     """Make everything written to the filesystem holding ``path`` durable in one call (syncfs, else sync):
     after a restore's thousands of files, an fsync each would flush the disk each time."""
     try:
-        import ctypes
-
         syncfs = ctypes.CDLL(None, use_errno=True).syncfs
     except (OSError, AttributeError):
         os.sync()
@@ -319,31 +307,13 @@ def _exchange(first: str, second: str) -> None:
     if _renameat2 is None:
         _renameat2 = _load_renameat2()
     if _renameat2(-100, os.fsencode(first), -100, os.fsencode(second), 2) != 0:  # AT_FDCWD, EXCHANGE
-        import ctypes
-
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code), first)
     RotatingFile._exchange_supported = True
 
 
-def _exchange_by_renames(buffer: str, path: str) -> None:
-    """What ``_exchange(buffer, path)`` leaves behind (``path``'s inode under ``buffer`` and the other
-    way round), without renameat2: readers of ``path`` still see one whole version or the other, since
-    the rename onto it is atomic. Called under the run's lock, so no other writer interleaves."""
-    spare = buffer + ".old"
-    try:
-        os.unlink(spare)  # left by a writer killed between the two renames
-    except FileNotFoundError:
-        pass
-    os.link(path, spare)  # FileNotFoundError on the first write, as from _exchange
-    os.rename(buffer, path)
-    os.rename(spare, buffer)
-
-
 def _load_renameat2() -> Callable[..., int]:
     try:
-        import ctypes
-
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):  # not Linux, or a libc without renameat2
         def unsupported(*_args: object) -> int:

@@ -15,9 +15,9 @@ from faber_hookspecs.reducer import REDUCER_VERSION, initial_state_for, reconstr
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import missing_fields, validate_event
 
-from .files import dead_leftovers, file_lock, read_bytes
+from .files import FileLock, dead_leftovers, read_bytes
 from .run_folder import EventFile, RunFolder, event_file_name
-from .store import NEW_RUN_LEFTOVERS, STAGING_DIR, LocalRunStore, replay
+from .store import NEW_RUN_LEFTOVERS, STAGING_DIR, LocalRunStore, is_current, replay
 
 Json = dict[str, Any]
 _MAX_FILE_WARNINGS = 5
@@ -25,8 +25,6 @@ _MAX_FILE_WARNINGS = 5
 
 @dataclass
 class RunScan:
-    """What a full read of a run's files found."""
-
     metadata: Json | None
     events: list[Json] = field(default_factory=list)
     """One valid event per id, in id order: the log as it can be trusted."""
@@ -53,14 +51,8 @@ def inspect_run(store: LocalRunStore, run_id: RunId) -> tuple[Json, Json, list[s
         if stored_state is None:
             raise StorageError(f"state.json of run {run_id} is missing and its events were archived; restore the run")
         return metadata, stored_state, []
-    if (
-        stored_state is not None
-        and stored_state.get("reducer_version") == REDUCER_VERSION
-        and counter is not None
-        and isinstance(last := stored_state.get("last_event_id"), int)
-        and stored_state.get("reduced_event_id") == last  # else another writer moved it (the reference's)
-        and last <= counter - 1
-    ):
+    if (stored_state is not None and is_current(stored_state, -1) and counter is not None
+            and (last := stored_state["last_event_id"]) <= counter - 1):
         if last == counter - 1:
             return metadata, stored_state, []
         try:
@@ -80,7 +72,7 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
     """Every problem of the run's files; nothing is changed. Reads under a shared lock, so no
     writer of this store is half way through a commit while it looks."""
     folder = store.events_folder(run_id)  # a run archived and cleaned up here: restore it first
-    with file_lock(folder.lock_file, shared=True):
+    with FileLock(folder.lock_file, shared=True):
         scan = scan_run(folder, run_id)
         for event_id, kind, digest in folder.ledger():
             name = event_file_name(event_id, kind)

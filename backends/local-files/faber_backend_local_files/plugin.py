@@ -48,11 +48,6 @@ class LocalFilesConfig(BaseModel):
     dir_mode: str = Field("0700", pattern="^0?[0-7]{3}$", description="Mode of new folders (octal).")
 
 
-def runs_dir_for(config: LocalFilesConfig, context: BackendContext) -> Path:
-    """The runs folder: FABER_RUNS_PATH, else ``base_path`` under the project root."""
-    return Path(runs_path(config.base_path, os.fspath(context.root), context.environ))
-
-
 class LocalFilesBackend:
     """The record of truth: every run, event and state lives in files under the runs folder."""
 
@@ -60,7 +55,7 @@ class LocalFilesBackend:
 
     def __init__(self, config: LocalFilesConfig, context: BackendContext) -> None:
         self.config = config
-        self.runs_dir = runs_dir_for(config, context)
+        self.runs_dir = Path(runs_path(config.base_path, os.fspath(context.root), context.environ))
         self.store = FilesRecordStore(LocalRunStore(
             os.fspath(self.runs_dir),
             sync=config.sync_writes,
@@ -171,7 +166,7 @@ class FilesRecordStore:
     def list_runs(self, query: RunQuery) -> list[RunState]:
         from faber_hookspecs.state import RunState
 
-        with collection_paused():  # thousands of states and models, all kept: see collection_paused
+        with collection_paused():
             # No limit here: a damaged state is skipped, and the next run takes its place.
             states = select_states(self.files.list_states(query.org, query.project), query.status, query.work_id,
                                    None, workflow_id=query.workflow_id, since=query.since, until=query.until)
@@ -228,14 +223,9 @@ def stored(model: type[M], data: object, what: str, context: dict[str, Any] | No
 
 @contextmanager
 def collection_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for the block, then restore it as it was.
-
-    Building thousands of objects that all stay alive (a listing's states and their models: a dozen
-    containers per run) triggers a collection every 700 allocations, and the older generations'
-    collections walk everything alive, the process's imports included: over 10,000 runs that was half
-    the CPU time of ``faber runs list``, for no garbage at all. Nothing here creates reference cycles,
-    so pausing frees nothing later than it would have been freed.
-    """
+    """Pause Python's cyclic garbage collector for the block: building thousands of objects that all
+    stay alive (a listing's states and models) triggers collections that walk everything alive, for no
+    garbage at all (nothing here makes reference cycles)."""
     if not gc.isenabled():  # paused by the caller (or another thread): leave it to them
         yield
         return

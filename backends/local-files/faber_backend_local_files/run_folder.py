@@ -33,8 +33,15 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
+import hashlib
+import heapq
 import os
+import re
 import stat
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from faber_hookspecs.errors import StorageError
 from faber_hookspecs.wire import loads
@@ -44,8 +51,8 @@ from .files import (
     FileLock,
     RotatingFile,
     UnnamedFiles,
+    _unlink_quietly,
     _write_all,
-    file_lock,
     fsync_directory,
     is_same_file,
     overwrite_counter,
@@ -55,56 +62,20 @@ from .files import (
     write_new_file,
 )
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from typing import Any
-
-EVENT_FILE_PATTERN = r"([0-9]+)-(.+)\.json"
-"""The name of an event file; compiled on first listing (the emit path lists nothing, nor imports re)."""
+EVENT_FILE_RE = re.compile(r"([0-9]+)-(.+)\.json")
+"""The name of an event file."""
 
 
-def __getattr__(name: str) -> Any:
-    """``EVENT_FILE_RE``, the compiled ``EVENT_FILE_PATTERN``, made on first use (PEP 562)."""
-    if name == "EVENT_FILE_RE":
-        import re
+class EventFile(NamedTuple):
+    """An event file found in ``events/``: its id, type and name; sorted as the tuple of the three."""
 
-        globals()[name] = compiled = re.compile(EVENT_FILE_PATTERN)
-        return compiled
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class EventFile(tuple[int, str, str]):
-    """An event file found in ``events/``: its id, type and name; sorted as the tuple of the three.
-
-    Written out by hand: a namedtuple would import collections on the one-shot emit path."""
-
-    __slots__ = ()
-
-    def __new__(cls, event_id: int, type: str, name: str) -> EventFile:
-        return tuple.__new__(cls, (event_id, type, name))
-
-    def __getnewargs__(self) -> tuple[int, str, str]:
-        return (self[0], self[1], self[2])
-
-    @property
-    def event_id(self) -> int:
-        return self[0]
-
-    @property
-    def type(self) -> str:
-        return self[1]
-
-    @property
-    def name(self) -> str:
-        return self[2]
-
-    def __repr__(self) -> str:
-        return f"EventFile(event_id={self[0]!r}, type={self[1]!r}, name={self[2]!r})"
+    event_id: int
+    type: str
+    name: str
 
 
 class RunLock:
-    """The exclusive lock of one run (a class, not contextlib: the CLI's one-shot emit avoids it).
+    """The exclusive lock of one run.
 
     It is ``events/.lock`` while the events are here and ``archive/.lock`` once they were archived
     and removed. A cleanup or a restore switches between the two while holding both, so a waiter
@@ -115,8 +86,7 @@ class RunLock:
     def __init__(self, folder: RunFolder, events_here: bool | None = None) -> None:
         self.folder = folder
         self._held: FileLock | None = None
-        self.events_here = events_here
-        """Whether the events were here when the lock was taken (checked under it); before, a guess."""
+        self.events_here = events_here  # whether the events were here when locked; before, a guess
 
     def __enter__(self) -> None:
         folder = self.folder
@@ -127,7 +97,7 @@ class RunLock:
             if not events_here:
                 folder.check_archive_folder()
             path = folder.lock_file if events_here else folder.archive_lock_file
-            lock = file_lock(path)
+            lock = FileLock(path)
             fd = lock.__enter__()
             # The events lock still at its path proves the events folder stands (its path leads there);
             # the archive lock needs a look that the events were not restored meanwhile.
@@ -186,24 +156,20 @@ opens that file truncating it (and deletes it after use), so a file without this
 script wrote into the run since faber's last commit."""
 
 
-_BOOT_ID: list[str] = []
-
-
+@functools.cache
 def boot_id() -> str:
-    """This boot of the system (Linux's random boot id, read once per process); empty where unknown."""
-    if not _BOOT_ID:
-        try:
-            with open("/proc/sys/kernel/random/boot_id", "rb") as file:
-                _BOOT_ID.append(file.read(100).strip().decode("ascii", "replace"))
-        except OSError:
-            _BOOT_ID.append("")
-    return _BOOT_ID[0]
+    """This boot of the system (Linux's random boot id); empty where unknown."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as file:
+            return file.read(100).strip().decode("ascii", "replace")
+    except OSError:
+        return ""
 
 
 class RunFolder:
     """Paths and file operations of one run. Creating the object touches no file."""
 
-    def __init__(self, path: str, file_mode: int, sync: bool, *, one_shot: bool = False) -> None:
+    def __init__(self, path: str, file_mode: int, sync: bool) -> None:
         # Plain concatenation, not os.path.join: ``runs list`` makes one of these per run.
         path = path.rstrip("/") or "/"
         self.path = path
@@ -219,7 +185,6 @@ class RunFolder:
         self.archive_lock_file = path + "/archive/.lock"
         self.file_mode = file_mode
         self.sync = sync
-        self.one_shot = one_shot
         self._state: RotatingFile | None = None  # made on the first write: readers never need it
 
     def check_archive_folder(self) -> None:
@@ -322,8 +287,6 @@ class RunFolder:
         except FileNotFoundError:
             return  # no other writer ever seen here: nothing to keep
         try:
-            import hashlib  # only in a run another writer shares
-
             _write_all(fd, b"%d %s %s\n" % (event_id, kind.encode(), hashlib.sha256(data).hexdigest().encode()))
         finally:
             os.close(fd)
@@ -503,11 +466,7 @@ class RunFolder:
         id far beyond the count, as a damaged or foreign run may hold) are sorted on the side and
         merged in.
         """
-        import heapq
-        import re
-        import sys
-
-        fullmatch = re.compile(EVENT_FILE_PATTERN).fullmatch
+        fullmatch = EVENT_FILE_RE.fullmatch
         intern = sys.intern
         slots: list[str | None] = []
         others: list[EventFile] = []
@@ -580,7 +539,7 @@ class RunFolder:
     def write_state(self, data: bytes, last_event_id: int) -> None:
         """Replace state.json atomically (not fsynced: it is rebuilt from the events if lost)."""
         if self._state is None:
-            self._state = RotatingFile(self.state_file, self.file_mode, one_shot=self.one_shot)
+            self._state = RotatingFile(self.state_file, self.file_mode)
         self._state.write(data, last_event_id)
 
     def state_size(self) -> int:
@@ -653,7 +612,7 @@ def read_state(
                 os.close(counter)
         if before == after:
             return state, before
-    with file_lock(lock_file, shared=True, dir_fd=dir_fd):
+    with FileLock(lock_file, shared=True, dir_fd=dir_fd):
         return read_json(state_file, parse, dir_fd), read_next_id(next_id_file, dir_fd)
 
 
@@ -677,13 +636,6 @@ def describe_unreadable(problem: OSError | ValueError) -> str:
     if isinstance(problem, UnicodeDecodeError):
         return "is not text (binary data)"
     return f"is not a valid JSON object ({problem})"
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _storage_error(what: str, problem: OSError) -> StorageError:

@@ -1,16 +1,20 @@
 """The record store on local files: runs, their event logs and their state, as plain JSON objects.
 
-This is the record of truth. It works on the JSON objects themselves (not pydantic models) and imports
-only the standard library and the light parts of faber-hookspecs, so that the CLI's one-shot
-``faber event emit`` can use it directly; ``plugin.py`` wraps it in the hook interface.
+This is the record of truth. It works on the JSON objects themselves (not pydantic models);
+``plugin.py`` wraps it in the hook interface.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
-from _thread import get_ident  # threading.get_ident, without importing threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from threading import get_ident
+from typing import Any
 
+import orjson
 from faber_hookspecs.errors import EventsNotLocal, InvalidEvent, InvalidRunId, RunFinished, RunNotFound, StorageError
 from faber_hookspecs.reducer import REDUCER_VERSION, apply_event, initial_state_for, reconstruct, refusal
 from faber_hookspecs.run_id import RunId, is_slug, is_uuid4, validate_slug
@@ -20,12 +24,7 @@ from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, d
 from .files import fsync_directory, overwrite_counter, remove_dead_leftovers, write_new_file
 from .run_folder import SCRIPT_LOCK_MARK, CounterBehind, RunFolder, RunLock, event_file_name, read_state
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the CLI's emit path avoids it)
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
-    from typing import Any
-
-    Json = dict[str, Any]
+Json = dict[str, Any]
 
 DEFAULT_BASE_PATH = ".fractary/plugins/faber/runs"
 """The runs folder, relative to the project root, unless gateway.json or FABER_RUNS_PATH says otherwise."""
@@ -50,14 +49,11 @@ class LocalRunStore:
     files ``file_mode`` (0700 and 0600: runs may hold secrets a redaction pattern missed).
     """
 
-    def __init__(
-        self, runs_dir: str, *, sync: bool = True, file_mode: int = 0o600, dir_mode: int = 0o700, one_shot: bool = False
-    ):
+    def __init__(self, runs_dir: str, *, sync: bool = True, file_mode: int = 0o600, dir_mode: int = 0o700):
         self.runs_dir = os.path.abspath(runs_dir)
         self.sync = sync
         self.file_mode = file_mode
         self.dir_mode = dir_mode
-        self.one_shot = one_shot  # a short-lived process (the CLI's one-shot emit): see RotatingFile
         # The state after the last event this process stored, per run: an event id names a unique
         # prefix of an append-only log, so a cached state is valid exactly when its last_event_id is
         # the id before the next one. This spares a read and parse of state.json per emit. Keyed by
@@ -65,7 +61,6 @@ class LocalRunStore:
         # emit, so a state shared between threads would change under a caller still reading it.
         self._states: dict[tuple[int, str], Json] = {}  # oldest first (dicts keep insertion order)
         self._folders: dict[str, RunFolder] = {}
-        self._dump_state = dump_document if one_shot else _indented_by_orjson
 
     def folder(self, run_id: RunId, *, must_exist: bool = True) -> RunFolder:
         """The run's folder, refusing one that is, or passes through, a symlink (it could lead out of
@@ -83,7 +78,7 @@ class LocalRunStore:
         if folder is None:  # a RunFolder holds paths only; making one per emit cost a dozen joins
             if len(self._folders) >= _STATE_CACHE_SIZE:
                 self._folders.clear()
-            folder = self._folders[path] = RunFolder(path, self.file_mode, self.sync, one_shot=self.one_shot)
+            folder = self._folders[path] = RunFolder(path, self.file_mode, self.sync)
         if must_exist and not self._events_here(folder, run_id) and not folder.events_removed():
             raise RunNotFound(f"no run {run_id} in {self.runs_dir}")
         return folder
@@ -146,8 +141,6 @@ class LocalRunStore:
             if self.sync:
                 fsync_directory(parent)
         except OSError as problem:
-            import shutil  # only here: an emit does not need it
-
             shutil.rmtree(staging.path, ignore_errors=True)
             if isinstance(problem, FileExistsError) and os.path.lexists(final.path):
                 raise StorageError(f"run folder {final.path} already exists") from None
@@ -198,7 +191,6 @@ class LocalRunStore:
         self._publish_new_run(run_id, "import", fill)
 
     def load_metadata(self, run_id: RunId) -> Json:
-        """The run's metadata.json."""
         folder = self.folder(run_id)
         metadata = folder.read_json(folder.metadata_file)
         if metadata is None:
@@ -315,7 +307,7 @@ class LocalRunStore:
             folder.record_in_ledger(event_id, event["type"], data, start=foreign)
             if checkpoint:
                 assert state is not None
-                folder.write_state(self._dump_state(state), event_id)
+                folder.write_state(_indented_by_orjson(state), event_id)
         except OSError:
             self._states.pop(cache_key, None)
         else:
@@ -324,7 +316,6 @@ class LocalRunStore:
         return event, state
 
     def iter_events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
-        """The run's events after ``since_id``, in id order, streamed."""
         yield from self.events_folder(run_id).iter_events(since_id)
 
     def current_state(self, run_id: RunId) -> Json:
@@ -364,7 +355,7 @@ class LocalRunStore:
         folder = self.folder(run_id)
         with folder.lock():
             current = folder.read_json(folder.state_file)
-            if _is_current(current, -1) and current is not None:
+            if is_current(current, -1) and current is not None:
                 if current["last_event_id"] > state["last_event_id"]:
                     return False
             folder.write_state(dump_document(state), state["last_event_id"])
@@ -402,7 +393,6 @@ class LocalRunStore:
                     yield org_name, project_name, uuids
 
     def find_runs(self, uuid_prefix: str) -> list[str]:
-        """The ids of the runs whose uuid starts with ``uuid_prefix``."""
         return [str(run_id) for run_id in self.run_ids() if run_id.uuid.startswith(uuid_prefix)]
 
     def list_states(
@@ -423,7 +413,7 @@ class LocalRunStore:
                     text = f"{org_name}/{project_name}/{uuid}"
                     state, counter = read_state(f"{uuid}/state.json", f"{uuid}/events/.next-id",
                                                 f"{uuid}/events/.lock", parse, at)
-                    if (state is not None and _is_current(state, counter - 1 if counter else -1)
+                    if (state is not None and is_current(state, counter - 1 if counter else -1)
                             and state.get("run_id") == text):
                         yield state
                         continue
@@ -470,8 +460,6 @@ class LocalRunStore:
         then writes it (``echo >``), so a file read empty in between is read again a moment later. A
         file two scripts wrote at once stays unreadable: the state is then rebuilt from the readable
         events (``faber runs verify`` names the other), rather than refusing every event after it."""
-        import time  # only here: the one-shot emit path does without it
-
         for attempt in range(3):
             try:
                 return self.reconstruct(run_id)
@@ -496,7 +484,7 @@ class LocalRunStore:
         """The state through ``last_event_id``: ``checkpoint`` (state.json as read) and the events
         after it, or every event when it is not a checkpoint of this reducer for this run that the
         log has reached."""
-        if _is_current(checkpoint, -1) and checkpoint is not None and checkpoint.get("run_id") == str(run_id):
+        if is_current(checkpoint, -1) and checkpoint is not None and checkpoint.get("run_id") == str(run_id):
             if checkpoint["last_event_id"] == last_event_id:
                 return checkpoint
             if checkpoint["last_event_id"] < last_event_id:
@@ -504,8 +492,7 @@ class LocalRunStore:
         return self.reconstruct(run_id)
 
     def _remember(self, key: tuple[int, str], state: Json) -> None:
-        """Cache ``state`` as the newest entry, forgetting the oldest beyond the cache's size (a plain
-        dict as an LRU: collections.OrderedDict would cost the one-shot emit its import)."""
+        """Cache ``state`` as the newest entry, forgetting the oldest beyond the cache's size."""
         states = self._states
         states.pop(key, None)
         states[key] = state
@@ -540,14 +527,10 @@ def checkpoint_due(event: Json, state_size: int) -> bool:
 
 
 def _indented_by_orjson(state: Json) -> bytes:
-    """state.json's bytes after an emit, in a long-lived process: what ``dump_document`` writes (indented
-    JSON, a final newline), by orjson, which encodes in C what ``dump_document`` encodes step by step in
-    Python (docs/performance.md). The values are the same; a float in exponent form is written in orjson's shortest form
-    (``1e-7``, where json.dumps writes ``1e-07``). A short-lived process does without the import (the
-    one-shot emit writes one state), and whatever orjson refuses (an integer beyond 64 bits) goes to
-    ``dump_document``."""
-    import orjson  # a dependency of this distribution; imported on the first emit, not on the CLI's paths
-
+    """state.json's bytes after an emit: what ``dump_document`` writes (indented JSON, a final newline),
+    by orjson, which encodes in C what ``dump_document`` encodes step by step in Python. The values are
+    the same; a float in exponent form is written in orjson's shortest form (``1e-7``, where json.dumps
+    writes ``1e-07``). Whatever orjson refuses (an integer beyond 64 bits) goes to ``dump_document``."""
     try:
         return orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:
@@ -595,28 +578,23 @@ def select_states(
         if (status is None or state.get("status") == status)
         and (work_id is None or state.get("work_id") == work_id)
         and (workflow_id is None or state.get("workflow_id") == workflow_id)
-        and ((since is None and until is None) or _within(_started(state), since, until))
+        and ((since is None and until is None) or _within(_stamp(state, "started_at", "created_at"), since, until))
     ]
-    selected.sort(key=_newest_first, reverse=True)
+    # A damaged state's non-text time sorts last instead of failing the sort.
+    selected.sort(key=lambda state: _stamp(state, "created_at", "updated_at"), reverse=True)
     if limit is not None:
         del selected[limit:]
     return selected
 
 
-def _started(state: Json) -> str:
-    stamp = state.get("started_at") or state.get("created_at") or ""
+def _stamp(state: Json, key: str, fallback: str) -> str:
+    stamp = state.get(key) or state.get(fallback) or ""
     return stamp if isinstance(stamp, str) else ""
 
 
 def _within(stamp: str, since: str | None, until: str | None) -> bool:
     """A run without a start time is outside any window."""
     return bool(stamp) and (since is None or stamp >= since) and (until is None or stamp <= until)
-
-
-def _newest_first(state: Json) -> str:
-    """The sort key of a listing: a damaged state's non-text time sorts last instead of failing the sort."""
-    stamp = state.get("created_at") or state.get("updated_at") or ""
-    return stamp if isinstance(stamp, str) else ""
 
 
 def runs_path(base_path: str, root: str, environ: Mapping[str, str]) -> str:
@@ -626,7 +604,7 @@ def runs_path(base_path: str, root: str, environ: Mapping[str, str]) -> str:
     return override if override else os.path.join(root, base_path)
 
 
-def _is_current(state: Json | None, last_event_id: int) -> bool:
+def is_current(state: Json | None, last_event_id: int) -> bool:
     """True when ``state`` was written by this reducer version (and, unless -1, is through the
     given event)."""
     if state is None or state.get("reducer_version") != REDUCER_VERSION:

@@ -356,9 +356,8 @@ def test_a_damaged_state_file_never_fails_an_emit_after_its_commit(store: LocalR
 def test_event_listing_in_little_memory_keeps_the_full_sort_order(tmp_path: Path) -> None:
     """sorted_event_files slots canonical names by id; odd ones (other paddings, duplicate ids, ids
     far beyond the count) are merged in: the order must be exactly sorting (id, type, name)."""
-    import re
 
-    from faber_backend_local_files.run_folder import EVENT_FILE_PATTERN, EventFile, RunFolder
+    from faber_backend_local_files.run_folder import EVENT_FILE_RE, EventFile, RunFolder
 
     (tmp_path / "events").mkdir()
     names = [f"{i:03d}-t{i % 3}.json" for i in range(1, 1500)]
@@ -369,7 +368,7 @@ def test_event_listing_in_little_memory_keeps_the_full_sort_order(tmp_path: Path
     folder = RunFolder(str(tmp_path), 0o600, False)
     for since in (0, 1, 4, 5, 1490, 5000):
         expected = sorted(EventFile(int(m[1]), m[2], name) for name in names
-                          if (m := re.fullmatch(EVENT_FILE_PATTERN, name)) and int(m[1]) > since)
+                          if (m := EVENT_FILE_RE.fullmatch(name)) and int(m[1]) > since)
         assert list(folder.sorted_event_files(since)) == expected, since
     assert folder.scanned_next_id() == 99999999 + 1
 

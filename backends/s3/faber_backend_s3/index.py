@@ -31,7 +31,6 @@ INDEX_FOLDER = "_index"
 
 
 def index_key(layout: KeyLayout, run_id: RunId) -> str:
-    """The index entry of one run."""
     return "/".join(part for part in (layout.base, INDEX_FOLDER, run_id.uuid, run_id.org, run_id.project) if part)
 
 

@@ -25,11 +25,9 @@ class KeyLayout:
         return "/".join(part for part in (self.base, *parts) if part)
 
     def run_prefix(self, run_id: RunId) -> str:
-        """The key prefix of a run's objects, ending with a slash."""
         return self._join(run_id.org, run_id.project, run_id.uuid) + "/"
 
     def key(self, run_id: RunId, name: str) -> str:
-        """The key of one of a run's files."""
         return self.run_prefix(run_id) + name
 
     def url(self, run_id: RunId) -> str:

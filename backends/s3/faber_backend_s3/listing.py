@@ -23,7 +23,6 @@ from .keys import KeyLayout
 def list_runs(
     client: Any, config: S3ArchiveConfig, layout: KeyLayout, query: ArchiveQuery, backend: str
 ) -> list[ArchivedRun]:
-    """Every archived run matching ``query``, in key order."""
     if query.org:
         validate_slug(query.org, "org")
     if query.project:

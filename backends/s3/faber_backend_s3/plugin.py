@@ -54,7 +54,6 @@ class S3ArchiveBackend:
 
     @property
     def client(self) -> Any:
-        """The S3 client (boto3 is imported here, not when the backend loads)."""
         if self._client is None:
             from .client import make_client
 
@@ -124,7 +123,9 @@ class S3ArchiveBackend:
             entry = manifest.file(name)
             target = destination / name
             transfer.download(prefix + name, target, entry.size, name, progress)
-            sha, size = _file_sha256(target)
+            with open(target, "rb") as handle:
+                sha = hashlib.file_digest(handle, "sha256").hexdigest()
+            size = target.stat().st_size
             if size != entry.size or sha != entry.sha256:
                 raise IntegrityError(
                     f"{url}{name} does not match its manifest ({size} bytes, sha256 {sha[:12]}...; expected "
@@ -169,13 +170,3 @@ class S3ArchiveBackend:
             archive_on_complete=self.config.archive_on_complete,
             cleanup_local_after_archive=self.config.cleanup_local_after_archive,
         )
-
-
-def _file_sha256(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size

@@ -28,8 +28,6 @@ _CONTENT_TYPES = {".json": "application/json", ".jsonl": "application/x-ndjson"}
 
 
 class BucketTransfer:
-    """Uploads, verifications and downloads in one bucket."""
-
     def __init__(self, client: Any, config: S3ArchiveConfig) -> None:
         self.client = client
         self.config = config

@@ -37,11 +37,11 @@ from faber_hookspecs.run_id import RunId
 from faber_hookspecs.runs import RunQuery, RunRecord
 from faber_hookspecs.state import RunState
 from faber_hookspecs.validation import validate_event
-from faber_hookspecs.wire import dump_document, dump_event, loads
+from faber_hookspecs.wire import dump_document, dump_event
 from pydantic import Field
 
 from ..config import S3ArchiveConfig
-from .log import BucketLog
+from .log import BucketLog, json_object
 
 Json = dict[str, Any]
 PROBE_KEY = ".faber-conditional-writes"
@@ -259,11 +259,8 @@ class S3RecordStore:
             scan.files += 1
             scan.highest_id = max(scan.highest_id, event_id)
             name = f"events/{event_id:012d}.json"
-            try:
-                event = loads(data) if data is not None else None
-            except ValueError:
-                event = None
-            if not isinstance(event, dict):
+            event = json_object(data)
+            if event is None:
                 scan.add("event_unreadable", f"{name} is not a JSON object", name)
                 continue
             try:

@@ -66,11 +66,9 @@ class BucketLog:
         return self.layout.key(run_id, f"events/{event_id:0{EVENT_DIGITS}d}.json")
 
     def failure(self, problem: Exception, action: str) -> StorageError:
-        """A failed request as the one-line StorageError the host shows."""
         return StorageError(str(describe(problem, action, self.config)))
 
     def get(self, key: str) -> tuple[bytes, str] | None:
-        """The object's bytes and ETag, or None when there is none."""
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
             return answer["Body"].read(), answer["ETag"]
@@ -82,13 +80,7 @@ class BucketLog:
     def get_json(self, key: str) -> tuple[Json | None, str | None]:
         """The object as a JSON object (None when missing or not an object) and its ETag."""
         found = self.get(key)
-        if found is None:
-            return None, None
-        try:
-            value = loads(found[0])
-        except ValueError:
-            return None, found[1]
-        return (value if isinstance(value, dict) else None), found[1]
+        return (None, None) if found is None else (json_object(found[0]), found[1])
 
     def put(self, key: str, body: bytes, **condition: str) -> str | None:
         """Write ``body`` at ``key`` under ``condition`` (IfNoneMatch or IfMatch); its new ETag, or None
@@ -165,11 +157,8 @@ class BucketLog:
     def events(self, run_id: RunId, since_id: int = 0) -> Iterator[Json]:
         """The run's events after ``since_id``, parsed; a damaged one is a StorageError naming it."""
         for event_id, data in self.raw_events(run_id, since_id):
-            try:
-                event = loads(data) if data is not None else None
-            except ValueError:
-                event = None
-            if not isinstance(event, dict) or event.get("event_id") != event_id:
+            event = json_object(data)
+            if event is None or event.get("event_id") != event_id:
                 raise StorageError(f"event {event_id} of run {run_id} is missing or damaged; see `faber runs verify`")
             yield event
 
@@ -286,6 +275,15 @@ class BucketLog:
                     full = uuid_prefix + uuid_text
                     if is_uuid4(full):
                         yield RunId(org_name, project_name, full)
+
+
+def json_object(data: bytes | None) -> Json | None:
+    """``data`` as a JSON object, or None when it is missing or not one."""
+    try:
+        value = loads(data) if data is not None else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _retries(problem: Exception) -> int:
