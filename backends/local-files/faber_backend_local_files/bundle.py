@@ -55,7 +55,7 @@ from .files import (
     read_bytes,
     remove_dead_leftovers,
 )
-from .run_folder import EVENT_FILE_RE, RunFolder, event_file_name
+from .run_folder import EVENT_FILE_RE, RunFolder, event_file_name, read_json
 
 ARCHIVE_DIR = "archive"
 BOOKKEEPING_FILES = frozenset({".next-id", ".lock", ".next-id.lock", ".faber-ledger"})
@@ -317,7 +317,7 @@ def _standard_name(event: dict[str, Any]) -> str | None:
 
 
 def _read_metadata(folder: RunFolder, run_id: RunId) -> dict[str, Any]:
-    metadata = folder.read_json(folder.metadata_file)
+    metadata = read_json(folder.metadata_file)
     if metadata is None:
         raise StorageError(f"metadata.json of run {run_id} is missing or not valid JSON; see `faber runs verify`")
     return metadata
@@ -352,7 +352,7 @@ def _install_folder(new: str, final: str) -> None:
 
 def current_state(folder: RunFolder) -> dict[str, Any] | None:
     """state.json when this reducer wrote it (it is checked against the last event later), else None."""
-    state = folder.read_json(folder.state_file)
+    state = read_json(folder.state_file)
     if state is None or state.get("reducer_version") != REDUCER_VERSION:
         return None
     return state

@@ -16,7 +16,7 @@ from faber_hookspecs.run_id import RunId
 from faber_hookspecs.validation import missing_fields, validate_event
 
 from .files import FileLock, dead_leftovers, read_bytes
-from .run_folder import EventFile, RunFolder, event_file_name
+from .run_folder import EventFile, RunFolder, event_file_name, read_json
 from .store import NEW_RUN_LEFTOVERS, STAGING_DIR, LocalRunStore, is_current, replay
 
 Json = dict[str, Any]
@@ -89,7 +89,7 @@ def verify_run(store: LocalRunStore, run_id: RunId) -> VerifyReport:
                      "events/.pending")
         if scan.metadata is not None:
             rebuilt = reconstruct(initial_state_for(scan.metadata), scan.events)
-            check_state(scan, folder.read_json(folder.state_file), rebuilt)
+            check_state(scan, read_json(folder.state_file), rebuilt)
         from .bundle import LEFTOVERS
 
         for name in dead_leftovers(folder.path, LEFTOVERS):
@@ -209,7 +209,7 @@ _SHORT_KEYS = frozenset({"status", "current_phase", "current_step", "last_event_
 
 
 def _read_metadata(folder: RunFolder, run_id: RunId) -> Json | None:
-    metadata = folder.read_json(folder.metadata_file)
+    metadata = read_json(folder.metadata_file)
     if metadata is None or metadata.get("run_id") != str(run_id):
         return None
     from faber_hookspecs.validation import schema_validator

@@ -20,7 +20,7 @@ from faber_hookspecs.wire import canonical_event, dump_document, dump_event, utc
 from .bundle import remove_leftovers
 from .files import fsync_directory, overwrite_counter, remove_dead_leftovers
 from .inspection import cached_state, run_leftovers, scan_run, verify_run
-from .run_folder import RunFolder
+from .run_folder import RunFolder, read_json
 from .store import LocalRunStore
 
 Json = dict[str, Any]
@@ -102,7 +102,7 @@ def repair_run(store: LocalRunStore, run_id: RunId) -> RepairReport:
             actions.append(f"set events/.next-id to {next_id}")
         ordered = [events[i] for i in sorted(events)]
         state = reconstruct(initial_state_for(metadata), ordered)
-        if cached_state(folder.read_json(folder.state_file), ordered) != state:
+        if cached_state(read_json(folder.state_file), ordered) != state:
             folder.write_state(dump_document(state), state["last_event_id"])
             actions.append(f"rebuilt state.json from {len(events)} events")
         store.forget(run_id)

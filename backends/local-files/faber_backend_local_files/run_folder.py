@@ -224,19 +224,15 @@ class RunFolder:
             os.unlink(self.pending_file)  # a planted symlink is never a commit of ours: drop the link only
             return None
         committed = None
-        event_id: int | None = None
-        kind: str | None = None
         try:
             event = loads(data)
             event_id, kind = int(event["event_id"]), str(event["type"])
         except (ValueError, KeyError, TypeError, RecursionError):  # (a planted file of a million '[')
-            pass  # torn: it never reached its final name, since the link comes after the write
-        if event_id is not None and kind is not None:
-            final = os.path.join(self.events_dir, event_file_name(event_id, kind))
-            if os.path.lexists(final):
-                committed = event_id
-                if (self.read_next_id() or 0) <= event_id:
-                    overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)
+            event_id = None  # torn: it never reached its final name, since the link comes after the write
+        if event_id is not None and os.path.lexists(os.path.join(self.events_dir, event_file_name(event_id, kind))):
+            committed = event_id
+            if (self.read_next_id() or 0) <= event_id:
+                overwrite_counter(self.next_id_file, event_id + 1, self.file_mode)
         os.unlink(self.pending_file)
         return committed
 
@@ -531,10 +527,6 @@ class RunFolder:
                     "`faber runs verify` lists the damage and `faber runs repair` sets such files aside"
                 ) from None
             yield event
-
-    def read_json(self, path: str, parse: Callable[[bytes], Any] = loads) -> dict[str, Any] | None:
-        """A JSON object file, or None when it is missing or not a JSON object."""
-        return read_json(path, parse)
 
     def write_state(self, data: bytes, last_event_id: int) -> None:
         """Replace state.json atomically (not fsynced: it is rebuilt from the events if lost)."""

@@ -22,7 +22,7 @@ from faber_hookspecs.validation import validate_event
 from faber_hookspecs.wire import DRAFT_FIELDS, canonical_event, dump_document, dump_event, loads, utc_timestamp
 
 from .files import fsync_directory, overwrite_counter, remove_dead_leftovers, write_new_file
-from .run_folder import SCRIPT_LOCK_MARK, CounterBehind, RunFolder, RunLock, event_file_name, read_state
+from .run_folder import SCRIPT_LOCK_MARK, CounterBehind, RunFolder, RunLock, event_file_name, read_json, read_state
 
 Json = dict[str, Any]
 
@@ -94,8 +94,6 @@ class LocalRunStore:
 
     @staticmethod
     def _events_here(folder: RunFolder, run_id: RunId) -> bool:
-        """True when the run's ``events`` folder exists; a symlink or a file in its place is refused
-        (it could lead out of the runs folder)."""
         try:
             events = os.lstat(folder.events_dir)
         except (FileNotFoundError, NotADirectoryError):
@@ -192,7 +190,7 @@ class LocalRunStore:
 
     def load_metadata(self, run_id: RunId) -> Json:
         folder = self.folder(run_id)
-        metadata = folder.read_json(folder.metadata_file)
+        metadata = read_json(folder.metadata_file)
         if metadata is None:
             raise StorageError(f"metadata.json of run {run_id} is missing or not valid JSON; see `faber runs verify`")
         return metadata
@@ -201,7 +199,7 @@ class LocalRunStore:
         """Replace metadata.json with ``update(current)`` under the run's lock."""
         folder = self.folder(run_id)
         with folder.lock():
-            current = folder.read_json(folder.metadata_file)
+            current = read_json(folder.metadata_file)
             if current is None:
                 raise StorageError(f"metadata.json of run {run_id} is missing or not valid JSON")
             updated = update(current)
@@ -354,7 +352,7 @@ class LocalRunStore:
         """Replace state.json with ``state`` unless the file already holds a later event's state."""
         folder = self.folder(run_id)
         with folder.lock():
-            current = folder.read_json(folder.state_file)
+            current = read_json(folder.state_file)
             if is_current(current, -1) and current is not None:
                 if current["last_event_id"] > state["last_event_id"]:
                     return False
@@ -448,7 +446,7 @@ class LocalRunStore:
             self._states.pop(cache_key, None)
             # The state before the event is needed to check the lifecycle, so it is read even when
             # no checkpoint is due: under the lock, so no other writer can end the run meanwhile.
-            state = self._caught_up(folder, run_id, folder.read_json(folder.state_file), event["event_id"] - 1)
+            state = self._caught_up(folder, run_id, read_json(folder.state_file), event["event_id"] - 1)
         try:
             return self._checked(state, event), checkpoint
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):

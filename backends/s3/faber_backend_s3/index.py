@@ -25,7 +25,7 @@ from faber_hookspecs.run_id import RunId
 from .client import describe
 from .config import S3ArchiveConfig
 from .keys import KeyLayout
-from .listing import utc_text
+from .listing import pages, utc_text
 
 INDEX_FOLDER = "_index"
 
@@ -50,8 +50,7 @@ def find(
     base = "/".join(part for part in (layout.base, INDEX_FOLDER) if part) + "/"
     runs = []
     try:
-        paginator = client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=config.bucket, Prefix=base + uuid_prefix.lower()):
+        for page in pages(client, config, Prefix=base + uuid_prefix.lower()):
             for item in page.get("Contents") or []:
                 uuid, _, rest = item["Key"][len(base):].partition("/")
                 try:

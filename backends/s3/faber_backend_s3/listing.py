@@ -38,15 +38,15 @@ def list_runs(
         raise describe(problem, f"listing s3://{config.bucket}/{layout.listing_prefix(query.org)}", config) from None
 
 
-def _pages(client: Any, config: S3ArchiveConfig, **arguments: Any) -> Iterator[dict[str, Any]]:
+def pages(client: Any, config: S3ArchiveConfig, **arguments: Any) -> Iterator[dict[str, Any]]:
     paginator = client.get_paginator("list_objects_v2")
-    pages = {"PageSize": config.list_page_size}
-    yield from paginator.paginate(Bucket=config.bucket, PaginationConfig=pages, **arguments)
+    size = {"PageSize": config.list_page_size}
+    yield from paginator.paginate(Bucket=config.bucket, PaginationConfig=size, **arguments)
 
 
 def _orgs(client: Any, config: S3ArchiveConfig, layout: KeyLayout) -> Iterator[str]:
     base = layout.listing_prefix()
-    for page in _pages(client, config, Prefix=base, Delimiter="/"):
+    for page in pages(client, config, Prefix=base, Delimiter="/"):
         for common in page.get("CommonPrefixes") or []:
             org = common["Prefix"][len(base) :].rstrip("/")
             if org and "/" not in org and not org.startswith("_"):  # _index: see ``index``
@@ -57,7 +57,7 @@ def _runs_under(
     client: Any, config: S3ArchiveConfig, layout: KeyLayout, prefix: str, backend: str
 ) -> Iterator[ArchivedRun]:
     current: dict[str, Any] | None = None
-    for page in _pages(client, config, Prefix=prefix):
+    for page in pages(client, config, Prefix=prefix):
         for item in page.get("Contents") or []:
             found = layout.run_of(item["Key"])
             if found is None:
