@@ -356,7 +356,6 @@ def test_a_damaged_state_file_never_fails_an_emit_after_its_commit(store: LocalR
 def test_event_listing_in_little_memory_keeps_the_full_sort_order(tmp_path: Path) -> None:
     """sorted_event_files slots canonical names by id; odd ones (other paddings, duplicate ids, ids
     far beyond the count) are merged in: the order must be exactly sorting (id, type, name)."""
-
     from faber_backend_local_files.run_folder import EVENT_FILE_RE, EventFile, RunFolder
 
     (tmp_path / "events").mkdir()
