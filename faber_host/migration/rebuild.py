@@ -88,8 +88,6 @@ class _Planner:
         self.used_errors: set[int] = set()
         self.phase_errors: dict[str, Json] = {}  # the error each failed phase reported
 
-    # The whole plan -------------------------------------------------------------------------------
-
     def plan(self, source: str, sha256: str, migrated_at: str, migrated_by: str | None) -> MigrationPlan:
         old = self.old
         work_id = self.work_id or _text(old.get("work_id")) or _text(old.get("issue_number"))
@@ -171,8 +169,6 @@ class _Planner:
             },
         }
         return MigrationPlan(metadata, self.events, self.recovered, self.not_recovered)
-
-    # Pieces of the old file -----------------------------------------------------------------------
 
     def _phase(self, name: str, phase: Mapping[str, Any], run_status: str) -> None:
         status = _text(phase.get("status")) or "pending"
@@ -327,8 +323,6 @@ class _Planner:
             fields["message"] = "paused (from the old state file)"
         self._add(kind, ended or self.last_update, recorded=True, **fields)
         self.recovered.append(f"status {status}")
-
-    # Helpers ----------------------------------------------------------------------------------------
 
     def _error_for(self, phase: str | None, step: str | None, *, level: str = "step") -> Json:
         """The old file's error for a failed step, phase or run (``level``), each used once: a step's

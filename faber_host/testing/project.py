@@ -80,8 +80,6 @@ class TestProject:
             root.mkdir(parents=True, exist_ok=True)
             initialize(root, "acme", "widget-service", self.environ)
 
-    # Where things are -------------------------------------------------------------------------------
-
     @property
     def project(self) -> Project:
         return Project(self.root, self.environ)
@@ -98,8 +96,6 @@ class TestProject:
     def runs_dir(self) -> Path:
         """The local_files runs folder (its default place)."""
         return self.faber_dir / "runs"
-
-    # gateway.json -----------------------------------------------------------------------------------
 
     def gateway_document(self) -> dict[str, Any]:
         """gateway.json as a JSON object."""
@@ -137,8 +133,6 @@ class TestProject:
         for name in set(backends) | set(names):
             backends.setdefault(name, {})["enabled"] = name in names
         self.write_gateway(document)
-
-    # Opening it -------------------------------------------------------------------------------------
 
     def available(self) -> dict[str, EntryPoint]:
         """The installed backends plus the classes given to ``enable``."""

@@ -297,8 +297,6 @@ class _TimelineBuilder:
         # The run's status is the reducer's, so the timeline never disagrees with state.json.
         self.state = initial_state(self.run_id or "", None, None, None)
 
-    # Folding events -------------------------------------------------------------------------------
-
     def add(self, event: Mapping[str, Any]) -> None:
         kind = event["type"]
         at = epoch_ms(event["timestamp"])
@@ -466,8 +464,6 @@ class _TimelineBuilder:
 
     def _tracks(self) -> list[_Track]:
         return [self.run, *self.phases.values(), *self.steps.values(), *(t for t, _, _ in self.approvals)]
-
-    # The result -----------------------------------------------------------------------------------
 
     def finish(self, now: int | None) -> Timeline:
         status = self.state["status"]
