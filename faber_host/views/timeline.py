@@ -222,26 +222,24 @@ def build_timeline(
     return builder.finish(epoch_ms(now) if now else None)
 
 
+@dataclass(slots=True, eq=False)
 class _Open:
     """An attempt that has started and not yet ended, in absolute epoch milliseconds."""
 
-    __slots__ = ("event_id", "explicit", "start", "time_known")
-
-    def __init__(self, start: int, event_id: int | None, *, explicit: bool, time_known: bool) -> None:
-        self.start = start
-        self.event_id = event_id
-        self.explicit = explicit  # opened by its own start event, not inferred from a step's events
-        self.time_known = time_known
+    start: int
+    event_id: int | None
+    explicit: bool  # opened by its own start event, not inferred from a step's events
+    time_known: bool
 
 
+@dataclass(eq=False)
 class _Track:
     """A bar under construction: its closed attempts and the one that is open."""
 
-    def __init__(self) -> None:
-        self.closed: list[Attempt] = []
-        self.open: _Open | None = None
-        self.retries = 0
-        self.retry_announced = False  # a step_retry came after the last attempt ended
+    closed: list[Attempt] = field(default_factory=list)
+    open: _Open | None = None
+    retries: int = 0
+    retry_announced: bool = False  # a step_retry came after the last attempt ended
 
     def start(self, at: int, event_id: int | None, session: int, *, explicit: bool = True,
               time_known: bool = True) -> None:

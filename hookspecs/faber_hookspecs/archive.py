@@ -34,14 +34,12 @@ from .metadata import ArchiveLocation as ArchiveLocation
 from .metadata import ArchiveRecord as ArchiveRecord
 from .run_id import RUN_ID_PATTERN
 
-MANIFEST_FORMAT = "faber-archive/1"
 EVENTS_FILE = "events.jsonl"
 STATE_FILE = "state.json"
 METADATA_FILE = "metadata.json"
 MANIFEST_FILE = "manifest.json"
 DATA_FILES: tuple[str, ...] = (EVENTS_FILE, STATE_FILE, METADATA_FILE)
 """The files a manifest describes, in the order they are uploaded (the manifest goes last)."""
-BUNDLE_FILES: tuple[str, ...] = (*DATA_FILES, MANIFEST_FILE)
 
 _RUN_ID = f"^{RUN_ID_PATTERN}$"
 
@@ -125,11 +123,6 @@ class ArchiveBundle(FrozenModel):
         """Every file of the bundle, the manifest last: what an archive must hold."""
         manifest = BundleFile(name=MANIFEST_FILE, size=self.manifest_size, sha256=self.manifest_sha256)
         return [*self.manifest.files, manifest]
-
-    @property
-    def total_size(self) -> int:
-        """The bytes of all four files."""
-        return sum(entry.size for entry in self.files())
 
 
 class ArchivedObject(FrozenModel):
