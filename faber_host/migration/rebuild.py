@@ -25,10 +25,6 @@ _KNOWN_KEYS = frozenset({
     "phases", "pending_approvals", "errors", "retries", "artifacts", "metadata", "workflow_id", "workflow",
     "autonomy", "source_type", "run_id",
 })
-_PHASE_KEYS = frozenset({
-    "status", "started_at", "completed_at", "completed_steps", "completed_step_ids", "current_step",
-    "current_step_id", "artifacts", "hooks_executed", "steps", "duration_ms", "error",
-})
 _ARTIFACT_EVENTS = {"branch": "branch_create", "spec": "spec_generate", "spec_path": "spec_generate",
                     "pr": "pr_create", "pr_url": "pr_create", "commit": "commit_create", "commits": "commit_create"}
 _FINAL_EVENTS = {"completed": "workflow_complete", "failed": "workflow_error", "cancelled": "workflow_cancelled",
