@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from ..runlog import RunLog
 
 
-
 def archive_searchable(log: RunLog) -> bool:
     """True when some enabled backend lists archived runs; an archive backend that did not load
     raises, saying so (a name it might have answered cannot be refused as unknown)."""

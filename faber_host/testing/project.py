@@ -160,4 +160,3 @@ class TestProject:
         ):
             code = run_cli(["--root", str(self.root), *args], debug=False)
         return CliResult(code, stdout.getvalue(), stderr.getvalue())
-

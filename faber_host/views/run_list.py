@@ -33,8 +33,6 @@ def run_rows(states: Iterable[RunState], now: datetime) -> list[list[str | None]
     ]
 
 
-
-
 def _cells(run_id: str, status: str, work_id: str | None, workflow_id: str | None, created: str | None,
            started: str | None, updated: str | None, completed: str | None, now_ms: int,
            now_timestamp: str) -> list[str | None]:
