@@ -18,11 +18,6 @@ COLUMNS = ("RUN", "STATUS", "WORK", "WORKFLOW", "STARTED (UTC)", "DURATION", "UP
 _ENDED = ("completed", "failed", "cancelled", "paused")
 
 
-def run_row(state: RunState, now: datetime) -> list[str | None]:
-    """One run as the cells of ``COLUMNS``."""
-    return run_rows([state], now)[0]
-
-
 def run_rows(states: Iterable[RunState], now: datetime) -> list[list[str | None]]:
     """Every run as a row of cells."""
     now_ms, now_timestamp = round(now.timestamp() * 1000), utc_timestamp(now.timestamp())
