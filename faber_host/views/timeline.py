@@ -156,10 +156,6 @@ class Lineage:
     rerun_changes: Json = field(default_factory=dict)
     """The ``metadata`` of the run's workflow_rerun event: what changed from the original."""
 
-    @property
-    def is_empty(self) -> bool:
-        return not (self.rerun_of or self.parent_run_id or self.child_runs or self.rerun_changes)
-
 
 @dataclass(frozen=True)
 class Timeline:
