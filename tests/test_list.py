@@ -12,8 +12,8 @@ from faber_hookspecs.errors import InvalidInput
 from faber_hookspecs.state import RunState
 
 from faber_host.api import Faber
-from faber_host.views.chart import format_duration, relative_time
-from faber_host.views.run_list import run_row
+from faber_host.views.run_list import run_rows
+from faber_host.views.times import epoch_ms, format_duration, relative_ms
 
 
 def columns(line: str) -> list[str]:
@@ -69,6 +69,10 @@ def test_listing_reads_state_json_and_nothing_else(faber: Faber, cli: Cli, proje
 
 def test_relative_times_and_durations() -> None:
     now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+
+    def relative_time(timestamp: str, now: datetime) -> str:
+        return relative_ms(round(now.timestamp() * 1000) - epoch_ms(timestamp))
+
     assert relative_time("2026-11-26T11:59:59.700Z", now) == "just now"
     assert relative_time("2026-11-26T11:59:30.000Z", now) == "30s ago"
     assert relative_time("2026-11-26T11:57:00.000Z", now) == "3m ago"
@@ -89,11 +93,11 @@ def test_relative_times_and_durations() -> None:
         "workflow_id": "default", "started_at": "2026-11-26T11:00:00.000Z", "updated_at": "2026-11-26T11:58:00.000Z",
         "phases": {},
     })
-    assert run_row(state, now)[4:] == ["2026-11-26 11:00", "1h 00m", "2m ago"]  # running: so far
+    assert run_rows([state], now)[0][4:] == ["2026-11-26 11:00", "1h 00m", "2m ago"]  # running: so far
     paused = state.model_copy(update={"status": "paused"})
-    assert run_row(paused, now)[5] == "58m 00s"  # stopped: until its last event
+    assert run_rows([paused], now)[0][5] == "58m 00s"  # stopped: until its last event
     typed = state.model_copy(update={"work_id": "PROJ-1\nsecond line", "workflow_id": "my\tflow"})
-    assert run_row(typed, now)[2:4] == ["PROJ-1 second line", "my flow"]  # one line per run, always
+    assert run_rows([typed], now)[0][2:4] == ["PROJ-1 second line", "my flow"]  # one line per run, always
 
 
 

@@ -13,7 +13,7 @@ from faber_hookspecs.wire import utc_timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faber_host.views.timeline import Timeline, build_timeline, epoch_ms
+from faber_host.views.timeline import Lineage, Timeline, build_timeline, epoch_ms
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -67,7 +67,7 @@ def test_the_reference_failed_run_drawn_from_its_event_files() -> None:
     assert implement is not None and implement.error is not None and implement.error.code == "BUILD_FAILED"
     assert implement.duration_ms == 98300  # what the step reported, not the gap between its events
     assert [(m.kind, m.event_id) for m in timeline.markers] == [("error", 13)]
-    assert timeline.lineage.rerun_of is None and timeline.lineage.is_empty
+    assert timeline.lineage == Lineage()  # no re-run, parent or children
     json.dumps(timeline.to_json())
 
 

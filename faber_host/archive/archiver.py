@@ -17,7 +17,6 @@ from faber_hookspecs.archive import (
     no_progress,
 )
 from faber_hookspecs.errors import ArchiveError, ConfigError, FaberError, RunInProgress
-from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.reducer import TERMINAL_STATUSES
 from faber_hookspecs.run_id import validate_slug
 from faber_hookspecs.runs import RunRecord
@@ -94,10 +93,10 @@ def archive(
         last_event_id=bundle.manifest.last_event_id,
         locations=[ArchiveLocation(backend=r.backend, url=r.url or "", verified_at=r.archived_at) for r in receipts],
     )
-    _record(log, run_id, archive_record)
+    record_archive(log, run_id, archive_record)
     if cleanup:
         removed = log.gateway.store.cleanup(run_id, bundle.manifest_sha256, dry_run=False)
-        _record(log, run_id, archive_record.model_copy(update={"events_removed_at": utc_timestamp()}))
+        record_archive(log, run_id, archive_record.model_copy(update={"events_removed_at": utc_timestamp()}))
         result = result.model_copy(update={"cleanup": removed})
     return result
 
@@ -185,8 +184,6 @@ def _receipts(
     return receipts
 
 
-def _record(log: RunLog, run_id: str, record: ArchiveRecord) -> None:
-    def update(metadata: RunMetadata) -> RunMetadata:
-        return metadata.model_copy(update={"archive": record})
-
-    log.gateway.store.update_metadata(run_id, update)
+def record_archive(log: RunLog, run_id: str, record: ArchiveRecord) -> None:
+    """Make ``record`` the run's ``archive`` in metadata.json."""
+    log.gateway.store.update_metadata(run_id, lambda metadata: metadata.model_copy(update={"archive": record}))

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from faber_hookspecs.errors import FaberError, InvalidInput
-from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.runs import RunQuery
 from faber_hookspecs.wire import utc_timestamp
 
+from .archiver import record_archive
 from .durations import age_days
 from .results import CleanupEntry, CleanupResult
 
@@ -63,12 +63,7 @@ def _clean_one(log: RunLog, run_id: str, days: float, now: datetime, dry_run: bo
     except FaberError as problem:
         return CleanupEntry(run_id=run_id, action="failed", reason=str(problem))
     if not dry_run:
-        stamped = archive.model_copy(update={"events_removed_at": utc_timestamp()})
-
-        def update(metadata: RunMetadata) -> RunMetadata:
-            return metadata.model_copy(update={"archive": stamped})
-
-        log.gateway.store.update_metadata(run_id, update)
+        record_archive(log, run_id, archive.model_copy(update={"events_removed_at": utc_timestamp()}))
     return CleanupEntry(
         run_id=run_id, action="would_remove" if dry_run else "removed", files=removed.files, bytes=removed.bytes
     )

@@ -10,15 +10,11 @@ here is looked up in the archives' uuid index (``ArchiveQuery.uuid_prefix``).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import weakref
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from faber_backend_local_files.files import remove_dead_leftovers
 from faber_hookspecs.archive import EVENTS_FILE, METADATA_FILE, STATE_FILE, ArchiveBundle, ArchiveQuery, RunRef
 from faber_hookspecs.errors import ArchiveError, FaberError, IntegrityError, RunNotFound
 from faber_hookspecs.events import Event
@@ -28,12 +24,11 @@ from faber_hookspecs.reducer import initial_state_for, reconstruct
 from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.state import RunState
 
-from .restorer import DOWNLOAD_PREFIX  # a killed reader's folder is removed as a killed restore's is
+from .restorer import download_folder  # a killed reader's folder is removed as a killed restore's is
 from .verify import verify_bundle
 
 if TYPE_CHECKING:
     from ..runlog import RunLog
-
 
 
 def archive_searchable(log: RunLog) -> bool:
@@ -116,8 +111,7 @@ def download(log: RunLog, run_id: str) -> ArchivedCopy:
     recorded = local.metadata.archive if local is not None else None
     if not log.gateway.can_restore():
         raise RunNotFound(f"no run {run_id} here, and no archive is enabled to read it from")
-    remove_dead_leftovers(str(log.project.faber_dir), (DOWNLOAD_PREFIX,))
-    folder = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, suffix=f"-{os.getpid()}", dir=log.project.faber_dir))
+    folder = download_folder(log)
     try:
         bundle = log.gateway.restore_run(RunRef(run_id=run_id, url=recorded.url if recorded else None), folder,
                                          lambda *_: None)

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 from faber_backend_local_files.files import remove_dead_leftovers
 from faber_hookspecs.archive import ArchiveBundle, ArchiveLocation, ArchiveRecord, ProgressCallback, RunRef, no_progress
 from faber_hookspecs.errors import ArchiveError, ConfigError, RunNotFound
-from faber_hookspecs.metadata import RunMetadata
 from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.wire import utc_timestamp
 
 from ..runlog import check_restored
-from .archiver import NO_ARCHIVE_BACKEND
+from .archiver import NO_ARCHIVE_BACKEND, record_archive
 from .results import RestoreResult
 from .verify import verify_bundle
 
@@ -55,9 +54,7 @@ def restore(
         raise ConfigError(NO_ARCHIVE_BACKEND)
     recorded = local.metadata.archive if local is not None else None
     expected = expected_manifest_sha256 or (recorded.manifest_sha256 if recorded and not trust_archive else None)
-    # Named after this process, so that the next restore removes it if this one is killed.
-    remove_dead_leftovers(str(log.project.faber_dir), (DOWNLOAD_PREFIX,))
-    staging = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, suffix=f"-{os.getpid()}", dir=log.project.faber_dir))
+    staging = download_folder(log)
     try:
         bundle = log.gateway.restore_run(
             RunRef(run_id=run_id, url=recorded.url if recorded else None), staging, progress
@@ -77,6 +74,13 @@ def restore(
         manifest_sha256=bundle.manifest_sha256,
         source_url=bundle.source_url,
     )
+
+
+def download_folder(log: RunLog) -> Path:
+    """A new folder to download a bundle into, named after this process so that the next download
+    removes it if this one is killed (and removing those of killed ones first)."""
+    remove_dead_leftovers(str(log.project.faber_dir), (DOWNLOAD_PREFIX,))
+    return Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, suffix=f"-{os.getpid()}", dir=log.project.faber_dir))
 
 
 def ensure_events_local(log: RunLog, ref: str, progress: ProgressCallback = no_progress) -> RestoreResult | None:
@@ -121,8 +125,4 @@ def _record_restore(log: RunLog, run_id: str, bundle: ArchiveBundle, recorded: A
             locations=[location],
             restored_at=now,
         )
-
-    def update(metadata: RunMetadata) -> RunMetadata:
-        return metadata.model_copy(update={"archive": record})
-
-    log.gateway.store.update_metadata(run_id, update)
+    record_archive(log, run_id, record)

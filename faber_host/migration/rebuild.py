@@ -25,10 +25,6 @@ _KNOWN_KEYS = frozenset({
     "phases", "pending_approvals", "errors", "retries", "artifacts", "metadata", "workflow_id", "workflow",
     "autonomy", "source_type", "run_id",
 })
-_PHASE_KEYS = frozenset({
-    "status", "started_at", "completed_at", "completed_steps", "completed_step_ids", "current_step",
-    "current_step_id", "artifacts", "hooks_executed", "steps", "duration_ms", "error",
-})
 _ARTIFACT_EVENTS = {"branch": "branch_create", "spec": "spec_generate", "spec_path": "spec_generate",
                     "pr": "pr_create", "pr_url": "pr_create", "commit": "commit_create", "commits": "commit_create"}
 _FINAL_EVENTS = {"completed": "workflow_complete", "failed": "workflow_error", "cancelled": "workflow_cancelled",
@@ -87,8 +83,6 @@ class _Planner:
         self.seen_artifacts: set[str] = set()
         self.used_errors: set[int] = set()
         self.phase_errors: dict[str, Json] = {}  # the error each failed phase reported
-
-    # The whole plan -------------------------------------------------------------------------------
 
     def plan(self, source: str, sha256: str, migrated_at: str, migrated_by: str | None) -> MigrationPlan:
         old = self.old
@@ -171,8 +165,6 @@ class _Planner:
             },
         }
         return MigrationPlan(metadata, self.events, self.recovered, self.not_recovered)
-
-    # Pieces of the old file -----------------------------------------------------------------------
 
     def _phase(self, name: str, phase: Mapping[str, Any], run_status: str) -> None:
         status = _text(phase.get("status")) or "pending"
@@ -327,8 +319,6 @@ class _Planner:
             fields["message"] = "paused (from the old state file)"
         self._add(kind, ended or self.last_update, recorded=True, **fields)
         self.recovered.append(f"status {status}")
-
-    # Helpers ----------------------------------------------------------------------------------------
 
     def _error_for(self, phase: str | None, step: str | None, *, level: str = "step") -> Json:
         """The old file's error for a failed step, phase or run (``level``), each used once: a step's

@@ -91,8 +91,6 @@ class WorkflowRunner:
         self.result.exit_code = EXIT_CODES.get(self.result.status, self.result.exit_code)
         return self.result
 
-    # The walk -------------------------------------------------------------------------------------
-
     def _walk(self) -> None:
         for phase in self.workflow.phases:
             if progress.phase_done(self.state, self.workflow, phase, self.selection):
@@ -143,8 +141,6 @@ class WorkflowRunner:
         self.display.note(message)
         raise Stop("paused", f"run {self.run_id} paused before {phase.name}: it needs approval",
                    hint=f"{approve} && faber run --resume {self.short}", where=phase.name)
-
-    # Steps ----------------------------------------------------------------------------------------
 
     def _run_step(self, step: ResolvedStep) -> None:
         where = dict(phase=step.phase, step=step.id)
@@ -222,8 +218,6 @@ class WorkflowRunner:
         raise Stop("paused", f"run {self.run_id} paused at {step.key}: it needs an agent",
                    hint=f"faber runs resume-context {self.short} --json", where=step.key)
 
-    # Cancellation ---------------------------------------------------------------------------------
-
     def _cancelled(self, cancel: RunCancelled) -> None:
         phase, step = self.state.current_phase, self.state.current_step
         running = phase is not None and any(
@@ -239,8 +233,6 @@ class WorkflowRunner:
         self.result.exit_code = cancel.exit_code
         self.result.message = f"run {self.run_id} {message}; it can be resumed"
         self.result.hint = f"faber run --resume {self.short}"
-
-    # Recording ------------------------------------------------------------------------------------
 
     def _emit(self, kind: str, **fields: Any) -> None:
         draft = {"type": kind, **{key: value for key, value in fields.items() if value is not None}}

@@ -56,9 +56,6 @@ class RunView:
     busy: bool = False
 
 
-# Looking -----------------------------------------------------------------------------------------
-
-
 def load_workflow_for(log: RunLog, metadata: RunMetadata) -> ResolvedWorkflow:
     """The run's workflow as it is defined now, named by the file it started with (a workflow's id
     may differ from its file's name), else by its id. Only names are looked up, never a stored path.
@@ -215,9 +212,6 @@ def _check_step(workflow: ResolvedWorkflow, metadata: RunMetadata, key: str) -> 
         raise InvalidInput(f"phase {phase} is not part of run {_short(metadata.run_id)} (disabled or not selected)")
 
 
-# Resuming ----------------------------------------------------------------------------------------
-
-
 def begin_resume(log: RunLog, view: RunView, *, force: bool) -> tuple[RunView, ResumeFrom]:
     """Record that the run continues: ``workflow_start`` for a run that never started (a new run, a
     re-run created without executing), else ask the backends (``faber_on_resume``) and record
@@ -270,9 +264,6 @@ def _record_start(log: RunLog, metadata: RunMetadata, workflow: ResolvedWorkflow
             "phases": metadata.phases, "params": metadata.params,
         },
     }, source=SOURCE)
-
-
-# New runs ----------------------------------------------------------------------------------------
 
 
 def check_run_settings(params: dict[str, Any], phases: list[str] | None, autonomy: str | None) -> None:
@@ -381,9 +372,6 @@ def _ordered(phases: list[str] | None) -> list[str] | None:
     return None if phases is None else [phase for phase in PHASES if phase in phases]
 
 
-# Executing ---------------------------------------------------------------------------------------
-
-
 def execute(
     log: RunLog, run_id: str, *, started: Literal["start", "resume", "rerun"], display: Display, scope: CancelScope,
     step: str | None = None, force: bool = False, rerun: RerunResult | None = None,
@@ -417,9 +405,6 @@ def _where(resume_from: ResumeFrom) -> str:
     if resume_from.step:
         return f"{resume_from.phase}:{resume_from.step}"
     return resume_from.phase or "the end"
-
-
-# Approvals ---------------------------------------------------------------------------------------
 
 
 def approve(

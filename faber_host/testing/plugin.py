@@ -68,10 +68,8 @@ def faber_receiver() -> Iterator[RecordingReceiver]:
     from .receiver import RecordingReceiver
 
     receiver = RecordingReceiver()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
+    yield receiver  # pytest runs what follows however the test ends
+    receiver.stop()
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +80,5 @@ def faber_s3_server() -> Iterator[S3Server]:
     from .s3 import S3Server
 
     server = S3Server()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield server
+    server.stop()

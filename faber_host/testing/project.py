@@ -80,8 +80,6 @@ class TestProject:
             root.mkdir(parents=True, exist_ok=True)
             initialize(root, "acme", "widget-service", self.environ)
 
-    # Where things are -------------------------------------------------------------------------------
-
     @property
     def project(self) -> Project:
         return Project(self.root, self.environ)
@@ -98,8 +96,6 @@ class TestProject:
     def runs_dir(self) -> Path:
         """The local_files runs folder (its default place)."""
         return self.faber_dir / "runs"
-
-    # gateway.json -----------------------------------------------------------------------------------
 
     def gateway_document(self) -> dict[str, Any]:
         """gateway.json as a JSON object."""
@@ -138,8 +134,6 @@ class TestProject:
             backends.setdefault(name, {})["enabled"] = name in names
         self.write_gateway(document)
 
-    # Opening it -------------------------------------------------------------------------------------
-
     def available(self) -> dict[str, EntryPoint]:
         """The installed backends plus the classes given to ``enable``."""
         return {**discover_backends(), **cast(dict[str, EntryPoint], self._classes)}
@@ -166,4 +160,3 @@ class TestProject:
         ):
             code = run_cli(["--root", str(self.root), *args], debug=False)
         return CliResult(code, stdout.getvalue(), stderr.getvalue())
-

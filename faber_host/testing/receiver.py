@@ -49,8 +49,6 @@ class RecordingReceiver:
         self.port = 0
         self._listen()
 
-    # What the tests see -----------------------------------------------------------------------------
-
     @property
     def url(self) -> str:
         """The base URL; the receiver answers on every path under it."""
@@ -69,8 +67,6 @@ class RecordingReceiver:
         """Forget the requests received so far."""
         with self._lock:
             self.requests.clear()
-
-    # How it answers ---------------------------------------------------------------------------------
 
     def accept(self, status: int = 200) -> None:
         """Answer ``status`` (2xx) at once; listen again if ``refuse`` stopped it."""
@@ -103,8 +99,6 @@ class RecordingReceiver:
         """Stop for good (the fixture does it), cutting short any slow answer."""
         self._stopping.set()
         self.refuse()
-
-    # Serving ----------------------------------------------------------------------------------------
 
     def _listen(self) -> None:
         receiver = self

@@ -9,7 +9,6 @@ from datetime import datetime
 
 from .axis import Axis
 from .timeline import Attempt, Bar, Outcome, Timeline
-from .times import epoch_ms, relative_ms
 from .times import format_duration as format_duration  # re-exported: the views import it from here
 
 _TICK_STEPS_MS = (
@@ -31,14 +30,6 @@ def format_time(timestamp: str | None) -> str:
     if not timestamp:
         return "-"
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def relative_time(timestamp: str | None, now: datetime) -> str:
-    """How long before ``now`` a timestamp is: ``just now``, ``5s ago``, ``3m ago``, ``2h ago``,
-    ``4d ago`` (``in 5s`` for a clock that runs ahead)."""
-    if not timestamp:
-        return "-"
-    return relative_ms(round(now.timestamp() * 1000) - epoch_ms(timestamp))
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,6 @@ COLUMNS = ("RUN", "STATUS", "WORK", "WORKFLOW", "STARTED (UTC)", "DURATION", "UP
 _ENDED = ("completed", "failed", "cancelled", "paused")
 
 
-def run_row(state: RunState, now: datetime) -> list[str | None]:
-    """One run as the cells of ``COLUMNS``."""
-    return run_rows([state], now)[0]
-
-
 def run_rows(states: Iterable[RunState], now: datetime) -> list[list[str | None]]:
     """Every run as a row of cells."""
     now_ms, now_timestamp = round(now.timestamp() * 1000), utc_timestamp(now.timestamp())
@@ -31,8 +26,6 @@ def run_rows(states: Iterable[RunState], now: datetime) -> list[list[str | None]
                state.updated_at, state.completed_at, now_ms, now_timestamp)
         for state in states
     ]
-
-
 
 
 def _cells(run_id: str, status: str, work_id: str | None, workflow_id: str | None, created: str | None,

@@ -138,13 +138,9 @@ def related_runs(record: RunRecord) -> list[tuple[str, str]]:
 def bar_note(bar: Bar) -> str:
     """What the bar alone does not say: attempts, retries, the error, unknown times."""
     parts = []
-    attempts = len(bar.attempts)
-    if bar.kind == "step" and attempts > 1:
-        parts.append(f"{attempts} attempts")
-    if bar.kind == "phase" and attempts > 1:
-        parts.append(f"ran {attempts}x")
-    if bar.kind == "run" and attempts > 1:
-        parts.append(f"{attempts} sessions")
+    repeated = {"step": "{} attempts", "phase": "ran {}x", "run": "{} sessions"}.get(bar.kind)
+    if repeated and len(bar.attempts) > 1:
+        parts.append(repeated.format(len(bar.attempts)))
     if bar.retries:
         parts.append(f"{bar.retries} retr{'y' if bar.retries == 1 else 'ies'}")
     if bar.attempts and not all(a.time_known for a in bar.attempts):

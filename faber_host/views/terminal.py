@@ -114,5 +114,3 @@ def _chart(timeline: Timeline, width: int) -> Table:
         table.caption = "  ".join(caption)
         table.caption_justify = "left"
     return table
-
-

@@ -156,10 +156,6 @@ class Lineage:
     rerun_changes: Json = field(default_factory=dict)
     """The ``metadata`` of the run's workflow_rerun event: what changed from the original."""
 
-    @property
-    def is_empty(self) -> bool:
-        return not (self.rerun_of or self.parent_run_id or self.child_runs or self.rerun_changes)
-
 
 @dataclass(frozen=True)
 class Timeline:
@@ -222,26 +218,24 @@ def build_timeline(
     return builder.finish(epoch_ms(now) if now else None)
 
 
+@dataclass(slots=True, eq=False)
 class _Open:
     """An attempt that has started and not yet ended, in absolute epoch milliseconds."""
 
-    __slots__ = ("event_id", "explicit", "start", "time_known")
-
-    def __init__(self, start: int, event_id: int | None, *, explicit: bool, time_known: bool) -> None:
-        self.start = start
-        self.event_id = event_id
-        self.explicit = explicit  # opened by its own start event, not inferred from a step's events
-        self.time_known = time_known
+    start: int
+    event_id: int | None
+    explicit: bool  # opened by its own start event, not inferred from a step's events
+    time_known: bool
 
 
+@dataclass(eq=False)
 class _Track:
     """A bar under construction: its closed attempts and the one that is open."""
 
-    def __init__(self) -> None:
-        self.closed: list[Attempt] = []
-        self.open: _Open | None = None
-        self.retries = 0
-        self.retry_announced = False  # a step_retry came after the last attempt ended
+    closed: list[Attempt] = field(default_factory=list)
+    open: _Open | None = None
+    retries: int = 0
+    retry_announced: bool = False  # a step_retry came after the last attempt ended
 
     def start(self, at: int, event_id: int | None, session: int, *, explicit: bool = True,
               time_known: bool = True) -> None:
@@ -296,8 +290,6 @@ class _TimelineBuilder:
         self.ends_reconstructed = False  # the last event was rebuilt: "now" says nothing about the run
         # The run's status is the reducer's, so the timeline never disagrees with state.json.
         self.state = initial_state(self.run_id or "", None, None, None)
-
-    # Folding events -------------------------------------------------------------------------------
 
     def add(self, event: Mapping[str, Any]) -> None:
         kind = event["type"]
@@ -466,8 +458,6 @@ class _TimelineBuilder:
 
     def _tracks(self) -> list[_Track]:
         return [self.run, *self.phases.values(), *self.steps.values(), *(t for t, _, _ in self.approvals)]
-
-    # The result -----------------------------------------------------------------------------------
 
     def finish(self, now: int | None) -> Timeline:
         status = self.state["status"]

@@ -47,7 +47,8 @@ def epoch_ms(timestamp: str) -> int:
 
 
 def relative_ms(delta: int) -> str:
-    """``relative_time`` of a difference in milliseconds (positive: in the past)."""
+    """How long ago a difference in milliseconds is (positive: in the past): ``just now``, ``5s ago``,
+    ``3m ago``, ``2h ago``, ``4d ago``; ``in 5s`` for a clock that runs ahead."""
     if abs(delta) < 1000:
         return "just now"
     words = _coarse(abs(delta))

@@ -23,7 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from .events import FrozenModel
 
 # metadata.json's record of a run's archive is defined with the metadata (an emit loads it without the
 # archive models) and named here too.
@@ -32,14 +34,12 @@ from .metadata import ArchiveLocation as ArchiveLocation
 from .metadata import ArchiveRecord as ArchiveRecord
 from .run_id import RUN_ID_PATTERN
 
-MANIFEST_FORMAT = "faber-archive/1"
 EVENTS_FILE = "events.jsonl"
 STATE_FILE = "state.json"
 METADATA_FILE = "metadata.json"
 MANIFEST_FILE = "manifest.json"
 DATA_FILES: tuple[str, ...] = (EVENTS_FILE, STATE_FILE, METADATA_FILE)
 """The files a manifest describes, in the order they are uploaded (the manifest goes last)."""
-BUNDLE_FILES: tuple[str, ...] = (*DATA_FILES, MANIFEST_FILE)
 
 _RUN_ID = f"^{RUN_ID_PATTERN}$"
 
@@ -52,22 +52,18 @@ def no_progress(what: str, done: int, total: int) -> None:
     """A ``ProgressCallback`` that shows nothing."""
 
 
-class BundleFile(BaseModel):
+class BundleFile(FrozenModel):
     """One file of a bundle: its name, size in bytes and sha256 (lowercase hex)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     size: int = Field(ge=0)
     sha256: str = Field(pattern=SHA256_PATTERN)
 
 
-class VerbatimEventFile(BaseModel):
+class VerbatimEventFile(FrozenModel):
     """An event file that the standard expansion of its line would not give back byte for byte (a file
     written by another tool, with other formatting or another name). Its name and bytes are kept here,
     so a restore reproduces it exactly all the same."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     line: int = Field(ge=1, description="Its line in events.jsonl (1-based).")
     name: str = Field(description="Its file name in events/.")
@@ -76,7 +72,7 @@ class VerbatimEventFile(BaseModel):
     )
 
 
-class ArchiveManifest(BaseModel):
+class ArchiveManifest(FrozenModel):
     """manifest.json: what a bundle holds, to check it after any transfer.
 
     ``event_files_sha256`` is the sha256 of, for each event file in numeric order, its name, a newline,
@@ -85,8 +81,6 @@ class ArchiveManifest(BaseModel):
     its line in events.jsonl is ``json.dumps(event, ensure_ascii=False, separators=(",", ":"))``.
     Files not in the standard form are listed in ``verbatim``.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     format: Literal["faber-archive/1"] = "faber-archive/1"
     run_id: str = Field(pattern=_RUN_ID)
@@ -105,14 +99,12 @@ class ArchiveManifest(BaseModel):
         raise KeyError(name)
 
 
-class ArchiveBundle(BaseModel):
+class ArchiveBundle(FrozenModel):
     """A bundle on local disk: what a record store consolidated, or what an archive backend downloaded.
 
     ``directory`` holds the four files. ``manifest_sha256`` and ``manifest_size`` describe manifest.json
     itself (its bytes as written), which is how the whole bundle is named and checked.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: str = Field(pattern=_RUN_ID)
     directory: Path
@@ -132,16 +124,9 @@ class ArchiveBundle(BaseModel):
         manifest = BundleFile(name=MANIFEST_FILE, size=self.manifest_size, sha256=self.manifest_sha256)
         return [*self.manifest.files, manifest]
 
-    @property
-    def total_size(self) -> int:
-        """The bytes of all four files."""
-        return sum(entry.size for entry in self.files())
 
-
-class ArchivedObject(BaseModel):
+class ArchivedObject(FrozenModel):
     """One file of a bundle as an archive holds it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     key: str = Field(description="Where it is in the archive (an S3 key).")
@@ -151,11 +136,9 @@ class ArchivedObject(BaseModel):
     uploaded: bool = Field(True, description="False when an identical, verified copy was already there.")
 
 
-class ArchiveReceipt(BaseModel):
+class ArchiveReceipt(FrozenModel):
     """What an archive backend answers to ``faber_archive_run``: where the bundle is and whether every
     object of it was verified. Local files are removed only when every receipt is verified."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     backend: str
     run_id: str = Field(pattern=_RUN_ID)
@@ -167,19 +150,15 @@ class ArchiveReceipt(BaseModel):
     error: str | None = Field(None, description="What failed, when verified is false.")
 
 
-class RunRef(BaseModel):
+class RunRef(FrozenModel):
     """A run to restore: its id, and where it was archived when that is known (from metadata)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: str = Field(pattern=_RUN_ID)
     url: str | None = None
 
 
-class ArchiveQuery(BaseModel):
+class ArchiveQuery(FrozenModel):
     """Filters for ``faber_list_archived_runs``; every one is optional."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     org: str | None = None
     project: str | None = None
@@ -190,10 +169,8 @@ class ArchiveQuery(BaseModel):
     )
 
 
-class ArchivedRun(BaseModel):
+class ArchivedRun(FrozenModel):
     """A run found in an archive: one whose manifest is there."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: str = Field(pattern=_RUN_ID)
     backend: str
@@ -203,10 +180,8 @@ class ArchivedRun(BaseModel):
     objects: int = Field(0, ge=0)
 
 
-class ArchivePolicy(BaseModel):
+class ArchivePolicy(FrozenModel):
     """What an archive backend wants done when a run completes (its gateway.json options)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     backend: str
     consolidate_on_complete: bool = False
@@ -214,10 +189,8 @@ class ArchivePolicy(BaseModel):
     cleanup_local_after_archive: bool = False
 
 
-class RemovedEvents(BaseModel):
+class RemovedEvents(FrozenModel):
     """What a record store answers to ``cleanup``: what it removed (or would remove)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: str = Field(pattern=_RUN_ID)
     files: int = Field(ge=0)

@@ -27,6 +27,20 @@ SHORT_TEXT = 256
 LONG_TEXT = 65536
 
 
+class FrozenModel(BaseModel):
+    """A value faber writes and backends answer: unknown keys are refused (a typo is caught), and
+    nothing changes it once made."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpenModel(BaseModel):
+    """A file other tools write too (the FABER reference's state.json and metadata.json): keys this
+    model does not know are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 def _check_type(name: str) -> str:
     if not is_known_type(name):
         raise ValueError(
@@ -51,10 +65,8 @@ EventTypeName = Annotated[
 ]
 
 
-class EventError(BaseModel):
+class EventError(FrozenModel):
     """What went wrong, on ``*_error`` events (and on any event that wants to report one)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(min_length=1, max_length=SHORT_TEXT, description="A stable, machine-readable code.")
     message: str = Field(max_length=LONG_TEXT, description="What happened, for a person.")
@@ -73,10 +85,8 @@ class Artifact(BaseModel):
     url: str | None = Field(None, max_length=4096)
 
 
-class EventDraft(BaseModel):
+class EventDraft(FrozenModel):
     """An event as a caller describes it, before the record store gives it an id and a time."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: EventTypeName
     phase: Phase | None = None

@@ -8,28 +8,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .catalogue import PHASES
-from .events import Phase
+from .events import OpenModel, Phase
 from .run_id import RUN_ID_PATTERN
 
 _RUN_ID = f"^{RUN_ID_PATTERN}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
-class ArchiveLocation(BaseModel):
+class ArchiveLocation(OpenModel):
     """A verified copy of a run's bundle."""
-
-    model_config = ConfigDict(extra="allow")
 
     backend: str
     url: str
     verified_at: str
 
 
-class ArchiveRecord(BaseModel):
+class ArchiveRecord(OpenModel):
     """``archive`` in metadata.json: the run's last verified archive, written only after every archive
     backend verified its copy; and whether the events were removed from this machine since."""
-
-    model_config = ConfigDict(extra="allow")
 
     url: str = Field(description="The first location's URL.")
     archived_at: str | None = Field(None, description="When the archive was written (unknown for some restored runs).")
@@ -41,20 +37,16 @@ class ArchiveRecord(BaseModel):
     restored_at: str | None = Field(None, description="When this copy was restored from the archive.")
 
 
-class Relationships(BaseModel):
+class Relationships(OpenModel):
     """How this run relates to others: the run it re-runs, its parent, and its re-runs."""
-
-    model_config = ConfigDict(extra="allow")
 
     parent_run_id: str | None = Field(None, pattern=_RUN_ID)
     rerun_of: str | None = Field(None, pattern=_RUN_ID)
     child_runs: list[str] = Field(default_factory=list)
 
 
-class Environment(BaseModel):
+class Environment(OpenModel):
     """Where the run was created. Git fields are None outside a git checkout."""
-
-    model_config = ConfigDict(extra="allow")
 
     hostname: str | None = None
     git_branch: str | None = None
@@ -89,10 +81,8 @@ class ParameterChange(BaseModel):
     to: Any = None
 
 
-class RunMetadata(BaseModel):
+class RunMetadata(OpenModel):
     """The contents of metadata.json."""
-
-    model_config = ConfigDict(extra="allow")
 
     run_id: str = Field(pattern=_RUN_ID)
     work_id: str | None = None

@@ -62,7 +62,6 @@ class BackendContext:
     environ: Mapping[str, str] = field(default_factory=dict)
 
 
-
 def __getattr__(name: str) -> object:
     # RunRecord and RunQuery lived here before faber_hookspecs.runs; backends may still import them from here.
     if name in ("RunQuery", "RunRecord"):

@@ -77,7 +77,6 @@ def refusal(state: State, event_type: str) -> str | None:
     )
 
 
-
 def initial_state(
     run_id: str, work_id: str | None, workflow_id: str | None, created_at: str | None,
     work_type: str | None = None,
@@ -250,9 +249,6 @@ def _start_phase_if_pending(phase: dict[str, Any] | None, timestamp: str) -> Non
         phase["started_at"] = phase["started_at"] or timestamp
 
 
-# Workflow events ----------------------------------------------------------------------------------
-
-
 def _workflow_start(state: State, event: EventJson, phase: dict[str, Any] | None) -> None:
     state["status"] = "in_progress"
     state["started_at"] = state["started_at"] or event["timestamp"]
@@ -307,9 +303,6 @@ def _workflow_resumed(state: State, event: EventJson, phase: dict[str, Any] | No
     )
 
 
-# Phase events -------------------------------------------------------------------------------------
-
-
 def _phase_start(state: State, event: EventJson, phase: dict[str, Any] | None) -> None:
     assert phase is not None
     phase["status"] = "in_progress"
@@ -337,9 +330,6 @@ def _phase_error(state: State, event: EventJson, phase: dict[str, Any] | None) -
     phase["status"] = "failed"
     state["current_phase"] = event["phase"]
     _record_error(state, event)
-
-
-# Step events --------------------------------------------------------------------------------------
 
 
 def _step_start(state: State, event: EventJson, phase: dict[str, Any] | None) -> None:
@@ -387,9 +377,6 @@ def _step_retry(state: State, event: EventJson, phase: dict[str, Any] | None) ->
 def _step_skip(state: State, event: EventJson, phase: dict[str, Any] | None) -> None:
     assert phase is not None
     _step(phase, event["step"])["status"] = "skipped"
-
-
-# People in the loop -------------------------------------------------------------------------------
 
 
 def _approval_request(state: State, event: EventJson, phase: dict[str, Any] | None) -> None:

@@ -5,27 +5,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from .events import FrozenModel
 
 Verdict = Literal["ok", "warn", "fail"]
 """``ok``: works. ``warn``: works, but something needs attention. ``fail``: does not work."""
 
 
-class HealthCheck(BaseModel):
+class HealthCheck(FrozenModel):
     """One thing a backend checked, with its verdict. ``faber doctor`` prints one line per check and
     exits non-zero when any verdict is ``fail``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, description="What was checked, short: 'stream answers', 'runs folder writable'.")
     verdict: Verdict
     detail: str = Field("", description="What was found, in a sentence a person can act on.")
 
 
-class FlushReport(BaseModel):
+class FlushReport(FrozenModel):
     """What one ``faber_flush`` call did: events delivered, events still held back and why."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     delivered: int = Field(0, ge=0, description="Events delivered by this flush.")
     pending: int = Field(0, ge=0, description="Events still held back after it.")

@@ -133,8 +133,6 @@ def is_uuid_prefix(text: str) -> bool:
 
 def slugify(text: str) -> str:
     """Turn a folder or repository name into a valid slug ('Widget Service' -> 'widget-service')."""
-    import re
-
     slug = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
     return re.sub(r"-{2,}", "-", slug)[:SLUG_MAX_LENGTH].strip("-_")
 

@@ -48,8 +48,6 @@ if TYPE_CHECKING:  # only in annotations: every command loads the specs, few use
 class FaberSpec:
     """Hook specifications of the project ``faber``."""
 
-    # The record store ------------------------------------------------------------------------------
-
     @_hookspec
     def faber_record_store(self) -> RecordStore | None:
         """Offer the record store: the object that holds runs, their event logs and their state
@@ -59,8 +57,6 @@ class FaberSpec:
         enabled backend may answer (``local_files`` by default): none, or two, is a configuration
         error naming them. Return None when this backend is not a store.
         """
-
-    # Notifications ---------------------------------------------------------------------------------
 
     @_hookspec
     def faber_emit_event(self, event: Event, state: RunState) -> None:
@@ -124,8 +120,6 @@ class FaberSpec:
         if every archive backend asks.
         """
 
-    # Extension points ------------------------------------------------------------------------------
-
     @_hookspec(firstresult=True)
     def faber_execute_step(
         self, step: ResolvedStep, context: StepContext, output: Callable[[str], None]
@@ -156,8 +150,6 @@ class FaberSpec:
         too (reported as that backend's failure). Broadcast: every backend is asked, in turn, until
         one refuses.
         """
-
-    # Operations ------------------------------------------------------------------------------------
 
     @_hookspec
     def faber_check_health(self) -> list[HealthCheck] | None:

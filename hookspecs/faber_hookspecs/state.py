@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from .events import Phase
+from .events import OpenModel, Phase
 
 RunStatus = Literal["pending", "in_progress", "paused", "completed", "failed", "cancelled"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
@@ -28,10 +28,8 @@ class StepError(BaseModel):
     message: str | None = None
 
 
-class StepState(BaseModel):
+class StepState(OpenModel):
     """A step as the events tell it: status, attempts, retries and times."""
-
-    model_config = ConfigDict(extra="allow")
 
     id: str
     name: str | None = Field(None, description="The step id again: the FABER reference's readers key steps by name.")
@@ -44,10 +42,8 @@ class StepState(BaseModel):
     last_error: StepError | None = None
 
 
-class PhaseState(BaseModel):
+class PhaseState(OpenModel):
     """A phase: its status, times and steps in the order they first ran."""
-
-    model_config = ConfigDict(extra="allow")
 
     status: Literal["pending", "in_progress", "completed", "failed", "skipped"] = "pending"
     started_at: str | None = None
@@ -57,10 +53,8 @@ class PhaseState(BaseModel):
     steps: list[StepState] = Field(default_factory=list)
 
 
-class ErrorRecord(BaseModel):
+class ErrorRecord(OpenModel):
     """An error some event reported."""
-
-    model_config = ConfigDict(extra="allow")
 
     event_id: int
     timestamp: str
@@ -102,10 +96,8 @@ class ResumePoint(BaseModel):
     step: str | None = None
 
 
-class RunState(BaseModel):
+class RunState(OpenModel):
     """The state of a run: a pure function of its events (see ``faber_hookspecs.reducer``)."""
-
-    model_config = ConfigDict(extra="allow")
 
     run_id: str
     work_id: str | None = None

@@ -28,8 +28,6 @@ if TYPE_CHECKING:  # annotations only: a protocol's methods are checked by name
 class RecordStore(Protocol):
     """Runs, their append-only event logs and their state. Run ids are passed as full, valid ids."""
 
-    # Writes ------------------------------------------------------------------------------------------
-
     def create_run(self, metadata: RunMetadata) -> RunMetadata:
         """Create a new, empty run described by ``metadata``: its home (metadata, empty state, id
         counter) appears atomically. Returns the metadata stored."""
@@ -61,8 +59,6 @@ class RecordStore(Protocol):
         and nothing changed otherwise). Restores into a run whose events were removed here, or
         creates it; never replaces events that are there."""
 
-    # Reads -------------------------------------------------------------------------------------------
-
     def load_run(self, run_id: str) -> RunRecord:
         """The run's metadata and current state, with warnings about defects found. ``RunNotFound``
         when the store holds no such run."""
@@ -78,8 +74,6 @@ class RecordStore(Protocol):
 
     def reconstruct(self, run_id: str) -> RunState:
         """The run's state rebuilt from its events alone; nothing is written."""
-
-    # Archive and integrity ---------------------------------------------------------------------------
 
     def consolidate(self, run_id: str) -> ArchiveBundle:
         """Write the run's bundle (events.jsonl, state.json, metadata.json, manifest.json) from a

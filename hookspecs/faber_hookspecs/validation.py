@@ -22,9 +22,9 @@ def validate_event(event: dict[str, Any], *, type_rules: bool = True) -> None:
     """Raise InvalidEvent (one line, naming the field) unless ``event`` satisfies the event schema.
     ``type_rules=False`` leaves out the fields each type requires (``missing_fields``): how an event
     someone else wrote is read (the FABER reference's gateway drops ``duration_ms: 0``)."""
-    missing = _missing_fields(event) if type_rules else ()
+    missing = missing_fields(event) if type_rules else []
     if missing:
-        raise InvalidEvent(f"invalid event: a {event['type']} event needs {', '.join(repr(m) for m in missing)}")
+        raise InvalidEvent(_needs(event["type"], missing))
     try:
         _compiled_validate(event)  # type: ignore[no-untyped-call]
     except JsonSchemaValueException as problem:
@@ -32,14 +32,9 @@ def validate_event(event: dict[str, Any], *, type_rules: bool = True) -> None:
 
 
 def missing_fields(event: Any) -> list[str]:
-    """The fields ``event``'s type requires and it lacks (none for an event faber wrote)."""
-    return _missing_fields(event)
-
-
-def _missing_fields(event: Any) -> list[str]:
-    """The fields the event's type requires and it lacks: the schema's ``allOf`` rules, checked from
-    the catalogue they are generated from (the compiled validator leaves them out: compiled, they
-    raised and caught an exception per rule on every event)."""
+    """The fields the event's type requires and it lacks (none for an event faber wrote): the schema's
+    ``allOf`` rules, checked from the catalogue they are generated from (the compiled validator leaves
+    them out: compiled, they raised and caught an exception per rule on every event)."""
     kind = event.get("type") if isinstance(event, dict) else None
     if not isinstance(kind, str):
         return []
@@ -68,13 +63,16 @@ def schema_validator(name: str) -> Any:
 _VALIDATORS: dict[str, Any] = {}
 
 
+def _needs(kind: Any, missing: list[str]) -> str:
+    return f"invalid event: a {kind} event needs {', '.join(repr(name) for name in missing)}"
+
+
 def _explain(event: dict[str, Any], problem: JsonSchemaValueException) -> str:
     kind = event.get("type") if isinstance(event, dict) else None
     field = (problem.name or "data").removeprefix("data").lstrip(".") or "event"
-    if problem.rule == "required" and isinstance(kind, str):
-        missing = [name for name in required_fields(kind) if name not in event]
-        if missing:
-            return f"invalid event: a {kind} event needs {', '.join(repr(m) for m in missing)}"
+    missing = missing_fields(event) if problem.rule == "required" else []
+    if missing:
+        return _needs(kind, missing)
     if field == "type" and isinstance(kind, str) and not is_known_type(kind):
         return (
             f"invalid event: unknown event type {kind[:64]!r}; use a catalogue type (see `faber schema`) "

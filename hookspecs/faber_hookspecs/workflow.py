@@ -167,9 +167,6 @@ class WorkflowDefinition(BaseModel):
     phase_defaults: Any = _reference_key()
 
 
-# A workflow as faber runs it --------------------------------------------------------------------
-
-
 class ResolvedStep(BaseModel):
     """A step of a resolved workflow: what an executor is asked to run, with its origin."""
 
