@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
+from importlib.metadata import Distribution, EntryPoint, PackageNotFoundError, entry_points, version
 from typing import Any
 
 import pluggy
@@ -36,16 +36,28 @@ KNOWN_DISTRIBUTIONS = {
 
 @dataclass
 class BackendInfo:
-    """What ``faber backends`` shows about one backend."""
+    """What ``faber backends`` shows about one backend. The name and version of its distribution are
+    read when asked for: each read parses the distribution's METADATA, and an emit never asks."""
 
     name: str
-    distribution: str | None
-    version: str | None
     enabled: bool
     installed: bool
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
     entry_point: str | None = None
+    dist: Distribution | None = field(default=None, repr=False, compare=False)
+    known_as: str | None = None
+    """The distribution's name without ``dist``: what to install, or the host's own for a built-in."""
+
+    @property
+    def distribution(self) -> str | None:
+        return self.dist.name if self.dist else self.known_as
+
+    @property
+    def version(self) -> str | None:
+        if self.dist:
+            return self.dist.version
+        return _version(self.known_as) if self.installed and self.known_as else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -193,8 +205,8 @@ def register_builtins(manager: pluggy.PluginManager) -> list[BackendInfo]:
 
     plugin = ShellExecutor()
     manager.register(plugin, name=ShellExecutor.name)
-    return [BackendInfo(name=ShellExecutor.name, distribution="faber-host", version=_version("faber-host"),
-                        enabled=True, installed=True, hooks=_hook_names(manager, plugin))]
+    return [BackendInfo(name=ShellExecutor.name, known_as="faber-host", enabled=True, installed=True,
+                        hooks=_hook_names(manager, plugin))]
 
 
 def describe_backend(name: str, entry_point: EntryPoint) -> BackendInfo:
@@ -218,13 +230,12 @@ def implemented_hooks(factory: object) -> list[str]:
 
 
 def _create_backend(name: str, entry_point: EntryPoint, raw_config: dict[str, Any], context: BackendContext) -> object:
-    where = _distribution_label(entry_point)
     try:
         factory = entry_point.load()
     except Exception as problem:  # a broken third-party backend must be named, whatever it raised
         raise BackendError(
-            f"backend {name!r} ({where}) failed to import: {type(problem).__name__}: {problem}; "
-            "reinstall it or disable it in gateway.json"
+            f"backend {name!r} ({_distribution_label(entry_point)}) failed to import: "
+            f"{type(problem).__name__}: {problem}; reinstall it or disable it in gateway.json"
         ) from None
     config_model = getattr(factory, "config_model", None)
     config: Any = raw_config
@@ -239,6 +250,7 @@ def _create_backend(name: str, entry_point: EntryPoint, raw_config: dict[str, An
     except (ConfigError, BackendError):
         raise
     except Exception as problem:  # the backend's own start-up failure, named
+        where = _distribution_label(entry_point)
         raise BackendError(f"backend {name!r} ({where}) failed to start: {type(problem).__name__}: {problem}") from None
 
 
@@ -247,22 +259,14 @@ def _hook_names(manager: pluggy.PluginManager, plugin: object) -> list[str]:
 
 
 def _info(name: str, entry_point: EntryPoint, *, enabled: bool, hooks: list[str]) -> BackendInfo:
-    dist = entry_point.dist
-    return BackendInfo(
-        name=name,
-        distribution=dist.name if dist else None,
-        version=dist.version if dist else None,
-        enabled=enabled,
-        installed=True,
-        hooks=hooks,
-        entry_point=entry_point.value,
-    )
+    return BackendInfo(name=name, enabled=enabled, installed=True, hooks=hooks, entry_point=entry_point.value,
+                       dist=entry_point.dist)
 
 
 def _not_installed(name: str, enabled: bool) -> BackendInfo:
     distribution = KNOWN_DISTRIBUTIONS.get(name)
     hint = f"pip install {distribution}" if distribution else "install the distribution that provides it"
-    return BackendInfo(name=name, distribution=distribution, version=None, enabled=enabled, installed=False,
+    return BackendInfo(name=name, known_as=distribution, enabled=enabled, installed=False,
                        error=f"enabled but not installed: {hint}" if enabled else None)
 
 
