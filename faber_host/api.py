@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from faber_hookspecs.archive import ArchivedRun, ProgressCallback, no_progress
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import (
     EventsNotLocal,
@@ -41,15 +40,16 @@ from faber_hookspecs.runs import RunQuery, RunRecord
 from faber_hookspecs.state import RUN_STATUSES, RunState
 from faber_hookspecs.wire import utc_timestamp
 
-from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
 from .gateway import Gateway
 from .project import Project
 from .runlog import EmitResult, RunLog
 
-if TYPE_CHECKING:  # the run commands load these when called; every other command stays lighter
+if TYPE_CHECKING:  # loaded by the methods that use them: `faber runs list` needs none of them
+    from faber_hookspecs.archive import ArchivedRun, ProgressCallback
     from faber_hookspecs.integrity import RepairReport, VerifyReport
     from faber_hookspecs.resume import ResumeContext
 
+    from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
     from .archive.archiver import CompletionArchive
     from .doctor import DoctorCheck
     from .gateway.plugins import BackendInfo
@@ -116,8 +116,6 @@ class Faber:
         """The runs matching every given filter, newest first. ``since`` and ``until`` bound when a run
         started (else was created): a date, a date-time (UTC unless it names an offset) or an age such
         as 30d or 12h."""
-        from .archive.durations import parse_moment
-
         for value, what in ((org, "org"), (project, "project")):
             if value is not None:
                 validate_slug(value, what)
@@ -125,6 +123,8 @@ class Faber:
             raise InvalidInput("--limit must be at least 1")
         if status is not None and status not in RUN_STATUSES:
             raise InvalidInput(f"unknown status {str(status)[:40]!r}: use {', '.join(RUN_STATUSES)}")
+        if since is not None or until is not None:
+            from .archive.durations import parse_moment  # (the archive package loads its models)
         now = datetime.now(UTC)
         query = RunQuery(
             org=org, project=project, status=status, work_id=work_id, workflow_id=workflow_id, limit=limit,
@@ -514,16 +514,18 @@ class Faber:
         *,
         cleanup: bool = False,
         force: bool = False,
-        progress: ProgressCallback = no_progress,
+        progress: ProgressCallback | None = None,
     ) -> ArchiveResult:
         """Consolidate the run, copy it to every enabled archive backend, verify every object (size
         and checksum), then record the archive in the run's metadata. With ``cleanup``, remove the
         local event files afterwards (state.json, metadata.json and the manifest stay). A run still in
         progress is refused unless ``force``. Raises ``ArchiveIncomplete`` (with every receipt) when
         a backend failed: nothing local is removed then, and calling it again completes the archive."""
+        from faber_hookspecs.archive import no_progress
+
         from .archive.archiver import archive
 
-        return archive(self.log, run, cleanup=cleanup, force=force, progress=progress)
+        return archive(self.log, run, cleanup=cleanup, force=force, progress=progress or no_progress)
 
     def restore_run(
         self,
@@ -531,26 +533,30 @@ class Faber:
         *,
         expected_manifest_sha256: str | None = None,
         trust_archive: bool = False,
-        progress: ProgressCallback = no_progress,
+        progress: ProgressCallback | None = None,
     ) -> RestoreResult:
         """Download an archived run, check every checksum, and expand its events back into files that
         are the same bytes as before: into a run cleaned up here, or as a new run. The manifest must be
         the one recorded when the run was archived here (or ``expected_manifest_sha256``), unless
         ``trust_archive``. A mismatch raises ``IntegrityError`` and changes nothing. ``run`` may be a
         full run id, or a uuid prefix of a run found here or in the archive."""
+        from faber_hookspecs.archive import no_progress
+
         from .archive.restorer import restore
 
         return restore(
             self.log, run, expected_manifest_sha256=expected_manifest_sha256, trust_archive=trust_archive,
-            progress=progress,
+            progress=progress or no_progress,
         )
 
-    def ensure_events_local(self, run: str, *, progress: ProgressCallback = no_progress) -> RestoreResult | None:
+    def ensure_events_local(self, run: str, *, progress: ProgressCallback | None = None) -> RestoreResult | None:
         """Restore the run first when its events were archived and removed here, or when only the archive
         knows it (``faber run --resume`` calls it); None when its events are here."""
+        from faber_hookspecs.archive import no_progress
+
         from .archive.restorer import ensure_events_local
 
-        return ensure_events_local(self.log, run, progress)
+        return ensure_events_local(self.log, run, progress or no_progress)
 
     def restore_for_write(self, run: str) -> bool:
         """Before anything is added to a run whose events are only in an archive: restore it, tell

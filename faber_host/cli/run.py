@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from faber_hookspecs.errors import InvalidInput
-from faber_hookspecs.workflow import AUTONOMY_LEVELS
+from faber_hookspecs.catalogue import AUTONOMY_LEVELS
 
 from ..gateway.logging_off import OffStore
 from .context import open_faber, parse_params

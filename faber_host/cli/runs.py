@@ -11,7 +11,7 @@ from faber_hookspecs.errors import InvalidInput
 from faber_hookspecs.metadata import Relationships
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RUN_STATUSES, RunState
-from faber_hookspecs.workflow import AUTONOMY_LEVELS
+from faber_hookspecs.catalogue import AUTONOMY_LEVELS
 
 from .context import open_faber, parse_params
 from .output import print_json, print_table, warn
