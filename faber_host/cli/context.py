@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from faber_hookspecs.errors import InvalidInput
@@ -11,6 +11,8 @@ from .output import note, warn
 
 if TYPE_CHECKING:
     from ..api import Faber
+
+RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 
 
 def open_faber(ctx: typer.Context) -> Faber:
