@@ -13,13 +13,12 @@ from collections.abc import Awaitable, Callable
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from faber_hookspecs.catalogue import EVENT_TYPES
+from faber_hookspecs.catalogue import AUTONOMY_LEVELS, EVENT_TYPES
 from faber_hookspecs.events import EventDraft
 from faber_hookspecs.integrity import VerifyReport
 from faber_hookspecs.resume import ResumeContext
 from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.state import RunStatus
-from faber_hookspecs.workflow import AUTONOMY_LEVELS
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
@@ -99,13 +98,11 @@ class FaberTools:
         """Record an event in a run, answered once durable. Report as it happens: workflow_start;
         phase_start; per step step_start, then step_complete or step_error; phase_complete;
         workflow_complete or workflow_error."""
-        fields = {
-            "type": type, "phase": phase, "step": step, "status": status, "message": message,
-            "metadata": metadata, "artifacts": artifacts, "duration_ms": duration_ms, "error": error,
-            "correlation_id": correlation_id, "retry_attempt": retry_attempt, "user": user,
-        }
-        draft = {key: value for key, value in fields.items() if value is not None}
-        result = await self.blocking(self.faber.emit_draft, run, draft, source=EVENT_SOURCE)
+        result = await self.blocking(
+            self.faber.emit, run, type, phase=phase, step=step, status=status, message=message, metadata=metadata,
+            artifacts=artifacts, duration_ms=duration_ms, error=error, correlation_id=correlation_id,
+            retry_attempt=retry_attempt, user=user, source=EVENT_SOURCE,
+        )
         emitted = EmittedEvent.of(result.event, result.position, result.warnings)
         if result.event.type == "workflow_complete":  # archiving: the step after the final event
             done = await self.blocking(self.faber.archive_on_complete, result.event.run_id)

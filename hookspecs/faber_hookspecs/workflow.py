@@ -14,9 +14,10 @@ from .events import Phase
 from .metadata import WorkflowFingerprint
 from .wire import STEP_PATTERN
 
-__all__ = [  # WorkflowFingerprint lives in metadata.py (every command loads it); it belongs here too
-    "Autonomy", "PhaseDefinition", "ResolvedPhase", "ResolvedStep", "ResolvedWorkflow", "StepDefinition",
-    "WorkflowDefinition", "WorkflowFingerprint",
+__all__ = [  # WorkflowFingerprint lives in metadata.py and the autonomy levels in catalogue.py (what
+    # every command loads); they belong here too
+    "AUTONOMY_ALIASES", "AUTONOMY_LEVELS", "Autonomy", "PhaseDefinition", "ResolvedPhase", "ResolvedStep",
+    "ResolvedWorkflow", "StepDefinition", "WorkflowDefinition", "WorkflowFingerprint",
 ]
 
 WORKFLOW_ID_PATTERN = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
