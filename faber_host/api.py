@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from faber_hookspecs.archive import ArchivedRun, ProgressCallback, no_progress
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import (
     EventsNotLocal,
@@ -41,15 +40,16 @@ from faber_hookspecs.runs import RunQuery, RunRecord
 from faber_hookspecs.state import RUN_STATUSES, RunState
 from faber_hookspecs.wire import utc_timestamp
 
-from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
 from .gateway import Gateway
 from .project import Project
 from .runlog import EmitResult, RunLog
 
-if TYPE_CHECKING:  # the run commands load these when called; every other command stays lighter
+if TYPE_CHECKING:  # loaded by the methods that use them: `faber runs list` needs none of them
+    from faber_hookspecs.archive import ArchivedRun, ProgressCallback
     from faber_hookspecs.integrity import RepairReport, VerifyReport
     from faber_hookspecs.resume import ResumeContext
 
+    from .archive import ArchiveResult, CleanupResult, ConsolidateResult, RestoreResult
     from .archive.archiver import CompletionArchive
     from .doctor import DoctorCheck
     from .gateway.plugins import BackendInfo
@@ -60,7 +60,13 @@ if TYPE_CHECKING:  # the run commands load these when called; every other comman
     from .views.timeline import Timeline
 
 class Faber:
-    """One project's runs, through its gateway."""
+    """One project's runs, through its gateway.
+
+    The execution methods (run_workflow, resume_workflow, rerun_workflow) take the run's executor lock,
+    turn Ctrl-C and SIGTERM into a recorded workflow_cancelled when called from the main thread, and
+    report how the run ended: a step's failure is an outcome, not an exception. The methods an agent
+    uses to drive steps itself (resume_context, resume, rerun) execute nothing.
+    """
 
     def __init__(self, project: Project, gateway: Gateway) -> None:
         self.project = project
@@ -82,14 +88,10 @@ class Faber:
         project = Project.find(root, environ)
         return cls(project, Gateway.open(project))
 
-    # Naming runs ------------------------------------------------------------------------------------
-
     def resolve(self, ref: str) -> RunId:
         """A run named by its full id, its uuid, or a unique uuid prefix of at least 8 characters
         (optionally after ``org/project/``)."""
         return self.log.resolve(ref)
-
-    # Runs -------------------------------------------------------------------------------------------
 
     def new_run(self, work_id: str, **options: Any) -> RunMetadata:
         """Create a run with a new id and return its metadata (nothing is executed): ``RunLog.new_run``,
@@ -102,22 +104,13 @@ class Faber:
         return self.log.read(ref)
 
     def list_runs(
-        self,
-        *,
-        status: str | None = None,
-        work_id: str | None = None,
-        org: str | None = None,
-        project: str | None = None,
-        limit: int | None = None,
-        workflow_id: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
+        self, *, status: str | None = None, work_id: str | None = None, org: str | None = None,
+        project: str | None = None, limit: int | None = None, workflow_id: str | None = None, since: str | None = None,
+        until: str | None = None
     ) -> list[RunState]:
         """The runs matching every given filter, newest first. ``since`` and ``until`` bound when a run
         started (else was created): a date, a date-time (UTC unless it names an offset) or an age such
         as 30d or 12h."""
-        from .archive.durations import parse_moment
-
         for value, what in ((org, "org"), (project, "project")):
             if value is not None:
                 validate_slug(value, what)
@@ -125,6 +118,8 @@ class Faber:
             raise InvalidInput("--limit must be at least 1")
         if status is not None and status not in RUN_STATUSES:
             raise InvalidInput(f"unknown status {str(status)[:40]!r}: use {', '.join(RUN_STATUSES)}")
+        if since is not None or until is not None:
+            from .archive.durations import parse_moment  # (the archive package loads its models)
         now = datetime.now(UTC)
         query = RunQuery(
             org=org, project=project, status=status, work_id=work_id, workflow_id=workflow_id, limit=limit,
@@ -133,25 +128,12 @@ class Faber:
         )
         return self.gateway.store.list_runs(query)
 
-    # Events -----------------------------------------------------------------------------------------
-
     def emit(
-        self,
-        run: str,
-        type: str,
-        *,
-        phase: str | None = None,
-        step: str | None = None,
-        status: str | None = None,
-        message: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        artifacts: list[Mapping[str, Any]] | None = None,
-        duration_ms: int | None = None,
-        error: Mapping[str, Any] | None = None,
-        correlation_id: str | None = None,
-        retry_attempt: int | None = None,
-        user: str | None = None,
-        source: str = "faber-api",
+        self, run: str, type: str, *, phase: str | None = None, step: str | None = None, status: str | None = None,
+        message: str | None = None, metadata: Mapping[str, Any] | None = None,
+        artifacts: list[Mapping[str, Any]] | None = None, duration_ms: int | None = None,
+        error: Mapping[str, Any] | None = None, correlation_id: str | None = None, retry_attempt: int | None = None,
+        user: str | None = None, source: str = "faber-api"
     ) -> EmitResult:
         """Record one event durably and return it with the run's new state."""
         fields = {
@@ -183,13 +165,8 @@ class Faber:
                 yield event
 
     def follow(
-        self,
-        run: str,
-        *,
-        since_id: int = 0,
-        interval: float = 0.5,
-        recheck: float = 10.0,
-        sleep: Callable[[float], None] = time.sleep,
+        self, run: str, *, since_id: int = 0, interval: float = 0.5, recheck: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep
     ) -> Generator[Event, None, None]:
         """The run's events after ``since_id`` as they are written, by this process or any other,
         until the run ends (completed, failed or cancelled, with every event up to that yielded).
@@ -222,16 +199,9 @@ class Faber:
             sleep(interval)
             waited += interval
 
-    # Migration --------------------------------------------------------------------------------------
-
     def migrate(
-        self,
-        source: str | os.PathLike[str] | None = None,
-        *,
-        work_id: str | None = None,
-        workflow_id: str | None = None,
-        dry_run: bool = False,
-        force: bool = False,
+        self, source: str | os.PathLike[str] | None = None, *, work_id: str | None = None,
+        workflow_id: str | None = None, dry_run: bool = False, force: bool = False
     ) -> MigrationResult:
         """Import the old single-file state (default ``.fractary/plugins/faber/state.json``) as a new
         run with its events rebuilt as far as the file allows; the file is kept. A file already
@@ -245,8 +215,6 @@ class Faber:
             dry_run=dry_run, force=force,
         )
 
-    # State ------------------------------------------------------------------------------------------
-
     def reconstruct(self, run: str, *, write: bool = False) -> tuple[RunState, list[str]]:
         """The run's state rebuilt from its events; with ``write``, stored as its state (state.json)."""
         run_id = str(self.resolve(run))
@@ -256,8 +224,6 @@ class Faber:
             self.gateway.store.save_state(run_id, state)
             warnings = self.gateway.persist_state(run_id, state)
         return state, warnings
-
-    # Seeing runs ------------------------------------------------------------------------------------
 
     def timeline(self, run: str, *, now: str | None = None) -> Timeline:
         """The run's timeline (bars per phase and step, attempts, markers, lineage) from its events.
@@ -286,11 +252,8 @@ class Faber:
         )
 
     def timeline_of(
-        self,
-        record: RunRecord,
-        *,
-        now: str | None = None,
-        keep: Callable[[Iterable[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None,
+        self, record: RunRecord, *, now: str | None = None,
+        keep: Callable[[Iterable[dict[str, Any]]], Iterable[dict[str, Any]]] | None = None
     ) -> Timeline:
         """The timeline of a run already loaded (``run()``); ``keep`` sees every event on its way
         (the report uses it to sample the event table in the same pass)."""
@@ -316,8 +279,6 @@ class Faber:
             found.append(RelatedRun(run_id, relation, status))
         return found
 
-    # Backends ---------------------------------------------------------------------------------------
-
     def flush(self, backend: str | None = None, run: str | None = None) -> list[FlushOutcome]:
         """Deliver now what backends hold back (an event stream's outbox): ``backend``'s, or every
         enabled backend's that holds something back; every run's, or only ``run``'s."""
@@ -334,25 +295,9 @@ class Faber:
         order = {name: index for index, name in enumerate(self.gateway.enabled())}
         return sorted(outcomes, key=lambda outcome: order.get(outcome.backend, len(order)))
 
-
-    # Workflow runs ----------------------------------------------------------------------------------
-    #
-    # Execution methods (run_workflow, resume_workflow, rerun_workflow) take the run's executor lock,
-    # turn Ctrl-C and SIGTERM into a recorded workflow_cancelled when called from the main thread,
-    # and report how the run ended; a step's failure is an outcome, not an exception. The methods an
-    # agent uses to drive steps itself (resume_context, resume, rerun) execute nothing.
-
     def run_workflow(
-        self,
-        workflow: str,
-        work_id: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        phases: list[str] | None = None,
-        autonomy: str | None = None,
-        org: str | None = None,
-        project: str | None = None,
-        display: Display | None = None,
+        self, workflow: str, work_id: str, *, params: Mapping[str, Any] | None = None, phases: list[str] | None = None,
+        autonomy: str | None = None, org: str | None = None, project: str | None = None, display: Display | None = None
     ) -> RunOutcome:
         """Create a run of ``workflow`` (an id such as ``default`` or ``fractary-faber:core``) for ``work_id`` and
         execute it. ``phases`` limits the phases run; ``autonomy`` overrides the workflow's level."""
@@ -406,13 +351,8 @@ class Faber:
                                      step=step, force=force)
 
     def rerun(
-        self,
-        run: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        phases: list[str] | None = None,
-        autonomy: str | None = None,
-        work_id: str | None = None,
+        self, run: str, *, params: Mapping[str, Any] | None = None, phases: list[str] | None = None,
+        autonomy: str | None = None, work_id: str | None = None
     ) -> RerunResult:
         """Create a new run of the same work: the original's parameters merged with ``params``; the
         changes are recorded in its workflow_rerun event and metadata, with rerun_of, parent_run_id
@@ -433,14 +373,8 @@ class Faber:
         )
 
     def rerun_workflow(
-        self,
-        run: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        phases: list[str] | None = None,
-        autonomy: str | None = None,
-        work_id: str | None = None,
-        display: Display | None = None,
+        self, run: str, *, params: Mapping[str, Any] | None = None, phases: list[str] | None = None,
+        autonomy: str | None = None, work_id: str | None = None, display: Display | None = None
     ) -> RunOutcome:
         """``rerun`` and then execute the new run."""
         from .runner import lifecycle
@@ -465,8 +399,6 @@ class Faber:
         self.restore_for_write(run)
         return lifecycle.approve(self.log, run, deny=deny, reason=reason, phase=phase, user=user)
 
-    # Integrity --------------------------------------------------------------------------------------
-
     def verify(self, run: str) -> VerifyReport:
         """Check the run's stored files: ids gap-free, every event valid, the cached state equal to the
         state rebuilt from the events, the id counter right. ``report.ok`` only when all hold."""
@@ -488,8 +420,6 @@ class Faber:
             self.gateway.persist_state(run_id, self.gateway.store.reconstruct(run_id))
         return report
 
-    # Archive ----------------------------------------------------------------------------------------
-
     def consolidate_events(self, run: str) -> ConsolidateResult:
         """Write the run's bundle: events.jsonl (every event, numeric id order), state.json,
         metadata.json and manifest.json (counts, first and last id, sizes and sha256s), atomically, in
@@ -509,48 +439,36 @@ class Faber:
         return after_complete(self.log, str(self.resolve(run)))
 
     def archive_run(
-        self,
-        run: str,
-        *,
-        cleanup: bool = False,
-        force: bool = False,
-        progress: ProgressCallback = no_progress,
+        self, run: str, *, cleanup: bool = False, force: bool = False, progress: ProgressCallback | None = None
     ) -> ArchiveResult:
         """Consolidate the run, copy it to every enabled archive backend, verify every object (size
         and checksum), then record the archive in the run's metadata. With ``cleanup``, remove the
         local event files afterwards (state.json, metadata.json and the manifest stay). A run still in
         progress is refused unless ``force``. Raises ``ArchiveIncomplete`` (with every receipt) when
         a backend failed: nothing local is removed then, and calling it again completes the archive."""
+        from faber_hookspecs.archive import no_progress
+
         from .archive.archiver import archive
 
-        return archive(self.log, run, cleanup=cleanup, force=force, progress=progress)
+        return archive(self.log, run, cleanup=cleanup, force=force, progress=progress or no_progress)
 
     def restore_run(
-        self,
-        run: str,
-        *,
-        expected_manifest_sha256: str | None = None,
-        trust_archive: bool = False,
-        progress: ProgressCallback = no_progress,
+        self, run: str, *, expected_manifest_sha256: str | None = None, trust_archive: bool = False,
+        progress: ProgressCallback | None = None
     ) -> RestoreResult:
         """Download an archived run, check every checksum, and expand its events back into files that
         are the same bytes as before: into a run cleaned up here, or as a new run. The manifest must be
         the one recorded when the run was archived here (or ``expected_manifest_sha256``), unless
         ``trust_archive``. A mismatch raises ``IntegrityError`` and changes nothing. ``run`` may be a
         full run id, or a uuid prefix of a run found here or in the archive."""
+        from faber_hookspecs.archive import no_progress
+
         from .archive.restorer import restore
 
         return restore(
             self.log, run, expected_manifest_sha256=expected_manifest_sha256, trust_archive=trust_archive,
-            progress=progress,
+            progress=progress or no_progress,
         )
-
-    def ensure_events_local(self, run: str, *, progress: ProgressCallback = no_progress) -> RestoreResult | None:
-        """Restore the run first when its events were archived and removed here, or when only the archive
-        knows it (``faber run --resume`` calls it); None when its events are here."""
-        from .archive.restorer import ensure_events_local
-
-        return ensure_events_local(self.log, run, progress)
 
     def restore_for_write(self, run: str) -> bool:
         """Before anything is added to a run whose events are only in an archive: restore it, tell

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,6 +67,25 @@ def test_listing_reads_state_json_and_nothing_else(faber: Faber, cli: Cli, proje
         event_file.unlink()
     assert [columns(line)[:-1] for line in cli.ok("runs", "list").splitlines()] == before
     assert before[1][:2] == [run, "completed"]
+
+
+LISTING = ("import sys\nfrom faber_host.cli import main\ncode = main(['runs', 'list', *sys.argv[1:]])\n"
+           "sys.stdout.flush()\n"
+           "print(sorted({'faber_hookspecs.archive', 'faber_hookspecs.workflow', 'faber_host.archive', "
+           "'faber_host.runner.lifecycle'} & set(sys.modules)), file=sys.stderr)\nsys.exit(code)\n")
+
+
+def test_runs_list_loads_neither_the_archive_nor_the_workflow_models(faber: Faber, project_dir: Path) -> None:
+    """Building the CLI imports every command module: those load what only their own command needs when
+    it runs, so that listing runs pays for the run state alone."""
+    run = faber.new_run("7").run_id
+    faber.emit(run, "workflow_start")
+    for args in ([], ["--json"], ["--status", "in_progress", "--limit", "1"]):
+        result = subprocess.run([sys.executable, "-c", LISTING, *args], cwd=project_dir, env=clean_environ(),
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert run in result.stdout
+        assert result.stderr.splitlines()[-1] == "[]"
 
 
 def test_relative_times_and_durations() -> None:

@@ -48,17 +48,26 @@ def root_options(
     ctx.obj = {"root": root, "debug": debug}
 
 
-setup.register(app)
-run.register(app)
-events.register(app)
-mcp.register(app)
-migrate.register(app)
-archive.register(app)
-resume.register(runs.app)
-integrity.register(runs.app)
+app.command("init")(setup.init)
+app.command("schema")(setup.schema)
+app.command("run", epilog=run.EXIT_CODES_HELP)(run.run)
+app.add_typer(events.event_app, name="event")
+app.command("events")(events.list_events)
+app.command("mcp")(mcp.mcp)
+app.command("migrate")(migrate.migrate)
+app.command("consolidate")(archive.consolidate)
+app.command("archive")(archive.archive)
+app.command("restore")(archive.restore)
+app.command("cleanup")(archive.cleanup)
+runs.app.command("resume-context")(resume.resume_context)
+runs.app.command("resume")(resume.resume)
+runs.app.command("rerun")(resume.rerun)
+runs.app.command("approve")(resume.approve)
+runs.app.command("verify")(integrity.verify)
+runs.app.command("repair")(integrity.repair)
 app.add_typer(runs.app, name="runs")
 app.add_typer(backends.app, name="backends")
-doctor.register(app)
+app.command("doctor")(doctor.doctor)
 
 
 def build_command() -> Any:

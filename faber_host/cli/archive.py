@@ -7,14 +7,13 @@ from typing import Annotated, Optional
 import typer
 from faber_hookspecs.errors import ArchiveError
 
-from .context import open_faber
+from .context import RunArgument, open_faber
 from .output import print_json, print_table
 
 # The archive's results and the progress bar are imported by these commands when they run, not when the
 # CLI starts. (faber_host.api and the hook specifications still import the archive's models, which are
 # most of that cost: see "i misses its target" in docs/performance.md.)
 
-RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
@@ -148,11 +147,3 @@ def _size(count: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{count} B"
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``consolidate``, ``archive``, ``restore`` and ``cleanup`` to the application."""
-    app.command("consolidate")(consolidate)
-    app.command("archive")(archive)
-    app.command("restore")(restore)
-    app.command("cleanup")(cleanup)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 from faber_hookspecs.errors import InvalidInput
 
-from ..api import Faber
 from .output import note, warn
+
+if TYPE_CHECKING:
+    from ..api import Faber
+
+RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 
 
 def open_faber(ctx: typer.Context) -> Faber:
     """The project named by --root (or FABER_ROOT, or found upwards), with its backends loaded."""
+    from ..api import Faber  # when a command runs: building the CLI imports every command module
+
     root = (ctx.find_root().obj or {}).get("root")
     faber = Faber.open(root)
     for message in faber.gateway.warnings:

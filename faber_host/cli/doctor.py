@@ -36,8 +36,3 @@ def doctor(
             print(f"verdict: ready ({len(checks)} checks passed, {len(warned)} with a warning)")
     if failed:
         raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``doctor`` to the application."""
-    app.command("doctor")(doctor)

@@ -10,7 +10,7 @@ import typer
 from faber_hookspecs.catalogue import PHASES
 from faber_hookspecs.errors import InvalidInput
 
-from .context import open_faber
+from .context import RunArgument, open_faber
 from .output import print_json_line, print_table
 
 if TYPE_CHECKING:
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 event_app = typer.Typer(help="Record events.", no_args_is_help=True)
 
-RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 
 
 @event_app.command(
@@ -91,9 +90,3 @@ def _follow_line(cells: Sequence[Any]) -> str:
     widths = _FOLLOW_WIDTHS
     padded = [text.ljust(width) for text, width in zip(shown, widths, strict=False)] + shown[len(widths) :]
     return "  ".join(padded).rstrip()
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``event`` and ``events`` to the application."""
-    app.add_typer(event_app, name="event")
-    app.command("events")(list_events)

@@ -9,10 +9,8 @@ import typer
 if TYPE_CHECKING:
     from faber_hookspecs.integrity import VerifyReport
 
-from .context import open_faber
+from .context import RunArgument, open_faber
 from .output import print_json
-
-RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 
 
 def verify(
@@ -63,9 +61,3 @@ def print_report(report: VerifyReport) -> None:
     for problem in report.problems:
         print(f"  {problem.code}: {problem.message}")
     print(f"`faber runs repair {report.run_id}` fixes what can be rebuilt from the events; it deletes nothing")
-
-
-def register(runs_app: typer.Typer) -> None:
-    """Add the commands to ``faber runs``."""
-    runs_app.command("verify")(verify)
-    runs_app.command("repair")(repair)

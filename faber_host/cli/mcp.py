@@ -54,8 +54,3 @@ def mcp(
         from ..mcp.server import serve_stdio
 
         serve_stdio(faber, debug=debug)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``mcp`` to the application."""
-    app.command("mcp")(mcp)

@@ -56,8 +56,3 @@ def migrate(
     if not result.dry_run:
         print(f"the old file is kept as it was: {result.source}")
         print(f"see the run: faber runs show {str(result.run_id).rsplit('/', 1)[-1][:8]}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``migrate`` to the application."""
-    app.command("migrate")(migrate)

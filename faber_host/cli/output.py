@@ -98,11 +98,17 @@ def print_json_line(document: Any) -> None:
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Columns aligned to their widest cell; None shows as '-'."""
-    cells = [[_cell(value) for value in row] for row in rows]
-    widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
-    print("  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+    sys.stdout.write("\n".join(table_lines(headers, ([_cell(value) for value in row] for row in rows))) + "\n")
+
+
+def table_lines(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """The lines of a table of one-line strings (None or '' shown as '-'): written for speed, as
+    ``faber runs list`` prints 10,000 rows."""
+    cells = [["-" if value is None or value == "" else value for value in row] for row in rows]
+    widths = [max(len(header), max(map(len, column), default=0)) for header, column in
+              zip(headers, zip(*cells, strict=True) if cells else [()] * len(headers), strict=True)]
+    line = "  ".join(f"{{:<{width}}}" for width in widths).format  # one call a row, not a ljust a cell
+    return [line(*headers).rstrip()] + [line(*row).rstrip() for row in cells]
 
 
 def _cell(value: Any) -> str:

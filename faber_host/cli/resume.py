@@ -13,10 +13,9 @@ import typer
 if TYPE_CHECKING:
     from faber_hookspecs.resume import ResumeContext
 
-from .context import open_faber, parse_params
+from .context import RunArgument, open_faber, parse_params
 from .output import print_json, warn
 
-RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 StepOption = Annotated[
     Optional[str], typer.Option(metavar="PHASE:STEP", help="Continue at this step (it and the later ones run again).")
 ]
@@ -129,11 +128,3 @@ def print_context(context: ResumeContext) -> None:
         print(f"workflow change: {change}")
     if context.hint:
         print(f"hint: {context.hint}")
-
-
-def register(runs_app: typer.Typer) -> None:
-    """Add the commands to ``faber runs``."""
-    runs_app.command("resume-context")(resume_context)
-    runs_app.command("resume")(resume)
-    runs_app.command("rerun")(rerun)
-    runs_app.command("approve")(approve)

@@ -6,8 +6,8 @@ import sys
 from typing import Annotated, Optional
 
 import typer
+from faber_hookspecs.catalogue import AUTONOMY_LEVELS
 from faber_hookspecs.errors import InvalidInput
-from faber_hookspecs.workflow import AUTONOMY_LEVELS
 
 from ..gateway.logging_off import OffStore
 from .context import open_faber, parse_params
@@ -103,8 +103,3 @@ def run(
     if as_json:
         print_json(outcome.model_dump(mode="json", by_alias=True))
     raise typer.Exit(outcome.exit_code)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``run`` to the application."""
-    app.command("run", epilog=EXIT_CODES_HELP)(run)

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from faber_hookspecs.catalogue import AUTONOMY_LEVELS
 from faber_hookspecs.errors import InvalidInput
 from faber_hookspecs.metadata import Relationships
 from faber_hookspecs.run_id import RunId
 from faber_hookspecs.state import RUN_STATUSES, RunState
-from faber_hookspecs.workflow import AUTONOMY_LEVELS
 
-from .context import open_faber, parse_params
+from .context import RunArgument, open_faber, parse_params
 from .output import print_json, print_table, warn
 from .screen import print_coloured_table, print_long_table, stdout_is_terminal, terminal_console, write_text_file
 
@@ -22,7 +22,6 @@ app = typer.Typer(help="Create, list, show and rebuild runs.", no_args_is_help=T
 TIMELINE_LIMIT = 100_000
 """``faber runs show`` draws the timeline of runs up to this many events unless told otherwise."""
 
-RunArgument = Annotated[str, typer.Argument(help="The run: org/project/uuid, a uuid, or a unique uuid prefix.")]
 
 
 @app.command("new")

@@ -11,6 +11,8 @@ import sys
 
 from faber_hookspecs.errors import StorageError
 
+from .output import table_lines
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick runs list avoids it)
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -37,18 +39,8 @@ def terminal_console() -> Console:
     return Console(highlight=False, soft_wrap=False, force_terminal=True)
 
 
-def table_lines(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
-    """The lines of ``output.print_table``, for rows of one-line strings (or None): written for speed,
-    as ``faber runs list`` prints 10,000 rows."""
-    cells = [["-" if value is None or value == "" else value for value in row] for row in rows]
-    widths = [max(len(header), max(map(len, column), default=0)) for header, column in
-              zip(headers, zip(*cells, strict=True) if cells else [()] * len(headers), strict=True)]
-    line = "  ".join(f"{{:<{width}}}" for width in widths).format  # one call a row, not a ljust a cell
-    return [line(*headers).rstrip()] + [line(*row).rstrip() for row in cells]
-
-
 def print_long_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """``output.print_table`` in one write of joined lines: for the 10,000 rows of ``faber runs list``."""
+    """``output.print_table`` for rows of one-line strings (the 10,000 of ``faber runs list``)."""
     sys.stdout.write("\n".join(table_lines(headers, rows)) + "\n")
 
 

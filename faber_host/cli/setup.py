@@ -74,9 +74,3 @@ def schema(
         raise InvalidInput(
             f"no schema named {name[:64]!r}: use an event type, or one of {', '.join(DOCUMENT_SCHEMAS)}"
         )
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``init`` and ``schema`` to the application."""
-    app.command("init")(init)
-    app.command("schema")(schema)

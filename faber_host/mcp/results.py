@@ -72,18 +72,7 @@ class RunSummary(BaseModel):
 
     @classmethod
     def of(cls, state: RunState) -> RunSummary:
-        return cls(
-            run_id=state.run_id,
-            status=state.status,
-            work_id=state.work_id,
-            workflow_id=state.workflow_id,
-            created_at=state.created_at,
-            updated_at=state.updated_at,
-            completed_at=state.completed_at,
-            current_phase=state.current_phase,
-            current_step=state.current_step,
-            last_event_id=state.last_event_id,
-        )
+        return cls.model_validate(state, from_attributes=True)
 
 
 class RunList(BaseModel):

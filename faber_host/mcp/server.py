@@ -56,12 +56,8 @@ async def call_in_thread(function: Callable[..., Any], /, *args: Any, **kwargs: 
 
 
 def build_server(
-    faber: Faber,
-    *,
-    blocking: Blocking = call_inline,
-    auth: AuthSettings | None = None,
-    token_verifier: TokenVerifier | None = None,
-    debug: bool = False,
+    faber: Faber, *, blocking: Blocking = call_inline, auth: AuthSettings | None = None,
+    token_verifier: TokenVerifier | None = None, debug: bool = False
 ) -> MCPServer:
     """The MCP server over ``faber``. ``blocking`` runs each API call (inline for stdio, in a thread
     for HTTP); ``auth`` and ``token_verifier`` guard the HTTP transport."""

@@ -13,13 +13,12 @@ from collections.abc import Awaitable, Callable
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from faber_hookspecs.catalogue import EVENT_TYPES
+from faber_hookspecs.catalogue import AUTONOMY_LEVELS, EVENT_TYPES
 from faber_hookspecs.events import EventDraft
 from faber_hookspecs.integrity import VerifyReport
 from faber_hookspecs.resume import ResumeContext
 from faber_hookspecs.runs import RunRecord
 from faber_hookspecs.state import RunStatus
-from faber_hookspecs.workflow import AUTONOMY_LEVELS
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
@@ -42,13 +41,8 @@ EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX = 1000, 10000
 RUN_HELP = "Run id or uuid prefix."
 RunRef = Annotated[str, Field(description=RUN_HELP)]
 
-StepRef = Annotated[
-    str | None,
-    Field(description="Continue at this step (phase:step)."),
-]
-ForceFlag = Annotated[
-    bool, Field(description="Go on although the workflow changed since the run started.")
-]
+StepRef = Annotated[str | None, Field(description="Continue at this step (phase:step).")]
+ForceFlag = Annotated[bool, Field(description="Go on although the workflow changed since the run started.")]
 
 _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 _ADDITIVE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -94,34 +88,21 @@ class FaberTools:
             tools.append(tool)
         return tools
 
-    # Events -----------------------------------------------------------------------------------------
-
     async def emit_event(
-        self,
-        run: str,
-        type: str,
-        phase: str | None = None,
-        step: str | None = None,
-        status: str | None = None,
-        message: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        artifacts: list[dict[str, Any]] | None = None,
-        duration_ms: int | None = None,
-        error: dict[str, Any] | None = None,
-        correlation_id: str | None = None,
-        retry_attempt: int | None = None,
-        user: str | None = None,
+        self, run: str, type: str, phase: str | None = None, step: str | None = None, status: str | None = None,
+        message: str | None = None, metadata: dict[str, Any] | None = None,
+        artifacts: list[dict[str, Any]] | None = None, duration_ms: int | None = None,
+        error: dict[str, Any] | None = None, correlation_id: str | None = None, retry_attempt: int | None = None,
+        user: str | None = None
     ) -> EmittedEvent:
         """Record an event in a run, answered once durable. Report as it happens: workflow_start;
         phase_start; per step step_start, then step_complete or step_error; phase_complete;
         workflow_complete or workflow_error."""
-        fields = {
-            "type": type, "phase": phase, "step": step, "status": status, "message": message,
-            "metadata": metadata, "artifacts": artifacts, "duration_ms": duration_ms, "error": error,
-            "correlation_id": correlation_id, "retry_attempt": retry_attempt, "user": user,
-        }
-        draft = {key: value for key, value in fields.items() if value is not None}
-        result = await self.blocking(self.faber.emit_draft, run, draft, source=EVENT_SOURCE)
+        result = await self.blocking(
+            self.faber.emit, run, type, phase=phase, step=step, status=status, message=message, metadata=metadata,
+            artifacts=artifacts, duration_ms=duration_ms, error=error, correlation_id=correlation_id,
+            retry_attempt=retry_attempt, user=user, source=EVENT_SOURCE,
+        )
         emitted = EmittedEvent.of(result.event, result.position, result.warnings)
         if result.event.type == "workflow_complete":  # archiving: the step after the final event
             done = await self.blocking(self.faber.archive_on_complete, result.event.run_id)
@@ -137,8 +118,7 @@ class FaberTools:
         type: str | None = None,
         phase: str | None = None,
         since_id: Annotated[int, Field(description="Only events after this id.")] = 0,
-        limit: Annotated[int, Field(ge=1, le=EVENTS_PAGE_MAX)]
-        = EVENTS_PAGE_DEFAULT,
+        limit: Annotated[int, Field(ge=1, le=EVENTS_PAGE_MAX)] = EVENTS_PAGE_DEFAULT,
     ) -> EventPage:
         """A run's events in id order, a page at a time: while next_since_id is not null, pass it
         as since_id."""
@@ -152,26 +132,19 @@ class FaberTools:
 
         return await self.blocking(read)  # type: ignore[no-any-return]
 
-    # Runs -------------------------------------------------------------------------------------------
-
     async def start_run(
         self,
         work_id: Annotated[str, Field(description="The issue or ticket the run is for.")],
-        workflow_id: Annotated[str, Field(
-            description="A workflow id (workflows/<id>.json or bundled), never a path."
-        )] = "default",
+        workflow_id: Annotated[str, Field(description="A workflow id (workflows/<id>.json or bundled), never a path.")]
+        = "default",
         params: Annotated[
             dict[str, Any] | None,
             Field(description="Parameters by name; steps see them as FABER_PARAM_<NAME>."),
         ] = None,
         org: Annotated[str | None, Field(description="Default: the project's.")] = None,
-        project: Annotated[
-            str | None, Field(description="Default: the project's.")
-        ] = None,
+        project: Annotated[str | None, Field(description="Default: the project's.")] = None,
         target: str | None = None,
-        autonomy: Annotated[
-            str | None, Field(description=", ".join(AUTONOMY_LEVELS))
-        ] = None,
+        autonomy: Annotated[str | None, Field(description=", ".join(AUTONOMY_LEVELS))] = None,
     ) -> StartedRun:
         """Create a run and answer its id; then report its progress with emit_event, from
         workflow_start."""
@@ -192,8 +165,7 @@ class FaberTools:
         work_id: str | None = None,
         org: str | None = None,
         project: str | None = None,
-        limit: Annotated[int, Field(ge=1, le=RUNS_PAGE_MAX)]
-        = RUNS_PAGE_DEFAULT,
+        limit: Annotated[int, Field(ge=1, le=RUNS_PAGE_MAX)] = RUNS_PAGE_DEFAULT,
         cursor: str | None = None,
         workflow: str | None = None,
         since: Annotated[str | None, Field(description="Started since: date, time or age (30d)")] = None,
@@ -211,15 +183,11 @@ class FaberTools:
         return await self.blocking(read)  # type: ignore[no-any-return]
 
     async def reconstruct_state(
-        self,
-        run: RunRef,
-        write: Annotated[bool, Field(description="Also store the rebuilt state.")] = False,
+        self, run: RunRef, write: Annotated[bool, Field(description="Also store the rebuilt state.")] = False
     ) -> ReconstructedState:
         """Rebuild a run's state from its events; with write, store it."""
         state, warnings = await self.blocking(self.faber.reconstruct, run, write=write)
         return ReconstructedState(state=state, written=write, warnings=warnings)
-
-    # Resume and re-run ------------------------------------------------------------------------------
 
     async def resume_context(self, run: RunRef, step: StepRef = None, force: ForceFlag = False) -> ResumeContext:
         """Whether a run can be resumed (if not, why) and what is next: next_action, next_step.
@@ -234,12 +202,8 @@ class FaberTools:
     async def rerun_run(
         self,
         run: RunRef,
-        params: Annotated[
-            dict[str, Any] | None, Field(description="Parameters to change.")
-        ] = None,
-        phases: Annotated[
-            list[str] | None, Field(description="Only these phases (default: the original's).")
-        ] = None,
+        params: Annotated[dict[str, Any] | None, Field(description="Parameters to change.")] = None,
+        phases: Annotated[list[str] | None, Field(description="Only these phases (default: the original's).")] = None,
         autonomy: Annotated[str | None, Field(description="A different autonomy level.")] = None,
         work_id: Annotated[str | None, Field(description="A different work item.")] = None,
     ) -> RerunResult:
@@ -253,8 +217,6 @@ class FaberTools:
         """Check a run's files: ids 1..N without gaps, valid events, state matching them."""
         return await self.blocking(self.faber.verify, run)  # type: ignore[no-any-return]
 
-    # Archive ----------------------------------------------------------------------------------------
-
     async def consolidate_events(self, run: RunRef) -> ConsolidateResult:
         """Write a run's bundle into its archive/ folder."""
         return await self.blocking(self.faber.consolidate_events, run)  # type: ignore[no-any-return]
@@ -262,9 +224,7 @@ class FaberTools:
     async def archive_run(
         self,
         run: RunRef,
-        cleanup: Annotated[
-            bool, Field(description="Then remove the local event files.")
-        ] = False,
+        cleanup: Annotated[bool, Field(description="Then remove the local event files.")] = False,
         force: Annotated[bool, Field(description="Archive a run that is still in progress.")] = False,
     ) -> ArchiveResult:
         """Archive a finished run (S3), verified before cleanup removes local files."""
@@ -276,9 +236,7 @@ class FaberTools:
         expected_manifest_sha256: Annotated[
             str | None, Field(description="The manifest sha256 to insist on (default: the recorded one).")
         ] = None,
-        trust_archive: Annotated[
-            bool, Field(description="Accept an archive this machine has no record of.")
-        ] = False,
+        trust_archive: Annotated[bool, Field(description="Accept an archive this machine has no record of.")] = False,
     ) -> RestoreResult:
         """Bring an archived run back: download, check every checksum, expand its events."""
         return await self.blocking(  # type: ignore[no-any-return]

@@ -8,6 +8,12 @@ import re
 PHASES: tuple[str, ...] = ("frame", "architect", "build", "evaluate", "release")
 """The five FABER phases, in workflow order."""
 
+AUTONOMY_LEVELS: tuple[str, ...] = ("dry-run", "assist", "guarded", "autonomous")
+"""The autonomy levels as faber writes them: what --help, MCP and the docs name (workflow.AutonomyLevel
+also reads the aliases; here, so that building the CLI's help does not load the workflow models)."""
+AUTONOMY_ALIASES = {"assisted": "assist"}
+"""Other spellings taken on input (and in stored workflows and runs), each read as its level."""
+
 _NAME = r"[a-z0-9](?:[a-z0-9_]*[a-z0-9])?"
 VENDOR_TYPE_PATTERN = rf"x-[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.{_NAME}(?:\.{_NAME})*"
 VENDOR_TYPE_MAX_LENGTH = 64

@@ -8,14 +8,16 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .catalogue import AUTONOMY_ALIASES, AUTONOMY_LEVELS
 from .errors import InvalidInput
 from .events import Phase
 from .metadata import WorkflowFingerprint
 from .wire import STEP_PATTERN
 
-__all__ = [  # WorkflowFingerprint lives in metadata.py (every command loads it); it belongs here too
-    "Autonomy", "PhaseDefinition", "ResolvedPhase", "ResolvedStep", "ResolvedWorkflow", "StepDefinition",
-    "WorkflowDefinition", "WorkflowFingerprint",
+__all__ = [  # WorkflowFingerprint lives in metadata.py and the autonomy levels in catalogue.py (what
+    # every command loads); they belong here too
+    "AUTONOMY_ALIASES", "AUTONOMY_LEVELS", "Autonomy", "PhaseDefinition", "ResolvedPhase", "ResolvedStep",
+    "ResolvedWorkflow", "StepDefinition", "WorkflowDefinition", "WorkflowFingerprint",
 ]
 
 WORKFLOW_ID_PATTERN = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
@@ -26,10 +28,7 @@ AutonomyLevel = Literal["dry-run", "assist", "assisted", "guarded", "autonomous"
 """dry-run records every step as skipped and runs nothing; assist(ed) asks for approval before every
 phase; guarded before the phases in ``require_approval_for``; autonomous never asks."""
 
-AUTONOMY_ALIASES = {"assisted": "assist"}
-"""Other spellings taken on input (and in stored workflows and runs), each read as its level."""
-AUTONOMY_LEVELS: tuple[str, ...] = tuple(level for level in get_args(AutonomyLevel) if level not in AUTONOMY_ALIASES)
-"""The levels as faber writes them: what --help, MCP and the docs name."""
+assert set(get_args(AutonomyLevel)) == {*AUTONOMY_LEVELS, *AUTONOMY_ALIASES}
 
 
 def autonomy_level(text: str) -> str:
