@@ -442,3 +442,123 @@ def test_a_long_lived_store_keeps_the_state_and_still_checkpoints(store: LocalRu
         on_disk = json.loads(Path(folder.state_file).read_text())
         interval = checkpoint_interval(os.path.getsize(folder.state_file))
         assert (on_disk["last_event_id"] == event["event_id"]) == (event["event_id"] % interval == 0)
+
+
+# Durability, asserted at the store: what reached the disk before an event or a run was acknowledged --------
+
+
+class Fsyncs:
+    """Every os.fsync of the process, as what it made durable: a file's inode and bytes, or a folder's
+    path and the names it held at that moment."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail_folders: bool = False) -> None:
+        self.calls: list[tuple[str, object, object]] = []
+        real = os.fsync
+
+        def fsync(fd: int) -> None:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                path = os.readlink(f"/proc/self/fd/{fd}")
+                self.calls.append(("folder", path, sorted(os.listdir(path))))
+                if fail_folders:
+                    raise OSError(5, "Input/output error")
+            else:
+                reader = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY)  # fd may be open for writing only
+                try:
+                    self.calls.append(("file", info.st_ino, os.pread(reader, info.st_size + 1, 0)))
+                finally:
+                    os.close(reader)
+            real(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    def of_file(self, path: str) -> list[bytes]:
+        inode = os.stat(path).st_ino
+        return [data for kind, ino, data in self.calls if kind == "file" and ino == inode]  # type: ignore[misc]
+
+    def of_folder(self, path: str) -> list[list[str]]:
+        return [names for kind, where, names in self.calls if kind == "folder" and where == path]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("nameless", [True, False])
+def test_an_acknowledged_event_has_its_bytes_and_its_name_on_disk(
+    store: LocalRunStore, run_id: RunId, monkeypatch: pytest.MonkeyPatch, nameless: bool
+) -> None:
+    """With sync (the default), append returns only after the event file's bytes were fsynced and then
+    the events folder holding its name: a power cut after the acknowledgement loses nothing."""
+    if not nameless:
+        monkeypatch.setattr(UnnamedFiles, "supported", False)
+    fsyncs = Fsyncs(monkeypatch)
+    for index, kind in enumerate(("workflow_start", "checkpoint"), start=1):
+        fsyncs.calls.clear()
+        event, _ = store.append(run_id, {"type": kind})
+        folder = store.folder(run_id)
+        path = os.path.join(folder.events_dir, event_file_name(index, kind))
+        assert fsyncs.of_file(path) == [Path(path).read_bytes()], "the event's bytes, fsynced whole"
+        synced = fsyncs.of_folder(folder.events_dir)
+        assert synced and os.path.basename(path) in synced[-1], "the folder fsynced after the name was made"
+        file_sync = next(i for i, call in enumerate(fsyncs.calls) if call[0] == "file")
+        folder_sync = max(i for i, call in enumerate(fsyncs.calls) if call[:2] == ("folder", folder.events_dir))
+        assert file_sync < folder_sync
+        assert event["event_id"] == index
+
+
+def test_without_sync_nothing_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sync=False trades power-cut durability for speed: then no event pays for an fsync."""
+    store = LocalRunStore(str(tmp_path / "runs"), sync=False)
+    run_id = RunId.generate("acme", "widget-service")
+    fsyncs = Fsyncs(monkeypatch)
+    store.create_run({"run_id": str(run_id), "work_id": "1", "workflow_id": "default", "created_at": utc_timestamp()})
+    store.append(run_id, {"type": "workflow_start"})
+    store.update_metadata(run_id, lambda metadata: {**metadata, "work_id": "2"})
+    assert fsyncs.calls == []
+
+
+def test_a_folder_that_cannot_be_made_durable_fails_the_append(
+    store: LocalRunStore, run_id: RunId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event whose name may not survive a power cut is not acknowledged: append raises, and the
+    event counts as written (a retry gets the next id, nothing is stored twice by the store)."""
+    Fsyncs(monkeypatch, fail_folders=True)
+    with pytest.raises(StorageError, match=r"event 1 of run .* was written but could not be made durable"):
+        store.append(run_id, {"type": "workflow_start"})
+    monkeypatch.undo()
+    event, _ = store.append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 2
+
+
+def test_a_new_run_metadata_and_an_imported_history_are_durable(
+    store: LocalRunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A created run is fsynced into its project folder; metadata.json's bytes and its rename are
+    fsynced; an imported history's event files and their folder are fsynced before it appears."""
+    fsyncs = Fsyncs(monkeypatch)
+    run_id = RunId.generate("acme", "widget-service")
+    store.create_run({"run_id": str(run_id), "work_id": "1", "workflow_id": "default", "created_at": utc_timestamp()})
+    folder = store.folder(run_id)
+    project = os.path.dirname(folder.path)
+    assert any(run_id.uuid in names for names in fsyncs.of_folder(project)), "the new run's name is durable"
+    assert fsyncs.of_file(folder.metadata_file) == [Path(folder.metadata_file).read_bytes()]
+
+    fsyncs.calls.clear()
+    store.update_metadata(run_id, lambda metadata: {**metadata, "work_id": "2"})
+    assert fsyncs.of_file(folder.metadata_file) == [Path(folder.metadata_file).read_bytes()]
+    assert fsyncs.of_folder(folder.path), "the rename of metadata.json is durable"
+
+    fsyncs.calls.clear()
+    imported = RunId.generate("acme", "widget-service")
+    events = [
+        {"event_id": 1, "type": "workflow_start", "timestamp": utc_timestamp(), "run_id": str(imported)},
+        {"event_id": 2, "type": "workflow_complete", "timestamp": utc_timestamp(), "run_id": str(imported)},
+    ]
+    store.import_history({"run_id": str(imported), "work_id": "1", "workflow_id": "default",
+                          "created_at": events[0]["timestamp"]}, events)
+    target = store.folder(imported)
+    for event in events:
+        path = os.path.join(target.events_dir, event_file_name(event["event_id"], event["type"]))
+        assert fsyncs.of_file(path) == [Path(path).read_bytes()]
+    staged = [names for kind, where, names in fsyncs.calls if kind == "folder" and str(where).endswith("/events")]
+    assert ["001-workflow_start.json", "002-workflow_complete.json"] in [
+        [name for name in names if name[0].isdigit()] for names in staged  # type: ignore[attr-defined]
+    ]
+    assert any(imported.uuid in names for names in fsyncs.of_folder(project))
