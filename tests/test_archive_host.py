@@ -272,3 +272,67 @@ def test_the_manifest_schema_is_published(cli: Cli) -> None:
 
 def test_an_archive_error_is_a_runtime_failure() -> None:
     assert ArchiveError.exit_code == 1 and IntegrityError.exit_code == 1 and RunInProgress.exit_code == 2
+
+
+class MisdescribingArchive(FolderArchive):
+    """Describes the manifest it fetched with another sha256 than the file has."""
+
+    @hookimpl
+    def faber_restore_run(self, run_ref: RunRef, destination: Path, progress: Any) -> ArchiveBundle | None:
+        bundle = super().faber_restore_run(run_ref, destination, progress)
+        return None if bundle is None else bundle.model_copy(update={"manifest_sha256": "0" * 64})
+
+
+class MisnamingArchive(FolderArchive):
+    """Answers a restore with a bundle it names as another run's."""
+
+    @hookimpl
+    def faber_restore_run(self, run_ref: RunRef, destination: Path, progress: Any) -> ArchiveBundle | None:
+        bundle = super().faber_restore_run(run_ref, destination, progress)
+        other = "acme/widget-service/0b0e1c9a-5a7e-4c1d-9f0e-2b7d3c4e5f60"
+        return None if bundle is None else bundle.model_copy(update={"run_id": other})
+
+
+@pytest.mark.parametrize("tampering", ["recorded", "described", "run", "named", "size", "sha256"])
+def test_each_check_of_a_restore_refuses_its_own_tampering(project_dir: Path, tmp_path: Path, tampering: str) -> None:
+    """An archive tampered with in one respect only is refused by the one check of that respect, named
+    alone: no check relies on another to catch what it is there for; local files stay as they were."""
+    backend = {"described": "MisdescribingArchive", "named": "MisnamingArchive"}.get(tampering, "FolderArchive")
+    faber = open_with(project_dir, tmp_path, folder=backend)
+    run_id = finished_run(faber)
+    original = events_of(faber, run_id)
+    archived = faber.archive_run(run_id, cleanup=True)
+    stored = FolderArchive.store / run_id
+    trust = False
+    if tampering == "recorded":  # the same manifest, written otherwise: only its recorded hash differs
+        manifest = stored / "manifest.json"
+        manifest.write_bytes(json.dumps(json.loads(manifest.read_bytes())).encode())
+        expected = (f"manifest.json has sha256 {hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]}..., not the "
+                    f"{archived.manifest_sha256[:12]}... recorded when the run was archived")
+    elif tampering in ("described", "named"):
+        expected = ("manifest.json is not the file the backend described" if tampering == "described"
+                    else f"it holds run {run_id}, not {run_id}")
+    elif tampering == "run":  # another run's whole, consistent bundle in its place
+        other = finished_run(faber, events=3)
+        faber.archive_run(other)
+        shutil.rmtree(stored)
+        shutil.copytree(FolderArchive.store / other, stored)
+        trust = True  # its manifest hash differs too: leave that check out, to see this one alone
+        expected = f"it holds run {other}, not {run_id}"
+    else:
+        state = stored / "state.json"
+        data = state.read_bytes()
+        if tampering == "size":
+            state.write_bytes(data + b" ")
+            expected = f"state.json has {len(data) + 1} bytes, the manifest says {len(data)}"
+        else:
+            state.write_bytes(data.replace(b"completed", b"failed!!!"))
+            expected = "state.json does not match its sha256 in the manifest"
+    with pytest.raises(IntegrityError) as failure:
+        faber.restore_run(run_id, trust_archive=trust)
+    problems = str(failure.value).split("was refused: ", 1)[1].split("; ")
+    assert [problem.split(" (if it was")[0] for problem in problems] == [expected]
+    assert faber.run(run_id).events_local is False
+    if tampering == "recorded":  # that check alone stood in the way
+        faber.restore_run(run_id, trust_archive=True)
+        assert events_of(faber, run_id) == original
