@@ -562,3 +562,93 @@ def test_a_new_run_metadata_and_an_imported_history_are_durable(
         [name for name in names if name[0].isdigit()] for names in staged  # type: ignore[attr-defined]
     ]
     assert any(imported.uuid in names for names in fsyncs.of_folder(project))
+
+
+# Listing, state hand-over, other writers -----------------------------------------------------------------
+
+
+def test_listing_filters_by_status_work_workflow_and_time_newest_first(store: LocalRunStore) -> None:
+    from faber_backend_local_files.store import runs_path, select_states
+
+    made = []
+    for index, (work, workflow) in enumerate((("1", "a"), ("2", "a"), ("1", "b"))):
+        run_id = RunId.generate("acme", "widget-service")
+        created = f"2026-01-0{index + 1}T00:00:00.000Z"
+        store.create_run({"run_id": str(run_id), "work_id": work, "workflow_id": workflow, "created_at": created})
+        made.append(str(run_id))
+    store.append(RunId.parse(made[0]), {"type": "workflow_start"})
+    states = list(store.list_states())
+    assert [s["run_id"] for s in select_states(states, None, None, None)] == made[::-1], "newest first"
+    assert [s["run_id"] for s in select_states(states, None, "1", None)] == [made[2], made[0]]
+    assert [s["run_id"] for s in select_states(states, None, None, None, workflow_id="a")] == [made[1], made[0]]
+    assert [s["run_id"] for s in select_states(states, "in_progress", None, None)] == [made[0]]
+    assert [s["run_id"] for s in select_states(states, None, None, 1)] == [made[2]]
+    window = select_states(states, None, None, None, since="2026-01-02T00:00:00.000Z", until="2026-01-02T23:00:00.000Z")
+    assert [s["run_id"] for s in window] == [made[1]]
+    assert select_states(states, None, None, None, since="2099-01-01T00:00:00.000Z") == []
+    until = select_states(states, None, None, None, until="2026-01-02T12:00:00.000Z")
+    assert [s["run_id"] for s in until] == [made[1]], "started (made[0] today), else created, within the window"
+    damaged = [{"run_id": "x", "created_at": 5}, {"run_id": "y", "created_at": "2026-01-01T00:00:00.000Z"}, {"run_id": "z"}]
+    assert [s["run_id"] for s in select_states(damaged, None, None, None)] == ["y", "x", "z"]
+    assert select_states(damaged, None, None, None, since="2000-01-01T00:00:00.000Z") == [damaged[1]], \
+        "a run without a start time is outside any window"
+    assert sorted(store.find_runs(made[1].split("/")[2][:8])) == [made[1]]
+    assert runs_path("r", "/p", {}) == "/p/r" and runs_path("r", "/p", {"FABER_RUNS_PATH": "/x"}) == "/x"
+    assert runs_path("r", "/p", {"FABER_RUNS_PATH": ""}) == "/p/r"
+
+
+def test_a_state_is_written_only_if_newer(store: LocalRunStore, run_id: RunId) -> None:
+    store.append(run_id, {"type": "workflow_start"})
+    store.append(run_id, {"type": "checkpoint"})
+    folder = store.folder(run_id)
+    newest = store.current_state(run_id)
+    older = {**newest, "last_event_id": 1, "reduced_event_id": 1, "marker": "old"}
+    assert store.write_state_if_newer(run_id, older) is False
+    assert json.loads(Path(folder.state_file).read_text()) == newest
+    newer = {**newest, "last_event_id": 3, "reduced_event_id": 3, "marker": "new"}
+    assert store.write_state_if_newer(run_id, newer) is True
+    assert json.loads(Path(folder.state_file).read_text())["marker"] == "new"
+
+
+def test_a_one_shot_store_replaces_state_json_whole_and_leaves_no_spare(tmp_path: Path) -> None:
+    """The CLI's one-shot emit swaps state.json by a link and two renames instead of renameat2."""
+    runs = str(tmp_path / "runs")
+    LocalRunStore(runs).create_run({"run_id": str(run_id := RunId.generate("acme", "widget-service")),
+                                    "work_id": "1", "workflow_id": "default", "created_at": utc_timestamp()})
+    for kind in ("workflow_start", "checkpoint", "checkpoint", "workflow_complete"):
+        LocalRunStore(runs, one_shot=True).append(run_id, {"type": kind})
+    store = LocalRunStore(runs)
+    folder = store.folder(run_id)
+    assert json.loads(Path(folder.state_file).read_text()) == store.reconstruct(run_id)
+    assert [name for name in os.listdir(folder.path) if name.endswith(".old")] == []
+    # A spare left by a one-shot writer killed between its two renames is replaced, not in the way.
+    spare = next(Path(folder.path).glob(".state.json.swap*"))
+    Path(str(spare) + ".old").write_text("left behind")
+    LocalRunStore(runs, one_shot=True).update_metadata(run_id, lambda m: m)
+    store.write_state_if_newer(run_id, {**store.reconstruct(run_id)})
+
+
+def test_after_another_writer_each_commit_is_noted_and_an_overwritten_one_is_found(
+    store: LocalRunStore, run_id: RunId
+) -> None:
+    """Once another writer (a FABER reference script) moved the counter past faber's last commit, every
+    commit goes into events/.faber-ledger, and verify names an event someone overwrote since."""
+    from faber_backend_local_files.inspection import verify_run
+
+    store.append(run_id, {"type": "workflow_start"})
+    folder = store.folder(run_id)
+    assert folder.ledger() == []
+    foreign = {"event_id": 2, "type": "checkpoint", "timestamp": utc_timestamp(), "run_id": str(run_id)}
+    Path(folder.events_dir, "002-checkpoint.json").write_text(json.dumps(foreign, indent=2) + "\n")
+    Path(folder.next_id_file).write_text("3\n")
+    event, _ = store.append(run_id, {"type": "checkpoint", "message": "mine"})
+    store.append(run_id, {"type": "checkpoint", "message": "mine too"})
+    assert event["event_id"] == 3
+    assert [(number, kind) for number, kind, _ in folder.ledger()] == [(3, "checkpoint"), (4, "checkpoint")]
+    assert verify_run(store, run_id).ok
+    Path(folder.events_dir, "003-checkpoint.json").write_text(json.dumps({**event, "message": "theirs"}, indent=2))
+    problems = verify_run(store, run_id).problems
+    assert [(p.code, p.file) for p in problems] == [("event_overwritten", "events/003-checkpoint.json")]
+    with open(folder.ledger_file, "ab") as ledger:
+        ledger.write(b"junk\n5 ../x abc\n7 .hidden abc\n")
+    assert [number for number, _, _ in folder.ledger()] == [3, 4]
