@@ -336,3 +336,92 @@ def test_each_check_of_a_restore_refuses_its_own_tampering(project_dir: Path, tm
     if tampering == "recorded":  # that check alone stood in the way
         faber.restore_run(run_id, trust_archive=True)
         assert events_of(faber, run_id) == original
+
+
+def _rewrite_bundle(stored: Path, lines: list[bytes]) -> None:
+    """Put ``lines`` in the stored events.jsonl and make the stored manifest describe it (a consistent
+    rewrite: only what is inside the events can tell)."""
+    data = b"".join(lines)
+    (stored / "events.jsonl").write_bytes(data)
+    manifest = json.loads((stored / "manifest.json").read_bytes())
+    for entry in manifest["files"]:
+        if entry["name"] == "events.jsonl":
+            entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    (stored / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def test_a_cleaned_up_run_is_read_and_verified_from_its_archive_without_restoring_it(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    faber = open_with(project_dir, tmp_path, folder="FolderArchive")
+    run_id = finished_run(faber)
+    expected = [event.to_json() for event in faber.events(run_id)]
+    consolidated = faber.consolidate_events(run_id)
+    assert (consolidated.run_id, consolidated.manifest.event_count) == (run_id, 5)
+    assert Path(consolidated.directory).name == "archive" and len(consolidated.manifest_sha256) == 64
+    faber.archive_run(run_id, cleanup=True)
+
+    reader = open_with(project_dir, tmp_path, folder="FolderArchive")
+    record = reader.run(run_id)
+    assert record.events_local is False and record.state.status == "completed"
+    assert [event.to_json() for event in reader.events(run_id)] == expected
+    assert [event.event_id for event in reader.events(run_id, since_id=3)] == [4, 5]
+    report = reader.verify(run_id)
+    assert (report.ok, report.events, report.last_event_id, report.problems) == (True, 5, 5, [])
+    assert reader.run(run_id).events_local is False, "read, not restored"
+
+    stored = FolderArchive.store / run_id
+    lines = (stored / "events.jsonl").read_bytes().splitlines(keepends=True)
+    _rewrite_bundle(stored, [*lines[:2], *lines[3:]])  # event 3 gone
+    report = open_with(project_dir, tmp_path, folder="FolderArchive").verify(run_id)
+    assert [(p.code, p.message) for p in report.problems] == [("event_gap", "event 4 follows event 2")]
+    assert (report.ok, report.events, report.last_event_id) == (False, 4, 5)
+    _rewrite_bundle(stored, [*lines[:2], b"{not json\n", *lines[3:]])
+    report = open_with(project_dir, tmp_path, folder="FolderArchive").verify(run_id)
+    assert [(p.code, p.message) for p in report.problems] == [
+        ("event_invalid", "events.jsonl line 3 is not a valid event"), ("event_gap", "event 4 follows event 2")]
+    (stored / "events.jsonl").write_bytes(b"".join(lines))  # the manifest no longer describes it
+    with pytest.raises(IntegrityError, match=rf"refused: events.jsonl has {len(b''.join(lines))} bytes, the manifest says \d+$"):
+        list(open_with(project_dir, tmp_path, folder="FolderArchive").events(run_id))
+
+
+def test_writing_to_a_cleaned_up_run_restores_it_first(project_dir: Path, tmp_path: Path) -> None:
+    faber = open_with(project_dir, tmp_path, folder="FolderArchive")
+    run_id = finished_run(faber)
+    original = events_of(faber, run_id)
+    assert faber.ensure_events_local(run_id) is None, "its events are here"
+    faber.archive_run(run_id, cleanup=True)
+    restored = faber.ensure_events_local(run_id)
+    assert restored is not None and restored.event_count == 5 and events_of(faber, run_id) == original
+    shutil.rmtree(Path(faber.run(run_id).location))  # known only to the archive now
+    again = open_with(project_dir, tmp_path, folder="FolderArchive").ensure_events_local(run_id)
+    assert again is not None and again.run_id == run_id and events_of(faber, run_id) == original
+
+
+@pytest.mark.parametrize(("text", "days"), [("30d", 30.0), ("2w", 14.0), ("12h", 0.5), ("90m", 90 / 1440),
+                                            ("1.5", 1.5), (" 3D ", 3.0)])
+def test_ages_on_the_command_line(text: str, days: float) -> None:
+    from faber_host.archive.durations import parse_days
+
+    assert parse_days(text) == pytest.approx(days)
+
+
+def test_ages_and_moments_refused_or_read() -> None:
+    from datetime import UTC, datetime
+
+    from faber_hookspecs.errors import InvalidInput
+
+    from faber_host.archive.durations import age_days, parse_days, parse_moment, parse_timestamp
+
+    for bad in ("-3d", "3 weeks", "d", "", "3y"):
+        with pytest.raises(InvalidInput, match="invalid age"):
+            parse_days(bad)
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert parse_moment("1d", "--since", now) == "2026-12-05T12:00:00.000Z"
+    assert parse_moment("2026-12-01", "--since", now) == "2026-12-01T00:00:00.000Z"
+    assert parse_moment("2026-12-01T10:00:00.250+02:00", "--until", now) == "2026-12-01T08:00:00.250Z"
+    with pytest.raises(InvalidInput, match="invalid --until 'soon'"):
+        parse_moment("soon", "--until", now)
+    assert parse_timestamp("2026-11-26T07:13:25.215Z") == datetime(2026, 11, 26, 7, 13, 25, 215000, tzinfo=UTC)
+    assert parse_timestamp(None) is None and parse_timestamp("") is None and parse_timestamp("yesterday") is None
+    assert age_days("2026-12-05T00:00:00.000Z", now) == 1.5 and age_days("never", now) is None
