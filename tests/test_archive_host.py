@@ -425,3 +425,63 @@ def test_ages_and_moments_refused_or_read() -> None:
     assert parse_timestamp("2026-11-26T07:13:25.215Z") == datetime(2026, 11, 26, 7, 13, 25, 215000, tzinfo=UTC)
     assert parse_timestamp(None) is None and parse_timestamp("") is None and parse_timestamp("yesterday") is None
     assert age_days("2026-12-05T00:00:00.000Z", now) == 1.5 and age_days("never", now) is None
+
+
+class ListingArchive(FolderArchive):
+    """Also lists what it holds, newest first by its manifest's time, as an archive with an index does."""
+
+    @hookimpl
+    def faber_list_archived_runs(self, query: Any) -> list[Any]:
+        import datetime
+
+        from faber_hookspecs.archive import ArchivedRun
+
+        found = []
+        for manifest in sorted(self.store.glob("*/*/*/manifest.json")):
+            org, project, uuid = manifest.parent.relative_to(self.store).parts
+            if (query.org or org) != org or (query.project or project) != project:
+                continue
+            if not uuid.startswith(query.uuid_prefix or ""):
+                continue
+            moment = datetime.datetime.fromtimestamp(manifest.stat().st_mtime_ns / 1e9, datetime.UTC)
+            found.append(ArchivedRun(run_id=f"{org}/{project}/{uuid}", backend="folder", url=f"file://{manifest.parent}/",
+                                     archived_at=moment.isoformat(timespec="microseconds")))
+        return found
+
+
+class BrokenListingArchive(FolderArchive):
+    @hookimpl
+    def faber_list_archived_runs(self, query: Any) -> list[Any]:
+        raise OSError("the index is unreachable")
+
+
+def test_runs_known_only_to_the_archive_are_listed_and_found_by_a_short_name(project_dir: Path, tmp_path: Path) -> None:
+    import time
+
+    from faber_hookspecs.errors import InvalidInput, RunNotFound
+
+    faber = open_with(project_dir, tmp_path, folder="ListingArchive")
+    first = finished_run(faber)
+    faber.archive_run(first, cleanup=True)
+    time.sleep(0.01)
+    second = finished_run(faber, events=3)
+    faber.archive_run(second, cleanup=True)
+    for run_id in (first, second):
+        shutil.rmtree(Path(faber.run(run_id).location))  # archived on another machine, as it were
+    assert [run.run_id for run in faber.list_archived_runs()] == [second, first], "newest first"
+    assert [run.run_id for run in faber.list_archived_runs(org="acme", project="widget-service")] == [second, first]
+    assert faber.list_archived_runs(project="other-project") == []
+    with pytest.raises(InvalidInput):
+        faber.list_archived_runs(org="Not A Slug!")
+    reader = open_with(project_dir, tmp_path, folder="ListingArchive")
+    record = reader.run(first.split("/")[2][:8])
+    assert record.metadata.run_id == first and record.events_local is False
+    assert [event.event_id for event in reader.events(second.split("/")[2])] == [1, 2, 3]
+    with pytest.raises(RunNotFound, match="no run here or in the archive matches"):
+        reader.run("ffffffff")
+
+    broken = open_with(project_dir, tmp_path, folder="BrokenListingArchive")
+    with pytest.raises(ArchiveError, match=r"listing the archive of backend 'folder' failed: .*unreachable"):
+        broken.list_archived_runs()
+    with pytest.raises(ArchiveError, match=r"the archive of backend 'folder' could not be searched: .*unreachable"):
+        broken.run(first.split("/")[2][:8])
