@@ -137,3 +137,64 @@ def test_a_linked_quarantine_is_refused_before_anything_changes(store: LocalRunS
     with pytest.raises(StorageError, match="is a symbolic link; repair moves files only into a folder of the run"):
         repair_run(store, run_id)
     assert files_of(folder) == before and list(elsewhere.iterdir()) == []
+
+
+def test_reading_a_run_trusts_a_current_checkpoint_and_names_what_is_damaged(store: LocalRunStore) -> None:
+    from faber_backend_local_files.inspection import inspect_run
+
+    run_id, folder = finished_run(store)
+    full = store.reconstruct(run_id)
+    assert inspect_run(store, run_id)[1:] == (full, [])
+    (folder / "state.json").write_text(json.dumps(store.state_at(run_id, 5)))  # a checkpoint behind the log
+    assert inspect_run(store, run_id)[1:] == (full, []), "brought forward by the events after it"
+    # Not a checkpoint this store wrote (another writer moved it): read in full, and what differs named.
+    (folder / "state.json").write_text(json.dumps({**full, "status": "failed", "reduced_event_id": 2}))
+    metadata, state, warnings = inspect_run(store, run_id)
+    assert state == full and len(warnings) == 1
+    assert warnings[0].startswith("state.json does not reflect the events: differs in status 'failed' instead of "
+                                  "'completed'")
+    assert warnings[0].endswith("; the state shown is rebuilt from the events (`faber runs repair RUN` rewrites "
+                                "the file)")
+    (folder / "state.json").unlink()
+    (folder / "events" / "003-checkpoint.json").write_bytes(b"{")
+    (folder / "events" / "004-checkpoint.json").write_text(json.dumps({"event_id": 4, "type": "checkpoint"}))
+    _, state, warnings = inspect_run(store, run_id)
+    assert state["last_event_id"] == 8 and metadata["run_id"] == str(run_id)
+    assert warnings[0].startswith("003-checkpoint.json cannot be read as JSON (") and warnings[0].endswith(
+        "; the file was skipped")
+    assert warnings[1].startswith("004-checkpoint.json is not a valid event (") and "skipped" in warnings[1]
+    assert warnings[2].startswith("2 event id(s) have no valid event")
+    assert warnings[-1].startswith("state.json is missing or unreadable; the state shown is rebuilt")
+
+
+def test_reading_a_run_names_broken_lineage(store: LocalRunStore) -> None:
+    from faber_backend_local_files.inspection import inspect_run
+
+    original, _ = finished_run(store)
+    rerun, _ = finished_run(store)
+    store.update_metadata(rerun, lambda m: {**m, "relationships": {"parent_run_id": None, "rerun_of": str(original),
+                                                                   "child_runs": []}})
+    (Path(store.folder(rerun).path) / "state.json").unlink()  # (a current checkpoint is trusted without a full read)
+    assert f"this run re-runs {original} but has no workflow_rerun event recording the change" in inspect_run(
+        store, rerun)[2]
+    assert inspect_run(store, original)[2] == [], "a checkpoint that is current is trusted: no full read"
+    (Path(store.folder(original).path) / "state.json").unlink()
+    assert inspect_run(store, original)[2][-1] == (
+        f"run {rerun} is a re-run of this run but is missing from its child_runs")
+    store.update_metadata(original, lambda m: {**m, "relationships": {"parent_run_id": None, "rerun_of": None,
+                                                                      "child_runs": [str(rerun)]}})
+    assert not any("child_runs" in warning for warning in inspect_run(store, original)[2])
+
+
+def test_a_cleaned_up_run_is_read_from_its_state_alone(store: LocalRunStore) -> None:
+    from faber_backend_local_files.archiving import cleanup_run, consolidate_run
+    from faber_backend_local_files.inspection import inspect_run
+
+    run_id, folder = finished_run(store)
+    full = store.reconstruct(run_id)
+    bundle = consolidate_run(store, run_id)
+    cleanup_run(store, run_id, bundle.manifest_sha256, dry_run=False)
+    assert inspect_run(store, run_id)[1:] == (full, [])
+    (folder / "state.json").unlink()
+    with pytest.raises(StorageError, match=r"state.json of run .* is missing and its events were archived"):
+        inspect_run(store, run_id)
