@@ -652,3 +652,42 @@ def test_after_another_writer_each_commit_is_noted_and_an_overwritten_one_is_fou
     with open(folder.ledger_file, "ab") as ledger:
         ledger.write(b"junk\n5 ../x abc\n7 .hidden abc\n")
     assert [number for number, _, _ in folder.ledger()] == [3, 4]
+
+
+def test_a_full_disk_leaves_no_partial_file_and_the_error_says_so(
+    store: LocalRunStore, run_id: RunId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from faber_backend_local_files.files import write_new_file
+
+    store.append(run_id, {"type": "workflow_start"})
+    folder = store.folder(run_id)
+    before = names(store, run_id)
+    real_write = os.write
+
+    def full(fd: int, data: object) -> int:
+        real_write(fd, bytes(memoryview(data))[:3])  # type: ignore[arg-type]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(UnnamedFiles, "supported", False)  # the .pending path: a named file could stay
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(StorageError, match=r"could not write event 2 of run .*: the disk is full; free some space"):
+        store.append(run_id, {"type": "checkpoint"})
+    with pytest.raises(OSError):
+        write_new_file(str(Path(folder.path) / "partial"), b"0123456789", 0o600, False)
+    monkeypatch.undo()
+    assert names(store, run_id) == before and not (Path(folder.path) / "partial").exists()
+    event, _ = store.append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 2
+
+
+def test_an_event_file_entry_survives_copying_and_says_what_it_is() -> None:
+    import copy
+    import pickle
+
+    from faber_backend_local_files.run_folder import EventFile
+
+    entry = EventFile(7, "checkpoint", "007-checkpoint.json")
+    assert pickle.loads(pickle.dumps(entry)) == entry and copy.deepcopy(entry).name == "007-checkpoint.json"
+    assert repr(entry) == "EventFile(event_id=7, type='checkpoint', name='007-checkpoint.json')"
