@@ -424,6 +424,13 @@ def test_ages_and_moments_refused_or_read() -> None:
         parse_moment("soon", "--until", now)
     assert parse_timestamp("2026-11-26T07:13:25.215Z") == datetime(2026, 11, 26, 7, 13, 25, 215000, tzinfo=UTC)
     assert parse_timestamp(None) is None and parse_timestamp("") is None and parse_timestamp("yesterday") is None
+    assert parse_timestamp("2026-11-26T07:13:25").tzinfo == UTC, "a time without an offset is UTC"  # type: ignore[union-attr]
+    with pytest.raises(InvalidInput, match=r"^invalid age 'x{40}': use a number"):
+        parse_days("x" * 60)  # an outside value is quoted short
+    with pytest.raises(InvalidInput, match=r"^invalid --since 'y{40}': use a date"):
+        parse_moment("y" * 60, "--since", now)
+    with pytest.raises(InvalidInput, match="invalid age 'None'"):
+        parse_days(None)  # type: ignore[arg-type]  # (what a JSON caller may send)
     assert age_days("2026-12-05T00:00:00.000Z", now) == 1.5 and age_days("never", now) is None
 
 
