@@ -272,3 +272,223 @@ def test_the_manifest_schema_is_published(cli: Cli) -> None:
 
 def test_an_archive_error_is_a_runtime_failure() -> None:
     assert ArchiveError.exit_code == 1 and IntegrityError.exit_code == 1 and RunInProgress.exit_code == 2
+
+
+class MisdescribingArchive(FolderArchive):
+    """Describes the manifest it fetched with another sha256 than the file has."""
+
+    @hookimpl
+    def faber_restore_run(self, run_ref: RunRef, destination: Path, progress: Any) -> ArchiveBundle | None:
+        bundle = super().faber_restore_run(run_ref, destination, progress)
+        return None if bundle is None else bundle.model_copy(update={"manifest_sha256": "0" * 64})
+
+
+class MisnamingArchive(FolderArchive):
+    """Answers a restore with a bundle it names as another run's."""
+
+    @hookimpl
+    def faber_restore_run(self, run_ref: RunRef, destination: Path, progress: Any) -> ArchiveBundle | None:
+        bundle = super().faber_restore_run(run_ref, destination, progress)
+        other = "acme/widget-service/0b0e1c9a-5a7e-4c1d-9f0e-2b7d3c4e5f60"
+        return None if bundle is None else bundle.model_copy(update={"run_id": other})
+
+
+@pytest.mark.parametrize("tampering", ["recorded", "described", "run", "named", "size", "sha256"])
+def test_each_check_of_a_restore_refuses_its_own_tampering(project_dir: Path, tmp_path: Path, tampering: str) -> None:
+    """An archive tampered with in one respect only is refused by the one check of that respect, named
+    alone: no check relies on another to catch what it is there for; local files stay as they were."""
+    backend = {"described": "MisdescribingArchive", "named": "MisnamingArchive"}.get(tampering, "FolderArchive")
+    faber = open_with(project_dir, tmp_path, folder=backend)
+    run_id = finished_run(faber)
+    original = events_of(faber, run_id)
+    archived = faber.archive_run(run_id, cleanup=True)
+    stored = FolderArchive.store / run_id
+    trust = False
+    if tampering == "recorded":  # the same manifest, written otherwise: only its recorded hash differs
+        manifest = stored / "manifest.json"
+        manifest.write_bytes(json.dumps(json.loads(manifest.read_bytes())).encode())
+        expected = (f"manifest.json has sha256 {hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]}..., not the "
+                    f"{archived.manifest_sha256[:12]}... recorded when the run was archived")
+    elif tampering in ("described", "named"):
+        expected = ("manifest.json is not the file the backend described" if tampering == "described"
+                    else f"it holds run {run_id}, not {run_id}")
+    elif tampering == "run":  # another run's whole, consistent bundle in its place
+        other = finished_run(faber, events=3)
+        faber.archive_run(other)
+        shutil.rmtree(stored)
+        shutil.copytree(FolderArchive.store / other, stored)
+        trust = True  # its manifest hash differs too: leave that check out, to see this one alone
+        expected = f"it holds run {other}, not {run_id}"
+    else:
+        state = stored / "state.json"
+        data = state.read_bytes()
+        if tampering == "size":
+            state.write_bytes(data + b" ")
+            expected = f"state.json has {len(data) + 1} bytes, the manifest says {len(data)}"
+        else:
+            state.write_bytes(data.replace(b"completed", b"failed!!!"))
+            expected = "state.json does not match its sha256 in the manifest"
+    with pytest.raises(IntegrityError) as failure:
+        faber.restore_run(run_id, trust_archive=trust)
+    problems = str(failure.value).split("was refused: ", 1)[1].split("; ")
+    assert [problem.split(" (if it was")[0] for problem in problems] == [expected]
+    assert faber.run(run_id).events_local is False
+    if tampering == "recorded":  # that check alone stood in the way
+        faber.restore_run(run_id, trust_archive=True)
+        assert events_of(faber, run_id) == original
+
+
+def _rewrite_bundle(stored: Path, lines: list[bytes]) -> None:
+    """Put ``lines`` in the stored events.jsonl and make the stored manifest describe it (a consistent
+    rewrite: only what is inside the events can tell)."""
+    data = b"".join(lines)
+    (stored / "events.jsonl").write_bytes(data)
+    manifest = json.loads((stored / "manifest.json").read_bytes())
+    for entry in manifest["files"]:
+        if entry["name"] == "events.jsonl":
+            entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    (stored / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def test_a_cleaned_up_run_is_read_and_verified_from_its_archive_without_restoring_it(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    faber = open_with(project_dir, tmp_path, folder="FolderArchive")
+    run_id = finished_run(faber)
+    expected = [event.to_json() for event in faber.events(run_id)]
+    consolidated = faber.consolidate_events(run_id)
+    assert (consolidated.run_id, consolidated.manifest.event_count) == (run_id, 5)
+    assert Path(consolidated.directory).name == "archive" and len(consolidated.manifest_sha256) == 64
+    faber.archive_run(run_id, cleanup=True)
+
+    reader = open_with(project_dir, tmp_path, folder="FolderArchive")
+    record = reader.run(run_id)
+    assert record.events_local is False and record.state.status == "completed"
+    assert [event.to_json() for event in reader.events(run_id)] == expected
+    assert [event.event_id for event in reader.events(run_id, since_id=3)] == [4, 5]
+    report = reader.verify(run_id)
+    assert (report.ok, report.events, report.last_event_id, report.problems) == (True, 5, 5, [])
+    assert reader.run(run_id).events_local is False, "read, not restored"
+
+    stored = FolderArchive.store / run_id
+    lines = (stored / "events.jsonl").read_bytes().splitlines(keepends=True)
+    _rewrite_bundle(stored, [*lines[:2], *lines[3:]])  # event 3 gone
+    report = open_with(project_dir, tmp_path, folder="FolderArchive").verify(run_id)
+    assert [(p.code, p.message) for p in report.problems] == [("event_gap", "event 4 follows event 2")]
+    assert (report.ok, report.events, report.last_event_id) == (False, 4, 5)
+    _rewrite_bundle(stored, [*lines[:2], b"{not json\n", *lines[3:]])
+    report = open_with(project_dir, tmp_path, folder="FolderArchive").verify(run_id)
+    assert [(p.code, p.message) for p in report.problems] == [
+        ("event_invalid", "events.jsonl line 3 is not a valid event"), ("event_gap", "event 4 follows event 2")]
+    (stored / "events.jsonl").write_bytes(b"".join(lines))  # the manifest no longer describes it
+    with pytest.raises(IntegrityError, match=rf"refused: events.jsonl has {len(b''.join(lines))} bytes, the manifest says \d+$"):
+        list(open_with(project_dir, tmp_path, folder="FolderArchive").events(run_id))
+
+
+def test_writing_to_a_cleaned_up_run_restores_it_first(project_dir: Path, tmp_path: Path) -> None:
+    faber = open_with(project_dir, tmp_path, folder="FolderArchive")
+    run_id = finished_run(faber)
+    original = events_of(faber, run_id)
+    assert faber.ensure_events_local(run_id) is None, "its events are here"
+    faber.archive_run(run_id, cleanup=True)
+    restored = faber.ensure_events_local(run_id)
+    assert restored is not None and restored.event_count == 5 and events_of(faber, run_id) == original
+    shutil.rmtree(Path(faber.run(run_id).location))  # known only to the archive now
+    again = open_with(project_dir, tmp_path, folder="FolderArchive").ensure_events_local(run_id)
+    assert again is not None and again.run_id == run_id and events_of(faber, run_id) == original
+
+
+@pytest.mark.parametrize(("text", "days"), [("30d", 30.0), ("2w", 14.0), ("12h", 0.5), ("90m", 90 / 1440),
+                                            ("1.5", 1.5), (" 3D ", 3.0)])
+def test_ages_on_the_command_line(text: str, days: float) -> None:
+    from faber_host.archive.durations import parse_days
+
+    assert parse_days(text) == pytest.approx(days)
+
+
+def test_ages_and_moments_refused_or_read() -> None:
+    from datetime import UTC, datetime
+
+    from faber_hookspecs.errors import InvalidInput
+
+    from faber_host.archive.durations import age_days, parse_days, parse_moment, parse_timestamp
+
+    for bad in ("-3d", "3 weeks", "d", "", "3y"):
+        with pytest.raises(InvalidInput, match="invalid age"):
+            parse_days(bad)
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert parse_moment("1d", "--since", now) == "2026-12-05T12:00:00.000Z"
+    assert parse_moment("2026-12-01", "--since", now) == "2026-12-01T00:00:00.000Z"
+    assert parse_moment("2026-12-01T10:00:00.250+02:00", "--until", now) == "2026-12-01T08:00:00.250Z"
+    with pytest.raises(InvalidInput, match="invalid --until 'soon'"):
+        parse_moment("soon", "--until", now)
+    assert parse_timestamp("2026-11-26T07:13:25.215Z") == datetime(2026, 11, 26, 7, 13, 25, 215000, tzinfo=UTC)
+    assert parse_timestamp(None) is None and parse_timestamp("") is None and parse_timestamp("yesterday") is None
+    assert parse_timestamp("2026-11-26T07:13:25").tzinfo == UTC, "a time without an offset is UTC"  # type: ignore[union-attr]
+    with pytest.raises(InvalidInput, match=r"^invalid age 'x{40}': use a number"):
+        parse_days("x" * 60)  # an outside value is quoted short
+    with pytest.raises(InvalidInput, match=r"^invalid --since 'y{40}': use a date"):
+        parse_moment("y" * 60, "--since", now)
+    with pytest.raises(InvalidInput, match="invalid age 'None'"):
+        parse_days(None)  # type: ignore[arg-type]  # (what a JSON caller may send)
+    assert age_days("2026-12-05T00:00:00.000Z", now) == 1.5 and age_days("never", now) is None
+
+
+class ListingArchive(FolderArchive):
+    """Also lists what it holds, newest first by its manifest's time, as an archive with an index does."""
+
+    @hookimpl
+    def faber_list_archived_runs(self, query: Any) -> list[Any]:
+        import datetime
+
+        from faber_hookspecs.archive import ArchivedRun
+
+        found = []
+        for manifest in sorted(self.store.glob("*/*/*/manifest.json")):
+            org, project, uuid = manifest.parent.relative_to(self.store).parts
+            if (query.org or org) != org or (query.project or project) != project:
+                continue
+            if not uuid.startswith(query.uuid_prefix or ""):
+                continue
+            moment = datetime.datetime.fromtimestamp(manifest.stat().st_mtime_ns / 1e9, datetime.UTC)
+            found.append(ArchivedRun(run_id=f"{org}/{project}/{uuid}", backend="folder", url=f"file://{manifest.parent}/",
+                                     archived_at=moment.isoformat(timespec="microseconds")))
+        return found
+
+
+class BrokenListingArchive(FolderArchive):
+    @hookimpl
+    def faber_list_archived_runs(self, query: Any) -> list[Any]:
+        raise OSError("the index is unreachable")
+
+
+def test_runs_known_only_to_the_archive_are_listed_and_found_by_a_short_name(project_dir: Path, tmp_path: Path) -> None:
+    import time
+
+    from faber_hookspecs.errors import InvalidInput, RunNotFound
+
+    faber = open_with(project_dir, tmp_path, folder="ListingArchive")
+    first = finished_run(faber)
+    faber.archive_run(first, cleanup=True)
+    time.sleep(0.01)
+    second = finished_run(faber, events=3)
+    faber.archive_run(second, cleanup=True)
+    for run_id in (first, second):
+        shutil.rmtree(Path(faber.run(run_id).location))  # archived on another machine, as it were
+    assert [run.run_id for run in faber.list_archived_runs()] == [second, first], "newest first"
+    assert [run.run_id for run in faber.list_archived_runs(org="acme", project="widget-service")] == [second, first]
+    assert faber.list_archived_runs(project="other-project") == []
+    with pytest.raises(InvalidInput):
+        faber.list_archived_runs(org="Not A Slug!")
+    reader = open_with(project_dir, tmp_path, folder="ListingArchive")
+    record = reader.run(first.split("/")[2][:8])
+    assert record.metadata.run_id == first and record.events_local is False
+    assert [event.event_id for event in reader.events(second.split("/")[2])] == [1, 2, 3]
+    with pytest.raises(RunNotFound, match="no run here or in the archive matches"):
+        reader.run("ffffffff")
+
+    broken = open_with(project_dir, tmp_path, folder="BrokenListingArchive")
+    with pytest.raises(ArchiveError, match=r"listing the archive of backend 'folder' failed: .*unreachable"):
+        broken.list_archived_runs()
+    with pytest.raises(ArchiveError, match=r"the archive of backend 'folder' could not be searched: .*unreachable"):
+        broken.run(first.split("/")[2][:8])

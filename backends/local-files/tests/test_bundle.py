@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -413,3 +414,63 @@ def test_verbatim_content_is_base64_of_the_file(store: LocalRunStore) -> None:
 def test_dump_event_is_the_standard_form() -> None:
     event = {"event_id": 3, "type": "checkpoint", "timestamp": utc_timestamp(), "run_id": "a/b/c", "message": "é"}
     assert event_forms(dump_event(event))[2]
+
+
+def _sole_problems(failure: pytest.ExceptionInfo[IntegrityError]) -> list[str]:
+    """The problems an expansion's refusal lists (``...was refused: a; b``)."""
+    return str(failure.value).split("was refused: ", 1)[1].split("; ")
+
+
+@pytest.mark.parametrize("change", ["events_sha256", "event_count", "first_event_id", "last_event_id",
+                                    "event_files_sha256"])
+def test_each_manifest_check_of_an_expansion_refuses_its_own_tampering(
+    store: LocalRunStore, tmp_path: Path, change: str
+) -> None:
+    """A manifest changed in one respect only is refused by the one check of that respect, named alone:
+    no check leans on another to catch what it is there for."""
+    run_id = new_run(store, 4)
+    bundle = consolidate_run(store, run_id)
+    manifest = bundle.manifest
+    if change == "events_sha256":
+        files = [entry.model_copy(update={"sha256": "0" * 64}) if entry.name == "events.jsonl" else entry
+                 for entry in manifest.files]
+        tampered = manifest.model_copy(update={"files": files})
+        expected = "events.jsonl does not match its sha256 in the manifest"
+    elif change == "event_count":
+        tampered = manifest.model_copy(update={"event_count": 5})
+        expected = "4 events instead of the manifest's 5"
+    elif change == "event_files_sha256":
+        tampered = manifest.model_copy(update={"event_files_sha256": "0" * 64})
+        expected = "the event files would not be the same bytes as the archived ones"
+    else:
+        tampered = manifest.model_copy(update={change: 2 if change == "first_event_id" else 3})
+        expected = "the first or last event id differs from the manifest"
+    target = tmp_path / "expanded"
+    target.mkdir()
+    with pytest.raises(IntegrityError) as failure:
+        expand_events(bundle.model_copy(update={"manifest": tampered}), str(target), 0o600)
+    assert _sole_problems(failure) == [expected]
+    assert not (target / ".next-id").exists(), "nothing is set up for a refused expansion"
+
+
+def test_an_events_file_cut_short_or_naming_a_file_twice_or_elsewhere_is_refused(
+    store: LocalRunStore, tmp_path: Path
+) -> None:
+    run_id = new_run(store, 3)
+    bundle = consolidate_run(store, run_id)
+    path = bundle.path("events.jsonl")
+    original = path.read_bytes()
+    lines = original.splitlines(keepends=True)
+    cases = {
+        original[:-1]: "does not end with a newline",
+        lines[0] + lines[0] + lines[2]: "holds the event file 001-checkpoint.json twice",
+        lines[0] + b"[1]\n" + lines[2]: "line 2 is not a JSON object",
+        lines[0] + b'{"event_id": 2}\n' + lines[2]: "line 2 has no event_id and type to name its file by",
+        lines[0] + b'{"event_id": 2, "type": "x/../../y"}\n' + lines[2]: "which is not an event file",
+    }
+    for number, (data, said) in enumerate(cases.items()):
+        path.write_bytes(data)
+        target = tmp_path / f"expanded-{number}"
+        target.mkdir()
+        with pytest.raises(IntegrityError, match=re.escape(said)):
+            expand_events(bundle, str(target), 0o600)

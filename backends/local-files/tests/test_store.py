@@ -440,3 +440,252 @@ def test_a_long_lived_store_keeps_the_state_and_still_checkpoints(store: LocalRu
         on_disk = json.loads(Path(folder.state_file).read_text())
         interval = checkpoint_interval(os.path.getsize(folder.state_file))
         assert (on_disk["last_event_id"] == event["event_id"]) == (event["event_id"] % interval == 0)
+
+
+# Durability, asserted at the store: what reached the disk before an event or a run was acknowledged --------
+
+
+class Fsyncs:
+    """Every os.fsync of the process, as what it made durable: a file's inode and bytes, or a folder's
+    path and the names it held at that moment."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail_folders: bool = False) -> None:
+        self.calls: list[tuple[str, object, object]] = []
+        real = os.fsync
+
+        def fsync(fd: int) -> None:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                path = os.readlink(f"/proc/self/fd/{fd}")
+                self.calls.append(("folder", path, sorted(os.listdir(path))))
+                if fail_folders:
+                    raise OSError(5, "Input/output error")
+            else:
+                reader = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY)  # fd may be open for writing only
+                try:
+                    self.calls.append(("file", info.st_ino, os.pread(reader, info.st_size + 1, 0)))
+                finally:
+                    os.close(reader)
+            real(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    def of_file(self, path: str) -> list[bytes]:
+        inode = os.stat(path).st_ino
+        return [data for kind, ino, data in self.calls if kind == "file" and ino == inode]  # type: ignore[misc]
+
+    def of_folder(self, path: str) -> list[list[str]]:
+        return [names for kind, where, names in self.calls if kind == "folder" and where == path]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("nameless", [True, False])
+def test_an_acknowledged_event_has_its_bytes_and_its_name_on_disk(
+    store: LocalRunStore, run_id: RunId, monkeypatch: pytest.MonkeyPatch, nameless: bool
+) -> None:
+    """With sync (the default), append returns only after the event file's bytes were fsynced and then
+    the events folder holding its name: a power cut after the acknowledgement loses nothing."""
+    if not nameless:
+        monkeypatch.setattr(UnnamedFiles, "supported", False)
+    fsyncs = Fsyncs(monkeypatch)
+    for index, kind in enumerate(("workflow_start", "checkpoint"), start=1):
+        fsyncs.calls.clear()
+        event, _ = store.append(run_id, {"type": kind})
+        folder = store.folder(run_id)
+        path = os.path.join(folder.events_dir, event_file_name(index, kind))
+        assert fsyncs.of_file(path) == [Path(path).read_bytes()], "the event's bytes, fsynced whole"
+        synced = fsyncs.of_folder(folder.events_dir)
+        assert synced and os.path.basename(path) in synced[-1], "the folder fsynced after the name was made"
+        file_sync = next(i for i, call in enumerate(fsyncs.calls) if call[0] == "file")
+        folder_sync = max(i for i, call in enumerate(fsyncs.calls) if call[:2] == ("folder", folder.events_dir))
+        assert file_sync < folder_sync
+        assert event["event_id"] == index
+
+
+def test_without_sync_nothing_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sync=False trades power-cut durability for speed: then no event pays for an fsync."""
+    store = LocalRunStore(str(tmp_path / "runs"), sync=False)
+    run_id = RunId.generate("acme", "widget-service")
+    fsyncs = Fsyncs(monkeypatch)
+    store.create_run({"run_id": str(run_id), "work_id": "1", "workflow_id": "default", "created_at": utc_timestamp()})
+    store.append(run_id, {"type": "workflow_start"})
+    store.update_metadata(run_id, lambda metadata: {**metadata, "work_id": "2"})
+    assert fsyncs.calls == []
+
+
+def test_a_folder_that_cannot_be_made_durable_fails_the_append(
+    store: LocalRunStore, run_id: RunId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event whose name may not survive a power cut is not acknowledged: append raises, and the
+    event counts as written (a retry gets the next id, nothing is stored twice by the store)."""
+    Fsyncs(monkeypatch, fail_folders=True)
+    with pytest.raises(StorageError, match=r"event 1 of run .* was written but could not be made durable"):
+        store.append(run_id, {"type": "workflow_start"})
+    monkeypatch.undo()
+    event, _ = store.append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 2
+
+
+def test_a_new_run_metadata_and_an_imported_history_are_durable(
+    store: LocalRunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A created run is fsynced into its project folder; metadata.json's bytes and its rename are
+    fsynced; an imported history's event files and their folder are fsynced before it appears."""
+    fsyncs = Fsyncs(monkeypatch)
+    run_id = RunId.generate("acme", "widget-service")
+    store.create_run({"run_id": str(run_id), "work_id": "1", "workflow_id": "default", "created_at": utc_timestamp()})
+    folder = store.folder(run_id)
+    project = os.path.dirname(folder.path)
+    assert any(run_id.uuid in names for names in fsyncs.of_folder(project)), "the new run's name is durable"
+    assert fsyncs.of_file(folder.metadata_file) == [Path(folder.metadata_file).read_bytes()]
+
+    fsyncs.calls.clear()
+    store.update_metadata(run_id, lambda metadata: {**metadata, "work_id": "2"})
+    assert fsyncs.of_file(folder.metadata_file) == [Path(folder.metadata_file).read_bytes()]
+    assert fsyncs.of_folder(folder.path), "the rename of metadata.json is durable"
+
+    fsyncs.calls.clear()
+    imported = RunId.generate("acme", "widget-service")
+    events = [
+        {"event_id": 1, "type": "workflow_start", "timestamp": utc_timestamp(), "run_id": str(imported)},
+        {"event_id": 2, "type": "workflow_complete", "timestamp": utc_timestamp(), "run_id": str(imported)},
+    ]
+    store.import_history({"run_id": str(imported), "work_id": "1", "workflow_id": "default",
+                          "created_at": events[0]["timestamp"]}, events)
+    target = store.folder(imported)
+    for event in events:
+        path = os.path.join(target.events_dir, event_file_name(event["event_id"], event["type"]))
+        assert fsyncs.of_file(path) == [Path(path).read_bytes()]
+    staged = [names for kind, where, names in fsyncs.calls if kind == "folder" and str(where).endswith("/events")]
+    assert ["001-workflow_start.json", "002-workflow_complete.json"] in [
+        [name for name in names if name[0].isdigit()] for names in staged  # type: ignore[attr-defined]
+    ]
+    assert any(imported.uuid in names for names in fsyncs.of_folder(project))
+
+
+# Listing, state hand-over, other writers -----------------------------------------------------------------
+
+
+def test_listing_filters_by_status_work_workflow_and_time_newest_first(store: LocalRunStore) -> None:
+    from faber_backend_local_files.store import runs_path, select_states
+
+    made = []
+    for index, (work, workflow) in enumerate((("1", "a"), ("2", "a"), ("1", "b"))):
+        run_id = RunId.generate("acme", "widget-service")
+        created = f"2026-01-0{index + 1}T00:00:00.000Z"
+        store.create_run({"run_id": str(run_id), "work_id": work, "workflow_id": workflow, "created_at": created})
+        made.append(str(run_id))
+    store.append(RunId.parse(made[0]), {"type": "workflow_start"})
+    states = list(store.list_states())
+    assert [s["run_id"] for s in select_states(states, None, None, None)] == made[::-1], "newest first"
+    assert [s["run_id"] for s in select_states(states, None, "1", None)] == [made[2], made[0]]
+    assert [s["run_id"] for s in select_states(states, None, None, None, workflow_id="a")] == [made[1], made[0]]
+    assert [s["run_id"] for s in select_states(states, "in_progress", None, None)] == [made[0]]
+    assert [s["run_id"] for s in select_states(states, None, None, 1)] == [made[2]]
+    window = select_states(states, None, None, None, since="2026-01-02T00:00:00.000Z", until="2026-01-02T23:00:00.000Z")
+    assert [s["run_id"] for s in window] == [made[1]]
+    assert select_states(states, None, None, None, since="2099-01-01T00:00:00.000Z") == []
+    until = select_states(states, None, None, None, until="2026-01-02T12:00:00.000Z")
+    assert [s["run_id"] for s in until] == [made[1]], "started (made[0] today), else created, within the window"
+    damaged = [{"run_id": "x", "created_at": 5}, {"run_id": "y", "created_at": "2026-01-01T00:00:00.000Z"}, {"run_id": "z"}]
+    assert [s["run_id"] for s in select_states(damaged, None, None, None)] == ["y", "x", "z"]
+    assert select_states(damaged, None, None, None, since="2000-01-01T00:00:00.000Z") == [damaged[1]], \
+        "a run without a start time is outside any window"
+    assert sorted(store.find_runs(made[1].split("/")[2][:8])) == [made[1]]
+    assert runs_path("r", "/p", {}) == "/p/r" and runs_path("r", "/p", {"FABER_RUNS_PATH": "/x"}) == "/x"
+    assert runs_path("r", "/p", {"FABER_RUNS_PATH": ""}) == "/p/r"
+
+
+def test_a_state_is_written_only_if_newer(store: LocalRunStore, run_id: RunId) -> None:
+    store.append(run_id, {"type": "workflow_start"})
+    store.append(run_id, {"type": "checkpoint"})
+    folder = store.folder(run_id)
+    newest = store.current_state(run_id)
+    older = {**newest, "last_event_id": 1, "reduced_event_id": 1, "marker": "old"}
+    assert store.write_state_if_newer(run_id, older) is False
+    assert json.loads(Path(folder.state_file).read_text()) == newest
+    newer = {**newest, "last_event_id": 3, "reduced_event_id": 3, "marker": "new"}
+    assert store.write_state_if_newer(run_id, newer) is True
+    assert json.loads(Path(folder.state_file).read_text())["marker"] == "new"
+
+
+def test_a_one_shot_store_replaces_state_json_whole_and_leaves_no_spare(tmp_path: Path) -> None:
+    """The CLI's one-shot emit swaps state.json by a link and two renames instead of renameat2."""
+    runs = str(tmp_path / "runs")
+    LocalRunStore(runs).create_run({"run_id": str(run_id := RunId.generate("acme", "widget-service")),
+                                    "work_id": "1", "workflow_id": "default", "created_at": utc_timestamp()})
+    for kind in ("workflow_start", "checkpoint", "checkpoint", "workflow_complete"):
+        LocalRunStore(runs, one_shot=True).append(run_id, {"type": kind})
+    store = LocalRunStore(runs)
+    folder = store.folder(run_id)
+    assert json.loads(Path(folder.state_file).read_text()) == store.reconstruct(run_id)
+    assert [name for name in os.listdir(folder.path) if name.endswith(".old")] == []
+    # A spare left by a one-shot writer killed between its two renames is replaced, not in the way.
+    spare = next(Path(folder.path).glob(".state.json.swap*"))
+    Path(str(spare) + ".old").write_text("left behind")
+    LocalRunStore(runs, one_shot=True).update_metadata(run_id, lambda m: m)
+    store.write_state_if_newer(run_id, {**store.reconstruct(run_id)})
+
+
+def test_after_another_writer_each_commit_is_noted_and_an_overwritten_one_is_found(
+    store: LocalRunStore, run_id: RunId
+) -> None:
+    """Once another writer (a FABER reference script) moved the counter past faber's last commit, every
+    commit goes into events/.faber-ledger, and verify names an event someone overwrote since."""
+    from faber_backend_local_files.inspection import verify_run
+
+    store.append(run_id, {"type": "workflow_start"})
+    folder = store.folder(run_id)
+    assert folder.ledger() == []
+    foreign = {"event_id": 2, "type": "checkpoint", "timestamp": utc_timestamp(), "run_id": str(run_id)}
+    Path(folder.events_dir, "002-checkpoint.json").write_text(json.dumps(foreign, indent=2) + "\n")
+    Path(folder.next_id_file).write_text("3\n")
+    event, _ = store.append(run_id, {"type": "checkpoint", "message": "mine"})
+    store.append(run_id, {"type": "checkpoint", "message": "mine too"})
+    assert event["event_id"] == 3
+    assert [(number, kind) for number, kind, _ in folder.ledger()] == [(3, "checkpoint"), (4, "checkpoint")]
+    assert verify_run(store, run_id).ok
+    Path(folder.events_dir, "003-checkpoint.json").write_text(json.dumps({**event, "message": "theirs"}, indent=2))
+    problems = verify_run(store, run_id).problems
+    assert [(p.code, p.file) for p in problems] == [("event_overwritten", "events/003-checkpoint.json")]
+    with open(folder.ledger_file, "ab") as ledger:
+        ledger.write(b"junk\n5 ../x abc\n7 .hidden abc\n")
+    assert [number for number, _, _ in folder.ledger()] == [3, 4]
+
+
+def test_a_full_disk_leaves_no_partial_file_and_the_error_says_so(
+    store: LocalRunStore, run_id: RunId, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from faber_backend_local_files.files import write_new_file
+
+    store.append(run_id, {"type": "workflow_start"})
+    folder = store.folder(run_id)
+    before = names(store, run_id)
+    real_write = os.write
+
+    def full(fd: int, data: object) -> int:
+        real_write(fd, bytes(memoryview(data))[:3])  # type: ignore[arg-type]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(UnnamedFiles, "supported", False)  # the .pending path: a named file could stay
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(StorageError, match=r"could not write event 2 of run .*: the disk is full; free some space"):
+        store.append(run_id, {"type": "checkpoint"})
+    with pytest.raises(OSError):
+        write_new_file(str(Path(folder.path) / "partial"), b"0123456789", 0o600, False)
+    monkeypatch.undo()
+    assert names(store, run_id) == before and not (Path(folder.path) / "partial").exists()
+    event, _ = store.append(run_id, {"type": "checkpoint"})
+    assert event["event_id"] == 2
+
+
+def test_an_event_file_entry_survives_copying_and_says_what_it_is() -> None:
+    import copy
+    import pickle
+
+    from faber_backend_local_files.run_folder import EventFile
+
+    entry = EventFile(7, "checkpoint", "007-checkpoint.json")
+    assert pickle.loads(pickle.dumps(entry)) == entry and copy.deepcopy(entry).name == "007-checkpoint.json"
+    assert repr(entry) == "EventFile(event_id=7, type='checkpoint', name='007-checkpoint.json')"

@@ -8,7 +8,10 @@ Faults, each matched by method and a substring of the path, for ``times`` reques
 ``cut_response``  forward the request, then pass on the answer's headers and half its body and close;
 ``drop_answer``   forward the request (the write happens), then close without passing on the answer;
 ``stall``         forward the request, then hold the answer back for ``STALL_S`` seconds and close (a timeout);
-``strip_conditions`` forward the request without If-None-Match and If-Match (a service that ignores them).
+``strip_conditions`` forward the request without If-None-Match and If-Match (a service that ignores them);
+``rewrite_answer`` forward the request, then pass on a successful answer with the ``headers`` given
+                  (a value None removes the header) and, with ``reverse_body``, its body reversed
+                  (a bucket that answers with other sizes, checksums or bytes than it was sent).
 
 It speaks just enough HTTP for S3 clients: Content-Length and chunked bodies, keep-alive towards the
 client, one upstream connection per request.
@@ -24,7 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
-KINDS = ("drop", "error500", "cut_request", "cut_response", "drop_answer", "stall", "strip_conditions")
+KINDS = ("drop", "error500", "cut_request", "cut_response", "drop_answer", "stall", "strip_conditions",
+         "rewrite_answer")
 STALL_S = 3.0
 _ERROR_BODY = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
@@ -38,6 +42,8 @@ class Fault:
     method: str | None
     path_contains: str | None
     times: int | None  # None: every matching request
+    headers: dict[str, str | None] | None = None  # rewrite_answer's
+    reverse_body: bool = False  # rewrite_answer's
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -74,18 +80,19 @@ class FaultProxy:
         self.server.shutdown()
         self.server.server_close()
 
-    def add(self, kind: str, *, method: str | None = None, path_contains: str | None = None, times: int | None = 1) -> None:
+    def add(self, kind: str, *, method: str | None = None, path_contains: str | None = None, times: int | None = 1,
+            headers: dict[str, str | None] | None = None, reverse_body: bool = False) -> None:
         """Inject ``kind`` into the next ``times`` matching requests (None: all of them)."""
         assert kind in KINDS, kind
         with self.lock:
-            self.faults.append(Fault(kind, method, path_contains, times))
+            self.faults.append(Fault(kind, method, path_contains, times, headers, reverse_body))
 
     def clear(self) -> None:
         """No more faults."""
         with self.lock:
             self.faults.clear()
 
-    def _take(self, method: str, path: str) -> str | None:
+    def _take(self, method: str, path: str) -> Fault | None:
         with self.lock:
             self.requests.append((method, path))
             for fault in self.faults:
@@ -93,7 +100,7 @@ class FaultProxy:
                     if fault.times is not None:
                         fault.times -= 1
                     self.injected.append((fault.kind, method, path))
-                    return fault.kind
+                    return fault
         return None
 
     # One client connection --------------------------------------------------------------------------
@@ -104,7 +111,8 @@ class FaultProxy:
             if request is None:
                 return
             head, body, method, path = request
-            fault = self._take(method, path)
+            taken = self._take(method, path)
+            fault = taken.kind if taken else None
             if fault == "drop":
                 return  # the handler closes the connection
             if fault == "error500":
@@ -133,7 +141,19 @@ class FaultProxy:
             if fault == "cut_response":
                 client.sendall(answer_head + answer_body[: len(answer_body) // 2])
                 return
+            if taken is not None and fault == "rewrite_answer" and answer_head.split(b" ", 2)[1] == b"200":
+                answer_head, answer_body = _rewritten(answer_head, answer_body, taken)
             client.sendall(answer_head + answer_body)
+
+
+def _rewritten(head: bytes, body: bytes, fault: Fault) -> tuple[bytes, bytes]:
+    """An answer with ``fault.headers`` put in place and, with ``reverse_body``, its body reversed."""
+    lines = head.split(b"\r\n")
+    for name, value in (fault.headers or {}).items():
+        lines = [line for line in lines if line.split(b":", 1)[0].strip().lower() != name.lower().encode()]
+        if value is not None:
+            lines.insert(1, f"{name}: {value}".encode("latin-1"))
+    return b"\r\n".join(lines), body[::-1] if fault.reverse_body else body
 
 
 def _read_message(
