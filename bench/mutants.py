@@ -51,7 +51,7 @@ GROUPS: dict[str, tuple[Part, ...]] = {
                           ("tests/test_placeholder_safety.py", "tests/test_workflow_definitions.py")),),
     "executor": (Part(".", ("faber_host/runner/shell.py",), ("tests/test_step_executor.py",)),),
     "mcp-auth": (Part(".", ("faber_host/mcp/listening.py", "faber_host/mcp/streamable_http.py"),
-                      ("tests/test_mcp_http.py",)),),
+                      ("tests/test_mcp_http.py", "tests/test_mcp_http_serve.py")),),
     # test_lifecycle's CLI tests check the reducer in a subprocess (no mutant there) but cover it in process
     # through their fixtures: 46 s a survivor for nothing.
     "reducer": (Part("hookspecs", ("faber_hookspecs/reducer.py",),
