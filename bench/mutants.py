@@ -50,8 +50,14 @@ GROUPS: dict[str, tuple[Part, ...]] = {
     "placeholders": (Part(".", ("faber_host/workflows/placeholders.py",),
                           ("tests/test_placeholder_safety.py", "tests/test_workflow_definitions.py")),),
     "executor": (Part(".", ("faber_host/runner/shell.py",), ("tests/test_step_executor.py",)),),
+    # test_mcp_http's `faber mcp` subprocess tests cover nothing in process: left out, they would only
+    # add minutes to mutmut's two full runs (clean, stats).
     "mcp-auth": (Part(".", ("faber_host/mcp/listening.py", "faber_host/mcp/streamable_http.py"),
-                      ("tests/test_mcp_http.py", "tests/test_mcp_http_serve.py")),),
+                      ("tests/test_mcp_http.py", "tests/test_mcp_http_serve.py"),
+                      ("test_the_right_token_is_served", "test_agents_share_one_http_gateway",
+                       "test_loopback_refuses_other_host", "test_other_spellings_of_loopback",
+                       "test_ipv6_loopback_spellings", "test_a_non_loopback_address_without_a_token",
+                       "test_weak_tokens_refuse_to_start", "test_a_busy_port_is_one_clear_error")),),
     # test_lifecycle's CLI tests check the reducer in a subprocess (no mutant there) but cover it in process
     # through their fixtures: 46 s a survivor for nothing.
     "reducer": (Part("hookspecs", ("faber_hookspecs/reducer.py",),
