@@ -208,3 +208,56 @@ def test_spaceless_shell_syntax_through_the_api_stays_data_in_every_field(faber:
                         source="wf", file="wf.json", json_path="$.phases.build.steps[0]")
     filled = fill_step(step, SPACELESS)
     assert filled.prompt == f"fix {SPACELESS['work_id']} with {params['a']}" and filled.arguments == {"x": [params["b"]]}
+
+
+# Shell syntax without a space, through every door that sets a placeholder's value: a run's parameters (the
+# API, `faber run --param`, MCP's start_run), a re-run's changes, and the work id. A quoting rule keyed on
+# blanks, or on a few characters, would let one of them through.
+NO_SPACE = {"semi": ";touch${IFS}PWNED", "subst": "$(touch${IFS}PWNED)", "id": "$(id)", "tick": "`touch${IFS}PWNED`",
+            "pipe": "|touch${IFS}PWNED", "both": "&&touch${IFS}PWNED", "line": "\ntouch${IFS}PWNED\n", "glob": "*",
+            "quote": "'\";touch${IFS}PWNED;#"}
+DOORS_RUN = "printf '%s|' {work_id} " + " ".join(f"{{{name}}}" for name in NO_SPACE) + " > out.txt"
+
+
+def doors_workflow(project_dir: Path) -> None:
+    write_workflow(project_dir, {"id": "doors", "autonomy": {"level": "autonomous"},
+                                 "phases": {"build": {"steps": [{"id": "print", "run": DOORS_RUN}]}}})
+    (project_dir / "a-file-the-glob-would-find").write_text("")
+
+
+def assert_printed_as_data(project_dir: Path, work_id: str, params: dict[str, str]) -> None:
+    assert not list(project_dir.rglob("PWNED"))
+    printed = (project_dir / "out.txt").read_text()
+    assert printed == "|".join([work_id, *(params[name] for name in NO_SPACE)]) + "|"
+
+
+def test_no_space_shell_syntax_stays_data_through_run_params_and_rerun_changes(faber: Faber, project_dir: Path) -> None:
+    doors_workflow(project_dir)
+    first = faber.run_workflow("doors", ";touch${IFS}PWNED", params=NO_SPACE)
+    assert first.status == "completed", first.message
+    assert_printed_as_data(project_dir, ";touch${IFS}PWNED", NO_SPACE)
+    changed = dict(zip(NO_SPACE, reversed(NO_SPACE.values()), strict=True))
+    again = faber.rerun_workflow(first.run_id, params=changed, work_id="`touch${IFS}PWNED`")
+    assert again.status == "completed", again.message
+    assert_printed_as_data(project_dir, "`touch${IFS}PWNED`", changed)
+
+
+@pytest.mark.anyio
+async def test_no_space_shell_syntax_stays_data_through_mcp_start_run(faber: Faber, project_dir: Path) -> None:
+    doors_workflow(project_dir)
+    async with Client(build_server(faber)) as client:
+        started = await call(client, "start_run", work_id="$(id)", workflow_id="doors", params=NO_SPACE)
+        context = await call(client, "resume_context", run=started["run_id"])
+    references = " ".join(f'"${{FABER_PARAM_{name.upper()}}}"' for name in NO_SPACE)
+    assert context["next_step"]["run"] == f"printf '%s|' \"${{FABER_WORK_ID}}\" {references} > out.txt"
+    outcome = faber.resume_workflow(started["run_id"])
+    assert outcome.status == "completed", outcome.message
+    assert_printed_as_data(project_dir, "$(id)", NO_SPACE)
+
+
+def test_no_space_shell_syntax_stays_data_through_the_cli_param(cli: Cli, project_dir: Path) -> None:
+    doors_workflow(project_dir)
+    params = [argument for name, value in NO_SPACE.items() for argument in ("--param", f"{name}={value}")]
+    result = cli("run", "doors", "--work-id", "|touch${IFS}PWNED", *params)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_printed_as_data(project_dir, "|touch${IFS}PWNED", NO_SPACE)

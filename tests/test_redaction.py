@@ -407,3 +407,10 @@ def test_findings_describe_counts_and_kinds_in_one_sentence() -> None:
     found.add("aws-access-key")
     found.add("password-pair")
     assert found.describe("the event") == "redacted 3 secrets (aws-access-key, password-pair) from the event before storing it"
+
+
+def test_check_size_of_a_value_that_is_not_json_gives_check_shapes_reason() -> None:
+    from faber_host.safety.limits import Limits
+
+    with pytest.raises(InvalidInput, match=re.escape("invalid event: a[0]: a set is not a JSON value")):
+        Limits().check_size({"a": [{1, 2}]}, "event")

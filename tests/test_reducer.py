@@ -13,6 +13,7 @@ from faber_hookspecs.reducer import (
     MAX_ERRORS_KEPT,
     apply_event,
     initial_state,
+    initial_state_for,
     lifecycle_status,
     reconstruct,
     refusal,
@@ -133,3 +134,145 @@ def test_a_long_phase_finds_its_steps_by_id_as_a_short_one_does() -> None:
     assert all(step["attempts"] == 2 and step["status"] == "completed" for step in steps)
     assert [step["last_error"]["code"] for step in steps] == [f"E{n}" for n in range(20)]
     assert [step["duration_ms"] for step in steps] == list(range(20, 40))
+
+
+# What every other event leaves in the state (in process, for mutation testing: the record store applies
+# these on each emit, and a rebuild replays them).
+
+def test_a_cancelled_run_marks_the_running_step_cancelled_and_nothing_else() -> None:
+    for running in ("step_start", "step_retry"):
+        state = started()
+        apply_event(state, stored(6, type="step_complete", phase="frame", step="fetch"))
+        apply_event(state, stored(7, type=running, phase="build", step="implement"))
+        apply_event(state, stored(8, type="workflow_cancelled"))
+        assert state["status"] == "cancelled"
+        assert state["phases"]["build"]["steps"][0]["status"] == "cancelled"
+        assert state["phases"]["frame"]["steps"][0]["status"] == "completed"
+    failed = apply_event(started(), stored(6, type="step_error", phase="build", step="implement", error=ERROR))
+    apply_event(failed, stored(7, type="workflow_cancelled"))
+    assert failed["phases"]["build"]["steps"][0]["status"] == "failed", "a failed step stays failed"
+    fresh = apply_event(initial_state(RUN, None, "default", None), stored(1, type="workflow_cancelled"))
+    assert fresh["status"] == "cancelled" and fresh["phases"]["build"]["steps"] == []
+
+
+def test_artifacts_are_kept_by_name_path_url_or_type_and_event() -> None:
+    artifacts = [{"name": "n", "path": "p", "type": "file"}, {"path": "p2", "url": "u"}, {"url": "u3"},
+                 {"type": "log"}, {}]
+    state = apply_event(started(), stored(6, type="artifact_create", phase="build", step="implement",
+                                          artifacts=artifacts))
+    assert list(state["artifacts"]) == ["n", "p2", "u3", "log-6", "artifact-6"]
+    assert state["artifacts"]["n"] == {"name": "n", "path": "p", "type": "file", "event_id": 6, "phase": "build",
+                                       "step": "implement"}
+    assert state["artifacts"]["artifact-6"] == {"event_id": 6, "phase": "build", "step": "implement"}
+
+
+def test_the_work_type_comes_from_the_params_then_from_events_that_find_it() -> None:
+    metadata = {"run_id": RUN, "work_id": "9", "workflow_id": "w", "created_at": "2026-11-26T07:13:00.000Z"}
+    state = initial_state_for({**metadata, "params": {"work_type": "bug"}})
+    assert (state["run_id"], state["work_id"], state["workflow_id"], state["created_at"], state["updated_at"],
+            state["work_type"]) == (RUN, "9", "w", "2026-11-26T07:13:00.000Z", "2026-11-26T07:13:00.000Z", "bug")
+    for params in ({"work_type": 3}, "bug", None, {}):
+        assert initial_state_for({**metadata, "params": params})["work_type"] is None, params
+    assert initial_state_for({"run_id": RUN})["work_id"] is None
+    apply_event(state, stored(1, type="phase_complete", phase="frame", metadata={"work_type": "feature"}))
+    apply_event(state, stored(2, type="checkpoint", metadata={"work_type": ["not", "text"]}))
+    assert state["work_type"] == "feature"
+
+
+def test_workflow_start_keeps_the_first_start_and_a_work_id_already_known() -> None:
+    state = initial_state(RUN, None, "default", None)
+    apply_event(state, stored(1, type="workflow_start", metadata={"work_id": "42"}))
+    assert (state["status"], state["started_at"], state["work_id"]) == ("in_progress", "2026-11-26T07:13:01.000Z", "42")
+    apply_event(state, stored(2, type="workflow_paused", message="lunch"))
+    assert (state["status"], state["paused_reason"]) == ("paused", "lunch")
+    apply_event(state, stored(3, type="workflow_start", metadata={"work_id": "43"}))
+    assert (state["status"], state["started_at"], state["work_id"], state["paused_reason"]) == (
+        "in_progress", "2026-11-26T07:13:01.000Z", "42", None)
+    apply_event(state, stored(4, type="workflow_complete"))
+    assert (state["status"], state["completed_at"], state["current_step"]) == (
+        "completed", "2026-11-26T07:13:04.000Z", None)
+    apply_event(state, stored(5, type="workflow_start", metadata={"work_id": 7}))
+    assert state["completed_at"] is None and state["work_id"] == "42"
+    unknown = apply_event(initial_state(RUN, None, "default", None), stored(1, type="workflow_start",
+                                                                          metadata={"work_id": 7}))
+    assert unknown["work_id"] is None, "only text is a work id"
+
+
+def test_a_decision_answers_the_request_of_its_phase_or_else_the_oldest() -> None:
+    state = started()
+    apply_event(state, stored(6, type="approval_request", phase="build", message="ok to build?"))
+    apply_event(state, stored(7, type="approval_request", phase="release"))
+    assert state["pending_approvals"][0] == {"event_id": 6, "requested_at": "2026-11-26T07:13:06.000Z",
+                                             "phase": "build", "step": None, "message": "ok to build?"}
+    apply_event(state, stored(8, type="approval_denied", phase="release", user="ana", message="not now"))
+    assert [p["phase"] for p in state["pending_approvals"]] == ["build"]
+    apply_event(state, stored(9, type="approval_granted"))
+    assert state["pending_approvals"] == []
+    apply_event(state, stored(10, type="approval_granted", phase="evaluate"))
+    apply_event(state, stored(11, type="approval_denied"))
+    assert state["approvals"] == [
+        {"event_id": 8, "decision": "denied", "decided_at": "2026-11-26T07:13:08.000Z", "phase": "release",
+         "by": "ana", "reason": "not now"},
+        {"event_id": 9, "decision": "granted", "decided_at": "2026-11-26T07:13:09.000Z", "phase": "build",
+         "by": None, "reason": None},
+        {"event_id": 10, "decision": "granted", "decided_at": "2026-11-26T07:13:10.000Z", "phase": "evaluate",
+         "by": None, "reason": None},
+        {"event_id": 11, "decision": "denied", "decided_at": "2026-11-26T07:13:11.000Z", "phase": None,
+         "by": None, "reason": None},
+    ]
+
+
+def test_events_that_lack_the_phase_or_step_their_type_needs_only_advance_the_log() -> None:
+    for draft in ({"type": "step_start", "phase": "build"}, {"type": "step_complete"}, {"type": "phase_start"},
+                  {"type": "phase_complete", "phase": "nowhere"}, {"type": "step_error", "step": "implement"}):
+        state = started()
+        before = {key: value for key, value in state.items() if key not in ("last_event_id", "reduced_event_id",
+                                                                           "updated_at")}
+        apply_event(state, stored(6, **draft))
+        after = {key: value for key, value in state.items() if key not in ("last_event_id", "reduced_event_id",
+                                                                          "updated_at")}
+        assert after == before, draft
+        assert state["last_event_id"] == state["reduced_event_id"] == 6
+    late = apply_event(started(), stored(6, type="approval_request"))  # needs no phase: recorded
+    assert late["pending_approvals"][0]["phase"] is None
+
+
+def test_phase_and_step_events_leave_their_phase_and_step_as_they_say() -> None:
+    state = started()
+    apply_event(state, stored(6, type="step_complete", phase="build", step="implement", duration_ms=9))
+    apply_event(state, stored(7, type="phase_complete", phase="build", duration_ms=70))
+    build = state["phases"]["build"]
+    assert (build["status"], build["started_at"], build["completed_at"], build["duration_ms"]) == (
+        "completed", "2026-11-26T07:13:02.000Z", "2026-11-26T07:13:07.000Z", 70)
+    assert build["steps"][0] | {} == {"id": "implement", "name": "implement", "status": "completed", "attempts": 2,
+                                      "retries": 1, "started_at": "2026-11-26T07:13:03.000Z",
+                                      "completed_at": "2026-11-26T07:13:06.000Z", "duration_ms": 9,
+                                      "last_error": None}
+    assert state["current_step"] is None and state["current_phase"] == "build"
+    apply_event(state, stored(8, type="phase_start", phase="build"))
+    assert (build["status"], build["started_at"], build["completed_at"]) == ("in_progress", "2026-11-26T07:13:02.000Z",
+                                                                             None)
+    apply_event(state, stored(9, type="phase_skip", phase="evaluate"))
+    apply_event(state, stored(10, type="step_skip", phase="release", step="ship"))
+    assert state["phases"]["evaluate"]["status"] == "skipped"
+    assert state["phases"]["release"]["steps"][0]["status"] == "skipped"
+    assert state["phases"]["release"]["status"] == "pending", "a skipped step does not start its phase"
+    apply_event(state, stored(11, type="step_complete", phase="evaluate", step="lint"))
+    evaluate = state["phases"]["evaluate"]
+    assert (evaluate["status"], evaluate["started_at"]) == ("in_progress", "2026-11-26T07:13:11.000Z")
+    assert evaluate["steps"][0]["attempts"] == 1 and evaluate["steps"][0]["started_at"] is None
+    apply_event(state, stored(12, type="retry_loop_enter", phase="evaluate"))
+    apply_event(state, stored(13, type="retry_loop_enter"))
+    assert evaluate["retry_count"] == 1
+
+
+def test_a_resume_records_where_it_continues_from_its_metadata_or_its_own_fields() -> None:
+    state = apply_event(started(), stored(6, type="workflow_error", error=ERROR))
+    for event_id, resume_from in ((7, "build:implement"), (8, {"phase": "nowhere", "step": 3}), (9, None)):
+        apply_event(state, stored(event_id, type="workflow_resumed", phase="evaluate", step="lint",
+                                  metadata={"resume_from": resume_from}))
+    assert [(resume["phase"], resume["step"]) for resume in state["resumes"]] == [("evaluate", "lint")] * 3
+    apply_event(state, stored(10, type="workflow_resumed", metadata={"resume_from": {"phase": "build"}}))
+    assert state["resumes"][-1] == {"event_id": 10, "timestamp": "2026-11-26T07:13:10.000Z", "phase": "build",
+                                    "step": None}
+    assert (state["status"], state["completed_at"], state["paused_reason"]) == ("in_progress", None, None)
