@@ -386,15 +386,17 @@ def test_a_cleaned_up_run_is_read_and_verified_from_its_archive_without_restorin
 
 
 def test_writing_to_a_cleaned_up_run_restores_it_first(project_dir: Path, tmp_path: Path) -> None:
+    from faber_host.archive.restorer import ensure_events_local
+
     faber = open_with(project_dir, tmp_path, folder="FolderArchive")
     run_id = finished_run(faber)
     original = events_of(faber, run_id)
-    assert faber.ensure_events_local(run_id) is None, "its events are here"
+    assert ensure_events_local(faber.log, run_id) is None, "its events are here"
     faber.archive_run(run_id, cleanup=True)
-    restored = faber.ensure_events_local(run_id)
+    restored = ensure_events_local(faber.log, run_id)
     assert restored is not None and restored.event_count == 5 and events_of(faber, run_id) == original
     shutil.rmtree(Path(faber.run(run_id).location))  # known only to the archive now
-    again = open_with(project_dir, tmp_path, folder="FolderArchive").ensure_events_local(run_id)
+    again = ensure_events_local(open_with(project_dir, tmp_path, folder="FolderArchive").log, run_id)
     assert again is not None and again.run_id == run_id and events_of(faber, run_id) == original
 
 

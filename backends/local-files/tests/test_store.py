@@ -608,22 +608,17 @@ def test_a_state_is_written_only_if_newer(store: LocalRunStore, run_id: RunId) -
     assert json.loads(Path(folder.state_file).read_text())["marker"] == "new"
 
 
-def test_a_one_shot_store_replaces_state_json_whole_and_leaves_no_spare(tmp_path: Path) -> None:
-    """The CLI's one-shot emit swaps state.json by a link and two renames instead of renameat2."""
+def test_a_store_per_event_replaces_state_json_whole_and_leaves_no_spare(tmp_path: Path) -> None:
+    """Each one-shot `faber event emit` opens its own store: state.json is whole after each of them."""
     runs = str(tmp_path / "runs")
     LocalRunStore(runs).create_run({"run_id": str(run_id := RunId.generate("acme", "widget-service")),
                                     "work_id": "1", "workflow_id": "default", "created_at": utc_timestamp()})
     for kind in ("workflow_start", "checkpoint", "checkpoint", "workflow_complete"):
-        LocalRunStore(runs, one_shot=True).append(run_id, {"type": kind})
-    store = LocalRunStore(runs)
-    folder = store.folder(run_id)
-    assert json.loads(Path(folder.state_file).read_text()) == store.reconstruct(run_id)
+        LocalRunStore(runs).append(run_id, {"type": kind})
+        store = LocalRunStore(runs)
+        folder = store.folder(run_id)
+        assert json.loads(Path(folder.state_file).read_text()) == store.reconstruct(run_id)
     assert [name for name in os.listdir(folder.path) if name.endswith(".old")] == []
-    # A spare left by a one-shot writer killed between its two renames is replaced, not in the way.
-    spare = next(Path(folder.path).glob(".state.json.swap*"))
-    Path(str(spare) + ".old").write_text("left behind")
-    LocalRunStore(runs, one_shot=True).update_metadata(run_id, lambda m: m)
-    store.write_state_if_newer(run_id, {**store.reconstruct(run_id)})
 
 
 def test_after_another_writer_each_commit_is_noted_and_an_overwritten_one_is_found(
