@@ -47,7 +47,15 @@ def test_a_step_runs_in_the_project_root_with_the_run_variables_and_no_stdin(
 ) -> None:
     command = ('pwd; echo "$FABER_WORK_ID/$FABER_STEP/$FABER_ATTEMPT"; read line || echo "no stdin"; printf "a\\r\\nb\\n"; '
                'echo "on stderr" >&2')
-    faber, run_id, status = run_steps(faber_project, faber_gateway, {"id": "look", "run": command})
+    typed, saved = os.pipe(), os.dup(0)  # faber's own stdin holds a line the step must not read
+    os.write(typed[1], b"typed\n")
+    os.dup2(typed[0], 0)
+    try:
+        faber, run_id, status = run_steps(faber_project, faber_gateway, {"id": "look", "run": command})
+    finally:
+        os.dup2(saved, 0)
+        for fd in (*typed, saved):
+            os.close(fd)
     assert status == "completed"
     done = last_event(faber, run_id, "step_complete")
     assert done.metadata["executor"] == "shell" and done.metadata["exit_code"] == 0
