@@ -95,6 +95,24 @@ EQUIVALENT: dict[str, str] = {
     # raises check_shape's reason instead, so its wording is never seen.
     "faber_host.safety.limits.x__not_json__mutmut_1": "its message is replaced by check_shape's reason",
     "faber_host.safety.limits.x__not_json__mutmut_2": "its message is replaced by check_shape's reason",
+    # executor: what tells these apart is time alone, a kernel that ignores an argument, or a member
+    # with other credentials than faber's.
+    "faber_host.runner.shell.x__describe_exit__mutmut_1": "exit code 0 is never described (completed or timed out)",
+    "faber_host.runner.shell.x__describe_exit__mutmut_2": "as mutant 1 (code < 1)",
+    "faber_host.runner.shell.x__stop__mutmut_7": "the last instant of the grace period (<= for <)",
+    "faber_host.runner.shell.x__stop__mutmut_9": "waits out the grace period, then SIGKILLs an empty group: time only",
+    "faber_host.runner.shell.x__stop__mutmut_17": "polls the group less often within the same grace period: time only",
+    "faber_host.runner.shell.x__stop__mutmut_22": "after SIGKILL the shell ends at once: time only",
+    "faber_host.runner.shell.x__stop__mutmut_23": "as mutant 22 (6 s for 5 s)",
+    "faber_host.runner.shell.x__signal_group__mutmut_5": "an empty group counts as live: waits out the grace period",
+    "faber_host.runner.shell.x__signal_group__mutmut_6": "a member faber may not signal cannot be SIGKILLed either",
+    "faber_host.runner.shell.x__child_setup__mutmut_6": "errno is never read (use_errno)",
+    "faber_host.runner.shell.x__child_setup__mutmut_8": "errno is never read (use_errno)",
+    "faber_host.runner.shell.x__child_setup__mutmut_9": "errno is never read (use_errno)",
+    **{f"faber_host.runner.shell.x__child_setup__mutmut_{n}": "ctypes passes None as 0: the same prctl call"
+       for n in (19, 20, 21)},
+    **{f"faber_host.runner.shell.x__child_setup__mutmut_{n}": "PR_SET_PDEATHSIG reads its second argument only"
+       for n in (24, 25, 26, 28, 29, 30)},
 }
 
 
