@@ -128,7 +128,7 @@ def test_a_step_that_cannot_start_leaves_the_signal_mask_as_it_was(tmp_path: Pat
 def test_a_timeout_stops_the_whole_process_group(faber_project: TestProject, faber_gateway: GatewayFactory) -> None:
     """The background child the shell started is stopped too, and the step fails as timed out."""
     pid_file = faber_project.root / "child.pid"
-    command = "trap '' TERM; sleep 60 & echo $! > child.pid; echo started; wait"
+    command = "trap '' TERM; sleep 6 & echo $! > child.pid; echo started; wait; echo lived > log"
     faber, run_id, status = run_steps(faber_project, faber_gateway, {"id": "slow", "run": command, "timeout": 1})
     assert status == "failed"
     error = last_event(faber, run_id, "step_error")
@@ -136,6 +136,7 @@ def test_a_timeout_stops_the_whole_process_group(faber_project: TestProject, fab
     assert error.error.message == "stopped after the step's timeout of 1 s"
     assert error.metadata["output_tail"] == "started"
     assert gone(int(pid_file.read_text())), "the background child lives on"
+    assert not (faber_project.root / "log").exists(), "the shell ran to its end"
 
 
 def test_a_timeout_sends_sigterm_to_the_whole_group_and_waits_its_grace_period(
@@ -157,7 +158,7 @@ def test_a_member_that_ignores_sigterm_is_killed_after_the_shell_is_gone(
 ) -> None:
     """SIGTERM ends the shell at once; the background child ignoring it still gets SIGKILL, so it
     never reaches its last line, and nothing of the step is left running."""
-    command = "sh -c 'trap \"\" TERM; echo $$ > child.pid; sleep 8; echo lived >> log' & echo started; wait"
+    command = "sh -c 'trap \"\" TERM; echo $$ > child.pid; sleep 6; echo lived >> log' & echo started; wait"
     faber, run_id, status = run_steps(faber_project, faber_gateway, {"id": "slow", "run": command, "timeout": 1})
     assert status == "failed" and last_event(faber, run_id, "step_error").error.code == "STEP_TIMEOUT"
     assert gone(int((faber_project.root / "child.pid").read_text()))
