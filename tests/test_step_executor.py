@@ -163,3 +163,14 @@ def test_a_member_that_ignores_sigterm_is_killed_after_the_shell_is_gone(
     assert status == "failed" and last_event(faber, run_id, "step_error").error.code == "STEP_TIMEOUT"
     assert gone(int((faber_project.root / "child.pid").read_text()))
     assert not (faber_project.root / "log").exists(), "the background child ran to its end"
+
+
+def test_a_timed_out_step_returns_only_once_its_group_is_gone(
+    faber_project: TestProject, faber_gateway: GatewayFactory
+) -> None:
+    """A background child that ignores SIGTERM and does not hold the output pipe: the shell's end closes
+    the output, yet the step must not return (nor faber exit) before the stop has killed the child."""
+    command = "sh -c 'trap \"\" TERM; echo $$ > child.pid; exec sleep 6' > /dev/null 2>&1 & echo started; wait"
+    faber, run_id, status = run_steps(faber_project, faber_gateway, {"id": "slow", "run": command, "timeout": 1})
+    assert status == "failed" and last_event(faber, run_id, "step_error").error.code == "STEP_TIMEOUT"
+    assert gone(int((faber_project.root / "child.pid").read_text())), "the background child outlived the step"

@@ -63,8 +63,9 @@ class ShellExecutor:
             _stop(process)
             raise
         finally:
-            if timer is not None:
+            if timer is not None:  # a stop under way finishes first: the shell's end does not end its group
                 timer.cancel()
+                timer.join()
             if process.stdout is not None:
                 process.stdout.close()
         duration_ms = int((time.monotonic() - started) * 1000)
