@@ -106,6 +106,7 @@ EQUIVALENT: dict[str, str] = {
     "faber_host.runner.shell.x__stop__mutmut_23": "as mutant 22 (6 s for 5 s)",
     "faber_host.runner.shell.x__signal_group__mutmut_5": "an empty group counts as live: waits out the grace period",
     "faber_host.runner.shell.x__signal_group__mutmut_6": "a member faber may not signal cannot be SIGKILLed either",
+    "faber_host.runner.shell.x__child_setup__mutmut_1": "on Linux prctl is looked up again before any use",
     "faber_host.runner.shell.x__child_setup__mutmut_6": "errno is never read (use_errno)",
     "faber_host.runner.shell.x__child_setup__mutmut_8": "errno is never read (use_errno)",
     "faber_host.runner.shell.x__child_setup__mutmut_9": "errno is never read (use_errno)",
