@@ -65,7 +65,8 @@ GROUPS: dict[str, tuple[Part, ...]] = {
                      ("test_two_processes_one_completing_one_emitting_never_store_after_completion",
                       "test_a_failed_run_takes_its_resume_then_continues_and_a_completed_one_is_rerun",
                       "test_after_completion_faber_event_emit_refuses_with_one_line",
-                      "test_mcp_refuses_with_the_clis_message")),),
+                      "test_mcp_refuses_with_the_clis_message",
+                      "test_the_docs_state_the_same_table")),),  # reads docs/ (not borrowed) against a table
     # resume-point selection is progress.plan (faber_hookspecs/resume.py only declares its models)
     "resume": (Part(".", ("faber_host/runner/progress.py",), ("tests/test_progress.py",)),),
     # (faber_hookspecs/integrity.py holds models only: no function for mutmut 3 to mutate.)
@@ -94,6 +95,25 @@ EQUIVALENT: dict[str, str] = {
     # raises check_shape's reason instead, so its wording is never seen.
     "faber_host.safety.limits.x__not_json__mutmut_1": "its message is replaced by check_shape's reason",
     "faber_host.safety.limits.x__not_json__mutmut_2": "its message is replaced by check_shape's reason",
+    # executor: what tells these apart is time alone, a kernel that ignores an argument, or a member
+    # with other credentials than faber's.
+    "faber_host.runner.shell.x__describe_exit__mutmut_1": "exit code 0 is never described (completed or timed out)",
+    "faber_host.runner.shell.x__describe_exit__mutmut_2": "as mutant 1 (code < 1)",
+    "faber_host.runner.shell.x__stop__mutmut_7": "the last instant of the grace period (<= for <)",
+    "faber_host.runner.shell.x__stop__mutmut_9": "waits out the grace period, then SIGKILLs an empty group: time only",
+    "faber_host.runner.shell.x__stop__mutmut_17": "polls the group less often within the same grace period: time only",
+    "faber_host.runner.shell.x__stop__mutmut_22": "after SIGKILL the shell ends at once: time only",
+    "faber_host.runner.shell.x__stop__mutmut_23": "as mutant 22 (6 s for 5 s)",
+    "faber_host.runner.shell.x__signal_group__mutmut_5": "an empty group counts as live: waits out the grace period",
+    "faber_host.runner.shell.x__signal_group__mutmut_6": "a member faber may not signal cannot be SIGKILLed either",
+    "faber_host.runner.shell.x__child_setup__mutmut_1": "on Linux prctl is looked up again before any use",
+    "faber_host.runner.shell.x__child_setup__mutmut_6": "errno is never read (use_errno)",
+    "faber_host.runner.shell.x__child_setup__mutmut_8": "errno is never read (use_errno)",
+    "faber_host.runner.shell.x__child_setup__mutmut_9": "errno is never read (use_errno)",
+    **{f"faber_host.runner.shell.x__child_setup__mutmut_{n}": "ctypes passes None as 0: the same prctl call"
+       for n in (19, 20, 21)},
+    **{f"faber_host.runner.shell.x__child_setup__mutmut_{n}": "PR_SET_PDEATHSIG reads its second argument only"
+       for n in (24, 25, 26, 28, 29, 30)},
 }
 
 
@@ -109,29 +129,46 @@ def setup_cfg(part: Part) -> str:
 
 
 def _test_path(part: Part, test: str) -> str:
-    """A test as mutmut must be given it: relative to the part's folder when it lies inside it. mutmut runs
-    pytest in ``mutants/`` (where it copies ``tests/``) with ``--rootdir=.``: a test outside that folder
-    gets a node id without its path (``::test_x``), which pytest refuses when mutmut selects the tests
-    of a mutant (exit 4), and mutmut then counts the mutant as killed whatever the code does."""
+    """A test as mutmut must be given it: relative to the part's folder. mutmut runs pytest in ``mutants/``
+    (where it copies ``tests/``) with ``--rootdir=.``: a test given outside that folder gets a node id
+    without its path (``::test_x``), which pytest refuses when mutmut selects the tests of a mutant
+    (exit 4), and mutmut then counts the mutant as killed whatever the code does. A part whose tests lie
+    in the repo's ``tests/`` borrows them (see _borrowed_tests)."""
     path = ROOT / test.split("::")[0]
     cwd = ROOT / part.cwd
-    if path.is_relative_to(cwd):
-        return str(path.relative_to(cwd)) + test[len(test.split("::")[0]):]
-    return str(ROOT / test)
+    if not path.is_relative_to(cwd):
+        path = cwd / path.relative_to(ROOT)
+    return str(path.relative_to(cwd)) + test[len(test.split("::")[0]):]
+
+
+def _borrowed_tests(part: Part) -> list[Path]:
+    """The links to make in the part's folder to the repo's test folders its tests lie in: mutmut copies
+    ``tests/`` of its cwd (following the link) into ``mutants/``, so they run beside the mutated copy.
+    Running from the repo root instead would name the mutants ``hookspecs.faber_hookspecs...``, which the
+    code, imported as ``faber_hookspecs``, never reports."""
+    cwd = ROOT / part.cwd
+    tops = {(ROOT / test).relative_to(ROOT).parts[0] for test in part.tests if not (ROOT / test).is_relative_to(cwd)}
+    return [cwd / top for top in sorted(tops)]
 
 
 def run_part(part: Part, max_children: int, diffs: bool) -> dict[str, str]:
     """Run mutmut for one part from scratch; its mutants' statuses by name."""
     cwd = ROOT / part.cwd
     config = cwd / "setup.cfg"
-    if config.exists():
-        sys.exit(f"{config} exists: this script writes its own and would clobber it")
+    links = _borrowed_tests(part)
+    for path in [config, *links]:
+        if path.exists() or path.is_symlink():
+            sys.exit(f"{path} exists: this script makes its own and would clobber it")
     shutil.rmtree(cwd / "mutants", ignore_errors=True)  # a stale run of another group would be reused
+    refused = cwd / "mutants" / "refused.txt"  # mutmut keeps the folder it finds
+    refused.parent.mkdir()
     config.write_text(setup_cfg(part))
+    for link in links:
+        link.symlink_to(ROOT / link.name, target_is_directory=True)
     mutmut = [sys.executable, "-m", "mutmut"]
     # mutants_plugin as a top-level module: mutmut takes the repo root off sys.path (so that only the
     # mutated copy of a package can be imported), and the package ``bench`` with it.
-    environ = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
+    environ = {**os.environ, "PYTHONPATH": str(ROOT / "bench"), "FABER_MUTANTS_REFUSED": str(refused)}
     try:
         subprocess.run([*mutmut, "run", "--max-children", str(max_children)], cwd=cwd, env=environ, check=True)
         listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=cwd, check=True,
@@ -141,7 +178,23 @@ def run_part(part: Part, max_children: int, diffs: bool) -> dict[str, str]:
             subprocess.run([*mutmut, "show", name], cwd=cwd, check=True)
     finally:
         config.unlink()
+        for link in links:
+            link.unlink()
+    _check_honest(part, statuses, refused)
     return statuses
+
+
+def _check_honest(part: Part, statuses: dict[str, str], refused: Path) -> None:
+    """Fail loudly when a verdict cannot be trusted: pytest refused a mutant's test selection (mutmut
+    counts that as a kill), or a mutant known to be equivalent (a planted survivor) was counted killed."""
+    lies = refused.read_text().splitlines() if refused.exists() else []
+    lies += [f"{name} is equivalent, yet counted {status}" for name, status in statuses.items()
+             if name in EQUIVALENT and status != "survived"]
+    if not statuses:
+        lies.append("no mutants at all")
+    if lies:
+        where = f"{part.cwd} {', '.join(part.mutate)}"
+        sys.exit(f"mutmut's verdicts for {where} cannot be trusted:\n  " + "\n  ".join(lies))
 
 
 def main() -> None:

@@ -63,8 +63,9 @@ class ShellExecutor:
             _stop(process)
             raise
         finally:
-            if timer is not None:
+            if timer is not None:  # a stop under way finishes first: the shell's end does not end its group
                 timer.cancel()
+                timer.join()
             if process.stdout is not None:
                 process.stdout.close()
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -107,7 +108,7 @@ def _start(command: str, context: StepContext) -> tuple[subprocess.Popen[bytes],
         return subprocess.Popen(
             [SHELL, "-c", command], cwd=context.working_directory, env={**os.environ, **context.environment},
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_child_setup(os.getpid(), mask),
+            preexec_fn=_child_setup(os.getpid()),
         ), mask
     except BaseException:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -141,9 +142,9 @@ def _signal_group(group: int, signum: int) -> bool:
     return True
 
 
-def _child_setup(parent: int, mask: set[int | signal.Signals]) -> Callable[[], None]:
-    """A function for the child to run before exec: restore the signal mask the parent had before it
-    held SIGINT and SIGTERM back, and, on Linux, ask to be sent SIGKILL when faber dies
+def _child_setup(parent: int) -> Callable[[], None]:
+    """A function for the child to run before exec: block no signal (not even one faber inherited
+    blocked: a stop's SIGTERM must reach the step), and, on Linux, ask to be sent SIGKILL when faber dies
     (PR_SET_PDEATHSIG). prctl is looked up here, in the parent: the child, forked from a process that
     may have other threads, only calls it."""
     prctl = None
@@ -157,7 +158,7 @@ def _child_setup(parent: int, mask: set[int | signal.Signals]) -> Callable[[], N
     kill = int(signal.SIGKILL)
 
     def setup() -> None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.pthread_sigmask(signal.SIG_SETMASK, ())
         if prctl is not None:
             prctl(1, kill, 0, 0, 0)  # PR_SET_PDEATHSIG
             if os.getppid() != parent:  # faber died before the request took effect
